@@ -1,0 +1,321 @@
+package pool
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Seed defaults (PoolConfig and SandboxManager of do-app-sandbox).
+const (
+	DefaultTargetReady          = 0
+	DefaultMaxReady             = 10
+	DefaultIdleTimeout          = 60 * time.Second
+	DefaultScaleDownDelay       = 60 * time.Second
+	DefaultCooldownAfterAcquire = 120 * time.Second
+	DefaultMaxWarmAge           = 1800 * time.Second
+	DefaultHealthCheckInterval  = 60 * time.Second
+	DefaultOnEmpty              = OnEmptyCreate
+	DefaultCreateRetries        = 3
+	DefaultMaxConcurrentCreates = 10
+	DefaultRegion               = "nyc"
+	DefaultInstanceSize         = "apps-s-1vcpu-1gb"
+)
+
+// hotpool's own defaults, beyond the seed.
+const (
+	DefaultDeployment     = "hp"
+	DefaultLease          = 900 * time.Second
+	DefaultMaxLease       = 24 * time.Hour
+	DefaultCreateTimeout  = 10 * time.Minute
+	DefaultOrphanGrace    = 5 * time.Minute
+	DefaultCircuitOpenFor = 5 * time.Minute
+	DefaultRegistryType   = "GHCR"
+	DefaultRegistry       = "bikramkgupta"
+	DefaultTag            = "latest"
+	DefaultHTTPPort       = 8080
+	DefaultHealthPath     = "/health"
+	// DefaultAPIPerMinute and DefaultAPIPerHour leave 20% headroom under
+	// DigitalOcean's 250 requests a minute and 5,000 an hour.
+	DefaultAPIPerMinute     = 200
+	DefaultAPIPerHour       = 4000
+	DefaultWebhookAttempts  = 8
+	MaxImageNameLength      = 20
+	MaxDeploymentNameLength = 8
+)
+
+// OnEmpty says what acquire does when a pool has no ready sandbox.
+type OnEmpty string
+
+// The two on_empty policies of the seed.
+const (
+	OnEmptyCreate OnEmpty = "create"
+	OnEmptyFail   OnEmpty = "fail"
+)
+
+// PoolConfig is one pool's policy; the names and defaults are the seed's.
+type PoolConfig struct {
+	TargetReady          int      `json:"target_ready"`
+	MaxReady             int      `json:"max_ready"`
+	IdleTimeout          Duration `json:"idle_timeout"`
+	ScaleDownDelay       Duration `json:"scale_down_delay"`
+	CooldownAfterAcquire Duration `json:"cooldown_after_acquire"`
+	MaxWarmAge           Duration `json:"max_warm_age"`
+	HealthCheckInterval  Duration `json:"health_check_interval"` // 0 disables
+	OnEmpty              OnEmpty  `json:"on_empty"`
+	CreateRetries        int      `json:"create_retries"`
+	// Template describes the App Platform app a sandbox of this pool is. Every
+	// field is optional and falls back to the do-app-sandbox service-mode image.
+	Template Template `json:"template"`
+}
+
+// Template is the App Platform app template of one image.
+type Template struct {
+	RegistryType    string            `json:"registry_type,omitempty"` // GHCR, DOCR or DOCKER_HUB
+	Registry        string            `json:"registry,omitempty"`
+	Repository      string            `json:"repository,omitempty"` // default sandbox-<image>-service
+	Tag             string            `json:"tag,omitempty"`
+	Digest          string            `json:"digest,omitempty"` // instead of tag
+	HTTPPort        int               `json:"http_port,omitempty"`
+	HealthCheckPath string            `json:"health_check_path,omitempty"`
+	Region          string            `json:"region,omitempty"`        // overrides sandbox_defaults.region
+	InstanceSize    string            `json:"instance_size,omitempty"` // overrides sandbox_defaults.instance_size
+	Env             map[string]string `json:"env,omitempty"`
+}
+
+// SandboxDefaults are the seed's sandbox_defaults.
+type SandboxDefaults struct {
+	Region       string `json:"region"`
+	InstanceSize string `json:"instance_size"`
+}
+
+// APIBudget sizes the shared DigitalOcean API rate limiter.
+type APIBudget struct {
+	PerMinute int `json:"per_minute"`
+	PerHour   int `json:"per_hour"`
+}
+
+// Webhook is one receiver of signed events.
+type Webhook struct {
+	URL string `json:"url"`
+	// SecretEnv names the environment variable holding the HMAC secret, so the
+	// secret never sits in the config file.
+	SecretEnv string `json:"secret_env"`
+	// Events filters by event type; empty means all.
+	Events []string `json:"events,omitempty"`
+}
+
+// Config is the whole deployment's configuration: the seed SandboxManager's
+// parameters plus what a serverless backend needs.
+type Config struct {
+	Pools                map[string]*PoolConfig `json:"pools"`
+	DefaultPoolConfig    *PoolConfig            `json:"default_pool_config,omitempty"`
+	MaxTotalSandboxes    *int                   `json:"max_total_sandboxes,omitempty"` // nil: unlimited
+	MaxConcurrentCreates int                    `json:"max_concurrent_creates"`
+	SandboxDefaults      SandboxDefaults        `json:"sandbox_defaults"`
+
+	// Deployment names this hotpool: it prefixes every app name and every Redis
+	// key, so two deployments can share an account and a Redis.
+	Deployment     string    `json:"deployment"`
+	DefaultLease   Duration  `json:"default_lease"`
+	MaxLease       Duration  `json:"max_lease"`
+	CreateTimeout  Duration  `json:"create_timeout"`
+	OrphanGrace    Duration  `json:"orphan_grace"`
+	CircuitOpenFor Duration  `json:"circuit_open_for"`
+	HealthCheckURL bool      `json:"health_check_url"` // also GET each ready app's health path
+	APIBudget      APIBudget `json:"api_budget"`
+	Webhooks       []Webhook `json:"webhooks,omitempty"`
+	// WebhookMaxAttempts is how many deliveries an event gets before it goes to
+	// the dead letter stream.
+	WebhookMaxAttempts int `json:"webhook_max_attempts"`
+}
+
+// DefaultPool returns a PoolConfig holding the seed's defaults.
+func DefaultPool() PoolConfig {
+	return PoolConfig{
+		TargetReady:          DefaultTargetReady,
+		MaxReady:             DefaultMaxReady,
+		IdleTimeout:          Duration(DefaultIdleTimeout),
+		ScaleDownDelay:       Duration(DefaultScaleDownDelay),
+		CooldownAfterAcquire: Duration(DefaultCooldownAfterAcquire),
+		MaxWarmAge:           Duration(DefaultMaxWarmAge),
+		HealthCheckInterval:  Duration(DefaultHealthCheckInterval),
+		OnEmpty:              DefaultOnEmpty,
+		CreateRetries:        DefaultCreateRetries,
+	}
+}
+
+// DefaultConfig returns a Config with every default and no pools.
+func DefaultConfig() Config {
+	return Config{
+		Pools:                map[string]*PoolConfig{},
+		MaxConcurrentCreates: DefaultMaxConcurrentCreates,
+		SandboxDefaults:      SandboxDefaults{Region: DefaultRegion, InstanceSize: DefaultInstanceSize},
+		Deployment:           DefaultDeployment,
+		DefaultLease:         Duration(DefaultLease),
+		MaxLease:             Duration(DefaultMaxLease),
+		CreateTimeout:        Duration(DefaultCreateTimeout),
+		OrphanGrace:          Duration(DefaultOrphanGrace),
+		CircuitOpenFor:       Duration(DefaultCircuitOpenFor),
+		APIBudget:            APIBudget{PerMinute: DefaultAPIPerMinute, PerHour: DefaultAPIPerHour},
+		WebhookMaxAttempts:   DefaultWebhookAttempts,
+	}
+}
+
+// UnmarshalJSON fills absent fields with the seed's defaults and rejects
+// unknown fields.
+func (p *PoolConfig) UnmarshalJSON(b []byte) error {
+	type plain PoolConfig
+	v := plain(DefaultPool())
+	if err := strictDecode(b, &v); err != nil {
+		return err
+	}
+	*p = PoolConfig(v)
+	return nil
+}
+
+// UnmarshalJSON fills absent fields with defaults and rejects unknown fields.
+func (c *Config) UnmarshalJSON(b []byte) error {
+	type plain Config
+	v := plain(DefaultConfig())
+	if err := strictDecode(b, &v); err != nil {
+		return err
+	}
+	*c = Config(v)
+	return nil
+}
+
+func strictDecode(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("unexpected data after the JSON value")
+	}
+	return nil
+}
+
+// ParseConfig reads a JSON or YAML document, applies defaults and validates
+// it. Every error wraps ErrInvalidConfig.
+func ParseConfig(data []byte) (*Config, error) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return nil, fmt.Errorf("%w: empty document", ErrInvalidConfig)
+	}
+	if trimmed[0] != '{' {
+		j, err := yaml.YAMLToJSON(trimmed)
+		if err != nil {
+			return nil, fmt.Errorf("%w: yaml: %v", ErrInvalidConfig, err)
+		}
+		trimmed = j
+	}
+	var c Config
+	if err := strictDecode(trimmed, &c); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// LoadConfig reads the config file at path (JSON or YAML).
+func LoadConfig(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+	}
+	return ParseConfig(data)
+}
+
+// ConfigFromEnv reads HOTPOOL_CONFIG: the document itself (JSON or YAML), or
+// "@path" to read a file.
+func ConfigFromEnv() (*Config, error) {
+	v := os.Getenv("HOTPOOL_CONFIG")
+	if strings.TrimSpace(v) == "" {
+		return nil, fmt.Errorf("%w: HOTPOOL_CONFIG is not set", ErrInvalidConfig)
+	}
+	if strings.HasPrefix(v, "@") {
+		return LoadConfig(v[1:])
+	}
+	return ParseConfig([]byte(v))
+}
+
+// Pool returns the policy for image: its own, or default_pool_config.
+// ErrUnknownImage when there is neither, or the name is not a valid image.
+func (c *Config) Pool(image string) (PoolConfig, error) {
+	if p, ok := c.Pools[image]; ok && p != nil {
+		return *p, nil
+	}
+	if c.DefaultPoolConfig == nil {
+		return PoolConfig{}, fmt.Errorf("%w: %q", ErrUnknownImage, image)
+	}
+	if err := ValidateImageName(image); err != nil {
+		return PoolConfig{}, fmt.Errorf("%w: %v", ErrUnknownImage, err)
+	}
+	return *c.DefaultPoolConfig, nil
+}
+
+// Template returns the complete app template of image: the pool's template
+// over the do-app-sandbox service-mode defaults and sandbox_defaults.
+func (c *Config) Template(image string, p PoolConfig) Template {
+	t := p.Template
+	if t.RegistryType == "" {
+		t.RegistryType = DefaultRegistryType
+	}
+	if t.Registry == "" && t.RegistryType != "DOCR" {
+		t.Registry = DefaultRegistry
+	}
+	if t.Repository == "" {
+		t.Repository = "sandbox-" + image + "-service"
+	}
+	if t.Tag == "" && t.Digest == "" {
+		t.Tag = DefaultTag
+	}
+	if t.HTTPPort == 0 {
+		t.HTTPPort = DefaultHTTPPort
+	}
+	if t.HealthCheckPath == "" {
+		t.HealthCheckPath = DefaultHealthPath
+	}
+	if t.Region == "" {
+		t.Region = c.SandboxDefaults.Region
+	}
+	if t.InstanceSize == "" {
+		t.InstanceSize = c.SandboxDefaults.InstanceSize
+	}
+	return t
+}
+
+// TotalCap is max_total_sandboxes, or -1 for unlimited.
+func (c *Config) TotalCap() int {
+	if c.MaxTotalSandboxes == nil {
+		return -1
+	}
+	return *c.MaxTotalSandboxes
+}
+
+// PoolNames returns the configured pool names, sorted.
+func (c *Config) PoolNames() []string {
+	names := make([]string, 0, len(c.Pools))
+	for n := range c.Pools {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,34 @@
+package pool
+
+import "errors"
+
+// Domain errors. Every layer matches them with errors.Is; the HTTP layer maps
+// each to a status and a stable code in exactly one table.
+var (
+	// ErrPoolExhausted: no ready sandbox and on_empty is "fail", or no capacity
+	// is left (max_ready, max_total_sandboxes, max_concurrent_creates).
+	ErrPoolExhausted = errors.New("pool: pool exhausted")
+	// ErrPoolShutdown: the pool, or the whole manager, is shut down.
+	ErrPoolShutdown = errors.New("pool: pool shut down")
+	// ErrWarmUpTimeout: the pools did not reach target_ready in time.
+	ErrWarmUpTimeout = errors.New("pool: warm-up timed out")
+	// ErrSandboxCreation: a cold claim's sandbox could not be created after
+	// create_retries attempts.
+	ErrSandboxCreation = errors.New("pool: sandbox creation failed")
+	// ErrLeaseMismatch: release or renew with a lease token that is not the holder's.
+	ErrLeaseMismatch = errors.New("pool: lease token does not match")
+	// ErrSandboxNotFound: the sandbox (or claim) id never existed, or is long forgotten.
+	ErrSandboxNotFound = errors.New("pool: sandbox not found")
+	// ErrUnknownImage: no pool for the image and no default_pool_config.
+	ErrUnknownImage = errors.New("pool: unknown image")
+	// ErrLeaseExpired: renew of a lease that has already expired (the sandbox is
+	// being reaped).
+	ErrLeaseExpired = errors.New("pool: lease expired")
+	// ErrNotLeader: a fenced reconcile write whose leader-lock token is no longer
+	// the current one; the write changed nothing.
+	ErrNotLeader = errors.New("pool: not the reconcile leader")
+	// ErrInvalidConfig wraps every configuration validation failure.
+	ErrInvalidConfig = errors.New("pool: invalid config")
+	// ErrUnavailable: Redis or the platform cannot be reached; try again later.
+	ErrUnavailable = errors.New("pool: backend unavailable")
+)

@@ -1,0 +1,146 @@
+package pool
+
+import "time"
+
+// State is where a sandbox is in its life (ARCHITECTURE.md, "The life of a sandbox").
+type State string
+
+// The states a sandbox record can be in. A forgotten sandbox has no record.
+const (
+	StateCreating State = "creating" // capacity reserved; the app is being (or about to be) created
+	StateReady    State = "ready"    // seen ACTIVE (and healthy); waiting in the FIFO ready list
+	StateInUse    State = "in_use"   // leased to one caller (or held for its cold claim)
+	StateDeleting State = "deleting" // to be destroyed; reconcile deletes the app until the platform confirms
+)
+
+// Source says how an acquire was served.
+type Source string
+
+// Warm hit or cold start.
+const (
+	SourcePool Source = "pool"
+	SourceCold Source = "cold"
+)
+
+// Delete reasons, recorded on the record and in metrics and events.
+const (
+	ReasonReleased     = "released"
+	ReasonExpired      = "warm_age"      // ready past its jittered max_warm_age
+	ReasonUnhealthy    = "unhealthy"     // the provider says it is not ACTIVE, or /health failed
+	ReasonScaleDown    = "scale_down"    // idle pool shrinking
+	ReasonShutdown     = "shutdown"      // pool or manager shut down
+	ReasonLeaseExpired = "lease_expired" // reaped: the holder never released
+	ReasonCreateFailed = "create_failed" // ERROR/CANCELED, or create deadline passed
+	ReasonOverCapacity = "over_capacity" // above max_ready (config lowered)
+	ReasonOrphan       = "orphan"        // adopted from the platform with no usable record
+)
+
+// Sandbox is one sandbox record. Zero times mean "not set".
+type Sandbox struct {
+	ID           string `json:"id"`
+	Pool         string `json:"pool"` // the image name
+	State        State  `json:"state"`
+	AppID        string `json:"app_id,omitempty"`
+	URL          string `json:"url,omitempty"`
+	Region       string `json:"region,omitempty"`
+	InstanceSize string `json:"instance_size,omitempty"`
+
+	CreatedAt      time.Time `json:"created_at"`                 // when capacity was reserved
+	CreateDeadline time.Time `json:"create_deadline,omitempty"`  // creating: give up after
+	ReadyAt        time.Time `json:"ready_at,omitempty"`         // entered ready (or its claim)
+	WarmDeadline   time.Time `json:"warm_deadline,omitempty"`    // ready: jittered max_warm_age, only ever early
+	AcquiredAt     time.Time `json:"acquired_at,omitempty"`      // in_use: lease handed out
+	LeaseExpiresAt time.Time `json:"lease_expires_at,omitempty"` // in_use: reaped after
+	DeletingSince  time.Time `json:"deleting_since,omitempty"`   // deleting: since when
+	DeleteReason   string    `json:"delete_reason,omitempty"`    // deleting: why
+	DeleteAttempts int       `json:"delete_attempts,omitempty"`  // deleting: provider deletes tried
+	Attempt        int       `json:"attempt,omitempty"`          // creation attempt number for its slot, 1-based
+	ClaimHash      string    `json:"claim_hash,omitempty"`       // set when it serves a cold claim
+	LeaseHanded    bool      `json:"lease_handed,omitempty"`     // in_use: the lease token went out
+	LastHealthyAt  time.Time `json:"last_healthy_at,omitempty"`  // ready: last definite ACTIVE/healthy answer
+	HealthFailures int       `json:"health_failures,omitempty"`  // ready: consecutive definite failures
+	CreateCalledAt time.Time `json:"create_called_at,omitempty"` // creating: when Apps.Create was sent
+}
+
+// Claim is a cold-start claim: acquire found the pool empty under
+// on_empty "create" and reserved a sandbox for this caller alone.
+type Claim struct {
+	Hash      string        `json:"hash"` // sha256 of the claim id; the id itself is never stored
+	Pool      string        `json:"pool"`
+	SandboxID string        `json:"sandbox_id"` // the current attempt's sandbox
+	Attempts  int           `json:"attempts"`
+	Failed    bool          `json:"failed"` // create_retries attempts all failed
+	CreatedAt time.Time     `json:"created_at"`
+	LeaseTTL  time.Duration `json:"lease_ttl"`
+	NextTryAt time.Time     `json:"next_try_at,omitempty"` // backoff before the next attempt
+}
+
+// PoolState is what Redis holds about one pool besides its sandboxes.
+type PoolState struct {
+	Name                string    `json:"name"`
+	Shutdown            bool      `json:"shutdown"`
+	LastAcquireAt       time.Time `json:"last_acquire_at,omitempty"`
+	LastScaleDownAt     time.Time `json:"last_scale_down_at,omitempty"`
+	LastHealthCheckAt   time.Time `json:"last_health_check_at,omitempty"`
+	ConsecutiveFailures int       `json:"consecutive_failures"`
+	NextCreateAt        time.Time `json:"next_create_at,omitempty"`     // create backoff
+	CircuitOpenUntil    time.Time `json:"circuit_open_until,omitempty"` // no creates before this
+	CircuitReason       string    `json:"circuit_reason,omitempty"`
+	BelowTargetSince    time.Time `json:"below_target_since,omitempty"` // for refill lag
+	Stats               PoolStats `json:"stats"`
+}
+
+// CircuitOpen reports whether creates are suspended at now.
+func (p PoolState) CircuitOpen(now time.Time) bool { return now.Before(p.CircuitOpenUntil) }
+
+// PoolStats are the counters kept per pool. The seed's metrics come first.
+type PoolStats struct {
+	TotalAcquires     int64   `json:"total_acquires"`
+	AcquiresFromPool  int64   `json:"acquires_from_pool"`
+	AcquiresColdStart int64   `json:"acquires_cold_start"`
+	AcquireLatencyMs  float64 `json:"acquire_latency_ms_sum"` // sum; average = sum / total_acquires
+
+	MissesEmpty    int64 `json:"misses_empty"`
+	MissesShutdown int64 `json:"misses_shutdown"`
+	MissesCapacity int64 `json:"misses_capacity"`
+	MissesCircuit  int64 `json:"misses_circuit"`
+
+	Creates          int64   `json:"creates"`
+	CreatesFailed    int64   `json:"creates_failed"`
+	Deletes          int64   `json:"deletes"`
+	Released         int64   `json:"released"`
+	HealthRemovals   int64   `json:"health_removals"`
+	LeasesReaped     int64   `json:"leases_reaped"`
+	OrphansDeleted   int64   `json:"orphans_deleted"`
+	ExpiredWarm      int64   `json:"expired_warm"`
+	ScaledDown       int64   `json:"scaled_down"`
+	WarmAgeMsSum     float64 `json:"warm_age_ms_sum"`   // over warm hits
+	RefillLagMsSum   float64 `json:"refill_lag_ms_sum"` // below target → back at target
+	RefillLagSamples int64   `json:"refill_lag_samples"`
+	// Latency histograms: bucket upper bounds in LatencyBucketsMs, counts
+	// cumulative-free (one count per bucket; the last is +Inf).
+	WarmLatencyBuckets []int64 `json:"warm_latency_buckets,omitempty"`
+	ColdLatencyBuckets []int64 `json:"cold_latency_buckets,omitempty"`
+}
+
+// LatencyBucketsMs are the upper bounds of the acquire latency histogram
+// buckets, in milliseconds; a last bucket holds everything above.
+var LatencyBucketsMs = []float64{1, 2.5, 5, 10, 25, 50, 100, 250, 1000, 5000, 30000, 120000}
+
+// PoolMetrics is one pool's row of a metrics snapshot.
+type PoolMetrics struct {
+	Ready    int       `json:"ready"`
+	Creating int       `json:"creating"`
+	InUse    int       `json:"in_use"`
+	Deleting int       `json:"deleting"`
+	State    PoolState `json:"-"`
+}
+
+// Snapshot is every pool's metrics, read in one round trip.
+type Snapshot struct {
+	At              time.Time              `json:"at"`
+	ManagerShutdown bool                   `json:"manager_shutdown"`
+	Pools           map[string]PoolMetrics `json:"pools"`
+	Total           int                    `json:"total_sandboxes"` // ready+creating+in_use+deleting, all pools
+	CreatingTotal   int                    `json:"creating_total"`
+}

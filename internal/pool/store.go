@@ -1,0 +1,158 @@
+package pool
+
+import (
+	"context"
+	"time"
+)
+
+// Caps are the global limits a reservation checks atomically.
+type Caps struct {
+	MaxReady             int // this pool: ready + creating
+	MaxTotal             int // all pools: ready + creating + in_use + deleting; -1 unlimited
+	MaxConcurrentCreates int // all pools: creating
+}
+
+// CapsFor builds the caps of one pool under cfg.
+func CapsFor(cfg *Config, p PoolConfig) Caps {
+	return Caps{MaxReady: p.MaxReady, MaxTotal: cfg.TotalCap(), MaxConcurrentCreates: cfg.MaxConcurrentCreates}
+}
+
+// AcquireParams asks for a ready sandbox of one pool. Tokens are minted by the
+// caller (the service); the store only ever sees and keeps their hashes.
+type AcquireParams struct {
+	Pool           string
+	OnEmpty        OnEmpty
+	Caps           Caps // for a cold claim's reservation
+	LeaseTTL       time.Duration
+	LeaseTokenHash string // sha256 hex of the lease token that goes to the caller
+	IdempotencyKey string // optional; the same key within the lease replays the same sandbox and lease
+	// For on_empty "create": the claim to reserve if the pool is empty.
+	ClaimHash      string // sha256 hex of the claim id that goes to the caller
+	NewSandboxID   string // the id the claim's sandbox gets
+	CreateDeadline time.Time
+	RequestStart   time.Time // latency is counted from here
+	Now            time.Time
+}
+
+// AcquireResult is a lease on a sandbox (Source set) or a pending claim (Claim set).
+type AcquireResult struct {
+	Sandbox        Sandbox
+	LeaseExpiresAt time.Time
+	Source         Source
+	Replayed       bool   // an idempotent repeat: the lease token is the one minted before
+	Claim          *Claim // a cold claim is pending
+}
+
+// PollClaimParams polls a cold claim; when its sandbox is ready the lease is
+// handed out (once; repeated polls with the same lease token replay it).
+type PollClaimParams struct {
+	ClaimHash      string
+	LeaseTokenHash string
+	LeaseTTL       time.Duration
+	Now            time.Time
+}
+
+// ReserveParams reserves capacity for one sandbox of a pool, before any
+// platform call. Fenced: only the reconcile leader reserves.
+type ReserveParams struct {
+	Pool           string
+	SandboxID      string
+	Caps           Caps
+	Attempt        int
+	ClaimHash      string // a retry for a cold claim
+	Region         string
+	InstanceSize   string
+	CreateDeadline time.Time
+	Now            time.Time
+}
+
+// Fence is the reconcile leader's lock token. Every reconcile write carries it
+// and changes nothing (ErrNotLeader) once another pass holds the lock.
+type Fence struct {
+	Token string
+}
+
+// Observed is everything Redis knows, read in one consistent snapshot.
+type Observed struct {
+	At              time.Time
+	ManagerShutdown bool
+	Pools           map[string]PoolState // every pool with state, configured or not
+	Sandboxes       []Sandbox
+	Claims          []Claim
+}
+
+// Store is the pool state. Every method is one atomic transition (one Lua
+// script) and takes now from its caller.
+type Store interface {
+	// Acquire pops the oldest ready, unexpired sandbox of a pool and leases it;
+	// expired ones found on the way go to deleting. On an empty pool it reserves
+	// a cold claim (on_empty "create") or answers ErrPoolExhausted.
+	// ErrPoolShutdown when the pool or the manager is shut down.
+	Acquire(ctx context.Context, p AcquireParams) (AcquireResult, error)
+	// PollClaim answers a pending claim (Claim set), the lease (Source cold),
+	// ErrSandboxCreation when every attempt failed, ErrSandboxNotFound.
+	PollClaim(ctx context.Context, p PollClaimParams) (AcquireResult, error)
+	// Renew extends a lease; ErrLeaseMismatch, ErrSandboxNotFound, ErrLeaseExpired.
+	Renew(ctx context.Context, sandboxID, leaseTokenHash string, ttl time.Duration, now time.Time) (time.Time, error)
+	// Release moves in_use → deleting. Repeating it with the same token answers
+	// the current state (deleting, or deleted once forgotten).
+	Release(ctx context.Context, sandboxID, leaseTokenHash string, now time.Time) (State, error)
+	// Metrics reads every named pool (and any pool with state) in one round trip.
+	Metrics(ctx context.Context, pools []string, now time.Time) (Snapshot, error)
+	// SetShutdown shuts a pool down (or starts it again); pool "" is the whole manager.
+	SetShutdown(ctx context.Context, pool string, shutdown bool, now time.Time) error
+
+	// Lock takes or renews the reconcile leader lock; false when another holds it.
+	Lock(ctx context.Context, f Fence, ttl time.Duration, now time.Time) (bool, error)
+	// Unlock gives the lock up if f still holds it.
+	Unlock(ctx context.Context, f Fence) error
+	// Observe reads the whole state for a reconcile pass.
+	Observe(ctx context.Context, now time.Time) (Observed, error)
+
+	// Reserve records a creating sandbox after checking max_ready,
+	// max_total_sandboxes, max_concurrent_creates and shutdown
+	// (ErrPoolExhausted / ErrPoolShutdown).
+	Reserve(ctx context.Context, f Fence, p ReserveParams) error
+	// CreateCalled records the app id (when known) after Apps.Create.
+	CreateCalled(ctx context.Context, f Fence, sandboxID, appID string, now time.Time) error
+	// MarkReady moves creating → ready at the FIFO tail with warmDeadline, or
+	// straight to its claim (in_use, lease not yet handed). Closes the circuit.
+	MarkReady(ctx context.Context, f Fence, sandboxID, appID, url string, warmDeadline, now time.Time) error
+	// MarkFailed moves creating → deleting (ReasonCreateFailed), counts the
+	// failure and sets the pool's next create time and, when given, opens the
+	// circuit until circuitOpenUntil. A claim is retried or marked failed.
+	MarkFailed(ctx context.Context, f Fence, sandboxID string, p FailParams) error
+	// MarkDeleting moves ready or in_use → deleting with a reason. An in_use
+	// sandbox moves only when reason is ReasonLeaseExpired and its lease has
+	// expired at now, or reason is ReasonOrphan.
+	MarkDeleting(ctx context.Context, f Fence, sandboxID, reason string, now time.Time) error
+	// DeleteAttempted counts a failed provider delete.
+	DeleteAttempted(ctx context.Context, f Fence, sandboxID string, now time.Time) error
+	// Forget drops a deleting record once the platform confirmed the delete.
+	Forget(ctx context.Context, f Fence, sandboxID string, now time.Time) error
+	// Adopt records an app found on the platform with no record (Redis was
+	// emptied) straight into deleting with ReasonOrphan.
+	Adopt(ctx context.Context, f Fence, sb Sandbox, now time.Time) error
+	// UpdatePool records a pass's per-pool bookkeeping.
+	UpdatePool(ctx context.Context, f Fence, pool string, u PoolUpdate, now time.Time) error
+}
+
+// FailParams describes a failed creation.
+type FailParams struct {
+	Reason           string
+	NextCreateAt     time.Time // pool backoff
+	CircuitOpenUntil time.Time // zero: the circuit stays as it is
+	CircuitReason    string
+	MaxAttempts      int       // create_retries: a claim past it is failed
+	ClaimNextTryAt   time.Time // backoff for a claim's next attempt
+	Now              time.Time
+}
+
+// PoolUpdate is the bookkeeping a reconcile pass writes for a pool. Nil fields
+// are left as they are.
+type PoolUpdate struct {
+	LastScaleDownAt   *time.Time
+	LastHealthCheckAt *time.Time
+	BelowTargetSince  *time.Time      // zero time clears it and records a refill-lag sample
+	HealthResult      map[string]bool // sandbox id → healthy (definite answers only)
+}

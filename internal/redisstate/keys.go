@@ -1,0 +1,76 @@
+package redisstate
+
+// Keys builds every Redis key of one deployment. All keys share one hash tag,
+// {hotpool:<prefix>}, so every script touches a single slot and works on Redis
+// Cluster as on a single node. Nothing else assembles key names.
+type Keys struct {
+	tag string // "{hotpool:<prefix>}"
+}
+
+// NewKeys returns the key builder for a deployment prefix (config.Deployment,
+// or a per-test prefix).
+func NewKeys(prefix string) Keys { return Keys{tag: "{hotpool:" + prefix + "}"} }
+
+// Tag is the shared hash tag, "{hotpool:<prefix>}".
+func (k Keys) Tag() string { return k.tag }
+
+// Sandbox is a HASH: one sandbox record (fields: see scripts).
+func (k Keys) Sandbox(id string) string { return k.tag + ":sb:" + id }
+
+// SandboxPrefix is the prefix of every Sandbox key; scripts append an id they
+// read from an index (an id is data, not a key name chosen in Lua).
+func (k Keys) SandboxPrefix() string { return k.tag + ":sb:" }
+
+// All is a ZSET: every sandbox id with a record, scored by created_at (ms).
+func (k Keys) All() string { return k.tag + ":all" }
+
+// CreatingAll is a ZSET: every creating sandbox id, all pools, scored by its deadline (ms).
+func (k Keys) CreatingAll() string { return k.tag + ":creating" }
+
+// Deleting is a ZSET: every deleting sandbox id, all pools, scored by deleting_since (ms).
+func (k Keys) Deleting() string { return k.tag + ":deleting" }
+
+// Pools is a SET: every pool name that has state.
+func (k Keys) Pools() string { return k.tag + ":pools" }
+
+// Pool is a HASH: one pool's state and counters.
+func (k Keys) Pool(pool string) string { return k.tag + ":pool:" + pool }
+
+// Ready is a LIST: the pool's ready sandbox ids, oldest at the head (FIFO).
+func (k Keys) Ready(pool string) string { return k.tag + ":pool:" + pool + ":ready" }
+
+// Creating is a ZSET: the pool's creating sandbox ids, scored by deadline (ms).
+func (k Keys) Creating(pool string) string { return k.tag + ":pool:" + pool + ":creating" }
+
+// InUse is a ZSET: the pool's in_use sandbox ids, scored by lease expiry (ms).
+func (k Keys) InUse(pool string) string { return k.tag + ":pool:" + pool + ":in_use" }
+
+// Manager is a HASH: manager-wide state (shutdown).
+func (k Keys) Manager() string { return k.tag + ":manager" }
+
+// Claim is a HASH: one cold claim, keyed by the claim id's hash.
+func (k Keys) Claim(hash string) string { return k.tag + ":claim:" + hash }
+
+// Claims is a ZSET: every live claim hash, scored by created_at (ms).
+func (k Keys) Claims() string { return k.tag + ":claims" }
+
+// Idempotency is a STRING: the sandbox id an idempotency key acquired, with a
+// TTL of the lease.
+func (k Keys) Idempotency(pool, key string) string { return k.tag + ":idem:" + pool + ":" + key }
+
+// Lock is a STRING: the reconcile leader's fencing token, with a TTL.
+func (k Keys) Lock() string { return k.tag + ":lock" }
+
+// Events is a STREAM: the outbox of domain events, appended by the scripts
+// that make each change.
+func (k Keys) Events() string { return k.tag + ":events" }
+
+// DeadEvents is a STREAM: events whose delivery gave up after the last attempt.
+func (k Keys) DeadEvents() string { return k.tag + ":events:dead" }
+
+// Webhooks is a HASH: per-webhook delivery cursors and attempt counts.
+func (k Keys) Webhooks() string { return k.tag + ":webhooks" }
+
+// Budget is a HASH: the shared DigitalOcean API rate limiter (GCRA/token
+// bucket state, the pause until a 429's Retry-After, the last RateLimit-* seen).
+func (k Keys) Budget() string { return k.tag + ":budget" }
