@@ -77,8 +77,12 @@ type Claim struct {
 
 // PoolState is what Redis holds about one pool besides its sandboxes.
 type PoolState struct {
-	Name                string    `json:"name"`
-	Shutdown            bool      `json:"shutdown"`
+	Name     string `json:"name"`
+	Shutdown bool   `json:"shutdown"`
+	// ActivatedAt is when the pool was first seen or last started; with
+	// LastAcquireAt it starts the idle clock, so a pool that never saw an
+	// acquire still scales down.
+	ActivatedAt         time.Time `json:"activated_at,omitempty"`
 	LastAcquireAt       time.Time `json:"last_acquire_at,omitempty"`
 	LastScaleDownAt     time.Time `json:"last_scale_down_at,omitempty"`
 	LastHealthCheckAt   time.Time `json:"last_health_check_at,omitempty"`

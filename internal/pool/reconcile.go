@@ -1,0 +1,43 @@
+package pool
+
+import (
+	"context"
+	"time"
+)
+
+// Reconciler runs one reconcile pass: the cron trigger, POST /reconcile and
+// the local server's ticker all call it.
+type Reconciler interface {
+	Reconcile(ctx context.Context) (PassReport, error)
+}
+
+// PassReport summarises one reconcile pass.
+type PassReport struct {
+	StartedAt  time.Time                 `json:"started_at"`
+	FinishedAt time.Time                 `json:"finished_at"`
+	Leader     bool                      `json:"leader"` // false: another pass held the lock; nothing was done
+	Pools      map[string]PoolPassReport `json:"pools"`
+	APICalls   int                       `json:"api_calls"`
+	Errors     []string                  `json:"errors,omitempty"` // one line each; a failed item never stops the pass
+}
+
+// PoolPassReport is what one pass did to one pool.
+type PoolPassReport struct {
+	Ready       int    `json:"ready"`
+	Target      int    `json:"target"`
+	Creating    int    `json:"creating"`
+	InUse       int    `json:"in_use"`
+	Deleting    int    `json:"deleting"`
+	Created     int    `json:"created"`
+	MarkedReady int    `json:"marked_ready"`
+	Failed      int    `json:"failed"`
+	Deleted     int    `json:"deleted"`
+	Forgotten   int    `json:"forgotten"`
+	Reaped      int    `json:"reaped"`
+	Expired     int    `json:"expired"`
+	ScaledDown  int    `json:"scaled_down"`
+	Unhealthy   int    `json:"unhealthy"`
+	Orphans     int    `json:"orphans"`
+	Idle        bool   `json:"idle"`
+	Circuit     string `json:"circuit"` // "closed", or "open: <reason>"
+}
