@@ -125,6 +125,10 @@ type PoolStats struct {
 	// cumulative-free (one count per bucket; the last is +Inf).
 	WarmLatencyBuckets []int64 `json:"warm_latency_buckets,omitempty"`
 	ColdLatencyBuckets []int64 `json:"cold_latency_buckets,omitempty"`
+	// Per-source latency sums (ms), so each histogram has its own _sum; their
+	// total is AcquireLatencyMs.
+	WarmLatencyMsSum float64 `json:"warm_latency_ms_sum"`
+	ColdLatencyMsSum float64 `json:"cold_latency_ms_sum"`
 }
 
 // LatencyBucketsMs are the upper bounds of the acquire latency histogram
