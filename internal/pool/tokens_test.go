@@ -1,0 +1,39 @@
+package pool
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestSandboxIDsAreUniqueAndAppNameSafe(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 1000; i++ {
+		id := NewSandboxID()
+		require.Len(t, id, 13)
+		require.Regexp(t, `^[a-z2-7]{13}$`, id)
+		require.False(t, seen[id])
+		seen[id] = true
+	}
+}
+
+func TestTokensAndHashes(t *testing.T) {
+	a, b := NewToken(), NewToken()
+	require.NotEqual(t, a, b)
+	require.Len(t, HashToken(a), 64)
+	require.Equal(t, HashToken(a), HashToken(a))
+	require.NotEqual(t, HashToken(a), HashToken(b))
+	require.True(t, TokensEqual(a, a))
+	require.False(t, TokensEqual(a, b))
+	require.False(t, TokensEqual(a, ""))
+}
+
+func TestSecretsDeriveStableDistinctTokens(t *testing.T) {
+	s := NewSecrets("k1")
+	require.Equal(t, s.IdempotentLeaseToken("python", "key"), NewSecrets("k1").IdempotentLeaseToken("python", "key"))
+	require.NotEqual(t, s.IdempotentLeaseToken("python", "key"), NewSecrets("k2").IdempotentLeaseToken("python", "key"))
+	require.NotEqual(t, s.IdempotentLeaseToken("python", "key"), s.IdempotentLeaseToken("node", "key"))
+	require.NotEqual(t, s.ClaimLeaseToken("c"), s.AgentToken("c"))
+	// The separator keeps ("ab","c") and ("a","bc") apart.
+	require.NotEqual(t, s.IdempotentLeaseToken("ab", "c"), s.IdempotentLeaseToken("a", "bc"))
+}
