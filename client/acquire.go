@@ -1,0 +1,227 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"time"
+)
+
+// AcquireOptions tune one acquire. The zero value uses the server's defaults.
+type AcquireOptions struct {
+	// Lease is how long the sandbox is yours before reconcile reaps it
+	// (rounded up to whole seconds); 0 means the server's default_lease.
+	Lease time.Duration
+	// Wait lets the server wait up to this long (at most 25 s) for a ready
+	// sandbox before falling back to the pool's on_empty policy.
+	Wait time.Duration
+	// IdempotencyKey makes a repeated acquire answer the same sandbox and
+	// lease. When empty, one is generated per Acquire call, so the client's own
+	// retries are always safe.
+	IdempotencyKey string
+}
+
+// Sandbox is a leased, single-use sandbox. Release it when done (or use
+// WithSandbox, which always does).
+type Sandbox struct {
+	ID           string
+	Image        string
+	AppID        string
+	URL          string // the sandbox app's public URL; its agent answers under /api/
+	Region       string
+	InstanceSize string
+	CreatedAt    time.Time
+	ReadyAt      time.Time
+	// Source is "pool" for a warm hit and "cold" for a sandbox created for
+	// this caller.
+	Source string
+	// LeaseToken proves you hold the lease: release and renew need it.
+	LeaseToken     string
+	LeaseExpiresAt time.Time
+	// AgentToken is the bearer token of the sandbox's agent (Exec, WriteFile,
+	// ReadFile). Handed to the lease holder alone and never stored by hotpool.
+	AgentToken string
+	// Replayed is true when the answer was an idempotent replay of an earlier
+	// acquire with the same key.
+	Replayed bool
+
+	c *Client
+}
+
+// String names the sandbox without its secrets.
+func (s *Sandbox) String() string {
+	return fmt.Sprintf("sandbox %s (%s, %s)", s.ID, s.Image, s.Source)
+}
+
+// LogValue keeps the lease and agent tokens out of slog output.
+func (s *Sandbox) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("sandbox_id", s.ID),
+		slog.String("image", s.Image),
+		slog.String("app_id", s.AppID),
+		slog.String("source", s.Source),
+	)
+}
+
+// Release destroys the sandbox (see Client.Release).
+func (s *Sandbox) Release(ctx context.Context) (*ReleaseResult, error) {
+	return s.c.Release(ctx, s.ID, s.LeaseToken)
+}
+
+// Renew extends the lease by d from now (0: the server's default_lease) and
+// records the new expiry on s.
+func (s *Sandbox) Renew(ctx context.Context, d time.Duration) error {
+	exp, err := s.c.Renew(ctx, s.ID, s.LeaseToken, d)
+	if err != nil {
+		return err
+	}
+	s.LeaseExpiresAt = exp
+	return nil
+}
+
+// The wire forms of POST /acquire.
+type acquireRequest struct {
+	Image          string `json:"image,omitempty"`
+	LeaseSeconds   int    `json:"lease_seconds,omitempty"`
+	WaitSeconds    int    `json:"wait_seconds,omitempty"`
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	ClaimID        string `json:"claim_id,omitempty"`
+}
+
+type wireSandbox struct {
+	ID           string    `json:"id"`
+	Image        string    `json:"image"`
+	AppID        string    `json:"app_id"`
+	URL          string    `json:"url"`
+	Region       string    `json:"region"`
+	InstanceSize string    `json:"instance_size"`
+	CreatedAt    time.Time `json:"created_at"`
+	ReadyAt      time.Time `json:"ready_at"`
+	AgentToken   string    `json:"agent_token"`
+}
+
+type wireLease struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+type wireClaim struct {
+	ID                string `json:"id"`
+	Status            string `json:"status"`
+	RetryAfterSeconds int    `json:"retry_after_seconds"`
+}
+
+type acquireResponse struct {
+	Sandbox *wireSandbox `json:"sandbox"`
+	Lease   *wireLease   `json:"lease"`
+	Source  string       `json:"source"`
+	Claim   *wireClaim   `json:"claim"`
+}
+
+// MaxWait is the longest server-side wait an acquire may ask for.
+const MaxWait = 25 * time.Second
+
+// Acquire leases a ready sandbox of image. When the pool is empty and its
+// on_empty is "create", the server answers with a claim on a cold sandbox;
+// Acquire polls it (honouring retry_after_seconds, with backoff) until the
+// sandbox is ready, the claim fails (ErrSandboxCreation) or ctx ends.
+// With on_empty "fail" an empty pool is ErrPoolExhausted at once.
+func (c *Client) Acquire(ctx context.Context, image string, opts AcquireOptions) (*Sandbox, error) {
+	if image == "" {
+		return nil, fmt.Errorf("%w: image is required", ErrInvalidRequest)
+	}
+	if opts.Lease < 0 || opts.Wait < 0 || opts.Wait > MaxWait {
+		return nil, fmt.Errorf("%w: lease must be >= 0 and wait 0-%s", ErrInvalidRequest, MaxWait)
+	}
+	key := opts.IdempotencyKey
+	if key == "" {
+		key = "hpc-" + randomHex(16)
+	}
+	req := acquireRequest{
+		Image:          image,
+		LeaseSeconds:   ceilSeconds(opts.Lease),
+		WaitSeconds:    ceilSeconds(opts.Wait),
+		IdempotencyKey: key,
+	}
+	for poll := 0; ; poll++ {
+		resp, err := c.do(ctx, call{method: http.MethodPost, path: "/acquire", body: req, idempotent: true})
+		if err != nil {
+			return nil, err
+		}
+		var ar acquireResponse
+		if err := decodeJSON(resp, "acquire", &ar); err != nil {
+			return nil, err
+		}
+		switch {
+		case resp.status == http.StatusOK && ar.Sandbox != nil && ar.Lease != nil:
+			return c.sandboxFrom(ar, resp.header.Get("Idempotent-Replay") == "true"), nil
+		case resp.status == http.StatusAccepted && ar.Claim != nil && ar.Claim.ID != "":
+			// From now on poll the claim: the claim id alone, as the contract asks.
+			req = acquireRequest{ClaimID: ar.Claim.ID}
+			wait := c.backoff(poll+1, time.Duration(ar.Claim.RetryAfterSeconds)*time.Second)
+			if err := c.sleep(ctx, wait); err != nil {
+				return nil, fmt.Errorf("hotpool: waiting for a cold sandbox of %q: %w", image, err)
+			}
+		default:
+			return nil, fmt.Errorf("hotpool: acquire: unexpected answer (HTTP %d): %s", resp.status, snippet(resp.body))
+		}
+	}
+}
+
+func (c *Client) sandboxFrom(ar acquireResponse, replayed bool) *Sandbox {
+	s := ar.Sandbox
+	return &Sandbox{
+		ID: s.ID, Image: s.Image, AppID: s.AppID, URL: s.URL,
+		Region: s.Region, InstanceSize: s.InstanceSize,
+		CreatedAt: s.CreatedAt, ReadyAt: s.ReadyAt,
+		Source:     ar.Source,
+		LeaseToken: ar.Lease.Token, LeaseExpiresAt: ar.Lease.ExpiresAt,
+		AgentToken: s.AgentToken,
+		Replayed:   replayed,
+		c:          c,
+	}
+}
+
+// WithSandbox acquires a sandbox of image, runs fn with it and always
+// releases it afterwards: when fn returns an error, when it panics, and when
+// ctx is cancelled (the release then uses a fresh short context). This is the
+// seed's context-manager pattern; sandboxes are single-use.
+func (c *Client) WithSandbox(ctx context.Context, image string, fn func(*Sandbox) error) error {
+	return c.WithSandboxOptions(ctx, image, AcquireOptions{}, fn)
+}
+
+// ReleaseTimeout bounds the release WithSandbox makes after fn.
+const ReleaseTimeout = 15 * time.Second
+
+// WithSandboxOptions is WithSandbox with acquire options.
+func (c *Client) WithSandboxOptions(ctx context.Context, image string, opts AcquireOptions, fn func(*Sandbox) error) (err error) {
+	sb, err := c.Acquire(ctx, image, opts)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// WithoutCancel keeps ctx's values but not its cancellation, so a
+		// cancelled caller still gets its sandbox destroyed.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ReleaseTimeout)
+		defer cancel()
+		if _, rerr := sb.Release(rctx); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("release %s: %w", sb.ID, rerr))
+		}
+	}()
+	return fn(sb)
+}
+
+// ceilSeconds rounds d up to whole seconds, the unit of the wire.
+func ceilSeconds(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	s := math.Ceil(d.Seconds())
+	if s > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int(s)
+}

@@ -1,0 +1,202 @@
+package client
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Sentinel errors, matched with errors.Is. They mirror the seed SDK's
+// exceptions (PoolExhaustedError, PoolShutdownError, WarmUpTimeoutError,
+// SandboxCreationError) plus the rest of the contract's stable codes.
+var (
+	ErrPoolExhausted   = errors.New("hotpool: pool exhausted")
+	ErrPoolShutdown    = errors.New("hotpool: pool shut down")
+	ErrWarmUpTimeout   = errors.New("hotpool: warm-up timed out")
+	ErrSandboxCreation = errors.New("hotpool: sandbox creation failed")
+	ErrLeaseMismatch   = errors.New("hotpool: lease token does not match")
+	ErrLeaseExpired    = errors.New("hotpool: lease expired")
+	ErrSandboxNotFound = errors.New("hotpool: sandbox not found")
+	ErrClaimNotFound   = errors.New("hotpool: claim not found")
+	ErrUnknownImage    = errors.New("hotpool: unknown image")
+	ErrUnauthorized    = errors.New("hotpool: unauthorized")
+	ErrInvalidRequest  = errors.New("hotpool: invalid request")
+	ErrNotFound        = errors.New("hotpool: not found")
+	// ErrUnavailable: the server, Redis or the platform could not be reached,
+	// or the server answered 503 unavailable.
+	ErrUnavailable = errors.New("hotpool: unavailable")
+	// ErrInternal: the server answered 500 (a server bug, never bad input).
+	ErrInternal = errors.New("hotpool: internal server error")
+)
+
+// codeErrors maps each stable error code of the contract to its sentinel.
+var codeErrors = map[string]error{
+	"pool_exhausted":          ErrPoolExhausted,
+	"pool_shutdown":           ErrPoolShutdown,
+	"warm_up_timeout":         ErrWarmUpTimeout,
+	"sandbox_creation_failed": ErrSandboxCreation,
+	"lease_mismatch":          ErrLeaseMismatch,
+	"lease_expired":           ErrLeaseExpired,
+	"sandbox_not_found":       ErrSandboxNotFound,
+	"claim_not_found":         ErrClaimNotFound,
+	"unknown_image":           ErrUnknownImage,
+	"unauthorized":            ErrUnauthorized,
+	"invalid_request":         ErrInvalidRequest,
+	"not_found":               ErrNotFound,
+	"unavailable":             ErrUnavailable,
+	"internal":                ErrInternal,
+}
+
+// APIError is an error answer of the hotpool API. It unwraps to the sentinel
+// of its code, so errors.Is(err, ErrPoolExhausted) works on it.
+type APIError struct {
+	Status     int             // HTTP status
+	Code       string          // stable code, e.g. "pool_exhausted"
+	Message    string          // the server's human words
+	RequestID  string          // X-Request-Id of the answer, for the server's log
+	RetryAfter time.Duration   // from Retry-After; 0 when absent
+	Details    json.RawMessage // the error's details object, if any
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Code)
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	if e.RetryAfter > 0 {
+		fmt.Fprintf(&b, " (retry after %s)", e.RetryAfter)
+	}
+	return b.String()
+}
+
+// Unwrap returns the sentinel of the error's code. An unknown code falls back
+// on the status class, so a newer server's codes still match something.
+func (e *APIError) Unwrap() error {
+	if s, ok := codeErrors[e.Code]; ok {
+		return s
+	}
+	switch {
+	case e.Status == http.StatusUnauthorized:
+		return ErrUnauthorized
+	case e.Status == http.StatusServiceUnavailable, e.Status == http.StatusBadGateway, e.Status == http.StatusGatewayTimeout:
+		return ErrUnavailable
+	case e.Status >= 500:
+		return ErrInternal
+	case e.Status == http.StatusNotFound:
+		return ErrNotFound
+	default:
+		return ErrInvalidRequest
+	}
+}
+
+// errorBody is the contract's one error shape.
+type errorBody struct {
+	Error struct {
+		Code    string          `json:"code"`
+		Message string          `json:"message"`
+		Details json.RawMessage `json:"details,omitempty"`
+	} `json:"error"`
+}
+
+// decodeAPIError builds an APIError from a non-2xx answer. A body that is not
+// the contract's shape (a proxy's HTML page, say) still gives a clear error.
+func decodeAPIError(status int, h http.Header, body []byte) *APIError {
+	e := &APIError{
+		Status:     status,
+		RequestID:  h.Get("X-Request-Id"),
+		RetryAfter: parseRetryAfter(h.Get("Retry-After")),
+	}
+	var eb errorBody
+	if err := json.Unmarshal(body, &eb); err == nil && eb.Error.Code != "" {
+		e.Code, e.Message, e.Details = eb.Error.Code, eb.Error.Message, eb.Error.Details
+		return e
+	}
+	e.Code = fallbackCode(status)
+	e.Message = fmt.Sprintf("HTTP %d %s", status, snippet(body))
+	return e
+}
+
+func fallbackCode(status int) string {
+	switch {
+	case status == http.StatusUnauthorized:
+		return "unauthorized"
+	case status == http.StatusNotFound:
+		return "not_found"
+	case status == http.StatusServiceUnavailable, status == http.StatusBadGateway, status == http.StatusGatewayTimeout:
+		return "unavailable"
+	case status >= 500:
+		return "internal"
+	default:
+		return "invalid_request"
+	}
+}
+
+// snippet is the start of a non-JSON body on one line, for error messages.
+func snippet(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > 120 {
+		s = s[:120] + "…"
+	}
+	return s
+}
+
+// parseRetryAfter reads whole seconds (the contract's form); HTTP dates are
+// not sent by hotpool and read as absent.
+func parseRetryAfter(v string) time.Duration {
+	var n int
+	if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d", &n); err != nil || n < 0 {
+		return 0
+	}
+	if n > 3600 {
+		n = 3600
+	}
+	return time.Duration(n) * time.Second
+}
+
+// WarmUpError is a warm-up that ran out of time. It matches ErrWarmUpTimeout
+// and names each pool that had not reached its target.
+type WarmUpError struct {
+	Timeout time.Duration
+	Pools   map[string]PoolProgress // every pool's last known ready/target
+}
+
+func (e *WarmUpError) Error() string {
+	var lagging []string
+	for _, name := range sortedKeys(e.Pools) {
+		p := e.Pools[name]
+		if p.Ready < p.Target {
+			lagging = append(lagging, fmt.Sprintf("%s %d/%d", name, p.Ready, p.Target))
+		}
+	}
+	msg := fmt.Sprintf("warm_up_timeout: pools not at target after %s", e.Timeout)
+	if len(lagging) > 0 {
+		msg += ": " + strings.Join(lagging, ", ")
+	}
+	return msg
+}
+
+// Unwrap makes errors.Is(err, ErrWarmUpTimeout) true.
+func (e *WarmUpError) Unwrap() error { return ErrWarmUpTimeout }
+
+// AgentError is an error answer of a sandbox's agent (exec, files).
+type AgentError struct {
+	Status  int
+	Message string
+}
+
+func (e *AgentError) Error() string {
+	return fmt.Sprintf("sandbox agent: HTTP %d: %s", e.Status, e.Message)
+}
+
+// Unwrap maps the agent's 401 to ErrUnauthorized.
+func (e *AgentError) Unwrap() error {
+	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden {
+		return ErrUnauthorized
+	}
+	return nil
+}

@@ -1,0 +1,79 @@
+package client
+
+import (
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestEveryCodeUnwrapsToItsSentinel(t *testing.T) {
+	cases := []struct {
+		status int
+		code   string
+		want   error
+	}{
+		{503, "pool_exhausted", ErrPoolExhausted},
+		{503, "pool_shutdown", ErrPoolShutdown},
+		{504, "warm_up_timeout", ErrWarmUpTimeout},
+		{502, "sandbox_creation_failed", ErrSandboxCreation},
+		{403, "lease_mismatch", ErrLeaseMismatch},
+		{409, "lease_expired", ErrLeaseExpired},
+		{404, "sandbox_not_found", ErrSandboxNotFound},
+		{404, "claim_not_found", ErrClaimNotFound},
+		{404, "unknown_image", ErrUnknownImage},
+		{401, "unauthorized", ErrUnauthorized},
+		{400, "invalid_request", ErrInvalidRequest},
+		{404, "not_found", ErrNotFound},
+		{405, "method_not_allowed", ErrInvalidRequest},
+		{503, "unavailable", ErrUnavailable},
+		{500, "internal", ErrInternal},
+		// Codes a newer server might add fall back on the status class.
+		{503, "brand_new_code", ErrUnavailable},
+		{500, "brand_new_code", ErrInternal},
+		{404, "brand_new_code", ErrNotFound},
+		{401, "brand_new_code", ErrUnauthorized},
+		{422, "brand_new_code", ErrInvalidRequest},
+	}
+	for _, tc := range cases {
+		body := []byte(`{"error":{"code":"` + tc.code + `","message":"m"}}`)
+		err := decodeAPIError(tc.status, http.Header{}, body)
+		require.ErrorIs(t, err, tc.want, tc.code)
+		require.Equal(t, tc.code, err.Code)
+	}
+}
+
+func TestDecodeAPIErrorReadsHeadersAndDetails(t *testing.T) {
+	h := http.Header{}
+	h.Set("Retry-After", "7")
+	h.Set("X-Request-Id", "r-1")
+	body := []byte(`{"error":{"code":"warm_up_timeout","message":"not yet","details":{"pools":{"python":{"ready":1,"target":3}}}}}`)
+	err := decodeAPIError(504, h, body)
+	require.Equal(t, 7*time.Second, err.RetryAfter)
+	require.Equal(t, "r-1", err.RequestID)
+	require.JSONEq(t, `{"pools":{"python":{"ready":1,"target":3}}}`, string(err.Details))
+	require.Equal(t, "warm_up_timeout: not yet (retry after 7s)", err.Error())
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	require.Equal(t, 5*time.Second, parseRetryAfter("5"))
+	require.Equal(t, time.Duration(0), parseRetryAfter(""))
+	require.Equal(t, time.Duration(0), parseRetryAfter("-3"))
+	require.Equal(t, time.Duration(0), parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT"))
+	require.Equal(t, time.Hour, parseRetryAfter("999999"), "capped")
+}
+
+func TestWarmUpErrorNamesLaggingPools(t *testing.T) {
+	err := error(&WarmUpError{Timeout: 2 * time.Minute, Pools: map[string]PoolProgress{
+		"python": {Ready: 1, Target: 3}, "node": {Ready: 1, Target: 1}, "go": {Ready: 0, Target: 2},
+	}})
+	require.True(t, errors.Is(err, ErrWarmUpTimeout))
+	require.Equal(t, "warm_up_timeout: pools not at target after 2m0s: go 0/2, python 1/3", err.Error())
+}
+
+func TestAgentErrorUnauthorized(t *testing.T) {
+	require.ErrorIs(t, &AgentError{Status: 401, Message: "no"}, ErrUnauthorized)
+	require.False(t, errors.Is(&AgentError{Status: 500, Message: "no"}, ErrUnauthorized))
+}

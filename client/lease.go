@@ -1,0 +1,67 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// ReleaseResult is the answer of a release.
+type ReleaseResult struct {
+	SandboxID string `json:"sandbox_id"`
+	// State is "deleting" until reconcile has destroyed the app, then "deleted".
+	State string `json:"state"`
+}
+
+// Release ends the lease and destroys the sandbox; it is never reused.
+// Releasing again with the same token answers the same, so a failed release is
+// retried safely.
+func (c *Client) Release(ctx context.Context, sandboxID, leaseToken string) (*ReleaseResult, error) {
+	if sandboxID == "" || leaseToken == "" {
+		return nil, fmt.Errorf("%w: sandbox id and lease token are required", ErrInvalidRequest)
+	}
+	body := map[string]string{"sandbox_id": sandboxID, "lease_token": leaseToken}
+	resp, err := c.do(ctx, call{method: http.MethodPost, path: "/release", body: body, idempotent: true})
+	if err != nil {
+		return nil, err
+	}
+	var r ReleaseResult
+	if err := decodeJSON(resp, "release", &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Renew extends a lease to now + d (0: the server's default_lease) and
+// returns the new expiry. ErrLeaseMismatch, ErrSandboxNotFound and
+// ErrLeaseExpired are the caller's to handle.
+func (c *Client) Renew(ctx context.Context, sandboxID, leaseToken string, d time.Duration) (time.Time, error) {
+	if sandboxID == "" || leaseToken == "" {
+		return time.Time{}, fmt.Errorf("%w: sandbox id and lease token are required", ErrInvalidRequest)
+	}
+	if d < 0 {
+		return time.Time{}, fmt.Errorf("%w: lease must be >= 0", ErrInvalidRequest)
+	}
+	body := struct {
+		SandboxID    string `json:"sandbox_id"`
+		LeaseToken   string `json:"lease_token"`
+		LeaseSeconds int    `json:"lease_seconds,omitempty"`
+	}{sandboxID, leaseToken, ceilSeconds(d)}
+	// Not idempotent by the client's rules: only a 503 unavailable (the server
+	// did nothing) is retried.
+	resp, err := c.do(ctx, call{method: http.MethodPost, path: "/acquire/renew", body: body})
+	if err != nil {
+		return time.Time{}, err
+	}
+	var r struct {
+		SandboxID string `json:"sandbox_id"`
+		Lease     struct {
+			ExpiresAt time.Time `json:"expires_at"`
+		} `json:"lease"`
+	}
+	if err := decodeJSON(resp, "renew", &r); err != nil {
+		return time.Time{}, err
+	}
+	return r.Lease.ExpiresAt, nil
+}

@@ -1,0 +1,226 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"time"
+)
+
+// PassReport summarises one reconcile pass (the server's pool.PassReport).
+type PassReport struct {
+	StartedAt  time.Time                 `json:"started_at"`
+	FinishedAt time.Time                 `json:"finished_at"`
+	Leader     bool                      `json:"leader"` // false: another pass held the lock; nothing was done
+	Pools      map[string]PoolPassReport `json:"pools"`
+	APICalls   int                       `json:"api_calls"`
+	Errors     []string                  `json:"errors,omitempty"`
+}
+
+// PoolPassReport is what one pass did to one pool.
+type PoolPassReport struct {
+	Ready       int    `json:"ready"`
+	Target      int    `json:"target"`
+	Creating    int    `json:"creating"`
+	InUse       int    `json:"in_use"`
+	Deleting    int    `json:"deleting"`
+	Created     int    `json:"created"`
+	MarkedReady int    `json:"marked_ready"`
+	Failed      int    `json:"failed"`
+	Deleted     int    `json:"deleted"`
+	Forgotten   int    `json:"forgotten"`
+	Reaped      int    `json:"reaped"`
+	Expired     int    `json:"expired"`
+	ScaledDown  int    `json:"scaled_down"`
+	Unhealthy   int    `json:"unhealthy"`
+	Orphans     int    `json:"orphans"`
+	Idle        bool   `json:"idle"`
+	Circuit     string `json:"circuit"`
+}
+
+// ShutdownResult is the answer of the shutdown and start actions.
+type ShutdownResult struct {
+	Shutdown bool   `json:"shutdown"`
+	Pool     string `json:"pool,omitempty"` // empty: the whole manager
+}
+
+// PoolProgress is one pool's warm-up progress.
+type PoolProgress struct {
+	Ready  int `json:"ready"`
+	Target int `json:"target"`
+}
+
+// WarmUpStatus is the answer of the warm_up action.
+type WarmUpStatus struct {
+	Done  bool                    `json:"done"`
+	Pools map[string]PoolProgress `json:"pools"`
+}
+
+type reconcileRequest struct {
+	Action         string `json:"action,omitempty"`
+	Pool           string `json:"pool,omitempty"`
+	TimeoutSeconds int    `json:"timeout_seconds,omitempty"`
+}
+
+// Reconcile runs one reconcile pass now (the cron trigger runs the same code).
+// Passes are idempotent, so only a 503 unavailable is retried.
+func (c *Client) Reconcile(ctx context.Context) (*PassReport, error) {
+	resp, err := c.do(ctx, call{method: http.MethodPost, path: "/reconcile", body: reconcileRequest{Action: "pass"}})
+	if err != nil {
+		return nil, err
+	}
+	var r PassReport
+	if err := decodeJSON(resp, "reconcile", &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Shutdown shuts pool down ("" : the whole manager): acquire then answers
+// ErrPoolShutdown and warm sandboxes are destroyed; leased ones stay until
+// released or expired. Repeating it changes nothing, so it is retried.
+func (c *Client) Shutdown(ctx context.Context, pool string) (*ShutdownResult, error) {
+	return c.admin(ctx, "shutdown", pool)
+}
+
+// Start undoes Shutdown for pool ("" : the whole manager).
+func (c *Client) Start(ctx context.Context, pool string) (*ShutdownResult, error) {
+	return c.admin(ctx, "start", pool)
+}
+
+func (c *Client) admin(ctx context.Context, action, pool string) (*ShutdownResult, error) {
+	resp, err := c.do(ctx, call{method: http.MethodPost, path: "/reconcile", body: reconcileRequest{Action: action, Pool: pool}, idempotent: true})
+	if err != nil {
+		return nil, err
+	}
+	var r ShutdownResult
+	if err := decodeJSON(resp, action, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// maxServerWait is the longest warm_up wait one request may ask the server
+// for: a web function must answer well within its own time limit.
+const maxServerWait = 25 * time.Second
+
+// WarmUp waits until every pool has ready >= target_ready, or timeout passes
+// (then the error is a *WarmUpError matching ErrWarmUpTimeout and naming the
+// pools that lag). It long-polls the reconcile warm_up action.
+func (c *Client) WarmUp(ctx context.Context, timeout time.Duration) (*WarmUpStatus, error) {
+	return c.WarmUpProgress(ctx, timeout, maxServerWait, nil)
+}
+
+// WarmUpProgress is WarmUp reporting progress: every poll (at most every
+// interval) calls progress with each pool's ready/target. A server without the
+// warm_up action is polled through GET /metrics instead.
+func (c *Client) WarmUpProgress(ctx context.Context, timeout, interval time.Duration, progress func(map[string]PoolProgress)) (*WarmUpStatus, error) {
+	if timeout <= 0 {
+		return nil, fmt.Errorf("%w: warm-up timeout must be > 0", ErrInvalidRequest)
+	}
+	if interval <= 0 || interval > maxServerWait {
+		interval = maxServerWait
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	useMetrics := false
+	var last map[string]PoolProgress
+	for {
+		wait := interval
+		if dl, ok := wctx.Deadline(); ok {
+			wait = min(wait, time.Until(dl))
+		}
+		var (
+			st    *WarmUpStatus
+			err   error
+			start = time.Now()
+		)
+		if useMetrics {
+			st, err = c.warmUpFromMetrics(wctx)
+		} else {
+			st, err = c.warmUpOnce(wctx, wait)
+			var ae *APIError
+			if errors.As(err, &ae) && (ae.Code == "invalid_request" || ae.Code == "not_found") {
+				useMetrics = true
+				continue
+			}
+		}
+		if st != nil {
+			last = st.Pools
+			if progress != nil {
+				progress(st.Pools)
+			}
+			if st.Done {
+				return st, nil
+			}
+		}
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case wctx.Err() != nil:
+			return nil, &WarmUpError{Timeout: timeout, Pools: last}
+		case err != nil && !errors.Is(err, ErrWarmUpTimeout):
+			return nil, err
+		}
+		// A server that answered early (timeout_seconds 0 only reports, and
+		// metrics never wait) is paced here, so the loop never spins.
+		pace := wait
+		if useMetrics {
+			pace = min(time.Second, interval)
+		}
+		if rest := pace - time.Since(start); rest > pace/2 {
+			_ = c.sleep(wctx, rest)
+		}
+	}
+}
+
+// warmUpOnce asks the server to wait up to wait for every pool to reach its
+// target. A 504 warm_up_timeout still reports the progress from its details.
+func (c *Client) warmUpOnce(ctx context.Context, wait time.Duration) (*WarmUpStatus, error) {
+	secs := int(wait / time.Second)
+	body := reconcileRequest{Action: "warm_up", TimeoutSeconds: max(secs, 0)}
+	resp, err := c.do(ctx, call{method: http.MethodPost, path: "/reconcile", body: body, idempotent: true})
+	if err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) && ae.Code == "warm_up_timeout" {
+			var d WarmUpStatus
+			if len(ae.Details) > 0 && json.Unmarshal(ae.Details, &d) == nil && d.Pools != nil {
+				return &d, err
+			}
+		}
+		return nil, err
+	}
+	var st WarmUpStatus
+	if err := decodeJSON(resp, "warm-up", &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// warmUpFromMetrics derives warm-up progress from GET /metrics.
+func (c *Client) warmUpFromMetrics(ctx context.Context) (*WarmUpStatus, error) {
+	m, err := c.Metrics(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := &WarmUpStatus{Done: true, Pools: map[string]PoolProgress{}}
+	for name, p := range m.Pools {
+		st.Pools[name] = PoolProgress{Ready: p.Ready, Target: p.TargetReady}
+		if p.Ready < p.TargetReady {
+			st.Done = false
+		}
+	}
+	return st, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
