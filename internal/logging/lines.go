@@ -1,0 +1,140 @@
+package logging
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/hotpool/hotpool/internal/pool"
+)
+
+// Outcomes of a line that is not an error code.
+const (
+	OutcomeOK        = "ok"
+	OutcomeNotLeader = "not_leader" // a pass that found the lock held and did nothing
+	OutcomeError     = "error"
+)
+
+// Request is the one line logged per HTTP request (any transport).
+type Request struct {
+	Op        string // acquire, release, renew, metrics, reconcile
+	RequestID string
+	Pool      string
+	SandboxID string
+	Status    int
+	// Outcome is "ok" or the error's stable code (pool_exhausted, …).
+	Outcome  string
+	Source   string // acquire: pool or cold
+	Duration time.Duration
+	Err      error // the cause behind a 5xx, scrubbed like every value
+}
+
+// LogRequest writes r at info, or at error for a 5xx.
+func LogRequest(ctx context.Context, l *slog.Logger, r Request) {
+	level := slog.LevelInfo
+	if r.Status >= 500 {
+		level = slog.LevelError
+	}
+	attrs := []slog.Attr{
+		slog.String("op", r.Op),
+		slog.String("outcome", r.Outcome),
+		slog.Int("status", r.Status),
+		slog.Float64("duration_ms", ms(r.Duration)),
+	}
+	attrs = appendNonEmpty(attrs, "request_id", r.RequestID)
+	attrs = appendNonEmpty(attrs, "pool", r.Pool)
+	attrs = appendNonEmpty(attrs, "sandbox_id", r.SandboxID)
+	attrs = appendNonEmpty(attrs, "source", r.Source)
+	if r.Err != nil {
+		attrs = append(attrs, slog.Any("error", r.Err))
+	}
+	l.LogAttrs(ctx, level, "request", attrs...)
+}
+
+// LogPass writes the one line of a reconcile pass: its outcome and duration,
+// then one group per pool with what the pass did (zeros left out so the line
+// stays short), and the pass's item errors.
+func LogPass(ctx context.Context, l *slog.Logger, rep pool.PassReport, err error) {
+	outcome, level := OutcomeOK, slog.LevelInfo
+	switch {
+	case err != nil:
+		outcome, level = OutcomeError, slog.LevelError
+	case !rep.Leader:
+		outcome = OutcomeNotLeader
+	case len(rep.Errors) > 0:
+		level = slog.LevelWarn
+	}
+	attrs := []slog.Attr{
+		slog.String("op", "reconcile"),
+		slog.String("outcome", outcome),
+		slog.Float64("duration_ms", ms(rep.FinishedAt.Sub(rep.StartedAt))),
+		slog.Int("api_calls", rep.APICalls),
+	}
+	if len(rep.Pools) > 0 {
+		pools := make([]any, 0, len(rep.Pools))
+		for _, name := range sortedKeys(rep.Pools) {
+			pools = append(pools, slog.Group(name, poolPassAttrs(rep.Pools[name])...))
+		}
+		attrs = append(attrs, slog.Group("pools", pools...))
+	}
+	if len(rep.Errors) > 0 {
+		attrs = append(attrs, slog.Int("item_errors", len(rep.Errors)), slog.Any("errors", rep.Errors))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.Any("error", err))
+	}
+	l.LogAttrs(ctx, level, "pass", attrs...)
+}
+
+// LogItem writes one line about one sandbox in a pass (a create, a delete, a
+// failure), with the same keys as the request and pass lines.
+func LogItem(ctx context.Context, l *slog.Logger, level slog.Level, op, poolName, sandboxID string, d time.Duration, outcome string, extra ...slog.Attr) {
+	attrs := []slog.Attr{slog.String("op", op), slog.String("outcome", outcome), slog.Float64("duration_ms", ms(d))}
+	attrs = appendNonEmpty(attrs, "pool", poolName)
+	attrs = appendNonEmpty(attrs, "sandbox_id", sandboxID)
+	l.LogAttrs(ctx, level, op, append(attrs, extra...)...)
+}
+
+func poolPassAttrs(p pool.PoolPassReport) []any {
+	out := []any{slog.Int("ready", p.Ready), slog.Int("target", p.Target)}
+	for _, c := range []struct {
+		k string
+		v int
+	}{
+		{"creating", p.Creating}, {"in_use", p.InUse}, {"deleting", p.Deleting},
+		{"created", p.Created}, {"marked_ready", p.MarkedReady}, {"failed", p.Failed},
+		{"deleted", p.Deleted}, {"forgotten", p.Forgotten}, {"reaped", p.Reaped},
+		{"expired", p.Expired}, {"scaled_down", p.ScaledDown}, {"unhealthy", p.Unhealthy},
+		{"orphans", p.Orphans},
+	} {
+		if c.v != 0 {
+			out = append(out, slog.Int(c.k, c.v))
+		}
+	}
+	if p.Idle {
+		out = append(out, slog.Bool("idle", true))
+	}
+	if p.Circuit != "" && p.Circuit != "closed" {
+		out = append(out, slog.String("circuit", p.Circuit))
+	}
+	return out
+}
+
+func appendNonEmpty(attrs []slog.Attr, k, v string) []slog.Attr {
+	if v == "" {
+		return attrs
+	}
+	return append(attrs, slog.String(k, v))
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
