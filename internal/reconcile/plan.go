@@ -1,0 +1,535 @@
+package reconcile
+
+import (
+	"sort"
+	"time"
+
+	"github.com/hotpool/hotpool/internal/pool"
+)
+
+// Plan returns the actions of one reconcile pass, in the order they must be
+// carried out. It is a pure function: the same observation, config and now
+// always give the same actions. README.md states every rule it applies.
+func Plan(obs Observation, cfg *pool.Config, now time.Time) []Action {
+	p := &planner{obs: obs, cfg: cfg, now: now, pools: map[string]*poolPlan{}}
+	p.index()
+	for _, name := range p.poolNames() {
+		p.planPool(p.pools[name])
+	}
+	p.planOrphans()
+	p.planCreates()
+	p.planUpdates()
+	return p.out
+}
+
+// poolPlan is one pool's projected state while the pass is planned.
+type poolPlan struct {
+	name     string
+	pc       pool.PoolConfig
+	known    bool // configured, or served by default_pool_config
+	state    pool.PoolState
+	shutdown bool
+	reason   string // delete reason for ready/creating when shut (shutdown, or over_capacity for a retired pool)
+	idle     bool
+
+	records      []pool.Sandbox
+	alive        []pool.Sandbox // ready sandboxes that survive this pass, oldest first
+	creating     int            // creating after this pass's transitions, claims included
+	creatingFill int            // the same without cold-claim sandboxes
+	failures     int            // consecutive failures, counting this pass's
+	failedNow    bool           // a creation failed in this pass: the pool backs off
+	healthDue    bool
+	update       pool.PoolUpdate
+	changed      bool
+	want         int
+}
+
+type planner struct {
+	obs Observation
+	cfg *pool.Config
+	now time.Time
+
+	bySandbox map[string]pool.App // apps by the sandbox id in their env
+	byApp     map[string]pool.App
+	matched   map[string]bool // app ids that belong to a record
+	records   map[string]pool.Sandbox
+	pools     map[string]*poolPlan
+
+	total       int // records after this pass (deletes not yet confirmed still count)
+	creatingAll int // creating after this pass, all pools
+	out         []Action
+}
+
+func (p *planner) emit(a Action) { p.out = append(p.out, a) }
+
+func (p *planner) index() {
+	p.bySandbox = map[string]pool.App{}
+	p.byApp = map[string]pool.App{}
+	p.matched = map[string]bool{}
+	p.records = map[string]pool.Sandbox{}
+	if p.obs.ListOK {
+		for _, a := range p.obs.Apps {
+			p.byApp[a.ID] = a
+			if a.SandboxID != "" {
+				p.bySandbox[a.SandboxID] = a
+			}
+		}
+	}
+	for name, st := range p.obs.State.Pools {
+		p.pool(name).state = st
+	}
+	for _, c := range p.obs.State.Claims {
+		if c.Pool != "" {
+			p.pool(c.Pool)
+		}
+	}
+	for _, name := range p.cfg.PoolNames() {
+		p.pool(name)
+	}
+	for _, sb := range p.obs.State.Sandboxes {
+		if sb.ID == "" {
+			continue
+		}
+		p.records[sb.ID] = sb
+		p.total++
+		if sb.State == pool.StateCreating {
+			p.creatingAll++
+		}
+		if a, ok := p.match(sb); ok {
+			p.matched[a.ID] = true
+		}
+		pp := p.pool(sb.Pool)
+		pp.records = append(pp.records, sb)
+	}
+}
+
+// pool returns the plan of a pool, creating it with its config on first use.
+func (p *planner) pool(name string) *poolPlan {
+	if pp, ok := p.pools[name]; ok {
+		return pp
+	}
+	pp := &poolPlan{name: name}
+	if pc, err := p.cfg.Pool(name); err == nil {
+		pp.pc, pp.known = pc, true
+	} else {
+		// A pool with state but no config (removed from the config): its
+		// sandboxes are drained like a shut-down pool's.
+		pp.pc = pool.DefaultPool()
+		pp.pc.MaxReady = 0
+	}
+	p.pools[name] = pp
+	return pp
+}
+
+func (p *planner) poolNames() []string {
+	names := make([]string, 0, len(p.pools))
+	for n := range p.pools {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// match finds a record's app: by app id, else by the sandbox id in the app's
+// env (which repairs a crash between Provider.Create and CreateCalled).
+func (p *planner) match(sb pool.Sandbox) (pool.App, bool) {
+	if !p.obs.ListOK {
+		return pool.App{}, false
+	}
+	if sb.AppID != "" {
+		if a, ok := p.byApp[sb.AppID]; ok {
+			return a, true
+		}
+	}
+	a, ok := p.bySandbox[sb.ID]
+	return a, ok
+}
+
+func (p *planner) planPool(pp *poolPlan) {
+	st := pp.state
+	pp.failures = st.ConsecutiveFailures
+	switch {
+	case !pp.known:
+		pp.shutdown, pp.reason = true, pool.ReasonOverCapacity
+	case p.obs.State.ManagerShutdown || st.Shutdown:
+		pp.shutdown, pp.reason = true, pool.ReasonShutdown
+	}
+	interval := pp.pc.HealthCheckInterval.D()
+	pp.healthDue = p.obs.ListOK && interval > 0 && !pp.shutdown &&
+		(st.LastHealthCheckAt.IsZero() || p.now.Sub(st.LastHealthCheckAt) >= interval)
+
+	recs := append([]pool.Sandbox(nil), pp.records...)
+	sort.Slice(recs, func(i, j int) bool {
+		a, b := recs[i], recs[j]
+		if !a.ReadyAt.Equal(b.ReadyAt) {
+			return a.ReadyAt.Before(b.ReadyAt)
+		}
+		if !a.CreatedAt.Equal(b.CreatedAt) {
+			return a.CreatedAt.Before(b.CreatedAt)
+		}
+		return a.ID < b.ID
+	})
+	for _, sb := range recs {
+		switch sb.State {
+		case pool.StateCreating:
+			pp.creating++
+			if sb.ClaimHash == "" {
+				pp.creatingFill++
+			}
+		}
+	}
+	for _, sb := range recs {
+		switch sb.State {
+		case pool.StateCreating:
+			p.planCreating(pp, sb)
+		case pool.StateReady:
+			p.planReady(pp, sb)
+		case pool.StateInUse:
+			p.planInUse(sb)
+		case pool.StateDeleting:
+			app, found := p.match(sb)
+			p.destroy(sb, app, found, sb.DeleteReason)
+		}
+	}
+	sortOldestFirst(pp.alive)
+	p.planShrink(pp)
+	p.planWant(pp)
+}
+
+func sortOldestFirst(s []pool.Sandbox) {
+	sort.SliceStable(s, func(i, j int) bool {
+		if !s[i].ReadyAt.Equal(s[j].ReadyAt) {
+			return s[i].ReadyAt.Before(s[j].ReadyAt)
+		}
+		return s[i].ID < s[j].ID
+	})
+}
+
+// destroy deletes a deleting (or just condemned) record's app and forgets
+// it. With no app known it is forgotten only when the list proves none
+// exists; an app that shows up later is collected as an orphan.
+func (p *planner) destroy(sb pool.Sandbox, app pool.App, found bool, reason string) {
+	switch {
+	case found:
+		p.emit(Action{Kind: KindDestroy, Pool: sb.Pool, SandboxID: sb.ID, AppID: app.ID, Reason: reason})
+	case p.obs.ListOK:
+		p.emit(Action{Kind: KindForget, Pool: sb.Pool, SandboxID: sb.ID, AppID: sb.AppID, Reason: reason})
+		p.total--
+	case sb.AppID != "":
+		// The list failed, but Delete is safe: a 404 confirms.
+		p.emit(Action{Kind: KindDestroy, Pool: sb.Pool, SandboxID: sb.ID, AppID: sb.AppID, Reason: reason})
+	}
+}
+
+func (p *planner) planCreating(pp *poolPlan, sb pool.Sandbox) {
+	app, found := p.match(sb)
+	if found && sb.AppID != app.ID {
+		p.emit(Action{Kind: KindAttachApp, Pool: sb.Pool, SandboxID: sb.ID, AppID: app.ID})
+	}
+	claim := sb.ClaimHash != ""
+	leave := func() {
+		pp.creating--
+		p.creatingAll--
+		if !claim {
+			pp.creatingFill--
+		}
+	}
+	switch {
+	case pp.shutdown:
+		fp := ShutdownFailParams(p.now)
+		fp.Reason = pp.reason
+		p.emit(Action{Kind: KindMarkFailed, Pool: sb.Pool, SandboxID: sb.ID, Reason: pp.reason, Fail: fp})
+		p.destroy(sb, app, found, pp.reason)
+		leave()
+	case found && app.Phase == pool.PhaseActive && p.servesHealth(sb.ID):
+		wd := WarmDeadline(pp.pc, sb.ID, p.now)
+		p.emit(Action{Kind: KindMarkReady, Pool: sb.Pool, SandboxID: sb.ID, AppID: app.ID, URL: app.URL, WarmDeadline: wd})
+		leave()
+		if !claim {
+			r := sb
+			r.State, r.AppID, r.URL, r.ReadyAt, r.WarmDeadline = pool.StateReady, app.ID, app.URL, p.now, wd
+			pp.alive = append(pp.alive, r)
+		}
+	case found && app.Phase == pool.PhaseFailed:
+		p.fail(pp, sb, app, true, "deployment failed")
+		leave()
+	case !sb.CreateDeadline.IsZero() && !p.now.Before(sb.CreateDeadline):
+		p.fail(pp, sb, app, found, "create deadline passed")
+		leave()
+	case found || !p.obs.ListOK:
+		// Deploying, ACTIVE but not yet answering /health, or the list is
+		// unknown: look again next pass.
+	case sb.CreateCalledAt.IsZero():
+		p.emit(Action{Kind: KindCallCreate, Pool: sb.Pool, SandboxID: sb.ID, Failures: pp.failures,
+			Spec: pool.CreateSpec{SandboxID: sb.ID, Pool: sb.Pool, Template: p.cfg.Template(sb.Pool, pp.pc)}})
+	case !p.now.Before(sb.CreateCalledAt.Add(p.cfg.OrphanGrace.D())):
+		p.fail(pp, sb, app, false, "app never appeared in the platform's list")
+		leave()
+	}
+}
+
+// servesHealth: with health_check_url on, only an app whose /health
+// answered enters the ready list.
+func (p *planner) servesHealth(id string) bool {
+	return !p.cfg.HealthCheckURL || p.obs.Health[id] == HealthOK
+}
+
+func (p *planner) fail(pp *poolPlan, sb pool.Sandbox, app pool.App, found bool, detail string) {
+	pp.failures++
+	pp.failedNow = true
+	fp := FailureParams(p.cfg, pp.pc, pp.failures, sb.ID, pool.ReasonCreateFailed, detail, p.now)
+	p.emit(Action{Kind: KindMarkFailed, Pool: sb.Pool, SandboxID: sb.ID, Reason: pool.ReasonCreateFailed, Fail: fp})
+	p.destroy(sb, app, found, pool.ReasonCreateFailed)
+}
+
+func (p *planner) condemn(sb pool.Sandbox, app pool.App, found bool, reason string) {
+	p.emit(Action{Kind: KindMarkDeleting, Pool: sb.Pool, SandboxID: sb.ID, Reason: reason})
+	p.destroy(sb, app, found, reason)
+}
+
+func (p *planner) planReady(pp *poolPlan, sb pool.Sandbox) {
+	app, found := p.match(sb)
+	health := HealthUnknown
+	if pp.healthDue && found {
+		switch {
+		case app.Phase == pool.PhaseFailed:
+			health = HealthFailed
+		case app.Phase == pool.PhaseActive && p.cfg.HealthCheckURL:
+			health = p.obs.Health[sb.ID]
+		case app.Phase == pool.PhaseActive:
+			health = HealthOK
+		}
+		if health != HealthUnknown {
+			if pp.update.HealthResult == nil {
+				pp.update.HealthResult = map[string]bool{}
+			}
+			pp.update.HealthResult[sb.ID] = health == HealthOK
+		}
+	}
+	switch {
+	case p.obs.ListOK && !found:
+		// The platform's list proves the app gone: nothing to delete.
+		p.emit(Action{Kind: KindMarkDeleting, Pool: sb.Pool, SandboxID: sb.ID, Reason: pool.ReasonUnhealthy})
+		p.destroy(sb, app, false, pool.ReasonUnhealthy)
+	case pp.shutdown:
+		p.condemn(sb, app, found, pp.reason)
+	case found && app.Phase == pool.PhaseFailed && pp.healthDue:
+		p.condemn(sb, app, found, pool.ReasonUnhealthy)
+	case health == HealthFailed && sb.HealthFailures+1 >= HealthFailThreshold:
+		p.condemn(sb, app, found, pool.ReasonUnhealthy)
+	case !sb.WarmDeadline.IsZero() && !p.now.Before(sb.WarmDeadline):
+		p.condemn(sb, app, found, pool.ReasonExpired)
+	default:
+		pp.alive = append(pp.alive, sb)
+	}
+}
+
+func (p *planner) planInUse(sb pool.Sandbox) {
+	// A leased sandbox is never touched before its lease expires.
+	if sb.LeaseExpiresAt.IsZero() || p.now.Before(sb.LeaseExpiresAt) {
+		return
+	}
+	app, found := p.match(sb)
+	p.emit(Action{Kind: KindMarkDeleting, Pool: sb.Pool, SandboxID: sb.ID, Reason: pool.ReasonLeaseExpired})
+	p.destroy(sb, app, found, pool.ReasonLeaseExpired)
+}
+
+// IsIdle reports whether a pool is in the seed's IDLE state at now: no
+// acquire for idle_timeout (counted from the later of the last acquire and
+// the pool's activation) and none within cooldown_after_acquire. An
+// idle_timeout of 0 turns scale-down off.
+func IsIdle(st pool.PoolState, pc pool.PoolConfig, now time.Time) bool {
+	if pc.IdleTimeout <= 0 {
+		return false
+	}
+	since := st.ActivatedAt
+	if st.LastAcquireAt.After(since) {
+		since = st.LastAcquireAt
+	}
+	if since.IsZero() {
+		return false
+	}
+	if now.Sub(since) < pc.IdleTimeout.D() {
+		return false
+	}
+	return st.LastAcquireAt.IsZero() || now.Sub(st.LastAcquireAt) >= pc.CooldownAfterAcquire.D()
+}
+
+// planShrink destroys ready sandboxes above max_ready, and one every
+// scale_down_delay, oldest first, while the pool is idle.
+func (p *planner) planShrink(pp *poolPlan) {
+	if pp.shutdown {
+		return
+	}
+	for len(pp.alive) > 0 && len(pp.alive)+pp.creating > pp.pc.MaxReady {
+		sb := pp.alive[0]
+		pp.alive = pp.alive[1:]
+		app, found := p.match(sb)
+		p.condemn(sb, app, found, pool.ReasonOverCapacity)
+	}
+	pp.idle = IsIdle(pp.state, pp.pc, p.now)
+	if !pp.idle || len(pp.alive) == 0 {
+		return
+	}
+	last := pp.state.LastScaleDownAt
+	if !last.IsZero() && p.now.Sub(last) < pp.pc.ScaleDownDelay.D() {
+		return
+	}
+	sb := pp.alive[0]
+	pp.alive = pp.alive[1:]
+	app, found := p.match(sb)
+	p.condemn(sb, app, found, pool.ReasonScaleDown)
+	t := p.now
+	pp.update.LastScaleDownAt = &t
+	pp.changed = true
+}
+
+// planWant computes how many sandboxes the pool asks for in this pass.
+func (p *planner) planWant(pp *poolPlan) {
+	if pp.shutdown || pp.idle {
+		return
+	}
+	st := pp.state
+	have := len(pp.alive)
+	below := have < pp.pc.TargetReady
+	switch {
+	case below && st.BelowTargetSince.IsZero():
+		t := p.now
+		pp.update.BelowTargetSince = &t
+		pp.changed = true
+	case !below && !st.BelowTargetSince.IsZero():
+		var zero time.Time
+		pp.update.BelowTargetSince = &zero
+		pp.changed = true
+	}
+	if pp.failedNow || st.CircuitOpen(p.now) || p.now.Before(st.NextCreateAt) {
+		return
+	}
+	want := pp.pc.TargetReady - (have + pp.creatingFill)
+	if room := pp.pc.MaxReady - (have + pp.creating); room < want {
+		want = room
+	}
+	if pp.pc.CreateRetries > 0 && st.ConsecutiveFailures >= pp.pc.CreateRetries {
+		// Half-open: the circuit's window has passed but no create has
+		// succeeded since; one probe at a time until one does.
+		if probe := 1 - pp.creating; probe < want {
+			want = probe
+		}
+	}
+	if want > 0 {
+		pp.want = want
+	}
+}
+
+// planOrphans collects apps that no record claims once they are older than
+// orphan_grace. An app with a sandbox id is adopted into deleting first, so
+// its delete is retried like any other; one without is deleted directly.
+func (p *planner) planOrphans() {
+	if !p.obs.ListOK {
+		return
+	}
+	apps := append([]pool.App(nil), p.obs.Apps...)
+	sort.Slice(apps, func(i, j int) bool {
+		if !apps[i].CreatedAt.Equal(apps[j].CreatedAt) {
+			return apps[i].CreatedAt.Before(apps[j].CreatedAt)
+		}
+		return apps[i].ID < apps[j].ID
+	})
+	for _, a := range apps {
+		if p.matched[a.ID] || a.Phase == pool.PhaseGone {
+			continue
+		}
+		if _, ok := p.records[a.SandboxID]; ok && a.SandboxID != "" {
+			// A second app for a known sandbox: not this record's app.
+			p.emit(Action{Kind: KindDeleteOrphanApp, Pool: a.Pool, AppID: a.ID, Reason: pool.ReasonOrphan})
+			continue
+		}
+		if !a.CreatedAt.IsZero() && p.now.Sub(a.CreatedAt) < p.cfg.OrphanGrace.D() {
+			continue
+		}
+		if a.SandboxID == "" || a.Pool == "" {
+			p.emit(Action{Kind: KindDeleteOrphanApp, Pool: a.Pool, AppID: a.ID, Reason: pool.ReasonOrphan})
+			continue
+		}
+		sb := pool.Sandbox{
+			ID: a.SandboxID, Pool: a.Pool, State: pool.StateDeleting, AppID: a.ID, URL: a.URL,
+			CreatedAt: a.CreatedAt, DeletingSince: p.now, DeleteReason: pool.ReasonOrphan,
+		}
+		if sb.CreatedAt.IsZero() {
+			sb.CreatedAt = p.now
+		}
+		p.emit(Action{Kind: KindAdopt, Pool: a.Pool, SandboxID: a.SandboxID, AppID: a.ID, Reason: pool.ReasonOrphan, Sandbox: sb})
+		p.emit(Action{Kind: KindDestroy, Pool: a.Pool, SandboxID: a.SandboxID, AppID: a.ID, Reason: pool.ReasonOrphan})
+		p.total++
+	}
+}
+
+// planCreates spends the global headroom: cold claims waiting for a retry
+// first (a caller is waiting), then the pools' deficits round-robin, so one
+// pool cannot starve the others.
+func (p *planner) planCreates() {
+	room := func() bool {
+		if p.creatingAll >= p.cfg.MaxConcurrentCreates {
+			return false
+		}
+		return p.cfg.TotalCap() < 0 || p.total < p.cfg.TotalCap()
+	}
+	create := func(pp *poolPlan, attempt int, claimHash string) {
+		p.emit(Action{Kind: KindCreate, Pool: pp.name, Attempt: attempt, ClaimHash: claimHash, Failures: pp.failures,
+			Deadline: p.now.Add(p.cfg.CreateTimeout.D()),
+			Spec:     pool.CreateSpec{Pool: pp.name, Template: p.cfg.Template(pp.name, pp.pc)}})
+		p.total++
+		p.creatingAll++
+		pp.creating++
+	}
+	claims := append([]pool.Claim(nil), p.obs.State.Claims...)
+	sort.Slice(claims, func(i, j int) bool {
+		if !claims[i].CreatedAt.Equal(claims[j].CreatedAt) {
+			return claims[i].CreatedAt.Before(claims[j].CreatedAt)
+		}
+		return claims[i].Hash < claims[j].Hash
+	})
+	for _, c := range claims {
+		pp := p.pools[c.Pool]
+		if c.Failed || pp == nil || pp.shutdown || p.now.Before(c.NextTryAt) || c.Attempts >= pp.pc.CreateRetries {
+			continue
+		}
+		if sb, ok := p.records[c.SandboxID]; ok && sb.State != pool.StateDeleting {
+			continue // its sandbox is still on its way, or already serves it
+		}
+		if !room() || len(pp.alive)+pp.creating >= pp.pc.MaxReady {
+			continue
+		}
+		create(pp, c.Attempts+1, c.Hash)
+	}
+	names := p.poolNames()
+	for more := true; more; {
+		more = false
+		for _, name := range names {
+			pp := p.pools[name]
+			if pp.want <= 0 {
+				continue
+			}
+			if !room() {
+				return
+			}
+			create(pp, pp.state.ConsecutiveFailures+1, "")
+			pp.want--
+			more = more || pp.want > 0
+		}
+	}
+}
+
+func (p *planner) planUpdates() {
+	for _, name := range p.poolNames() {
+		pp := p.pools[name]
+		if pp.healthDue {
+			t := p.now
+			pp.update.LastHealthCheckAt = &t
+			pp.changed = true
+		}
+		if pp.changed {
+			p.emit(Action{Kind: KindUpdatePool, Pool: name, Update: pp.update})
+		}
+	}
+}
