@@ -58,10 +58,10 @@ type Action struct {
 	// Failures is the pool's consecutive failures so far (Create and
 	// CallCreate), from which the executor computes FailureParams when the
 	// create call fails definitely.
-	Failures int
-	ClaimHash    string          // Create: a cold claim's retry
-	Sandbox      pool.Sandbox    // Adopt
-	Update       pool.PoolUpdate // UpdatePool
+	Failures  int
+	ClaimHash string          // Create: a cold claim's retry
+	Sandbox   pool.Sandbox    // Adopt
+	Update    pool.PoolUpdate // UpdatePool
 	// Spec is what Provider.Create gets, except the sandbox id (Create) and the
 	// secret env, which the executor adds.
 	Spec pool.CreateSpec

@@ -207,7 +207,9 @@ func TestPlan_BackoffGrowsAndIsJittered(t *testing.T) {
 func TestPlan_IdleScaleDown(t *testing.T) {
 	cfg := testConfig()
 	pc := cfg.Pools["py"] // idle 60s, cooldown 120s, scale_down_delay 60s
-	three := func(w *world) *world { return w.ready("old", 3*time.Minute).ready("mid", 2*time.Minute).ready("new", time.Minute) }
+	three := func(w *world) *world {
+		return w.ready("old", 3*time.Minute).ready("mid", 2*time.Minute).ready("new", time.Minute)
+	}
 	cases := []struct {
 		name      string
 		state     func(*pool.PoolState)
