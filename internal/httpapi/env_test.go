@@ -1,0 +1,109 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/stretchr/testify/require"
+)
+
+const testToken = "test-api-token-0123456789"
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+const testConfig = `{
+  "pools": {
+    "python": {"target_ready": 2, "max_ready": 5, "on_empty": "create"},
+    "node": {"target_ready": 1, "max_ready": 3, "on_empty": "fail"}
+  },
+  "max_total_sandboxes": 20,
+  "max_lease": 3600
+}`
+
+// env is one handler over a fake store, on a manual clock, with its log.
+type env struct {
+	store *fakeStore
+	clock *pool.ManualClock
+	rec   *fakeReconciler
+	svc   *pool.Service
+	h     *Handler
+	log   *syncBuffer
+	// onSleep, when set, runs after each of the service's waits has moved the clock.
+	onSleep func()
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	cfg, err := pool.ParseConfig([]byte(testConfig))
+	require.NoError(t, err)
+	e := &env{store: newFakeStore(), clock: pool.NewManualClock(t0), log: &syncBuffer{}}
+	e.rec = &fakeReconciler{clock: e.clock}
+	n := 0
+	var mu sync.Mutex
+	e.svc, err = pool.NewService(pool.ServiceOptions{
+		Store: e.store, Config: cfg, Clock: e.clock, Secrets: pool.NewSecrets("test-secret"), Reconciler: e.rec,
+		// Deterministic tokens and ids, so two runs of one script answer the same bodies.
+		NewToken:     func() string { mu.Lock(); defer mu.Unlock(); n++; return fmt.Sprintf("tok-%03d", n) },
+		NewSandboxID: func() string { mu.Lock(); defer mu.Unlock(); n++; return fmt.Sprintf("sb%03d", n) },
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			e.clock.Advance(d)
+			if e.onSleep != nil {
+				e.onSleep()
+			}
+			return ctx.Err()
+		},
+	})
+	require.NoError(t, err)
+	e.h = New(Options{Service: e.svc, Token: testToken, Logger: slog.New(slog.NewJSONHandler(e.log, nil)), Clock: e.clock})
+	return e
+}
+
+// call sends one request through the transport-neutral core.
+func (e *env) call(method, path, token, body string) Response {
+	h := map[string]string{}
+	if token != "" {
+		h["authorization"] = "Bearer " + token
+	}
+	return e.h.Handle(context.Background(), Request{Method: method, Path: path, Headers: h, Body: []byte(body)})
+}
+
+// decode reads a JSON response body.
+func decode(t testing.TB, r Response) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.Body, &m), "body: %s", r.Body)
+	return m
+}
+
+// errCode reads an error response's code.
+func errCode(t testing.TB, r Response) string {
+	t.Helper()
+	m := decode(t, r)
+	e, ok := m["error"].(map[string]any)
+	require.True(t, ok, "not an error body: %s", r.Body)
+	return e["code"].(string)
+}

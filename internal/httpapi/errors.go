@@ -1,0 +1,111 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/hotpool/hotpool/internal/pool"
+)
+
+// Errors that only the HTTP layer produces.
+var (
+	errUnauthorized     = errors.New("missing or wrong bearer token")
+	errNotFound         = errors.New("no such route")
+	errMethodNotAllowed = errors.New("method not allowed")
+)
+
+// Retry-After values, in seconds, of the 503s. A claim's poll interval is
+// pool.ClaimRetryAfter.
+const (
+	retryExhausted   = 5
+	retryUnavailable = 2
+	retryShutdown    = 30
+)
+
+// errorRule is one row of the error→status table.
+type errorRule struct {
+	err        error
+	status     int
+	code       string
+	retryAfter int  // seconds; 0: no Retry-After
+	public     bool // the error's own text is safe and useful to show
+}
+
+// errorTable maps every error to its status and stable code: the only place
+// that does. The first row whose error matches (errors.Is) wins; anything
+// unmatched is an internal error.
+var errorTable = []errorRule{
+	{pool.ErrInvalidRequest, http.StatusBadRequest, "invalid_request", 0, true},
+	{errUnauthorized, http.StatusUnauthorized, "unauthorized", 0, true},
+	{pool.ErrLeaseMismatch, http.StatusForbidden, "lease_mismatch", 0, true},
+	{pool.ErrUnknownImage, http.StatusNotFound, "unknown_image", 0, true},
+	{pool.ErrClaimNotFound, http.StatusNotFound, "claim_not_found", 0, true},
+	{pool.ErrSandboxNotFound, http.StatusNotFound, "sandbox_not_found", 0, true},
+	{errNotFound, http.StatusNotFound, "not_found", 0, true},
+	{errMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed", 0, true},
+	{pool.ErrLeaseExpired, http.StatusConflict, "lease_expired", 0, true},
+	{pool.ErrSandboxCreation, http.StatusBadGateway, "sandbox_creation_failed", 0, true},
+	{pool.ErrPoolShutdown, http.StatusServiceUnavailable, "pool_shutdown", retryShutdown, true},
+	{pool.ErrPoolExhausted, http.StatusServiceUnavailable, "pool_exhausted", retryExhausted, true},
+	{pool.ErrWarmUpTimeout, http.StatusGatewayTimeout, "warm_up_timeout", 0, true},
+	// Another pass holds the reconcile lock: transient, like a backend outage.
+	{pool.ErrNotLeader, http.StatusServiceUnavailable, "unavailable", retryUnavailable, false},
+	{pool.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", retryUnavailable, false},
+}
+
+var internalRule = errorRule{status: http.StatusInternalServerError, code: "internal"}
+
+// ruleFor finds err's row of the table.
+func ruleFor(err error) errorRule {
+	for _, r := range errorTable {
+		if errors.Is(err, r.err) {
+			return r
+		}
+	}
+	return internalRule
+}
+
+// errorBody is the one error shape of the contract.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Details any    `json:"details,omitempty"`
+}
+
+// message is what the caller reads: the error's own words when they are safe
+// (domain errors carry no secrets), fixed words for backend and internal
+// failures, whose detail goes to the log only.
+func message(r errorRule, err error) string {
+	if !r.public {
+		switch r.code {
+		case "unavailable":
+			return "a backend (Redis or the platform) cannot be reached; retry later"
+		default:
+			return "internal error; see the server log with this request's id"
+		}
+	}
+	var f *pool.FieldError
+	if errors.As(err, &f) {
+		return f.Error()
+	}
+	// The domain's sentinels read "pool: …"; the caller knows it is hotpool.
+	return strings.TrimPrefix(err.Error(), "pool: ")
+}
+
+// details carries structured context for the errors that have it.
+func details(err error) any {
+	var w *pool.WarmUpError
+	if errors.As(err, &w) {
+		return map[string]any{"pools": w.Pools}
+	}
+	var f *pool.FieldError
+	if errors.As(err, &f) {
+		return map[string]string{"field": f.Field}
+	}
+	return nil
+}

@@ -1,0 +1,187 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Limits of the request fields the service checks itself (docs/api.md).
+const (
+	MaxWaitSeconds       = 25  // a web function must answer well before its own timeout
+	MaxIdempotencyKeyLen = 128 // printable ASCII
+	// ClaimRetryAfter is what a 202 tells the caller to wait before polling a cold claim.
+	ClaimRetryAfter = 5 * time.Second
+)
+
+// ServiceOptions wires a Service. Store, Config and Clock are required.
+type ServiceOptions struct {
+	Store   Store
+	Config  *Config
+	Clock   Clock
+	Secrets Secrets
+	// Reconciler runs a pass for Reconcile, and after Shutdown/Start. Nil until
+	// the engine is wired: Reconcile then answers ErrUnavailable.
+	Reconciler Reconciler
+	// Kick, when set, is called (it must not block) after an acquire that may
+	// have taken a pool below its target, so the local server refills at once
+	// instead of at its next tick.
+	Kick func()
+	// AfterPass, when set, runs after every pass the service ran (webhook
+	// delivery of the events the pass appended).
+	AfterPass func(ctx context.Context)
+	// NewToken mints lease tokens and claim ids; nil means pool.NewToken.
+	NewToken func() string
+	// NewSandboxID names a cold claim's sandbox; nil means pool.NewSandboxID.
+	NewSandboxID func() string
+	// Sleep waits between polls (wait_seconds, warm-up); nil waits on a real
+	// timer. Tests on a ManualClock pass one that advances the clock.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Service is the transport-neutral API: what acquire, release, metrics and
+// reconcile do, whatever carried the request. It holds no state of its own.
+type Service struct {
+	o ServiceOptions
+}
+
+// NewService checks the options and fills the optional ones.
+func NewService(o ServiceOptions) (*Service, error) {
+	if o.Store == nil || o.Config == nil || o.Clock == nil {
+		return nil, errors.New("pool: NewService needs a Store, a Config and a Clock")
+	}
+	if o.NewToken == nil {
+		o.NewToken = NewToken
+	}
+	if o.NewSandboxID == nil {
+		o.NewSandboxID = NewSandboxID
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleepTimer
+	}
+	return &Service{o: o}, nil
+}
+
+// Config is the configuration the service runs with.
+func (s *Service) Config() *Config { return s.o.Config }
+
+func sleepTimer(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// leaseTTL checks lease_seconds against max_lease; 0 means default_lease.
+func (s *Service) leaseTTL(seconds int) (time.Duration, error) {
+	if seconds == 0 {
+		return s.o.Config.DefaultLease.D(), nil
+	}
+	maxS := int(s.o.Config.MaxLease.D() / time.Second)
+	if seconds < 1 || seconds > maxS {
+		return 0, InvalidField("lease_seconds", "must be between 1 and %d (max_lease)", maxS)
+	}
+	return time.Duration(seconds) * time.Second, nil
+}
+
+// ValidIdempotencyKey reports whether k is 1-128 printable ASCII characters.
+func ValidIdempotencyKey(k string) bool {
+	if len(k) < 1 || len(k) > MaxIdempotencyKeyLen {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x20 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// Renew extends a lease by leaseSeconds (0: default_lease) from now.
+func (s *Service) Renew(ctx context.Context, sandboxID, leaseToken string, leaseSeconds int) (time.Time, error) {
+	ttl, err := s.leaseTTL(leaseSeconds)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if sandboxID == "" {
+		return time.Time{}, InvalidField("sandbox_id", "is required")
+	}
+	if leaseToken == "" {
+		return time.Time{}, InvalidField("lease_token", "is required")
+	}
+	exp, err := s.o.Store.Renew(ctx, sandboxID, HashToken(leaseToken), ttl, s.o.Clock.Now())
+	return exp, storeErr(err)
+}
+
+// Release hands a sandbox back for destruction; it is never reused. The
+// answer is its state: deleting, or "deleted" once reconcile destroyed it.
+func (s *Service) Release(ctx context.Context, sandboxID, leaseToken string) (State, error) {
+	if sandboxID == "" {
+		return "", InvalidField("sandbox_id", "is required")
+	}
+	if leaseToken == "" {
+		return "", InvalidField("lease_token", "is required")
+	}
+	st, err := s.o.Store.Release(ctx, sandboxID, HashToken(leaseToken), s.o.Clock.Now())
+	return st, storeErr(err)
+}
+
+// Metrics reads every configured pool, and any pool with state, in one round trip.
+func (s *Service) Metrics(ctx context.Context) (Snapshot, error) {
+	snap, err := s.o.Store.Metrics(ctx, s.o.Config.PoolNames(), s.o.Clock.Now())
+	return snap, storeErr(err)
+}
+
+// ShutdownResult is what Shutdown and Start did.
+type ShutdownResult struct {
+	Pool     string // "" for the whole manager
+	Shutdown bool
+	// PassErr is the follow-up pass's failure, if one ran and failed: the
+	// switch itself took effect, and the next pass (cron) does the work.
+	PassErr error
+}
+
+// Shutdown shuts a pool (or, with pool "", the whole manager) down: acquire
+// answers ErrPoolShutdown and a pass destroys its ready and creating sandboxes.
+func (s *Service) Shutdown(ctx context.Context, pool string) (ShutdownResult, error) {
+	return s.setShutdown(ctx, pool, true)
+}
+
+// Start undoes Shutdown; a pass then refills the pool.
+func (s *Service) Start(ctx context.Context, pool string) (ShutdownResult, error) {
+	return s.setShutdown(ctx, pool, false)
+}
+
+func (s *Service) setShutdown(ctx context.Context, pool string, shutdown bool) (ShutdownResult, error) {
+	if pool != "" {
+		if _, err := s.o.Config.Pool(pool); err != nil {
+			return ShutdownResult{}, err
+		}
+	}
+	if err := s.o.Store.SetShutdown(ctx, pool, shutdown, s.o.Clock.Now()); err != nil {
+		return ShutdownResult{}, storeErr(err)
+	}
+	res := ShutdownResult{Pool: pool, Shutdown: shutdown}
+	if s.o.Reconciler != nil {
+		_, res.PassErr = s.Reconcile(ctx)
+	}
+	return res, nil
+}
+
+// Reconcile runs one pass; every entry point (cron, POST /reconcile, the
+// local loop) comes through here, so webhook delivery follows every pass.
+func (s *Service) Reconcile(ctx context.Context) (PassReport, error) {
+	if s.o.Reconciler == nil {
+		return PassReport{}, fmt.Errorf("%w: no reconcile engine is wired", ErrUnavailable)
+	}
+	rep, err := s.o.Reconciler.Reconcile(ctx)
+	if s.o.AfterPass != nil {
+		s.o.AfterPass(ctx)
+	}
+	return rep, storeErr(err)
+}

@@ -1,0 +1,173 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// AcquireRequest is a decoded acquire: either Image (and options), or ClaimID
+// alone to poll a cold claim.
+type AcquireRequest struct {
+	Image          string
+	LeaseSeconds   int // 0: default_lease
+	WaitSeconds    int // 0 … MaxWaitSeconds
+	IdempotencyKey string
+	ClaimID        string
+}
+
+// Acquired is a lease on a sandbox, or (Claim set) a cold claim still pending.
+type Acquired struct {
+	Sandbox    Sandbox
+	LeaseToken string // to the caller only; the Store holds its hash
+	ExpiresAt  time.Time
+	Source     Source
+	Replayed   bool   // an idempotent repeat of an earlier acquire
+	AgentToken string // the sandbox agent's bearer token, for the lease holder alone
+	Claim      *PendingClaim
+}
+
+// PendingClaim is a cold claim to poll with POST /acquire {"claim_id": …}.
+type PendingClaim struct {
+	ID         string
+	Pool       string
+	Status     string // "creating"
+	RetryAfter time.Duration
+}
+
+// waitBackoff bounds the polls of a waiting acquire or a warm-up: short at
+// first, so a sandbox that turns ready is picked up quickly, then capped so a
+// long wait costs few Redis round trips.
+const (
+	waitBackoffFirst = 50 * time.Millisecond
+	waitBackoffMax   = time.Second
+)
+
+// Acquire leases a ready sandbox of r.Image (one Store round trip on a warm
+// hit), waits up to r.WaitSeconds for one, then applies the pool's on_empty.
+func (s *Service) Acquire(ctx context.Context, r AcquireRequest) (Acquired, error) {
+	if r.ClaimID != "" {
+		return s.pollClaim(ctx, r.ClaimID)
+	}
+	start := s.o.Clock.Now()
+	if r.Image == "" {
+		return Acquired{}, InvalidField("image", "is required")
+	}
+	pc, err := s.o.Config.Pool(r.Image)
+	if err != nil {
+		return Acquired{}, err
+	}
+	ttl, err := s.leaseTTL(r.LeaseSeconds)
+	if err != nil {
+		return Acquired{}, err
+	}
+	if r.WaitSeconds < 0 || r.WaitSeconds > MaxWaitSeconds {
+		return Acquired{}, InvalidField("wait_seconds", "must be between 0 and %d", MaxWaitSeconds)
+	}
+	if r.IdempotencyKey != "" && !ValidIdempotencyKey(r.IdempotencyKey) {
+		return Acquired{}, InvalidField("idempotency_key", "must be 1-%d printable ASCII characters", MaxIdempotencyKeyLen)
+	}
+	leaseToken := s.o.NewToken()
+	if r.IdempotencyKey != "" {
+		// Derived, not stored: a repeat with the same key answers the same token.
+		leaseToken = s.o.Secrets.IdempotentLeaseToken(r.Image, r.IdempotencyKey)
+	}
+	claimID := s.o.NewToken()
+	p := AcquireParams{
+		Pool:           r.Image,
+		OnEmpty:        pc.OnEmpty,
+		Caps:           CapsFor(s.o.Config, pc),
+		LeaseTTL:       ttl,
+		LeaseTokenHash: HashToken(leaseToken),
+		IdempotencyKey: r.IdempotencyKey,
+		ClaimHash:      HashToken(claimID),
+		NewSandboxID:   s.o.NewSandboxID(),
+		CreateDeadline: start.Add(s.o.Config.CreateTimeout.D()),
+		RequestStart:   start,
+		Now:            start,
+	}
+	var res AcquireResult
+	if r.WaitSeconds > 0 {
+		res, err = s.acquireWaiting(ctx, p, start.Add(time.Duration(r.WaitSeconds)*time.Second))
+	} else {
+		res, err = s.o.Store.Acquire(ctx, p)
+	}
+	if err != nil {
+		return Acquired{}, storeErr(err)
+	}
+	if s.o.Kick != nil && (res.Claim != nil || pc.TargetReady > 0) {
+		s.o.Kick()
+	}
+	if res.Claim != nil {
+		return Acquired{Claim: &PendingClaim{ID: claimID, Pool: r.Image, Status: string(StateCreating), RetryAfter: ClaimRetryAfter}}, nil
+	}
+	return s.lease(res, leaseToken), nil
+}
+
+func (s *Service) lease(res AcquireResult, leaseToken string) Acquired {
+	return Acquired{
+		Sandbox:    res.Sandbox,
+		LeaseToken: leaseToken,
+		ExpiresAt:  res.LeaseExpiresAt,
+		Source:     res.Source,
+		Replayed:   res.Replayed,
+		AgentToken: s.o.Secrets.AgentToken(res.Sandbox.ID),
+	}
+}
+
+// acquireWaiting tries the pool without its on_empty fallback until the
+// deadline, looking at the ready count (cheap, and no miss is counted) between
+// attempts; at the deadline the pool's on_empty applies.
+func (s *Service) acquireWaiting(ctx context.Context, p AcquireParams, deadline time.Time) (AcquireResult, error) {
+	onEmpty := p.OnEmpty
+	p.OnEmpty = OnEmptyFail
+	backoff := waitBackoffFirst
+	tryNow := true
+	for {
+		now := s.o.Clock.Now()
+		last := !now.Before(deadline)
+		if tryNow || last {
+			p.Now = now
+			if last {
+				p.OnEmpty = onEmpty
+				p.CreateDeadline = now.Add(s.o.Config.CreateTimeout.D())
+			}
+			res, err := s.o.Store.Acquire(ctx, p)
+			if last || !errors.Is(err, ErrPoolExhausted) {
+				return res, err
+			}
+		}
+		wait := min(backoff, deadline.Sub(now))
+		backoff = min(2*backoff, waitBackoffMax)
+		if err := s.o.Sleep(ctx, wait); err != nil {
+			return AcquireResult{}, err
+		}
+		snap, err := s.o.Store.Metrics(ctx, []string{p.Pool}, s.o.Clock.Now())
+		if err != nil {
+			return AcquireResult{}, err
+		}
+		tryNow = snap.Pools[p.Pool].Ready > 0
+	}
+}
+
+// pollClaim answers a cold claim: still creating (Claim set), the lease once
+// its sandbox is ready, or ErrSandboxCreation when every attempt failed.
+func (s *Service) pollClaim(ctx context.Context, claimID string) (Acquired, error) {
+	leaseToken := s.o.Secrets.ClaimLeaseToken(claimID)
+	res, err := s.o.Store.PollClaim(ctx, PollClaimParams{
+		ClaimHash:      HashToken(claimID),
+		LeaseTokenHash: HashToken(leaseToken),
+		LeaseTTL:       s.o.Config.DefaultLease.D(),
+		Now:            s.o.Clock.Now(),
+	})
+	if errors.Is(err, ErrSandboxNotFound) {
+		return Acquired{}, ErrClaimNotFound
+	}
+	if err != nil {
+		return Acquired{}, storeErr(err)
+	}
+	if res.Claim != nil {
+		return Acquired{Claim: &PendingClaim{ID: claimID, Pool: res.Claim.Pool, Status: string(StateCreating), RetryAfter: ClaimRetryAfter}}, nil
+	}
+	return s.lease(res, leaseToken), nil
+}

@@ -1,0 +1,77 @@
+package pool
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Errors the service adds to the domain's: they are about requests, not state.
+var (
+	// ErrInvalidRequest: a request field is missing, of the wrong type or out
+	// of range. A *FieldError names the field.
+	ErrInvalidRequest = errors.New("pool: invalid request")
+	// ErrClaimNotFound: a cold claim id that never existed or has expired.
+	ErrClaimNotFound = errors.New("pool: claim not found")
+)
+
+// FieldError is an invalid request field; it wraps ErrInvalidRequest.
+type FieldError struct {
+	Field  string // the JSON name, "lease_seconds"; "body" for the whole document
+	Reason string // "must be between 1 and 86400"
+}
+
+// Error reads "lease_seconds: must be between 1 and 86400".
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+// Unwrap makes errors.Is(err, ErrInvalidRequest) true.
+func (e *FieldError) Unwrap() error { return ErrInvalidRequest }
+
+// InvalidField builds a *FieldError.
+func InvalidField(field, format string, args ...any) error {
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// WarmUpError is a warm-up that ran out of time; it wraps ErrWarmUpTimeout and
+// names each pool's ready/target.
+type WarmUpError struct {
+	Pools map[string]WarmUpPool
+}
+
+// Error names every pool still short of its target.
+func (e *WarmUpError) Error() string {
+	names := make([]string, 0, len(e.Pools))
+	for n, p := range e.Pools {
+		if p.Ready < p.Target {
+			names = append(names, fmt.Sprintf("%s %d/%d", n, p.Ready, p.Target))
+		}
+	}
+	sort.Strings(names)
+	return "warm-up timed out: " + strings.Join(names, ", ")
+}
+
+// Unwrap makes errors.Is(err, ErrWarmUpTimeout) true.
+func (e *WarmUpError) Unwrap() error { return ErrWarmUpTimeout }
+
+// domainErrors are passed through the service unchanged; anything else a
+// Store returns is a backend failure (ErrUnavailable).
+var domainErrors = []error{
+	ErrPoolExhausted, ErrPoolShutdown, ErrWarmUpTimeout, ErrSandboxCreation,
+	ErrLeaseMismatch, ErrSandboxNotFound, ErrUnknownImage, ErrLeaseExpired,
+	ErrNotLeader, ErrInvalidConfig, ErrUnavailable, ErrInvalidRequest, ErrClaimNotFound,
+}
+
+// storeErr keeps domain errors and turns every other failure (a Redis
+// connection error, a timeout) into ErrUnavailable, so callers retry.
+func storeErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, d := range domainErrors {
+		if errors.Is(err, d) {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+}

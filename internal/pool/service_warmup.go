@@ -1,0 +1,53 @@
+package pool
+
+import (
+	"context"
+	"time"
+)
+
+// WarmUpPool is one pool's progress towards its target.
+type WarmUpPool struct {
+	Ready  int `json:"ready"`
+	Target int `json:"target"`
+}
+
+// WarmUpStatus is every configured pool's progress; Done once each has ready >= target.
+type WarmUpStatus struct {
+	Done  bool                  `json:"done"`
+	Pools map[string]WarmUpPool `json:"pools"`
+}
+
+// WarmUp waits up to timeout (0: just report) until every configured pool
+// has target_ready ready sandboxes. On timeout the error is a *WarmUpError
+// (wrapping ErrWarmUpTimeout) naming each pool's ready/target.
+func (s *Service) WarmUp(ctx context.Context, timeout time.Duration) (WarmUpStatus, error) {
+	names := s.o.Config.PoolNames()
+	deadline := s.o.Clock.Now().Add(timeout)
+	backoff := waitBackoffFirst
+	for {
+		now := s.o.Clock.Now()
+		snap, err := s.o.Store.Metrics(ctx, names, now)
+		if err != nil {
+			return WarmUpStatus{}, storeErr(err)
+		}
+		st := WarmUpStatus{Done: true, Pools: make(map[string]WarmUpPool, len(names))}
+		for _, n := range names {
+			wp := WarmUpPool{Ready: snap.Pools[n].Ready, Target: s.o.Config.Pools[n].TargetReady}
+			st.Pools[n] = wp
+			if wp.Ready < wp.Target {
+				st.Done = false
+			}
+		}
+		if st.Done {
+			return st, nil
+		}
+		if !now.Before(deadline) {
+			return st, &WarmUpError{Pools: st.Pools}
+		}
+		wait := min(backoff, deadline.Sub(now))
+		backoff = min(2*backoff, waitBackoffMax)
+		if err := s.o.Sleep(ctx, wait); err != nil {
+			return st, &WarmUpError{Pools: st.Pools}
+		}
+	}
+}
