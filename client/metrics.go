@@ -9,6 +9,7 @@ import (
 
 // Metrics is GET /metrics: one entry per pool plus the deployment's totals.
 type Metrics struct {
+	At                time.Time              `json:"at"`
 	Pools             map[string]PoolMetrics `json:"pools"`
 	TotalSandboxes    int                    `json:"total_sandboxes"`
 	MaxTotalSandboxes *int                   `json:"max_total_sandboxes"` // nil: unlimited
@@ -29,23 +30,38 @@ type PoolMetrics struct {
 	PoolHitRate         float64 `json:"pool_hit_rate"`
 	AvgAcquireLatencyMs float64 `json:"avg_acquire_latency_ms"`
 
-	Deleting              int      `json:"deleting"`
-	TargetReady           int      `json:"target_ready"`
-	MaxReady              int      `json:"max_ready"`
-	Shutdown              bool     `json:"shutdown"`
-	Idle                  bool     `json:"idle"`
-	Circuit               *Circuit `json:"circuit,omitempty"`
-	Misses                *Misses  `json:"misses,omitempty"`
-	Creates               int64    `json:"creates"`
-	CreatesFailed         int64    `json:"creates_failed"`
-	Deletes               int64    `json:"deletes"`
-	HealthRemovals        int64    `json:"health_removals"`
-	LeasesReaped          int64    `json:"leases_reaped"`
-	OrphansDeleted        int64    `json:"orphans_deleted"`
-	AvgWarmAgeAtAcquireMs float64  `json:"avg_warm_age_at_acquire_ms"`
-	AvgRefillLagMs        float64  `json:"avg_refill_lag_ms"`
-	// AcquireLatencyMs holds the warm and cold latency histograms as sent.
-	AcquireLatencyMs json.RawMessage `json:"acquire_latency_ms,omitempty"`
+	Deleting              int              `json:"deleting"`
+	TargetReady           int              `json:"target_ready"`
+	MaxReady              int              `json:"max_ready"`
+	Shutdown              bool             `json:"shutdown"`
+	Idle                  bool             `json:"idle"`
+	Circuit               *Circuit         `json:"circuit,omitempty"`
+	Misses                *Misses          `json:"misses,omitempty"`
+	Creates               int64            `json:"creates"`
+	CreatesFailed         int64            `json:"creates_failed"`
+	Deletes               int64            `json:"deletes"`
+	HealthRemovals        int64            `json:"health_removals"`
+	LeasesReaped          int64            `json:"leases_reaped"`
+	OrphansDeleted        int64            `json:"orphans_deleted"`
+	AvgWarmAgeAtAcquireMs float64          `json:"avg_warm_age_at_acquire_ms"`
+	AvgRefillLagMs        float64          `json:"avg_refill_lag_ms"`
+	AcquireLatencyMs      AcquireHistogram `json:"acquire_latency_ms"`
+}
+
+// AcquireHistogram keeps warm hits and cold starts apart.
+type AcquireHistogram struct {
+	Warm Histogram `json:"warm"`
+	Cold Histogram `json:"cold"`
+}
+
+// Histogram is one acquire latency histogram in milliseconds. Counts are per
+// bucket, not cumulative: Counts[i] holds latencies in (Bounds[i-1],
+// Bounds[i]], and the last count everything above the last bound.
+type Histogram struct {
+	Bounds []float64 `json:"bounds"`
+	Counts []int64   `json:"counts"`
+	Count  int64     `json:"count"`
+	Sum    *float64  `json:"sum,omitempty"` // absent when the server cannot attribute it
 }
 
 // Circuit is a pool's create circuit breaker.

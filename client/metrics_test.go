@@ -14,7 +14,8 @@ const metricsBody = `{"pools": {"python": {"ready": 3, "creating": 1, "in_use": 
   "target_ready": 3, "max_ready": 10, "shutdown": false, "idle": false,
   "circuit": {"state": "open", "reason": "3 creates failed", "until": "2026-01-02T03:04:05Z"},
   "misses": {"empty": 4, "shutdown": 0, "capacity": 1, "circuit_open": 2},
-  "acquire_latency_ms": {"warm": {"bounds": [1, 5], "counts": [8, 1, 0]}}}},
+  "acquire_latency_ms": {"warm": {"bounds": [1, 5], "counts": [8, 1, 0], "count": 9, "sum": 7.5},
+    "cold": {"bounds": [1, 5], "counts": [0, 0, 1], "count": 1}}}},
   "total_sandboxes": 7, "max_total_sandboxes": 50, "manager_shutdown": false,
   "api_budget": {"remaining_minute": 190, "remaining_hour": 3900}}`
 
@@ -42,7 +43,10 @@ func TestMetrics(t *testing.T) {
 	require.Equal(t, 3, p.TargetReady)
 	require.Equal(t, "open", p.Circuit.State)
 	require.EqualValues(t, 2, p.Misses.CircuitOpen)
-	require.Contains(t, string(p.AcquireLatencyMs), "bounds")
+	require.Equal(t, []int64{8, 1, 0}, p.AcquireLatencyMs.Warm.Counts)
+	require.InDelta(t, 7.5, *p.AcquireLatencyMs.Warm.Sum, 1e-9)
+	require.Nil(t, p.AcquireLatencyMs.Cold.Sum)
+	require.EqualValues(t, 1, p.AcquireLatencyMs.Cold.Count)
 	require.Equal(t, 7, m.TotalSandboxes)
 	require.Equal(t, 50, *m.MaxTotalSandboxes)
 	require.Equal(t, 190, m.APIBudget.RemainingMinute)

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hotpool/hotpool/client"
+)
+
+func init() {
+	register(command{name: "acquire", summary: "lease a pre-warmed sandbox of an image", run: runAcquire})
+}
+
+// acquireJSON is what `acquire --json` prints: everything a script needs,
+// including the lease and agent tokens (stdout is the caller's own).
+type acquireJSON struct {
+	ID             string    `json:"id"`
+	Image          string    `json:"image"`
+	AppID          string    `json:"app_id"`
+	URL            string    `json:"url"`
+	Region         string    `json:"region"`
+	InstanceSize   string    `json:"instance_size"`
+	Source         string    `json:"source"`
+	LeaseToken     string    `json:"lease_token"`
+	LeaseExpiresAt time.Time `json:"lease_expires_at"`
+	AgentToken     string    `json:"agent_token"`
+	Replayed       bool      `json:"replayed,omitempty"`
+}
+
+func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("acquire", "IMAGE [--lease D] [--wait D] [--json]", stderr)
+	cn := addConnFlags(fs)
+	var lease, wait, timeout time.Duration
+	addDuration(fs, &lease, "lease", 0, "lease length, e.g. 15m (default: the server's default_lease)")
+	addDuration(fs, &wait, "wait", 0, "let the server wait up to this long (max 25s) for a ready sandbox")
+	addDuration(fs, &timeout, "timeout", 5*time.Minute, "give up following a cold start after this long")
+	key := fs.String("idempotency-key", "", "repeat-safe key: the same key answers the same sandbox")
+	asJSON := fs.Bool("json", false, "print the sandbox as JSON (includes the agent token)")
+	pos, code, done := parseArgs(fs, args)
+	if done {
+		return code
+	}
+	if len(pos) != 1 {
+		return usageError(stderr, fs, "want exactly one IMAGE, got %d arguments", len(pos))
+	}
+	if wait > client.MaxWait {
+		return usageError(stderr, fs, "--wait must be at most %s", client.MaxWait)
+	}
+	c, err := cn.client()
+	if err != nil {
+		return fail(stderr, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	sb, err := c.Acquire(ctx, pos[0], client.AcquireOptions{Lease: lease, Wait: wait, IdempotencyKey: *key})
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(acquireJSON{
+			ID: sb.ID, Image: sb.Image, AppID: sb.AppID, URL: sb.URL, Region: sb.Region,
+			InstanceSize: sb.InstanceSize, Source: sb.Source, LeaseToken: sb.LeaseToken,
+			LeaseExpiresAt: sb.LeaseExpiresAt, AgentToken: sb.AgentToken, Replayed: sb.Replayed,
+		}); err != nil {
+			return fail(stderr, err)
+		}
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "sandbox\t%s\n", sb.ID)
+	fmt.Fprintf(tw, "image\t%s (%s)\n", sb.Image, sb.Source)
+	fmt.Fprintf(tw, "url\t%s\n", sb.URL)
+	fmt.Fprintf(tw, "lease token\t%s\n", sb.LeaseToken)
+	fmt.Fprintf(tw, "lease expires\t%s\n", sb.LeaseExpiresAt.UTC().Format(time.RFC3339))
+	fmt.Fprintf(tw, "release with\thotpool release %s --lease-token %s\n", sb.ID, sb.LeaseToken)
+	if err := tw.Flush(); err != nil {
+		return fail(stderr, err)
+	}
+	return exitOK
+}

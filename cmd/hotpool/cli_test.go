@@ -1,0 +1,322 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hotpool/hotpool/client"
+	"github.com/stretchr/testify/require"
+)
+
+const cliToken = "cli-test-token"
+
+// contractServer is a small in-memory server speaking the hotpool contract,
+// enough to drive every CLI command; the end-to-end tests use the real one.
+type contractServer struct {
+	mu        sync.Mutex
+	leases    map[string]string // sandbox id -> lease token
+	exhausted bool
+	warmCalls int
+	reqs      []map[string]any
+}
+
+func newContractServer(t *testing.T) (*contractServer, string) {
+	cs := &contractServer{leases: map[string]string{}}
+	srv := httptest.NewServer(cs)
+	t.Cleanup(srv.Close)
+	t.Setenv("HOTPOOL_URL", srv.URL)
+	t.Setenv("HOTPOOL_API_TOKEN", cliToken)
+	t.Setenv("HOTPOOL_LEASE_TOKEN", "")
+	return cs, srv.URL
+}
+
+func cliJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func cliErr(w http.ResponseWriter, status int, code, msg, retryAfter string) {
+	if retryAfter != "" {
+		w.Header().Set("Retry-After", retryAfter)
+	}
+	cliJSON(w, status, map[string]any{"error": map[string]any{"code": code, "message": msg}})
+}
+
+func (cs *contractServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer "+cliToken {
+		cliErr(w, 401, "unauthorized", "missing or wrong bearer token", "")
+		return
+	}
+	var body map[string]any
+	if b, _ := io.ReadAll(r.Body); len(b) > 0 {
+		_ = json.Unmarshal(b, &body)
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.reqs = append(cs.reqs, body)
+	switch r.URL.Path {
+	case "/acquire":
+		if cs.exhausted {
+			cliErr(w, 503, "pool_exhausted", `no ready sandbox in pool "python"`, "5")
+			return
+		}
+		id := "sb" + string(rune('a'+len(cs.leases)))
+		cs.leases[id] = "lease-" + id
+		cliJSON(w, 200, map[string]any{
+			"sandbox": map[string]any{"id": id, "image": body["image"], "app_id": "app-" + id, "url": "https://" + id + ".example",
+				"region": "nyc", "instance_size": "apps-s-1vcpu-1gb", "created_at": "2026-01-02T03:04:05Z",
+				"ready_at": "2026-01-02T03:05:05Z", "agent_token": "agent-" + id},
+			"lease":  map[string]any{"token": "lease-" + id, "expires_at": "2026-01-02T03:20:05Z"},
+			"source": "pool",
+		})
+	case "/release", "/acquire/renew":
+		id, _ := body["sandbox_id"].(string)
+		tok, ok := cs.leases[id]
+		switch {
+		case !ok:
+			cliErr(w, 404, "sandbox_not_found", "no sandbox "+id, "")
+		case tok != body["lease_token"]:
+			cliErr(w, 403, "lease_mismatch", "lease token is not the holder's", "")
+		case r.URL.Path == "/release":
+			cliJSON(w, 200, map[string]any{"sandbox_id": id, "state": "deleting"})
+		default:
+			cliJSON(w, 200, map[string]any{"sandbox_id": id, "lease": map[string]any{"expires_at": "2026-01-02T04:00:00Z"}})
+		}
+	case "/metrics":
+		if r.URL.Query().Get("format") == "prometheus" {
+			_, _ = io.WriteString(w, "hotpool_ready{pool=\"python\"} 2\n")
+			return
+		}
+		cliJSON(w, 200, map[string]any{"pools": map[string]any{
+			"python": map[string]any{"ready": 2, "target_ready": 3, "creating": 1, "in_use": 1, "total_acquires": 10, "pool_hit_rate": 0.9, "avg_acquire_latency_ms": 1.25},
+			"node":   map[string]any{"ready": 0, "target_ready": 1, "shutdown": true, "circuit": map[string]any{"state": "open"}},
+		}, "total_sandboxes": 4, "max_total_sandboxes": 50})
+	case "/reconcile":
+		switch body["action"] {
+		case "shutdown", "start":
+			cliJSON(w, 200, map[string]any{"shutdown": body["action"] == "shutdown", "pool": body["pool"]})
+		case "warm_up":
+			cs.warmCalls++
+			ready := min(cs.warmCalls, 3)
+			pools := map[string]any{"python": map[string]any{"ready": ready, "target": 3}, "node": map[string]any{"ready": 1, "target": 1}}
+			if ready < 3 || cs.exhausted {
+				cliJSON(w, 504, map[string]any{"error": map[string]any{"code": "warm_up_timeout", "message": "not yet", "details": map[string]any{"pools": pools}}})
+				return
+			}
+			cliJSON(w, 200, map[string]any{"done": true, "pools": pools})
+		default:
+			cliJSON(w, 200, map[string]any{"started_at": "2026-01-02T03:04:05Z", "finished_at": "2026-01-02T03:04:05.250Z", "leader": true,
+				"pools": map[string]any{"python": map[string]any{"ready": 2, "target": 3, "created": 1, "circuit": "closed"}}, "api_calls": 3,
+				"errors": []string{"node: create failed:\nquota"}})
+		}
+	default:
+		cliErr(w, 404, "not_found", "no route", "")
+	}
+}
+
+// cli runs the CLI in-process and returns its exit code, stdout and stderr.
+func cli(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestAcquireReleaseRenew(t *testing.T) {
+	newContractServer(t)
+	code, out, stderr := cli(t, "acquire", "python", "--lease", "10m")
+	require.Equal(t, exitOK, code, stderr)
+	require.Contains(t, out, "sandbox        sba")
+	require.Contains(t, out, "lease token    lease-sba")
+	require.Contains(t, out, "release with   hotpool release sba --lease-token lease-sba")
+	require.NotContains(t, out, "agent-sba", "the agent token is printed by --json only")
+
+	code, out, stderr = cli(t, "acquire", "--json", "python")
+	require.Equal(t, exitOK, code, stderr)
+	var got acquireJSON
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	require.Equal(t, "sbb", got.ID)
+	require.Equal(t, "agent-sbb", got.AgentToken)
+	require.Equal(t, "lease-sbb", got.LeaseToken)
+
+	code, out, stderr = cli(t, "renew", "sba", "--lease-token", "lease-sba", "--lease", "30m")
+	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, "renewed sba: lease expires 2026-01-02T04:00:00Z\n", out)
+
+	t.Setenv("HOTPOOL_LEASE_TOKEN", "lease-sba")
+	code, out, stderr = cli(t, "release", "sba")
+	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, "released sba (deleting)\n", out)
+
+	code, _, stderr = cli(t, "release", "sbb", "--lease-token", "wrong")
+	require.Equal(t, exitError, code)
+	require.Equal(t, "hotpool: lease_mismatch: lease token is not the holder's\n", stderr)
+}
+
+func TestAcquireExhaustedIsOneLineAndExit3(t *testing.T) {
+	cs, _ := newContractServer(t)
+	cs.exhausted = true
+	code, out, stderr := cli(t, "acquire", "python")
+	require.Equal(t, exitUnavailable, code)
+	require.Empty(t, out)
+	require.Equal(t, "hotpool: pool_exhausted: no ready sandbox in pool \"python\" (retry after 5s)\n", stderr)
+}
+
+func TestUsageErrors(t *testing.T) {
+	newContractServer(t)
+	for _, args := range [][]string{
+		{"acquire"},
+		{"acquire", "python", "node"},
+		{"acquire", "python", "--wait", "30s"},
+		{"acquire", "python", "--lease", "soon"},
+		{"acquire", "python", "--bogus"},
+		{"release", "sba"},
+		{"renew"},
+		{"metrics", "--json", "--prometheus"},
+		{"warm-up"},
+		{"shutdown", "a", "b"},
+		{"config", "check", "x"},
+		{"nope"},
+	} {
+		code, _, stderr := cli(t, args...)
+		require.Equal(t, exitUsage, code, "%v", args)
+		require.NotEmpty(t, stderr, "%v", args)
+	}
+	code, _, stderr := cli(t, "acquire", "-h")
+	require.Equal(t, exitOK, code)
+	require.Contains(t, stderr, "usage: hotpool acquire IMAGE")
+}
+
+func TestFlagsOverrideTheEnvironment(t *testing.T) {
+	_, url := newContractServer(t)
+	t.Setenv("HOTPOOL_URL", "http://127.0.0.1:1")
+	t.Setenv("HOTPOOL_API_TOKEN", "wrong")
+	code, _, stderr := cli(t, "metrics", "--url", url, "--token", cliToken)
+	require.Equal(t, exitOK, code, stderr)
+
+	code, _, stderr = cli(t, "metrics", "--url", url)
+	require.Equal(t, exitError, code)
+	require.Equal(t, "hotpool: unauthorized: missing or wrong bearer token\n", stderr)
+	require.NotContains(t, stderr, "wrong\n")
+}
+
+func TestUnreachableServerExits3(t *testing.T) {
+	newContractServer(t)
+	t.Setenv("HOTPOOL_URL", "http://127.0.0.1:1")
+	code, _, stderr := cli(t, "release", "x", "--lease-token", "y")
+	require.Equal(t, exitUnavailable, code)
+	require.True(t, strings.HasPrefix(stderr, "hotpool: unavailable: POST http://127.0.0.1:1/release"), stderr)
+	require.Equal(t, 1, strings.Count(stderr, "\n"))
+	require.NotContains(t, stderr, "y\n")
+}
+
+func TestMetricsFormats(t *testing.T) {
+	newContractServer(t)
+	code, out, stderr := cli(t, "metrics")
+	require.Equal(t, exitOK, code, stderr)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 4)
+	require.Equal(t, []string{"POOL", "READY", "TARGET", "CREATING", "IN_USE", "DELETING", "ACQUIRES", "HIT_RATE", "AVG_MS", "STATE"}, strings.Fields(lines[0]))
+	require.Equal(t, []string{"node", "0", "1", "0", "0", "0", "0", "0.0%", "0.0", "shutdown,circuit-open"}, strings.Fields(lines[1]))
+	require.Equal(t, []string{"python", "2", "3", "1", "1", "0", "10", "90.0%", "1.2", "active"}, strings.Fields(lines[2]))
+	require.Equal(t, "total sandboxes: 4 (max 50)", lines[3])
+
+	code, out, _ = cli(t, "metrics", "--json")
+	require.Equal(t, exitOK, code)
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &doc))
+	require.EqualValues(t, 4, doc["total_sandboxes"])
+
+	code, out, _ = cli(t, "metrics", "--prometheus")
+	require.Equal(t, exitOK, code)
+	require.Equal(t, "hotpool_ready{pool=\"python\"} 2\n", out)
+}
+
+func TestWarmUpShowsProgress(t *testing.T) {
+	newContractServer(t)
+	code, out, stderr := cli(t, "warm-up", "--timeout", "1m", "--interval", "1s")
+	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, "node 1/1 python 1/3\nnode 1/1 python 2/3\nnode 1/1 python 3/3\n", stderr, "one line per change when stderr is not a terminal")
+	require.Equal(t, "warm: node 1/1 python 3/3\n", out)
+}
+
+func TestWarmUpTimeoutExits4(t *testing.T) {
+	cs, _ := newContractServer(t)
+	cs.exhausted = true // warm_up never finishes
+	code, _, stderr := cli(t, "warm-up", "--timeout", "1s", "--interval", "1s")
+	require.Equal(t, exitTimeout, code)
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	require.Equal(t, "hotpool: warm_up_timeout: pools not at target after 1s: python 1/3", lines[len(lines)-1])
+}
+
+func TestProgressRedrawsInPlaceOnATerminal(t *testing.T) {
+	var b bytes.Buffer
+	p := &progress{w: &b, tty: true}
+	p.show(map[string]client.PoolProgress{"python": {Ready: 1, Target: 3}})
+	p.show(map[string]client.PoolProgress{"python": {Ready: 1, Target: 3}})
+	p.show(map[string]client.PoolProgress{"python": {Ready: 3, Target: 3}})
+	p.finish()
+	require.Equal(t, "\r\033[Kpython 1/3\r\033[Kpython 3/3\n", b.String())
+	require.False(t, isTerminal(&b))
+}
+
+func TestAdminCommands(t *testing.T) {
+	cs, _ := newContractServer(t)
+	code, out, stderr := cli(t, "shutdown", "python")
+	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, "pool \"python\" shut down: acquire answers pool_shutdown; warm sandboxes are being destroyed\n", out)
+	code, out, _ = cli(t, "start")
+	require.Equal(t, exitOK, code)
+	require.Equal(t, "manager started: reconcile refills it to target_ready\n", out)
+	require.Equal(t, map[string]any{"action": "shutdown", "pool": "python"}, cs.reqs[0])
+	require.Equal(t, map[string]any{"action": "start"}, cs.reqs[1])
+
+	code, out, _ = cli(t, "reconcile")
+	require.Equal(t, exitOK, code)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Equal(t, []string{"python", "2", "3", "0", "0", "0", "1", "0", "0", "0", "0", "0", "closed"}, strings.Fields(lines[1]))
+	require.Equal(t, "pass took 250ms, 3 App Platform API calls", lines[2])
+	require.Equal(t, "error: node: create failed: quota", lines[3])
+
+	code, out, _ = cli(t, "reconcile", "--json")
+	require.Equal(t, exitOK, code)
+	require.Contains(t, out, `"api_calls": 3`)
+}
+
+func TestConfigValidate(t *testing.T) {
+	code, out, stderr := cli(t, "config", "validate", "../../examples/config.json")
+	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, "../../examples/config.json: ok (2 pools: node, python)\n", out)
+
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	require.NoError(t, os.WriteFile(bad, []byte(`{"pools": {"python": {"target_ready": 5, "max_ready": 2, "on_empty": "maybe"}}, "max_concurrent_creates": 0}`), 0o600))
+	code, out, stderr = cli(t, "config", "validate", bad)
+	require.Equal(t, exitError, code)
+	require.Empty(t, out)
+	require.Contains(t, stderr, bad+": pools.python.max_ready: must be >= target_ready (5)\n")
+	require.Contains(t, stderr, bad+": pools.python.on_empty: must be \"create\" or \"fail\", not \"maybe\"\n")
+	require.Contains(t, stderr, bad+": max_concurrent_creates: must be >= 1\n")
+	require.Contains(t, stderr, "hotpool: "+bad+": 3 problem(s)\n")
+
+	unknown := filepath.Join(dir, "unknown.yaml")
+	require.NoError(t, os.WriteFile(unknown, []byte("pools:\n  python:\n    target_redy: 3\n"), 0o600))
+	code, _, stderr = cli(t, "config", "validate", unknown)
+	require.Equal(t, exitError, code)
+	require.Contains(t, stderr, "target_redy")
+	require.Equal(t, 1, strings.Count(stderr, "\n"))
+
+	code, _, stderr = cli(t, "config", "validate", filepath.Join(dir, "missing.json"))
+	require.Equal(t, exitError, code)
+	require.Equal(t, 1, strings.Count(stderr, "\n"))
+}

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/hotpool/hotpool/internal/pool"
+)
+
+func init() {
+	register(command{name: "config", summary: "config validate FILE: check a config file, listing every problem", run: runConfig})
+}
+
+func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("config", "validate FILE", stderr)
+	pos, code, done := parseArgs(fs, args)
+	if done {
+		return code
+	}
+	if len(pos) != 2 || pos[0] != "validate" {
+		return usageError(stderr, fs, "usage is 'hotpool config validate FILE'")
+	}
+	file := pos[1]
+	cfg, err := pool.LoadConfig(file)
+	if err != nil {
+		var ve *pool.ValidationError
+		if errors.As(err, &ve) {
+			for _, p := range ve.Problems {
+				fmt.Fprintf(stderr, "%s: %s\n", file, p)
+			}
+			fmt.Fprintf(stderr, "hotpool: %s: %d problem(s)\n", file, len(ve.Problems))
+			return exitError
+		}
+		// A syntax or unknown-field error: one line, the decoder names the field.
+		msg := strings.TrimPrefix(err.Error(), pool.ErrInvalidConfig.Error()+": ")
+		fmt.Fprintf(stderr, "hotpool: %s: %s\n", file, oneLine(msg))
+		return exitError
+	}
+	names := cfg.PoolNames()
+	desc := strings.Join(names, ", ")
+	if cfg.DefaultPoolConfig != nil {
+		if desc != "" {
+			desc += ", "
+		}
+		desc += "default_pool_config"
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d pools: %s)\n", file, len(names), desc)
+	return exitOK
+}
