@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -92,20 +93,20 @@ type acquireRequest struct {
 }
 
 type wireSandbox struct {
-	ID           string    `json:"id"`
-	Image        string    `json:"image"`
-	AppID        string    `json:"app_id"`
-	URL          string    `json:"url"`
-	Region       string    `json:"region"`
-	InstanceSize string    `json:"instance_size"`
-	CreatedAt    time.Time `json:"created_at"`
-	ReadyAt      time.Time `json:"ready_at"`
-	AgentToken   string    `json:"agent_token"`
+	ID           string   `json:"id"`
+	Image        string   `json:"image"`
+	AppID        string   `json:"app_id"`
+	URL          string   `json:"url"`
+	Region       string   `json:"region"`
+	InstanceSize string   `json:"instance_size"`
+	CreatedAt    wireTime `json:"created_at"`
+	ReadyAt      wireTime `json:"ready_at"`
+	AgentToken   string   `json:"agent_token"`
 }
 
 type wireLease struct {
-	Token     string    `json:"token"`
-	ExpiresAt time.Time `json:"expires_at"`
+	Token     string   `json:"token"`
+	ExpiresAt wireTime `json:"expires_at"`
 }
 
 type wireClaim struct {
@@ -176,9 +177,9 @@ func (c *Client) sandboxFrom(ar acquireResponse, replayed bool) *Sandbox {
 	return &Sandbox{
 		ID: s.ID, Image: s.Image, AppID: s.AppID, URL: s.URL,
 		Region: s.Region, InstanceSize: s.InstanceSize,
-		CreatedAt: s.CreatedAt, ReadyAt: s.ReadyAt,
+		CreatedAt: s.CreatedAt.t, ReadyAt: s.ReadyAt.t,
 		Source:     ar.Source,
-		LeaseToken: ar.Lease.Token, LeaseExpiresAt: ar.Lease.ExpiresAt,
+		LeaseToken: ar.Lease.Token, LeaseExpiresAt: ar.Lease.ExpiresAt.t,
 		AgentToken: s.AgentToken,
 		Replayed:   replayed,
 		c:          c,
@@ -224,4 +225,16 @@ func ceilSeconds(d time.Duration) int {
 		return math.MaxInt32
 	}
 	return int(s)
+}
+
+// wireTime reads an RFC 3339 time, or "" / null as the zero time (the server
+// omits times that are not set).
+type wireTime struct{ t time.Time }
+
+func (w *wireTime) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" || string(b) == `""` {
+		w.t = time.Time{}
+		return nil
+	}
+	return json.Unmarshal(b, &w.t)
 }

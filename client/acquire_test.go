@@ -266,3 +266,17 @@ func TestSandboxStringHidesSecrets(t *testing.T) {
 		require.NotContains(t, s, "agent-secret")
 	}
 }
+
+func TestAcquireToleratesAnUnsetTime(t *testing.T) {
+	f := newFakeAPI(t)
+	f.on("/acquire", func(w http.ResponseWriter, r recorded, n int) {
+		a := okAcquire("sb1", "https://sb1.example")
+		a["sandbox"].(map[string]any)["ready_at"] = ""
+		writeJSON(w, 200, a)
+	})
+	c, _ := f.client()
+	sb, err := c.Acquire(context.Background(), "python", AcquireOptions{})
+	require.NoError(t, err)
+	require.True(t, sb.ReadyAt.IsZero())
+	require.False(t, sb.CreatedAt.IsZero())
+}
