@@ -36,6 +36,14 @@ func (k Keys) Pools() string { return k.tag + ":pools" }
 // Pool is a HASH: one pool's state and counters.
 func (k Keys) Pool(pool string) string { return k.tag + ":pool:" + pool }
 
+// PoolPrefix is the prefix of every per-pool key. Scripts that learn a pool
+// only by name (read from a sandbox record or the Pools SET) build that pool's
+// keys as PoolPrefix .. name .. suffix, with the suffixes below (":ready",
+// ":creating", ":in_use", ":deleting"); TestKeyLayoutMatchesLua keeps the two
+// layouts equal. Every such key carries the same hash tag, so the script still
+// touches one slot.
+func (k Keys) PoolPrefix() string { return k.tag + ":pool:" }
+
 // Ready is a LIST: the pool's ready sandbox ids, oldest at the head (FIFO).
 func (k Keys) Ready(pool string) string { return k.tag + ":pool:" + pool + ":ready" }
 
@@ -45,11 +53,18 @@ func (k Keys) Creating(pool string) string { return k.tag + ":pool:" + pool + ":
 // InUse is a ZSET: the pool's in_use sandbox ids, scored by lease expiry (ms).
 func (k Keys) InUse(pool string) string { return k.tag + ":pool:" + pool + ":in_use" }
 
+// PoolDeleting is a ZSET: the pool's deleting sandbox ids, scored by deleting_since (ms).
+func (k Keys) PoolDeleting(pool string) string { return k.tag + ":pool:" + pool + ":deleting" }
+
 // Manager is a HASH: manager-wide state (shutdown).
 func (k Keys) Manager() string { return k.tag + ":manager" }
 
 // Claim is a HASH: one cold claim, keyed by the claim id's hash.
 func (k Keys) Claim(hash string) string { return k.tag + ":claim:" + hash }
+
+// ClaimPrefix is the prefix of every Claim key; scripts append a claim hash
+// read from a sandbox record.
+func (k Keys) ClaimPrefix() string { return k.tag + ":claim:" }
 
 // Claims is a ZSET: every live claim hash, scored by created_at (ms).
 func (k Keys) Claims() string { return k.tag + ":claims" }
@@ -57,6 +72,14 @@ func (k Keys) Claims() string { return k.tag + ":claims" }
 // Idempotency is a STRING: the sandbox id an idempotency key acquired, with a
 // TTL of the lease.
 func (k Keys) Idempotency(pool, key string) string { return k.tag + ":idem:" + pool + ":" + key }
+
+// Released is a STRING: a tombstone holding the lease hash of a released
+// sandbox, with a TTL (24h by default), so a repeated release after the record
+// was forgotten answers "deleted" to the holder and ErrLeaseMismatch to others.
+func (k Keys) Released(id string) string { return k.tag + ":released:" + id }
+
+// ReleasedPrefix is the prefix of every Released key.
+func (k Keys) ReleasedPrefix() string { return k.tag + ":released:" }
 
 // Lock is a STRING: the reconcile leader's fencing token, with a TTL.
 func (k Keys) Lock() string { return k.tag + ":lock" }

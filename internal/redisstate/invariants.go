@@ -1,0 +1,242 @@
+package redisstate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotpool/hotpool/internal/pool"
+)
+
+// CheckInvariants reads the whole state of prefix in one script and reports
+// every broken invariant at once (errors.Join), or nil:
+//   - every index entry has a record in that state, and every record is in
+//     exactly the indexes of its state (no id in two states);
+//   - the ready list holds no duplicates; per-pool and global indexes agree;
+//   - caps (when given, keyed by pool) hold: ready + creating that are not
+//     cold claims <= MaxReady, all records <= MaxTotal, creating <= MaxConcurrentCreates;
+//   - the books balance per pool: created = ready + creating + in_use +
+//     deleting + forgotten, and the claims_creating counter is exact;
+//   - every pending claim is live and points at a creating record of its own
+//     or at none (waiting for its retry).
+//
+// Tests and simulations call it after every step; it is not a production path.
+func CheckInvariants(ctx context.Context, rdb redis.Scripter, prefix string, caps map[string]pool.Caps) error {
+	s := New(rdb, prefix)
+	pattern := globEscape(s.keys.SandboxPrefix()) + "*"
+	arr, err := s.run(ctx, "check invariants", scriptDump, nil, pattern)
+	if err != nil {
+		return err
+	}
+	if len(arr) < 8 {
+		return fmt.Errorf("%w: dump: short reply", ErrInternal)
+	}
+	d := dumpState{
+		all: strSet(arr[1]), creatingAll: strSet(arr[2]), deletingAll: strSet(arr[3]),
+		records: map[string]map[string]string{}, pools: map[string]dumpPool{},
+	}
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	for _, row := range list(arr[6]) {
+		r := list(row)
+		m, err := fields(list(r)[1])
+		if err != nil {
+			return err
+		}
+		id := strings.TrimPrefix(str(r, 0), s.keys.SandboxPrefix())
+		d.records[id] = m
+	}
+	for _, row := range list(arr[5]) {
+		r := list(row)
+		m, err := fields(r[5])
+		if err != nil {
+			return err
+		}
+		name := str(r, 0)
+		ready := strList(r[1])
+		p := dumpPool{ready: map[string]bool{}, creating: strSet(r[2]), inUse: strSet(r[3]), deleting: strSet(r[4]), hash: m}
+		for _, id := range ready {
+			if p.ready[id] {
+				bad("pool %s: %s twice in the ready list", name, id)
+			}
+			p.ready[id] = true
+		}
+		d.pools[name] = p
+	}
+
+	// Records → indexes.
+	for id, rec := range d.records {
+		if !d.all[id] {
+			bad("sandbox %s: record not in the all index", id)
+		}
+		p, ok := d.pools[rec["pool"]]
+		if !ok {
+			bad("sandbox %s: pool %q has no state", id, rec["pool"])
+			continue
+		}
+		st := pool.State(rec["state"])
+		in := map[pool.State]bool{
+			pool.StateReady: p.ready[id], pool.StateCreating: p.creating[id],
+			pool.StateInUse: p.inUse[id], pool.StateDeleting: p.deleting[id],
+		}
+		if _, known := in[st]; !known {
+			bad("sandbox %s: unknown state %q", id, st)
+		}
+		for s2, member := range in {
+			if member != (s2 == st) {
+				bad("sandbox %s: state %s but in %s index: %v", id, st, s2, member)
+			}
+		}
+		if d.creatingAll[id] != (st == pool.StateCreating) {
+			bad("sandbox %s: state %s, global creating index: %v", id, st, d.creatingAll[id])
+		}
+		if d.deletingAll[id] != (st == pool.StateDeleting) {
+			bad("sandbox %s: state %s, global deleting index: %v", id, st, d.deletingAll[id])
+		}
+	}
+	// Indexes → records.
+	for id := range d.all {
+		if d.records[id] == nil {
+			bad("all index: %s has no record", id)
+		}
+	}
+	for id := range d.creatingAll {
+		if d.records[id]["state"] != string(pool.StateCreating) {
+			bad("global creating index: %s is %q", id, d.records[id]["state"])
+		}
+	}
+	for id := range d.deletingAll {
+		if d.records[id]["state"] != string(pool.StateDeleting) {
+			bad("global deleting index: %s is %q", id, d.records[id]["state"])
+		}
+	}
+	for name, p := range d.pools {
+		for state, idx := range map[pool.State]map[string]bool{
+			pool.StateReady: p.ready, pool.StateCreating: p.creating, pool.StateInUse: p.inUse, pool.StateDeleting: p.deleting,
+		} {
+			for id := range idx {
+				rec := d.records[id]
+				if rec == nil || rec["state"] != string(state) || rec["pool"] != name {
+					bad("pool %s: %s index holds %s (record %q/%q)", name, state, id, rec["pool"], rec["state"])
+				}
+			}
+		}
+	}
+	errs = append(errs, d.checkBooks(caps)...)
+	errs = append(errs, checkClaims(list(arr[7]), d.records)...)
+	return errors.Join(errs...)
+}
+
+type dumpPool struct {
+	ready                     map[string]bool
+	creating, inUse, deleting map[string]bool
+	hash                      map[string]string
+}
+
+type dumpState struct {
+	all, creatingAll, deletingAll map[string]bool
+	records                       map[string]map[string]string
+	pools                         map[string]dumpPool
+}
+
+func (d dumpState) checkBooks(caps map[string]pool.Caps) []error {
+	var errs []error
+	names := make([]string, 0, len(d.pools))
+	for n := range d.pools {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p := d.pools[name]
+		claims := 0
+		for id := range p.creating {
+			if d.records[id]["claim_hash"] != "" {
+				claims++
+			}
+		}
+		if got := int(atoi64(p.hash["claims_creating"])); got != claims {
+			errs = append(errs, fmt.Errorf("pool %s: claims_creating %d, counted %d", name, got, claims))
+		}
+		created := atoi64(p.hash["created"])
+		live := int64(len(p.ready) + len(p.creating) + len(p.inUse) + len(p.deleting))
+		forgotten := atoi64(p.hash["forgotten"])
+		if created != live+forgotten {
+			errs = append(errs, fmt.Errorf("pool %s: books: created %d != ready %d + creating %d + in_use %d + deleting %d + forgotten %d",
+				name, created, len(p.ready), len(p.creating), len(p.inUse), len(p.deleting), forgotten))
+		}
+		c, ok := caps[name]
+		if !ok {
+			continue
+		}
+		if stock := len(p.ready) + len(p.creating) - claims; stock > c.MaxReady {
+			errs = append(errs, fmt.Errorf("pool %s: ready+creating %d > max_ready %d", name, stock, c.MaxReady))
+		}
+		if c.MaxTotal >= 0 && len(d.all) > c.MaxTotal {
+			errs = append(errs, fmt.Errorf("pool %s: %d sandboxes > max_total_sandboxes %d", name, len(d.all), c.MaxTotal))
+		}
+		if len(d.creatingAll) > c.MaxConcurrentCreates {
+			errs = append(errs, fmt.Errorf("pool %s: %d creating > max_concurrent_creates %d", name, len(d.creatingAll), c.MaxConcurrentCreates))
+		}
+	}
+	return errs
+}
+
+func checkClaims(rows []any, records map[string]map[string]string) []error {
+	var errs []error
+	for _, row := range rows {
+		r := list(row)
+		hash := str(r, 0)
+		m, err := fields(r[1])
+		if err != nil {
+			return append(errs, err)
+		}
+		if m["hash"] != hash {
+			errs = append(errs, fmt.Errorf("claim %s: pending but its record is gone", hash))
+			continue
+		}
+		if m["failed"] == "1" {
+			errs = append(errs, fmt.Errorf("claim %s: failed but still pending", hash))
+		}
+		if id := m["sandbox_id"]; id != "" {
+			rec := records[id]
+			if rec["state"] != string(pool.StateCreating) || rec["claim_hash"] != hash {
+				errs = append(errs, fmt.Errorf("claim %s: sandbox %s is %q for claim %q", hash, id, rec["state"], rec["claim_hash"]))
+			}
+		}
+	}
+	return errs
+}
+
+func strList(v any) []string {
+	arr := list(v)
+	out := make([]string, 0, len(arr))
+	for i := range arr {
+		out = append(out, str(arr, i))
+	}
+	return out
+}
+
+func strSet(v any) map[string]bool {
+	m := map[string]bool{}
+	for _, s := range strList(v) {
+		m[s] = true
+	}
+	return m
+}
+
+// globEscape quotes the glob specials of a key prefix for KEYS/SCAN patterns.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

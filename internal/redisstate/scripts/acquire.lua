@@ -1,0 +1,116 @@
+-- acquire.lua: THE hot path. Lease the oldest fresh ready sandbox of a pool,
+-- or reserve a cold claim when the pool is empty (on_empty "create").
+--
+-- KEYS[1..8]  the shared keys (lib.lua)
+-- KEYS[9]     pool HASH           KEYS[10] pool ready LIST
+-- KEYS[11]    pool creating ZSET  KEYS[12] pool in_use ZSET
+-- KEYS[13]    pool deleting ZSET
+-- KEYS[14]    idempotency STRING (any key when ARGV[9] is "0")
+-- KEYS[15]    claim HASH of ARGV[15] (any key when no claim can be made)
+-- ARGV[1..4]  the shared prefixes (lib.lua)
+-- ARGV[5]  pool name            ARGV[6]  now (unix ms)
+-- ARGV[7]  lease TTL (ms)       ARGV[8]  lease token hash (sha256 hex)
+-- ARGV[9]  "1" when an idempotency key is given
+-- ARGV[10] acquire latency (us): now - request start, measured by the caller
+-- ARGV[11] warm latency histogram bucket index (0-based) for ARGV[10]
+-- ARGV[12] on_empty: "create" | "fail"
+-- ARGV[13] max_total_sandboxes (-1 unlimited)   ARGV[14] max_concurrent_creates
+-- ARGV[15] claim hash            ARGV[16] the claim's new sandbox id
+-- ARGV[17] the claim sandbox's create deadline (unix ms)
+-- Returns {0, "pool"|"replay", sandbox HGETALL} a lease;
+--         {0, "claim", claim HGETALL} a new pending cold claim;
+--         {2, why} exhausted ("empty", "capacity", "circuit_open");
+--         {3} shut down; {4} lease mismatch on an idempotent replay; {9, why}.
+-- Events: sandbox.acquired, pool.exhausted.
+-- @lib
+local pk = { hash = KEYS[9], ready = KEYS[10], creating = KEYS[11], in_use = KEYS[12], deleting = KEYS[13] }
+local K_IDEM, K_CLAIM = KEYS[14], KEYS[15]
+local pool, now_s, ttl_s, lease_hash, use_idem = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local latency_us, bucket, on_empty = ARGV[10], ARGV[11], ARGV[12]
+local max_total, max_cc = tonumber(ARGV[13]), tonumber(ARGV[14])
+local claim_hash, new_id, create_deadline = ARGV[15], ARGV[16], ARGV[17]
+local now, ttl = tonumber(now_s), tonumber(ttl_s)
+
+-- An idempotent repeat replays the lease it got before (warm leases only: a
+-- cold claim's id is minted per request, so it cannot be replayed).
+if use_idem == '1' then
+  local prev = redis.call('GET', K_IDEM)
+  if prev then
+    local sk = SB_PREFIX .. prev
+    local r = redis.call('HMGET', sk, 'state', 'lease_hash', 'lease_expires_at')
+    if r[1] == 'in_use' and num(r[3]) > now then
+      if r[2] ~= lease_hash then return { LEASE_MISMATCH } end
+      return { OK, 'replay', redis.call('HGETALL', sk) }
+    end
+  end
+end
+
+local wb = 'warm_lat_' .. bucket
+local ph = redis.call('HMGET', pk.hash, 'shutdown', 'circuit_open_until', 'total_acquires',
+  'acquires_from_pool', 'acquire_latency_us_sum', 'warm_age_ms_sum', wb, 'warm_latency_us_sum')
+if ph[1] == '1' or redis.call('HGET', K_MANAGER, 'shutdown') == '1' then
+  redis.call('HINCRBY', pk.hash, 'misses_shutdown', 1)
+  return { SHUTDOWN }
+end
+
+-- Oldest first; a sandbox past its warm deadline is never handed out.
+while true do
+  local id = redis.call('LPOP', pk.ready)
+  if not id then break end
+  local sk = SB_PREFIX .. id
+  local r = redis.call('HMGET', sk, 'state', 'warm_deadline', 'ready_at')
+  if r[1] == 'ready' then
+    if num(r[2]) > now then
+      local exp = fmt_int(now + ttl)
+      redis.call('HSET', sk, 'state', 'in_use', 'acquired_at', now_s, 'lease_expires_at', exp,
+        'lease_hash', lease_hash, 'lease_handed', '1')
+      redis.call('ZADD', pk.in_use, exp, id)
+      redis.call('HSET', pk.hash,
+        'total_acquires', fmt_int(num(ph[3]) + 1),
+        'acquires_from_pool', fmt_int(num(ph[4]) + 1),
+        'acquire_latency_us_sum', fmt_int(num(ph[5]) + tonumber(latency_us)),
+        'warm_age_ms_sum', fmt_int(num(ph[6]) + now - num(r[3])),
+        wb, fmt_int(num(ph[7]) + 1),
+        'warm_latency_us_sum', fmt_int(num(ph[8]) + tonumber(latency_us)),
+        'last_acquire_at', now_s)
+      if use_idem == '1' then redis.call('SET', K_IDEM, id, 'PX', ttl_s) end
+      emit('sandbox.acquired', pool, id, now_s, 'pool')
+      return { OK, 'pool', redis.call('HGETALL', sk) }
+    end
+    to_deleting(id, pk, 'warm_age', now_s)
+    redis.call('HINCRBY', pk.hash, 'expired_warm', 1)
+  end
+end
+
+local function exhausted(counter, why)
+  redis.call('HINCRBY', pk.hash, counter, 1)
+  emit('pool.exhausted', pool, '', now_s, why)
+  return { EXHAUSTED, why }
+end
+
+if on_empty ~= 'create' then return exhausted('misses_empty', 'empty') end
+if num(ph[2]) > now then return exhausted('misses_circuit', 'circuit_open') end
+if (max_total >= 0 and redis.call('ZCARD', K_ALL) >= max_total)
+    or redis.call('ZCARD', K_CREATING_ALL) >= max_cc then
+  return exhausted('misses_capacity', 'capacity')
+end
+if claim_hash == '' or new_id == '' then return { BAD_ARG, 'a cold claim needs a claim hash and a sandbox id' } end
+local sk = SB_PREFIX .. new_id
+if redis.call('EXISTS', sk) == 1 or redis.call('EXISTS', K_CLAIM) == 1 then
+  return { BAD_ARG, 'sandbox id or claim already exists' }
+end
+
+-- The cold claim: a creating record reserved for this caller alone.
+touch_pool(pool, pk, now_s)
+redis.call('HSET', sk, 'id', new_id, 'pool', pool, 'state', 'creating', 'created_at', now_s,
+  'create_deadline', create_deadline, 'attempt', '1', 'claim_hash', claim_hash)
+redis.call('ZADD', K_ALL, now_s, new_id)
+redis.call('ZADD', K_CREATING_ALL, create_deadline, new_id)
+redis.call('ZADD', pk.creating, create_deadline, new_id)
+redis.call('HINCRBY', pk.hash, 'creates', 1)
+redis.call('HINCRBY', pk.hash, 'created', 1)
+redis.call('HINCRBY', pk.hash, 'claims_creating', 1)
+redis.call('HSET', K_CLAIM, 'hash', claim_hash, 'pool', pool, 'sandbox_id', new_id, 'attempts', '1',
+  'failed', '0', 'created_at', now_s, 'lease_ttl_ms', ttl_s)
+redis.call('ZADD', K_CLAIMS, now_s, claim_hash)
+return { OK, 'claim', redis.call('HGETALL', K_CLAIM) }

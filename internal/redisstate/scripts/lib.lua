@@ -1,0 +1,110 @@
+-- lib.lua: shared prelude, spliced into every script at the line
+-- "-- @lib" (see scripts.go), after that script's own contract comment.
+--
+-- Every script gets the same leading KEYS and ARGV:
+--   KEYS[1] lock            STRING  reconcile leader's fencing token
+--   KEYS[2] manager         HASH    shutdown (0|1), shutdown_at (ms)
+--   KEYS[3] all             ZSET    every sandbox id with a record -> created_at (ms)
+--   KEYS[4] creating_all    ZSET    creating ids, all pools -> create deadline (ms)
+--   KEYS[5] deleting_all    ZSET    deleting ids, all pools -> deleting_since (ms)
+--   KEYS[6] pools           SET     pool names with state
+--   KEYS[7] claims          ZSET    pending claim hashes -> created_at (ms)
+--   KEYS[8] events          STREAM  outbox: type, pool, sandbox_id, at (ms), reason
+--   ARGV[1] sandbox key prefix, ARGV[2] pool key prefix,
+--   ARGV[3] claim key prefix,   ARGV[4] released tombstone prefix
+-- Script-specific KEYS start at 9 and ARGV at 5.
+--
+-- Keys built here: SB_PREFIX .. id, CLAIM_PREFIX .. hash, RELEASED_PREFIX .. id
+-- and POOL_PREFIX .. name .. suffix, only for ids, hashes and pool names read
+-- from Redis (a record or an index); they share the caller's hash tag.
+--
+-- Return codes (mirrored in codes.go):
+--   0 ok, 1 not found, 2 exhausted, 3 shut down, 4 lease mismatch,
+--   5 lease expired, 6 not leader, 7 creation failed, 8 wrong state,
+--   9 bad argument
+local K_LOCK, K_MANAGER, K_ALL, K_CREATING_ALL = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local K_DELETING_ALL, K_POOLS, K_CLAIMS, K_EVENTS = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local SB_PREFIX, POOL_PREFIX, CLAIM_PREFIX, RELEASED_PREFIX = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+
+local OK, NOT_FOUND, EXHAUSTED, SHUTDOWN, LEASE_MISMATCH = 0, 1, 2, 3, 4
+local LEASE_EXPIRED, NOT_LEADER, CREATION_FAILED, WRONG_STATE, BAD_ARG = 5, 6, 7, 8, 9
+
+local EVENTS_MAXLEN = 100000
+
+-- fmt_int renders a whole number without an exponent (ms timestamps exceed
+-- what tostring prints exactly on some Lua builds).
+local function fmt_int(n)
+  return string.format('%d', n)
+end
+
+local function num(v)
+  if v == false or v == nil or v == '' then return 0 end
+  return tonumber(v) or 0
+end
+
+local function pool_keys(name)
+  local base = POOL_PREFIX .. name
+  return { hash = base, ready = base .. ':ready', creating = base .. ':creating',
+           in_use = base .. ':in_use', deleting = base .. ':deleting' }
+end
+
+local function hgetall(key)
+  local flat = redis.call('HGETALL', key)
+  local t = {}
+  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  return t
+end
+
+local function emit(typ, pool, id, at, reason)
+  redis.call('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAXLEN, '*',
+    'type', typ, 'pool', pool or '', 'sandbox_id', id or '', 'at', at, 'reason', reason or '')
+end
+
+local function is_leader(token)
+  return token ~= '' and redis.call('GET', K_LOCK) == token
+end
+
+-- touch_pool records that a pool has state (not on the warm acquire path,
+-- where the pool necessarily has state already).
+local function touch_pool(name, pk, now)
+  redis.call('SADD', K_POOLS, name)
+  redis.call('HSETNX', pk.hash, 'activated_at', now)
+end
+
+local function shut_down(pk)
+  return redis.call('HGET', pk.hash, 'shutdown') == '1' or redis.call('HGET', K_MANAGER, 'shutdown') == '1'
+end
+
+-- maybe_drained emits pool.drained after a transition that took a ready or
+-- creating sandbox away, when the pool (or manager) is shut down and nothing
+-- ready or creating is left.
+local function maybe_drained(name, pk, now)
+  if shut_down(pk) and redis.call('LLEN', pk.ready) + redis.call('ZCARD', pk.creating) == 0 then
+    emit('pool.drained', name, '', now, '')
+  end
+end
+
+-- leave_creating drops a creating sandbox from the creating indexes.
+local function leave_creating(id, rec, pk)
+  redis.call('ZREM', pk.creating, id)
+  redis.call('ZREM', K_CREATING_ALL, id)
+  if (rec.claim_hash or '') ~= '' then redis.call('HINCRBY', pk.hash, 'claims_creating', -1) end
+end
+
+-- to_deleting moves a record (already out of its old index) to deleting.
+local function to_deleting(id, pk, reason, now)
+  redis.call('HSET', SB_PREFIX .. id, 'state', 'deleting', 'deleting_since', now, 'delete_reason', reason)
+  redis.call('ZADD', K_DELETING_ALL, now, id)
+  redis.call('ZADD', pk.deleting, now, id)
+end
+
+-- fail_claim marks a claim failed: it leaves the pending set and lives on for
+-- an hour so its caller's next poll learns why.
+local function fail_claim(hash, now)
+  local ck = CLAIM_PREFIX .. hash
+  if redis.call('EXISTS', ck) == 1 then
+    redis.call('HSET', ck, 'failed', '1', 'sandbox_id', '')
+    redis.call('PEXPIRE', ck, 3600000)
+  end
+  redis.call('ZREM', K_CLAIMS, hash)
+end

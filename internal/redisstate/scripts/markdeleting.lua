@@ -1,0 +1,48 @@
+-- markdeleting.lua (fenced): condemn a sandbox. ready -> deleting for any
+-- reason; creating -> deleting for any reason but lease_expired (its claim, if
+-- any, fails); in_use -> deleting only for lease_expired once the lease has
+-- expired at now, or for orphan. A deleting record answers ok unchanged.
+--
+-- KEYS[1..8]  the shared keys (lib.lua)
+-- ARGV[1..4]  the shared prefixes (lib.lua)
+-- ARGV[5] fence token   ARGV[6] sandbox id   ARGV[7] reason   ARGV[8] now (unix ms)
+-- ARGV[9] released tombstone TTL (ms): a reaped lease leaves one, like a release
+-- Returns {0}; {1} no record; {6} not leader; {8, why} the move is not allowed.
+-- Events: sandbox.reaped (lease_expired), pool.drained.
+-- @lib
+local token, id, reason, now_s, tomb_ttl = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local now = tonumber(now_s)
+if not is_leader(token) then return { NOT_LEADER } end
+local sk = SB_PREFIX .. id
+local rec = hgetall(sk)
+if not rec.state then return { NOT_FOUND } end
+if rec.state == 'deleting' then return { OK } end
+local pk = pool_keys(rec.pool)
+
+local counters = { warm_age = 'expired_warm', unhealthy = 'health_removals', scale_down = 'scaled_down',
+  lease_expired = 'leases_reaped', orphan = 'orphans_deleted' }
+
+if rec.state == 'ready' then
+  if reason == 'lease_expired' then return { WRONG_STATE, 'ready sandboxes have no lease' } end
+  redis.call('LREM', pk.ready, 0, id)
+elseif rec.state == 'creating' then
+  if reason == 'lease_expired' then return { WRONG_STATE, 'creating sandboxes have no lease' } end
+  leave_creating(id, rec, pk)
+  if (rec.claim_hash or '') ~= '' then fail_claim(rec.claim_hash, now_s) end
+elseif rec.state == 'in_use' then
+  local expired = reason == 'lease_expired' and num(rec.lease_expires_at) <= now
+  if not expired and reason ~= 'orphan' then return { WRONG_STATE, 'in_use and its lease is live' } end
+  redis.call('ZREM', pk.in_use, id)
+  if reason == 'lease_expired' then
+    if rec.lease_handed == '1' then
+      redis.call('SET', RELEASED_PREFIX .. id, rec.lease_hash, 'PX', tomb_ttl)
+    end
+    emit('sandbox.reaped', rec.pool, id, now_s, reason)
+  end
+else
+  return { WRONG_STATE, rec.state }
+end
+to_deleting(id, pk, reason, now_s)
+if counters[reason] then redis.call('HINCRBY', pk.hash, counters[reason], 1) end
+if rec.state ~= 'in_use' then maybe_drained(rec.pool, pk, now_s) end
+return { OK }

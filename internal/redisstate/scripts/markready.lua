@@ -1,0 +1,50 @@
+-- markready.lua (fenced): creating -> ready at the FIFO tail with its warm
+-- deadline; a claim's sandbox goes straight to in_use for its claimant (lease
+-- not yet handed, held until now + the claim's lease TTL). Resets the pool's
+-- consecutive failures and closes an open circuit.
+--
+-- KEYS[1..8]  the shared keys (lib.lua)
+-- ARGV[1..4]  the shared prefixes (lib.lua)
+-- ARGV[5] fence token   ARGV[6] sandbox id   ARGV[7] app id ("" keep)   ARGV[8] url
+-- ARGV[9] warm deadline (unix ms)   ARGV[10] now (unix ms)
+-- Returns {0, "ready"|"claimed"}; {1} no record; {6} not leader; {8, state} not creating.
+-- Events: sandbox.ready, pool.circuit_closed.
+-- @lib
+local token, id, app_id, url, warm_deadline, now_s = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local now = tonumber(now_s)
+if not is_leader(token) then return { NOT_LEADER } end
+local sk = SB_PREFIX .. id
+local rec = hgetall(sk)
+if not rec.state then return { NOT_FOUND } end
+if rec.state ~= 'creating' then return { WRONG_STATE, rec.state } end
+local pk = pool_keys(rec.pool)
+
+leave_creating(id, rec, pk)
+redis.call('HSET', sk, 'url', url, 'ready_at', now_s, 'warm_deadline', warm_deadline, 'last_healthy_at', now_s)
+if app_id ~= '' then redis.call('HSET', sk, 'app_id', app_id) end
+
+local outcome = 'ready'
+local claim_hash = rec.claim_hash or ''
+local ck = CLAIM_PREFIX .. claim_hash
+if claim_hash ~= '' and redis.call('HGET', ck, 'failed') == '0' then
+  local ttl = num(redis.call('HGET', ck, 'lease_ttl_ms'))
+  local exp = fmt_int(now + ttl)
+  redis.call('HSET', sk, 'state', 'in_use', 'lease_expires_at', exp, 'lease_handed', '0')
+  redis.call('ZADD', pk.in_use, exp, id)
+  redis.call('ZREM', K_CLAIMS, claim_hash)
+  -- served: the claimant polls within the lease; an hour's margin after it
+  redis.call('PEXPIRE', ck, ttl + 3600000)
+  outcome = 'claimed'
+else
+  redis.call('HSET', sk, 'state', 'ready')
+  redis.call('RPUSH', pk.ready, id)
+end
+
+local p = redis.call('HMGET', pk.hash, 'circuit_open_until')
+redis.call('HSET', pk.hash, 'consecutive_failures', '0')
+if num(p[1]) > 0 then
+  redis.call('HDEL', pk.hash, 'circuit_open_until', 'circuit_reason')
+  emit('pool.circuit_closed', rec.pool, id, now_s, '')
+end
+emit('sandbox.ready', rec.pool, id, now_s, outcome)
+return { OK, outcome }

@@ -1,0 +1,23 @@
+-- metrics.lua: every pool's counts and counters in one round trip (read only).
+--
+-- KEYS[1..8]  the shared keys (lib.lua)
+-- ARGV[1..4]  the shared prefixes (lib.lua)
+-- ARGV[5..]   pool names to include besides every pool in the pools SET
+-- Returns {0, manager shutdown ("1"|"0"), total records, creating total,
+--          {name, ready, creating, in_use, deleting, pool HGETALL}, ...}
+-- @lib
+local names, seen = {}, {}
+for i = 5, #ARGV do
+  if not seen[ARGV[i]] then seen[ARGV[i]] = true; names[#names + 1] = ARGV[i] end
+end
+for _, n in ipairs(redis.call('SMEMBERS', K_POOLS)) do
+  if not seen[n] then seen[n] = true; names[#names + 1] = n end
+end
+local out = { OK, redis.call('HGET', K_MANAGER, 'shutdown') or '0',
+  redis.call('ZCARD', K_ALL), redis.call('ZCARD', K_CREATING_ALL) }
+for _, n in ipairs(names) do
+  local pk = pool_keys(n)
+  out[#out + 1] = { n, redis.call('LLEN', pk.ready), redis.call('ZCARD', pk.creating),
+    redis.call('ZCARD', pk.in_use), redis.call('ZCARD', pk.deleting), redis.call('HGETALL', pk.hash) }
+end
+return out

@@ -1,0 +1,24 @@
+-- observe.lua: the whole state for a reconcile pass, in one consistent read.
+--
+-- KEYS[1..8]  the shared keys (lib.lua)
+-- ARGV[1..4]  the shared prefixes (lib.lua)
+-- Returns {0, manager shutdown ("1"|"0"),
+--          {{pool name, pool HGETALL}, ...}    every pool in the pools SET,
+--          {sandbox HGETALL, ...}              every record, oldest first,
+--          {claim HGETALL, ...}}               every pending claim
+-- @lib
+local pools = {}
+for _, n in ipairs(redis.call('SMEMBERS', K_POOLS)) do
+  pools[#pools + 1] = { n, redis.call('HGETALL', pool_keys(n).hash) }
+end
+local sandboxes = {}
+for _, id in ipairs(redis.call('ZRANGE', K_ALL, 0, -1)) do
+  local rec = redis.call('HGETALL', SB_PREFIX .. id)
+  if #rec > 0 then sandboxes[#sandboxes + 1] = rec end
+end
+local claims = {}
+for _, h in ipairs(redis.call('ZRANGE', K_CLAIMS, 0, -1)) do
+  local c = redis.call('HGETALL', CLAIM_PREFIX .. h)
+  if #c > 0 then claims[#claims + 1] = c end
+end
+return { OK, redis.call('HGET', K_MANAGER, 'shutdown') or '0', pools, sandboxes, claims }

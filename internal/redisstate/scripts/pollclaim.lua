@@ -1,0 +1,57 @@
+-- pollclaim.lua: answer a cold claim; once its sandbox is ready (held in_use
+-- for the claim) hand the lease out, once; a repeat with the same lease hash
+-- replays it.
+--
+-- KEYS[1..8]  the shared keys (lib.lua)
+-- KEYS[9]     claim HASH
+-- ARGV[1..4]  the shared prefixes (lib.lua)
+-- ARGV[5] lease token hash    ARGV[6] lease TTL (ms; 0: the claim's own)
+-- ARGV[7] now (unix ms)       ARGV[8] cold histogram bucket bounds (ms, comma separated)
+-- Returns {0, "claim", claim HGETALL} pending; {0, "cold"|"replay", sandbox HGETALL};
+--         {1} unknown claim, or its sandbox is gone; {4} another lease hash;
+--         {5} the handed lease expired; {7} every attempt failed.
+-- Events: sandbox.acquired (reason "cold").
+-- @lib
+local K_CLAIM = KEYS[9]
+local lease_hash, ttl_s, now_s, bounds = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local now = tonumber(now_s)
+
+local c = hgetall(K_CLAIM)
+if not c.hash then return { NOT_FOUND } end
+if c.failed == '1' then return { CREATION_FAILED } end
+local id = c.sandbox_id or ''
+if id == '' then return { OK, 'claim', redis.call('HGETALL', K_CLAIM) } end
+local sk = SB_PREFIX .. id
+local r = redis.call('HMGET', sk, 'state', 'claim_hash', 'lease_handed', 'lease_hash', 'lease_expires_at')
+if r[1] == 'creating' then return { OK, 'claim', redis.call('HGETALL', K_CLAIM) } end
+if r[1] ~= 'in_use' or r[2] ~= c.hash then return { NOT_FOUND } end
+if r[3] == '1' then
+  if r[4] ~= lease_hash then return { LEASE_MISMATCH } end
+  if num(r[5]) <= now then return { LEASE_EXPIRED } end
+  return { OK, 'replay', redis.call('HGETALL', sk) }
+end
+
+local ttl = tonumber(ttl_s)
+if ttl <= 0 then ttl = num(c.lease_ttl_ms) end
+local exp = fmt_int(now + ttl)
+local pk = pool_keys(c.pool)
+redis.call('HSET', sk, 'acquired_at', now_s, 'lease_expires_at', exp, 'lease_hash', lease_hash, 'lease_handed', '1')
+redis.call('ZADD', pk.in_use, exp, id)
+
+-- The cold acquire is counted now, when it is served: latency from the claim.
+local latency_ms = now - num(c.created_at)
+local b = 0
+for bound in string.gmatch(bounds, '[^,]+') do
+  if latency_ms <= tonumber(bound) then break end
+  b = b + 1
+end
+redis.call('HINCRBY', pk.hash, 'total_acquires', 1)
+redis.call('HINCRBY', pk.hash, 'acquires_cold_start', 1)
+redis.call('HINCRBY', pk.hash, 'acquire_latency_us_sum', fmt_int(latency_ms * 1000))
+redis.call('HINCRBY', pk.hash, 'cold_latency_us_sum', fmt_int(latency_ms * 1000))
+redis.call('HINCRBY', pk.hash, 'cold_lat_' .. b, 1)
+redis.call('HSET', pk.hash, 'last_acquire_at', now_s)
+redis.call('HSET', K_CLAIM, 'lease_hash', lease_hash)
+redis.call('PEXPIRE', K_CLAIM, ttl)
+emit('sandbox.acquired', c.pool, id, now_s, 'cold')
+return { OK, 'cold', redis.call('HGETALL', sk) }

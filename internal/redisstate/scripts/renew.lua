@@ -1,0 +1,27 @@
+-- renew.lua: extend the lease of an in_use sandbox, for its holder only.
+--
+-- KEYS[1..8]  the shared keys (lib.lua)
+-- KEYS[9]     the released tombstone STRING of ARGV[5]
+-- ARGV[1..4]  the shared prefixes (lib.lua)
+-- ARGV[5] sandbox id   ARGV[6] lease token hash   ARGV[7] TTL (ms)   ARGV[8] now (unix ms)
+-- Returns {0, new lease expiry (ms, string)}; {1} never existed; {4} not the
+-- holder; {5} the lease expired (or the sandbox was released or reaped).
+-- @lib
+local K_TOMB = KEYS[9]
+local id, lease_hash, ttl_s, now_s = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local now = tonumber(now_s)
+local sk = SB_PREFIX .. id
+
+local r = redis.call('HMGET', sk, 'state', 'pool', 'lease_hash', 'lease_handed', 'lease_expires_at')
+if not r[1] then
+  local t = redis.call('GET', K_TOMB)
+  if not t then return { NOT_FOUND } end
+  if t ~= lease_hash then return { LEASE_MISMATCH } end
+  return { LEASE_EXPIRED }
+end
+if r[4] ~= '1' or r[3] ~= lease_hash then return { LEASE_MISMATCH } end
+if r[1] ~= 'in_use' or num(r[5]) <= now then return { LEASE_EXPIRED } end
+local exp = fmt_int(now + tonumber(ttl_s))
+redis.call('HSET', sk, 'lease_expires_at', exp)
+redis.call('ZADD', pool_keys(r[2]).in_use, exp, id)
+return { OK, exp }

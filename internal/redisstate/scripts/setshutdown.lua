@@ -1,0 +1,38 @@
+-- setshutdown.lua: shut a pool (or, with pool "", the whole manager) down, or
+-- start it again. Not fenced: an admin action; reconcile then drains.
+--
+-- KEYS[1..8]  the shared keys (lib.lua)
+-- KEYS[9]     pool HASH           KEYS[10] pool ready LIST
+-- KEYS[11]    pool creating ZSET  KEYS[12] pool in_use ZSET
+-- KEYS[13]    pool deleting ZSET  (any keys when ARGV[5] is "")
+-- ARGV[1..4]  the shared prefixes (lib.lua)
+-- ARGV[5] pool ("" manager)   ARGV[6] "1" shut down | "0" start   ARGV[7] now (unix ms)
+-- Returns {0, "changed"|"unchanged"}.
+-- Events: pool.shutdown, pool.started, pool.drained (already empty).
+-- @lib
+local pool, flag, now_s = ARGV[5], ARGV[6], ARGV[7]
+local target = K_MANAGER
+local pk
+if pool ~= '' then
+  pk = { hash = KEYS[9], ready = KEYS[10], creating = KEYS[11], in_use = KEYS[12], deleting = KEYS[13] }
+  touch_pool(pool, pk, now_s)
+  target = pk.hash
+end
+local was = redis.call('HGET', target, 'shutdown') or '0'
+if was == flag then return { OK, 'unchanged' } end
+redis.call('HSET', target, 'shutdown', flag, 'shutdown_at', now_s)
+if flag == '1' then
+  emit('pool.shutdown', pool, '', now_s, '')
+  if pk then
+    maybe_drained(pool, pk, now_s)
+  else
+    for _, name in ipairs(redis.call('SMEMBERS', K_POOLS)) do
+      maybe_drained(name, pool_keys(name), now_s)
+    end
+  end
+else
+  redis.call('HDEL', target, 'shutdown_at')
+  if pk then redis.call('HSET', pk.hash, 'activated_at', now_s) end
+  emit('pool.started', pool, '', now_s, '')
+end
+return { OK, 'changed' }

@@ -1,0 +1,159 @@
+package redisstate
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotpool/hotpool/internal/pool"
+)
+
+// DefaultReleasedTTL is how long a released (or reaped) lease's tombstone
+// lives, so a repeated release after the record is forgotten still answers
+// "deleted" to the holder.
+const DefaultReleasedTTL = 24 * time.Hour
+
+// Store is the pool.Store on Redis. Safe for concurrent use.
+type Store struct {
+	rdb         redis.Scripter
+	keys        Keys
+	releasedTTL time.Duration
+	global      []string // KEYS[1..8] of every script (lib.lua)
+	prefixes    []any    // ARGV[1..4] of every script (lib.lua)
+	bounds      string   // the latency histogram bounds for pollclaim.lua
+}
+
+var _ pool.Store = (*Store)(nil)
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithReleasedTTL sets how long release tombstones live (default 24h).
+func WithReleasedTTL(d time.Duration) Option {
+	return func(s *Store) {
+		if d > 0 {
+			s.releasedTTL = d
+		}
+	}
+}
+
+// New returns the Store of one deployment prefix on client (a *redis.Client,
+// *redis.ClusterClient or any redis.UniversalClient). Call Preload once at
+// start so the first acquire is already a single EVALSHA; without it the first
+// use of each script loads it (NOSCRIPT falls back to EVAL, which caches it).
+func New(client redis.Scripter, prefix string, opts ...Option) *Store {
+	k := NewKeys(prefix)
+	s := &Store{rdb: client, keys: k, releasedTTL: DefaultReleasedTTL}
+	for _, o := range opts {
+		o(s)
+	}
+	s.global = []string{k.Lock(), k.Manager(), k.All(), k.CreatingAll(), k.Deleting(), k.Pools(), k.Claims(), k.Events()}
+	s.prefixes = []any{k.SandboxPrefix(), k.PoolPrefix(), k.ClaimPrefix(), k.ReleasedPrefix()}
+	b := make([]string, len(pool.LatencyBucketsMs))
+	for i, v := range pool.LatencyBucketsMs {
+		b[i] = strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	s.bounds = strings.Join(b, ",")
+	return s
+}
+
+// Keys returns the key builder of this Store's prefix.
+func (s *Store) Keys() Keys { return s.keys }
+
+// Preload loads every script into the server's script cache.
+func (s *Store) Preload(ctx context.Context) error {
+	for _, sc := range allScripts {
+		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+			return fmt.Errorf("redisstate: load scripts: %w", err)
+		}
+	}
+	return nil
+}
+
+// poolKeys are KEYS[9..13] of the scripts that know their pool.
+func (s *Store) poolKeys(name string) []string {
+	return []string{s.keys.Pool(name), s.keys.Ready(name), s.keys.Creating(name), s.keys.InUse(name), s.keys.PoolDeleting(name)}
+}
+
+// run executes one script: EVALSHA, and on NOSCRIPT EVAL (which reloads it).
+// extraKeys follow the shared KEYS, args follow the shared ARGV. It returns
+// the reply array after checking its code.
+func (s *Store) run(ctx context.Context, op string, sc *redis.Script, extraKeys []string, args ...any) ([]any, error) {
+	keys := make([]string, 0, len(s.global)+len(extraKeys))
+	keys = append(keys, s.global...)
+	keys = append(keys, extraKeys...)
+	argv := make([]any, 0, len(s.prefixes)+len(args))
+	argv = append(argv, s.prefixes...)
+	argv = append(argv, args...)
+	v, err := sc.Run(ctx, s.rdb, keys, argv...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstate: %s: %w", op, err)
+	}
+	arr, ok := v.([]any)
+	if !ok || len(arr) == 0 {
+		return nil, fmt.Errorf("%w: %s: reply %T", ErrInternal, op, v)
+	}
+	code, ok := arr[0].(int64)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s: code %T", ErrInternal, op, arr[0])
+	}
+	if code != codeOK {
+		detail := ""
+		if len(arr) > 1 {
+			detail, _ = arr[1].(string)
+		}
+		return nil, codeErr(op, code, detail)
+	}
+	return arr, nil
+}
+
+// str reads reply element i as a string.
+func str(arr []any, i int) string {
+	if i >= len(arr) {
+		return ""
+	}
+	switch v := arr[i].(type) {
+	case string:
+		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	}
+	return ""
+}
+
+func integer(arr []any, i int) int64 {
+	if i >= len(arr) {
+		return 0
+	}
+	switch v := arr[i].(type) {
+	case int64:
+		return v
+	case string:
+		return atoi64(v)
+	}
+	return 0
+}
+
+func durMs(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+
+func needID(op, id string) error {
+	if id == "" {
+		return fmt.Errorf("redisstate: %s: %w: empty sandbox id", op, ErrInvalidArgument)
+	}
+	return nil
+}
+
+func needFence(op string, f pool.Fence) error {
+	if f.Token == "" {
+		return fmt.Errorf("redisstate: %s: %w: empty fence token", op, ErrInvalidArgument)
+	}
+	return nil
+}
+
+func invalid(op, format string, args ...any) error {
+	return fmt.Errorf("redisstate: %s: %w: %s", op, ErrInvalidArgument, fmt.Sprintf(format, args...))
+}
