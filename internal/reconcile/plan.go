@@ -145,9 +145,10 @@ func (p *planner) match(sb pool.Sandbox) (pool.App, bool) {
 	return a, ok
 }
 
-func (p *planner) planPool(pp *poolPlan) {
+// classify decides whether a pool is shut (shut down, or retired from the
+// config) and whether its health check is due.
+func (p *planner) classify(pp *poolPlan) {
 	st := pp.state
-	pp.failures = st.ConsecutiveFailures
 	switch {
 	case !pp.known:
 		pp.shutdown, pp.reason = true, pool.ReasonOverCapacity
@@ -157,7 +158,11 @@ func (p *planner) planPool(pp *poolPlan) {
 	interval := pp.pc.HealthCheckInterval.D()
 	pp.healthDue = p.obs.ListOK && interval > 0 && !pp.shutdown &&
 		(st.LastHealthCheckAt.IsZero() || p.now.Sub(st.LastHealthCheckAt) >= interval)
+}
 
+func (p *planner) planPool(pp *poolPlan) {
+	pp.failures = pp.state.ConsecutiveFailures
+	p.classify(pp)
 	recs := append([]pool.Sandbox(nil), pp.records...)
 	sort.Slice(recs, func(i, j int) bool {
 		a, b := recs[i], recs[j]
@@ -236,10 +241,8 @@ func (p *planner) planCreating(pp *poolPlan, sb pool.Sandbox) {
 	}
 	switch {
 	case pp.shutdown:
-		fp := ShutdownFailParams(p.now)
-		fp.Reason = pp.reason
-		p.emit(Action{Kind: KindMarkFailed, Pool: sb.Pool, SandboxID: sb.ID, Reason: pp.reason, Fail: fp})
-		p.destroy(sb, app, found, pp.reason)
+		// Not a failed attempt: no backoff, no circuit; a claim it served fails.
+		p.condemn(sb, app, found, pp.reason)
 		leave()
 	case found && app.Phase == pool.PhaseActive && p.servesHealth(sb.ID):
 		wd := WarmDeadline(pp.pc, sb.ID, p.now)
@@ -361,7 +364,9 @@ func (p *planner) planShrink(pp *poolPlan) {
 	if pp.shutdown {
 		return
 	}
-	for len(pp.alive) > 0 && len(pp.alive)+pp.creating > pp.pc.MaxReady {
+	// max_ready bounds the pool's stock: ready plus creating, without the
+	// sandboxes being created for cold claims (they belong to their callers).
+	for len(pp.alive) > 0 && len(pp.alive)+pp.creatingFill > pp.pc.MaxReady {
 		sb := pp.alive[0]
 		pp.alive = pp.alive[1:]
 		app, found := p.match(sb)
@@ -406,7 +411,7 @@ func (p *planner) planWant(pp *poolPlan) {
 		return
 	}
 	want := pp.pc.TargetReady - (have + pp.creatingFill)
-	if room := pp.pc.MaxReady - (have + pp.creating); room < want {
+	if room := pp.pc.MaxReady - (have + pp.creatingFill); room < want {
 		want = room
 	}
 	if pp.pc.CreateRetries > 0 && st.ConsecutiveFailures >= pp.pc.CreateRetries {
@@ -475,6 +480,9 @@ func (p *planner) planCreates() {
 		return p.cfg.TotalCap() < 0 || p.total < p.cfg.TotalCap()
 	}
 	create := func(pp *poolPlan, attempt int, claimHash string) {
+		if claimHash == "" {
+			pp.creatingFill++
+		}
 		p.emit(Action{Kind: KindCreate, Pool: pp.name, Attempt: attempt, ClaimHash: claimHash, Failures: pp.failures,
 			Deadline: p.now.Add(p.cfg.CreateTimeout.D()),
 			Spec:     pool.CreateSpec{Pool: pp.name, Template: p.cfg.Template(pp.name, pp.pc)}})
@@ -497,9 +505,10 @@ func (p *planner) planCreates() {
 		if sb, ok := p.records[c.SandboxID]; ok && sb.State != pool.StateDeleting {
 			continue // its sandbox is still on its way, or already serves it
 		}
-		if !room() || len(pp.alive)+pp.creating >= pp.pc.MaxReady {
+		if !room() {
 			continue
 		}
+		// A claim is not pool stock: max_ready does not apply (as in Reserve).
 		create(pp, c.Attempts+1, c.Hash)
 	}
 	names := p.poolNames()

@@ -39,14 +39,18 @@ func TestPlan_Capacity(t *testing.T) {
 		{"at target nothing is created", func(c *pool.Config, w *world) {
 			w.ready("r1", time.Minute).ready("r2", time.Minute).creating("c1", pool.PhaseInProgress)
 		}, map[string]int{}},
-		{"max_ready bounds ready+creating even below target", func(c *pool.Config, w *world) {
-			poolCfg(c, "py").TargetReady, poolCfg(c, "py").MaxReady = 5, 5
-			w.ready("r1", time.Minute).ready("r2", time.Minute)
-			// A cold claim's sandbox counts toward max_ready, not toward target.
+		{"a cold claim's sandbox is not pool stock", func(c *pool.Config, w *world) {
+			poolCfg(c, "py").TargetReady, poolCfg(c, "py").MaxReady = 3, 3
+			w.ready("r1", time.Minute)
 			w.record(pool.Sandbox{ID: "cl", State: pool.StateCreating, ClaimHash: "h", CreateCalledAt: t0,
 				AppID: "app-cl", CreateDeadline: t0.Add(time.Minute)})
 			w.app(pool.App{ID: "app-cl", SandboxID: "cl", Phase: pool.PhaseInProgress})
 		}, map[string]int{"py": 2}},
+		{"max_ready bounds the stock when it is lowered below what exists", func(c *pool.Config, w *world) {
+			poolCfg(c, "py").TargetReady, poolCfg(c, "py").MaxReady = 3, 3
+			w.creating("c1", pool.PhaseInProgress).creating("c2", pool.PhaseInProgress).
+				creating("c3", pool.PhaseInProgress).creating("c4", pool.PhaseInProgress)
+		}, map[string]int{}},
 		{"global cap is exact, not off by one", func(c *pool.Config, w *world) {
 			c.MaxTotalSandboxes = intp(3)
 		}, map[string]int{"py": 3}},
@@ -457,12 +461,12 @@ func TestPlan_Shutdown(t *testing.T) {
 		}
 		as := Plan(w.obs, cfg, t0)
 		require.Equal(t, []Kind{KindMarkDeleting, KindDestroy}, forSandbox(as, "r"))
-		require.Equal(t, []Kind{KindMarkFailed, KindDestroy}, forSandbox(as, "c"))
-		require.Equal(t, []Kind{KindMarkFailed, KindForget}, forSandbox(as, "n"))
-		for _, a := range ofKind(as, KindMarkFailed) {
-			require.Equal(t, pool.ReasonShutdown, a.Fail.Reason)
-			require.True(t, a.Fail.NextCreateAt.IsZero())
-			require.True(t, a.Fail.CircuitOpenUntil.IsZero())
+		// Creating ones too, and not as failed attempts (no backoff, no circuit).
+		require.Equal(t, []Kind{KindMarkDeleting, KindDestroy}, forSandbox(as, "c"))
+		require.Equal(t, []Kind{KindMarkDeleting, KindForget}, forSandbox(as, "n"))
+		require.Empty(t, ofKind(as, KindMarkFailed))
+		for _, r := range reasons(as, KindMarkDeleting) {
+			require.Equal(t, pool.ReasonShutdown, r)
 		}
 		require.Empty(t, forSandbox(as, "u"), "leased sandboxes stay until released or expired")
 		require.Empty(t, ofKind(as, KindCreate))

@@ -80,10 +80,3 @@ func FailureParams(cfg *pool.Config, pc pool.PoolConfig, failures int, sandboxID
 	}
 	return fp
 }
-
-// ShutdownFailParams moves a creating sandbox of a shut-down pool to
-// deleting: no backoff, no circuit, and a cold claim it served fails at
-// once (MaxAttempts 0) rather than being retried.
-func ShutdownFailParams(now time.Time) pool.FailParams {
-	return pool.FailParams{Reason: pool.ReasonShutdown, MaxAttempts: 0, Now: now}
-}

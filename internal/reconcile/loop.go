@@ -1,0 +1,101 @@
+package reconcile
+
+import (
+	"context"
+	"time"
+
+	"github.com/hotpool/hotpool/internal/pool"
+)
+
+// Defaults of the prompt-refill loop (README.md, "Prompt refill").
+const (
+	// DefaultRunBudget keeps a cron invocation (every minute) under a minute,
+	// so the next cron run finds the lock free.
+	DefaultRunBudget = 55 * time.Second
+	// DefaultRunEvery is the pause between passes while something is moving.
+	DefaultRunEvery = 5 * time.Second
+)
+
+// RunFor runs passes every `every` for up to `budget` (by the injected
+// clock) while there is work in flight: something creating or deleting, or
+// an active pool below target whose circuit is closed. It stops after the
+// first quiet pass, when another reconciler holds the lock, or on an error.
+// The cron function calls RunFor(ctx, DefaultRunBudget, DefaultRunEvery), so
+// a sandbox deployed a few seconds after a pass is marked ready a few
+// seconds later rather than a minute later.
+func (r *Reconciler) RunFor(ctx context.Context, budget, every time.Duration) ([]pool.PassReport, error) {
+	start := r.clock.Now()
+	var reps []pool.PassReport
+	for {
+		rep, err := r.Reconcile(ctx)
+		reps = append(reps, rep)
+		if err != nil || !rep.Leader || !Busy(rep) {
+			return reps, err
+		}
+		if r.clock.Now().Add(every).Sub(start) >= budget {
+			return reps, nil
+		}
+		if err := r.sleep(ctx, every); err != nil {
+			return reps, nil
+		}
+	}
+}
+
+// Busy reports whether a pass left work that a pass a few seconds later
+// would advance.
+func Busy(rep pool.PassReport) bool {
+	for _, p := range rep.Pools {
+		if p.Creating > 0 || p.Deleting > 0 {
+			return true
+		}
+		if p.Ready < p.Target && !p.Idle && p.Circuit == "closed" {
+			return true
+		}
+	}
+	return false
+}
+
+// Kick asks a running Run loop for a pass now (the local server calls it
+// right after an acquire). It never blocks; kicks during a pass coalesce.
+func (r *Reconciler) Kick() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run is the long-running loop of the local server: a pass every interval,
+// every `every` while Busy, and at once after a Kick. It returns when ctx ends.
+func (r *Reconciler) Run(ctx context.Context, interval, every time.Duration, after func(time.Duration) <-chan time.Time, onPass func(pool.PassReport, error)) {
+	if after == nil {
+		after = time.After
+	}
+	wait := time.Duration(0)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.kick:
+		case <-after(wait):
+		}
+		rep, err := r.Reconcile(ctx)
+		if onPass != nil {
+			onPass(rep, err)
+		}
+		wait = interval
+		if err == nil && rep.Leader && Busy(rep) {
+			wait = every
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

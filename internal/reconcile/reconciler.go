@@ -1,0 +1,176 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hotpool/hotpool/internal/pool"
+)
+
+// DefaultLockTTL bounds one pass: the pass's context ends with its lock, so
+// a pass never writes after another could have taken over (and if it tried,
+// the fence would refuse it).
+const DefaultLockTTL = 60 * time.Second
+
+// Reconciler runs reconcile passes: Plan between the Store and the Provider.
+// It implements pool.Reconciler. Safe for concurrent use; concurrent passes
+// (here or in other processes) are serialized by the Store's leader lock.
+type Reconciler struct {
+	store    pool.Store
+	provider *countingProvider
+	cfg      *pool.Config
+	clock    pool.Clock
+	secrets  *pool.Secrets
+	newID    func() string
+	lockTTL  time.Duration
+	log      *slog.Logger
+	healthN  int
+	sleep    func(ctx context.Context, d time.Duration) error
+	kick     chan struct{}
+}
+
+// Option configures a Reconciler.
+type Option func(*Reconciler)
+
+// WithSecrets makes every create carry HOTPOOL_AGENT_TOKEN, the sandbox's
+// agent token derived from the deployment secret.
+func WithSecrets(s pool.Secrets) Option { return func(r *Reconciler) { r.secrets = &s } }
+
+// WithIDs replaces the sandbox id generator (pool.NewSandboxID); the
+// simulation harness uses a seeded one so its runs repeat exactly.
+func WithIDs(f func() string) Option { return func(r *Reconciler) { r.newID = f } }
+
+// WithLockTTL sets the leader lock's TTL, which is also each pass's time limit.
+func WithLockTTL(d time.Duration) Option { return func(r *Reconciler) { r.lockTTL = d } }
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(r *Reconciler) { r.log = l } }
+
+// WithHealthConcurrency bounds concurrent /health requests (default 8).
+func WithHealthConcurrency(n int) Option { return func(r *Reconciler) { r.healthN = n } }
+
+// WithSleep replaces the wait between RunFor's passes (tests move a
+// ManualClock instead of sleeping).
+func WithSleep(f func(ctx context.Context, d time.Duration) error) Option {
+	return func(r *Reconciler) { r.sleep = f }
+}
+
+// New builds a Reconciler over a store, a provider, a validated config and a clock.
+func New(store pool.Store, provider pool.Provider, cfg *pool.Config, clock pool.Clock, opts ...Option) *Reconciler {
+	r := &Reconciler{
+		store:    store,
+		provider: &countingProvider{inner: provider},
+		cfg:      cfg,
+		clock:    clock,
+		newID:    pool.NewSandboxID,
+		lockTTL:  DefaultLockTTL,
+		log:      slog.New(slog.DiscardHandler),
+		healthN:  8,
+		sleep:    sleepCtx,
+		kick:     make(chan struct{}, 1),
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+var _ pool.Reconciler = (*Reconciler)(nil)
+
+// Reconcile runs one pass. It answers Leader=false and does nothing when
+// another pass holds the lock. An error is returned only when the pass could
+// not run at all (Redis unreachable, lock lost); failures of single items are
+// listed in the report's Errors and never stop the pass.
+func (r *Reconciler) Reconcile(ctx context.Context) (rep pool.PassReport, err error) {
+	now := r.clock.Now()
+	rep = pool.PassReport{StartedAt: now, Pools: map[string]pool.PoolPassReport{}}
+	calls0 := r.provider.calls()
+	defer func() { rep.APICalls = r.provider.calls() - calls0 }()
+
+	ctx, cancel := context.WithTimeout(ctx, r.lockTTL)
+	defer cancel()
+	fence := pool.Fence{Token: pool.NewToken()}
+	held, err := r.store.Lock(ctx, fence, r.lockTTL, now)
+	if err != nil {
+		rep.FinishedAt = r.clock.Now()
+		return rep, fmt.Errorf("reconcile: lock: %w", err)
+	}
+	if !held {
+		rep.FinishedAt = r.clock.Now()
+		return rep, nil
+	}
+	rep.Leader = true
+	defer func() {
+		// The lock is given up even when the pass's context has ended.
+		uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer ucancel()
+		if err := r.store.Unlock(uctx, fence); err != nil {
+			r.log.Warn("reconcile unlock failed", "op", "unlock", "err", err)
+		}
+	}()
+
+	obs, err := r.observe(ctx, now, &rep)
+	if err != nil {
+		rep.FinishedAt = r.clock.Now()
+		return rep, err
+	}
+	actions := Plan(obs, r.cfg, now)
+	ex := &executor{r: r, fence: fence, now: now, rep: &rep}
+	runErr := ex.run(ctx, actions)
+	r.summarize(ctx, obs, now, &rep)
+	rep.FinishedAt = r.clock.Now()
+	r.log.Info("reconcile pass", "op", "reconcile", "actions", len(actions), "api_calls", r.provider.calls()-calls0,
+		"errors", len(rep.Errors))
+	if errors.Is(runErr, pool.ErrNotLeader) {
+		return rep, fmt.Errorf("reconcile: lost the leader lock mid-pass: %w", runErr)
+	}
+	return rep, nil
+}
+
+// observe reads Redis, the provider's list and the health answers.
+func (r *Reconciler) observe(ctx context.Context, now time.Time, rep *pool.PassReport) (Observation, error) {
+	st, err := r.store.Observe(ctx, now)
+	if err != nil {
+		return Observation{}, fmt.Errorf("reconcile: observe: %w", err)
+	}
+	obs := Observation{State: st}
+	apps, err := r.provider.List(ctx)
+	if err != nil {
+		rep.Errors = append(rep.Errors, "list apps: "+err.Error()+" (nothing condemned on its basis)")
+		r.log.Warn("list apps failed", "op", "list", "err", err)
+	} else {
+		obs.Apps, obs.ListOK = apps, true
+	}
+	obs.Health = r.checkHealth(ctx, HealthTargets(obs, r.cfg, now))
+	return obs, nil
+}
+
+// summarize fills the per-pool counts from one metrics read after the pass.
+func (r *Reconciler) summarize(ctx context.Context, obs Observation, now time.Time, rep *pool.PassReport) {
+	names := r.cfg.PoolNames()
+	snap, err := r.store.Metrics(ctx, names, now)
+	if err != nil {
+		rep.Errors = append(rep.Errors, "metrics after pass: "+err.Error())
+		snap.Pools = map[string]pool.PoolMetrics{}
+		for name, st := range obs.State.Pools {
+			snap.Pools[name] = pool.PoolMetrics{State: st}
+		}
+	}
+	for name, m := range snap.Pools {
+		pr := rep.Pools[name]
+		pr.Ready, pr.Creating, pr.InUse, pr.Deleting = m.Ready, m.Creating, m.InUse, m.Deleting
+		st := m.State
+		if pc, err := r.cfg.Pool(name); err == nil {
+			pr.Target = pc.TargetReady
+			pr.Idle = IsIdle(st, pc, now)
+		}
+		pr.Circuit = "closed"
+		if st.CircuitOpen(now) {
+			pr.Circuit = "open: " + st.CircuitReason
+		}
+		rep.Pools[name] = pr
+	}
+}
