@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hotpool/hotpool/internal/localserver"
+	"github.com/hotpool/hotpool/internal/logging"
+	"github.com/hotpool/hotpool/internal/pool"
+)
+
+func init() {
+	register(command{name: "serve", summary: "run hotpool locally (embedded Redis, simulated App Platform by default)", run: runServe})
+}
+
+// serveDefaultCreateDelay makes a simulated deployment take a few seconds, so
+// the local pool behaves like the real one, only faster.
+const serveDefaultCreateDelay = 3 * time.Second
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("serve", "--config FILE --token T [flags]", stderr)
+	addr := fs.String("addr", localserver.DefaultAddr, "listen address (host:port; port 0 picks one)")
+	configPath := fs.String("config", "", "config file, JSON or YAML (default: env HOTPOOL_CONFIG)")
+	token := fs.String("token", "", "API bearer token (env HOTPOOL_API_TOKEN)")
+	redisURL := fs.String("redis-url", "", "external Redis (env REDIS_URL); empty embeds one in memory")
+	provider := fs.String("provider", "", "sim or digitalocean (default: digitalocean when DIGITALOCEAN_TOKEN is set, else sim)")
+	failRate := fs.Float64("sim-fail-rate", 0, "simulator: share of deployments that fail, 0-1")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	var createDelay, every time.Duration
+	addDuration(fs, &createDelay, "sim-create-delay", serveDefaultCreateDelay, "simulator: how long a deployment takes")
+	addDuration(fs, &every, "reconcile-every", localserver.DefaultReconcileEvery, "interval of the in-process reconcile loop")
+	pos, code, done := parseArgs(fs, args)
+	if done {
+		return code
+	}
+	if len(pos) != 0 {
+		return usageError(stderr, fs, "takes no arguments")
+	}
+	if *token == "" {
+		*token = os.Getenv("HOTPOOL_API_TOKEN")
+	}
+	if *token == "" {
+		return usageError(stderr, fs, "--token (or HOTPOOL_API_TOKEN) is required")
+	}
+	if *failRate < 0 || *failRate > 1 {
+		return usageError(stderr, fs, "--sim-fail-rate must be between 0 and 1")
+	}
+	if every <= 0 {
+		return usageError(stderr, fs, "--reconcile-every must be positive")
+	}
+	if *redisURL == "" {
+		*redisURL = os.Getenv("REDIS_URL")
+	}
+	doToken := os.Getenv("DIGITALOCEAN_TOKEN")
+	if *provider == "" {
+		*provider = localserver.ProviderSim
+		if doToken != "" {
+			*provider = localserver.ProviderDigitalOcean
+		}
+	}
+	var cfg *pool.Config
+	var err error
+	if *configPath != "" {
+		cfg, err = pool.LoadConfig(*configPath)
+	} else {
+		cfg, err = pool.ConfigFromEnv()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "hotpool serve: %v\n", err)
+		return exitUsage
+	}
+	secret := os.Getenv("HOTPOOL_SECRET")
+	s, err := localserver.Start(ctx, localserver.Options{
+		Addr: *addr, Config: cfg, Token: *token, Secret: secret, RedisURL: *redisURL,
+		Provider: *provider, DOToken: doToken, SimCreateDelay: createDelay, SimFailRate: *failRate,
+		ReconcileEvery: every, Logger: logging.New(stderr, logging.ParseLevel(*logLevel)),
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "hotpool serve: %v\n", err)
+		return exitUnavailable
+	}
+	redisWhere := "embedded (in memory)"
+	if *redisURL != "" {
+		redisWhere = "external"
+	}
+	platform := "simulated"
+	if *provider == localserver.ProviderDigitalOcean {
+		platform = "DigitalOcean App Platform"
+	}
+	fmt.Fprintf(stdout, "hotpool listening on %s (redis: %s, platform: %s, reconcile every %s)\n", s.BaseURL, redisWhere, platform, every)
+	fmt.Fprintf(stdout, "pools: %s\n", describePools(cfg))
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "hotpool: stopping")
+	_ = s.Close()
+	return exitOK
+}
+
+// describePools is one line: "python target_ready=3 max_ready=10 on_empty=create; …".
+func describePools(cfg *pool.Config) string {
+	var parts []string
+	for _, n := range cfg.PoolNames() {
+		p := cfg.Pools[n]
+		parts = append(parts, fmt.Sprintf("%s target_ready=%d max_ready=%d on_empty=%s", n, p.TargetReady, p.MaxReady, p.OnEmpty))
+	}
+	if cfg.DefaultPoolConfig != nil {
+		parts = append(parts, fmt.Sprintf("(any other image) target_ready=%d on_empty=%s", cfg.DefaultPoolConfig.TargetReady, cfg.DefaultPoolConfig.OnEmpty))
+	}
+	return strings.Join(parts, "; ")
+}

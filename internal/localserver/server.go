@@ -1,0 +1,259 @@
+package localserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotpool/hotpool/internal/appplatform"
+	"github.com/hotpool/hotpool/internal/appsim"
+	"github.com/hotpool/hotpool/internal/httpapi"
+	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/hotpool/hotpool/internal/reconcile"
+	"github.com/hotpool/hotpool/internal/redisstate"
+)
+
+// Providers.
+const (
+	ProviderSim          = "sim"
+	ProviderDigitalOcean = "digitalocean"
+)
+
+// Defaults of the local server.
+const (
+	DefaultAddr           = "127.0.0.1:8080"
+	DefaultReconcileEvery = 5 * time.Second
+	// busyEvery is the pause between passes while sandboxes are being created
+	// or deleted: short, so a local pool refills seconds after its apps deploy.
+	busyEvery = time.Second
+	// simToken is the bearer token between the provider and the in-process
+	// simulator; nothing outside the process can reach either with it.
+	simToken = "hotpool-local-simulator"
+)
+
+// Options configure a local server. Config and Token are required.
+type Options struct {
+	Addr   string // host:port; "127.0.0.1:0" picks a free port
+	Config *pool.Config
+	Token  string // the API bearer token
+	// Secret keys the derived tokens (agent tokens, idempotent leases);
+	// empty uses Token.
+	Secret string
+	// RedisURL selects an external Redis; empty embeds miniredis.
+	RedisURL string
+	// KeyPrefix overrides the Redis key prefix (default Config.Deployment),
+	// so tests can share one Redis.
+	KeyPrefix string
+	// Provider is ProviderSim (default) or ProviderDigitalOcean (needs DOToken).
+	Provider string
+	DOToken  string
+	// SimCreateDelay, SimFailRate and SimSeed shape the simulator's deployments.
+	SimCreateDelay time.Duration
+	SimFailRate    float64
+	SimSeed        uint64
+	// ReconcileEvery is the loop's interval (default 5s); negative disables
+	// the loop (tests that drive passes through POST /reconcile).
+	ReconcileEvery time.Duration
+	Logger         *slog.Logger // default: discard
+	Clock          pool.Clock   // default: the system clock
+}
+
+// Server is a running local hotpool.
+type Server struct {
+	BaseURL    string // http://127.0.0.1:port
+	Config     *pool.Config
+	Redis      *redis.Client
+	Mini       *miniredis.Miniredis // nil with an external Redis
+	Sim        *appsim.Server       // nil with the real platform
+	Store      *redisstate.Store
+	Service    *pool.Service
+	Reconciler *reconcile.Reconciler
+	Handler    *httpapi.Handler
+
+	http    *http.Server
+	log     *slog.Logger
+	done    chan struct{}
+	stopCtx context.CancelFunc
+	once    sync.Once
+	closeMu sync.Mutex
+	closers []func() error
+}
+
+// Start builds everything and serves until ctx ends or Close is called.
+func Start(ctx context.Context, o Options) (*Server, error) {
+	if o.Config == nil {
+		return nil, errors.New("localserver: a config is required")
+	}
+	if o.Token == "" {
+		return nil, errors.New("localserver: an API token is required")
+	}
+	if o.Addr == "" {
+		o.Addr = DefaultAddr
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = pool.SystemClock{}
+	}
+	if o.ReconcileEvery == 0 {
+		o.ReconcileEvery = DefaultReconcileEvery
+	}
+	if o.KeyPrefix == "" {
+		o.KeyPrefix = o.Config.Deployment
+	}
+	if o.Secret == "" {
+		o.Secret = o.Token
+	}
+	s := &Server{Config: o.Config, log: o.Logger, done: make(chan struct{})}
+	if err := s.build(ctx, o); err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		s.closeAll()
+		return nil, fmt.Errorf("localserver: listen on %s: %w", o.Addr, err)
+	}
+	s.BaseURL = "http://" + ln.Addr().String()
+	s.http = &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second}
+	loopCtx, stop := context.WithCancel(ctx)
+	s.stopCtx = stop
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server stopped", slog.String("error", err.Error()))
+		}
+	}()
+	if o.ReconcileEvery > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.Reconciler.Run(loopCtx, o.ReconcileEvery, min(busyEvery, o.ReconcileEvery), nil, s.onPass)
+		}()
+	}
+	go func() {
+		<-loopCtx.Done()
+		// Graceful: in-flight requests finish (bounded), then the backends close.
+		shutCtx, cancel := context.WithTimeout(context.WithoutCancel(loopCtx), 10*time.Second)
+		defer cancel()
+		_ = s.http.Shutdown(shutCtx)
+		wg.Wait()
+		s.closeAll()
+		close(s.done)
+	}()
+	return s, nil
+}
+
+// build wires Redis, the store, the platform, the reconciler, the service and
+// the handler.
+func (s *Server) build(ctx context.Context, o Options) error {
+	if o.RedisURL == "" {
+		m := miniredis.NewMiniRedis()
+		if err := m.StartAddr("127.0.0.1:0"); err != nil {
+			return fmt.Errorf("localserver: embedded redis: %w", err)
+		}
+		s.Mini = m
+		s.addCloser(func() error { m.Close(); return nil })
+		s.Redis = redis.NewClient(&redis.Options{Addr: m.Addr()})
+	} else {
+		opt, err := redis.ParseURL(o.RedisURL)
+		if err != nil {
+			// The URL may hold a password: say what is wrong without echoing it.
+			return errors.New("localserver: the Redis URL does not parse (want redis://[user:pass@]host:port[/db])")
+		}
+		s.Redis = redis.NewClient(opt)
+	}
+	s.addCloser(s.Redis.Close)
+	s.Store = redisstate.New(s.Redis, o.KeyPrefix)
+	if err := s.Store.Preload(ctx); err != nil {
+		return fmt.Errorf("localserver: redis: %w", err)
+	}
+
+	budget, err := appplatform.NewBudget(appplatform.BudgetOptions{
+		Redis: s.Redis, Key: redisstate.NewKeys(o.KeyPrefix).Budget(), Limits: o.Config.APIBudget, Clock: o.Clock,
+	})
+	if err != nil {
+		return fmt.Errorf("localserver: %w", err)
+	}
+	popts := appplatform.Options{Deployment: o.Config.Deployment, Budget: budget, Clock: o.Clock, Logger: o.Logger}
+	switch o.Provider {
+	case "", ProviderSim:
+		s.Sim = appsim.New(appsim.Options{Token: simToken, CreateDelay: o.SimCreateDelay, FailRate: o.SimFailRate, Seed: o.SimSeed, Clock: o.Clock})
+		base, err := s.Sim.Start()
+		if err != nil {
+			return fmt.Errorf("localserver: %w", err)
+		}
+		s.addCloser(s.Sim.Close)
+		popts.Token, popts.BaseURL = simToken, base+"/"
+	case ProviderDigitalOcean:
+		if o.DOToken == "" {
+			return errors.New("localserver: provider digitalocean needs DIGITALOCEAN_TOKEN")
+		}
+		popts.Token = o.DOToken
+	default:
+		return fmt.Errorf("localserver: provider %q: want %s or %s", o.Provider, ProviderSim, ProviderDigitalOcean)
+	}
+	provider, err := appplatform.New(popts)
+	if err != nil {
+		return fmt.Errorf("localserver: %w", err)
+	}
+	secrets := pool.NewSecrets(o.Secret)
+	s.Reconciler = reconcile.New(s.Store, provider, o.Config, o.Clock,
+		reconcile.WithSecrets(secrets), reconcile.WithLogger(o.Logger))
+	s.Service, err = pool.NewService(pool.ServiceOptions{
+		Store: s.Store, Config: o.Config, Clock: o.Clock, Secrets: secrets,
+		Reconciler: s.Reconciler, Kick: s.Reconciler.Kick,
+	})
+	if err != nil {
+		return fmt.Errorf("localserver: %w", err)
+	}
+	s.Handler = httpapi.New(httpapi.Options{Service: s.Service, Token: o.Token, Logger: o.Logger, Clock: o.Clock, Budget: budget})
+	return nil
+}
+
+func (s *Server) onPass(rep pool.PassReport, err error) {
+	if err != nil {
+		s.log.Warn("reconcile pass failed", slog.String("op", "reconcile"), slog.String("error", err.Error()))
+		return
+	}
+	if len(rep.Errors) > 0 {
+		s.log.Warn("reconcile pass item errors", slog.String("op", "reconcile"), slog.Any("errors", rep.Errors))
+	}
+}
+
+func (s *Server) addCloser(f func() error) {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	s.closers = append(s.closers, f)
+}
+
+// closeAll closes the backends in reverse order of opening.
+func (s *Server) closeAll() {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		_ = s.closers[i]()
+	}
+	s.closers = nil
+}
+
+// Close stops the server gracefully and waits until everything is closed.
+func (s *Server) Close() error {
+	s.once.Do(func() { s.stopCtx() })
+	<-s.done
+	return nil
+}
+
+// Done is closed once the server has stopped (ctx ended, or Close).
+func (s *Server) Done() <-chan struct{} { return s.done }

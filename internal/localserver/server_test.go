@@ -1,0 +1,115 @@
+package localserver
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/hotpool/hotpool/internal/redistest"
+)
+
+const token = "local-test-token"
+
+func testConfig(t *testing.T) *pool.Config {
+	t.Helper()
+	cfg, err := pool.ParseConfig([]byte(`{"pools": {"python": {"target_ready": 2, "max_ready": 4}}, "max_total_sandboxes": 10}`))
+	require.NoError(t, err)
+	return cfg
+}
+
+// post sends one authenticated request and decodes the JSON answer.
+func post(t *testing.T, base, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(b, &m), string(b))
+	return resp.StatusCode, m
+}
+
+// exercise warms the pool through the in-process loop, then acquires and releases.
+func exercise(t *testing.T, s *Server) {
+	t.Helper()
+	resp, err := http.Get(s.BaseURL + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	code, m := post(t, s.BaseURL, "POST", "/reconcile", `{"action":"warm_up","timeout_seconds":20}`)
+	require.Equal(t, http.StatusOK, code, m)
+	require.Equal(t, true, m["done"])
+
+	code, m = post(t, s.BaseURL, "POST", "/acquire", `{"image":"python"}`)
+	require.Equal(t, http.StatusOK, code, m)
+	require.Equal(t, "pool", m["source"])
+	sb := m["sandbox"].(map[string]any)
+	require.NotEmpty(t, sb["url"])
+	lease := m["lease"].(map[string]any)
+
+	code, m = post(t, s.BaseURL, "POST", "/release", `{"sandbox_id":"`+sb["id"].(string)+`","lease_token":"`+lease["token"].(string)+`"}`)
+	require.Equal(t, http.StatusOK, code, m)
+	require.Equal(t, "deleting", m["state"])
+
+	code, m = post(t, s.BaseURL, "GET", "/metrics", ``)
+	require.Equal(t, http.StatusOK, code, m)
+	py := m["pools"].(map[string]any)["python"].(map[string]any)
+	require.EqualValues(t, 1, py["total_acquires"])
+	require.EqualValues(t, 1, py["acquires_from_pool"])
+}
+
+func TestServeEmbeddedRedisAndSimulator(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := Start(ctx, Options{Addr: "127.0.0.1:0", Config: testConfig(t), Token: token, SimCreateDelay: 100 * time.Millisecond, ReconcileEvery: 200 * time.Millisecond})
+	require.NoError(t, err)
+	require.NotNil(t, s.Mini)
+	require.NotNil(t, s.Sim)
+	exercise(t, s)
+
+	cancel() // the signal-aware ctx of main ends: graceful stop
+	select {
+	case <-s.Done():
+	case <-time.After(15 * time.Second):
+		t.Fatal("server did not stop")
+	}
+	_, err = http.Get(s.BaseURL + "/healthz")
+	require.Error(t, err, "the listener is closed")
+}
+
+func TestServeExternalRedis(t *testing.T) {
+	_, prefix := redistest.Client(t)
+	s, err := Start(context.Background(), Options{
+		Addr: "127.0.0.1:0", Config: testConfig(t), Token: token, RedisURL: redistest.URL(), KeyPrefix: prefix,
+		SimCreateDelay: 100 * time.Millisecond, ReconcileEvery: 200 * time.Millisecond,
+	})
+	require.NoError(t, err)
+	defer s.Close()
+	require.Nil(t, s.Mini)
+	exercise(t, s)
+}
+
+func TestStartRefusesBadOptions(t *testing.T) {
+	ctx := context.Background()
+	_, err := Start(ctx, Options{Config: testConfig(t)})
+	require.ErrorContains(t, err, "token")
+	_, err = Start(ctx, Options{Config: testConfig(t), Token: token, Addr: "127.0.0.1:0", Provider: "aws"})
+	require.ErrorContains(t, err, "provider")
+	_, err = Start(ctx, Options{Config: testConfig(t), Token: token, Addr: "127.0.0.1:0", Provider: ProviderDigitalOcean})
+	require.ErrorContains(t, err, "DIGITALOCEAN_TOKEN")
+	_, err = Start(ctx, Options{Config: testConfig(t), Token: token, Addr: "127.0.0.1:0", RedisURL: "redis://:hunter2@[bad"})
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "hunter2")
+}
