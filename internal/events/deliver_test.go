@@ -1,0 +1,376 @@
+package events
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/hotpool/hotpool/internal/redisstate"
+)
+
+// lifecycle is the order a sandbox's events are emitted in.
+var lifecycle = []string{
+	redisstate.EventSandboxReady, redisstate.EventSandboxAcquired,
+	redisstate.EventSandboxReleased, redisstate.EventSandboxDeleted,
+}
+
+// emitInterleaved appends the lifecycles of sandboxes, interleaved at random
+// but each sandbox's events in order, with a pool event now and then. It
+// returns the ids in stream order and each sandbox's ids in its order.
+func emitInterleaved(t *testing.T, b backend, rng *rand.Rand, sandboxes []string) (all []string, per map[string][]string) {
+	per = map[string][]string{}
+	next := map[string]int{}
+	left := len(sandboxes) * len(lifecycle)
+	for left > 0 {
+		sb := sandboxes[rng.IntN(len(sandboxes))]
+		if next[sb] == len(lifecycle) {
+			continue
+		}
+		id := b.emit(t, lifecycle[next[sb]], "python", sb, "")
+		next[sb]++
+		left--
+		all = append(all, id)
+		per[sb] = append(per[sb], id)
+		if rng.IntN(5) == 0 {
+			all = append(all, b.emit(t, redisstate.EventPoolExhausted, "python", "", "empty"))
+		}
+	}
+	return all, per
+}
+
+// TestIntermittentReceiverGetsEverythingInOrder is the issue's "what must be
+// shown": a receiver that fails every third request, times out on others
+// (some after it already processed the batch), still gets every event, none
+// first arrives out of order, and every signature verifies.
+func TestIntermittentReceiverGetsEverythingInOrder(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		clock := pool.NewManualClock(t0)
+		rcv := newReceiver(t, clock, func(n int) behaviour {
+			switch {
+			case n%3 == 0:
+				return reject
+			case n%7 == 0:
+				return acceptThenHang
+			case n%11 == 0:
+				return hang
+			}
+			return accept
+		})
+		hook := pool.Webhook{URL: rcv.srv.URL + "/hook", SecretEnv: "HOOK_SECRET"}
+		d := NewDeliverer(b.rdb, b.prefix, []pool.Webhook{hook}, secrets, rcv.srv.Client(), clock, nil,
+			WithMaxAttempts(6), WithBatchSize(4), WithBackoff(time.Second, 4*time.Second), WithRequestTimeout(200*time.Millisecond))
+
+		rng := rand.New(rand.NewPCG(7, 11))
+		var all []string
+		per := map[string][]string{}
+		add := func(sbs ...string) {
+			a, p := emitInterleaved(t, b, rng, sbs)
+			all = append(all, a...)
+			for k, v := range p {
+				per[k] = append(per[k], v...)
+			}
+		}
+		add("sb-a", "sb-b", "sb-c", "sb-d", "sb-e")
+
+		var total Report
+		for pass := 0; pass < 200 && len(rcv.firstIDs()) < len(all) || pass < 3; pass++ {
+			rep, err := d.Deliver(context.Background())
+			require.NoError(t, err)
+			total.Delivered += rep.Delivered
+			total.Failures += rep.Failures
+			total.Attempts += rep.Attempts
+			total.DeadLettered += rep.DeadLettered
+			total.Trimmed += rep.Trimmed
+			if pass == 1 {
+				add("sb-f", "sb-g", "sb-h", "sb-i", "sb-j") // events keep arriving between passes
+			}
+			clock.Advance(4 * time.Second)
+		}
+
+		require.Equal(t, all, rcv.firstIDs(), "every event arrives, first arrivals in stream order")
+		first := map[string][]string{}
+		for _, e := range rcv.first {
+			if e.SandboxID != "" {
+				first[e.SandboxID] = append(first[e.SandboxID], e.ID)
+			}
+		}
+		require.Equal(t, per, first, "each sandbox's events arrive in the order they happened")
+		for _, e := range rcv.first {
+			if e.SandboxID != "" {
+				require.Equal(t, "python", e.Pool)
+				require.True(t, e.At.Equal(t0), "at survives the trip")
+			}
+		}
+		require.Zero(t, rcv.badSigs, "every signature verifies")
+		require.Positive(t, rcv.duplicates, "a batch processed before a timeout was sent again (at-least-once)")
+		require.Equal(t, len(all), total.Delivered, "each event is acknowledged once")
+		require.Positive(t, total.Failures)
+		require.Zero(t, total.DeadLettered)
+		require.Zero(t, b.xlen(t, b.keys.DeadEvents()))
+		require.Equal(t, int64(len(all)), total.Trimmed, "everything delivered is trimmed")
+		require.Zero(t, b.xlen(t, b.keys.Events()))
+		require.Equal(t, all[len(all)-1], b.hookField(t, hook, "cursor"))
+		require.Empty(t, b.hookField(t, hook, "attempts"), "retry state is cleared once the head is delivered")
+		t.Logf("%d events, %d requests, %d failures, %d duplicates seen by the receiver", len(all), rcv.count(), total.Failures, rcv.duplicates)
+	})
+}
+
+func TestDeadLetterAfterMaxAttempts(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		clock := pool.NewManualClock(t0)
+		rcv := newReceiver(t, clock, always(reject))
+		// Credentials in the query must not reach the dead letter stream.
+		hook := pool.Webhook{URL: rcv.srv.URL + "/hook?key=query-credential", SecretEnv: "HOOK_SECRET"}
+		d := NewDeliverer(b.rdb, b.prefix, []pool.Webhook{hook}, secrets, rcv.srv.Client(), clock, nil,
+			WithMaxAttempts(3), WithBatchSize(2), WithBackoff(10*time.Second, time.Minute))
+		var ids []string
+		for i := 0; i < 3; i++ {
+			ids = append(ids, b.emit(t, redisstate.EventSandboxFailed, "python", "sb"+string(rune('a'+i)), "create_failed"))
+		}
+		ctx := context.Background()
+
+		rep, err := d.Deliver(ctx)
+		require.NoError(t, err)
+		require.Equal(t, Report{Attempts: 1, Failures: 1, Waiting: 1}, rep)
+		require.Equal(t, "1", b.hookField(t, hook, "attempts"))
+		require.Equal(t, "status 500", b.hookField(t, hook, "last_error"))
+
+		// Backoff: nothing is sent again before next_at.
+		rep, err = d.Deliver(ctx)
+		require.NoError(t, err)
+		require.Zero(t, rep.Attempts)
+		require.Equal(t, 1, rcv.count())
+		clock.Advance(5 * time.Second)
+		rep, err = d.Deliver(ctx)
+		require.NoError(t, err)
+		require.Zero(t, rep.Attempts, "the first wait is 7.5-10 s")
+
+		clock.Advance(5 * time.Second)
+		rep, err = d.Deliver(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, rep.Attempts)
+		clock.Advance(time.Minute)
+		rep, err = d.Deliver(ctx)
+		require.NoError(t, err)
+		// The third attempt dead-letters the first batch, and the pass moves
+		// on to the second batch, whose first attempt fails.
+		require.Equal(t, 2, rep.DeadLettered)
+		require.Equal(t, 2, rep.Attempts)
+		require.Equal(t, ids[1], b.hookField(t, hook, "cursor"))
+		require.Equal(t, "1", b.hookField(t, hook, "attempts"), "the new head starts counting afresh")
+		for i := 0; i < 2; i++ {
+			clock.Advance(time.Minute)
+			_, err = d.Deliver(ctx)
+			require.NoError(t, err)
+		}
+		require.Equal(t, ids[2], b.hookField(t, hook, "cursor"))
+		require.Equal(t, 6, rcv.count(), "three attempts for each of the two batches")
+
+		dead, err := b.rdb.XRange(ctx, b.keys.DeadEvents(), "-", "+").Result()
+		require.NoError(t, err)
+		require.Len(t, dead, 3)
+		for i, m := range dead {
+			require.Equal(t, ids[i], m.Values["id"])
+			require.Equal(t, redisstate.EventSandboxFailed, m.Values["type"])
+			require.Equal(t, "python", m.Values["pool"])
+			require.Equal(t, "create_failed", m.Values["reason"])
+			require.Equal(t, "3", m.Values["attempts"])
+			require.Equal(t, "status 500", m.Values["error"])
+			require.Equal(t, rcv.srv.URL+"/hook", m.Values["webhook"])
+			require.NotContains(t, m.Values["webhook"], "query-credential")
+		}
+		require.Zero(t, b.xlen(t, b.keys.Events()), "dead-lettered events leave the outbox too")
+	})
+}
+
+func TestTrimStopsAtTheSlowestWebhook(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		clock := pool.NewManualClock(t0)
+		fast := newReceiver(t, clock, always(accept))
+		var mu sync.Mutex
+		slowOK := false
+		slow := newReceiver(t, clock, func(n int) behaviour {
+			mu.Lock()
+			defer mu.Unlock()
+			if slowOK || n == 1 {
+				return accept
+			}
+			return reject
+		})
+		hooks := []pool.Webhook{
+			{URL: fast.srv.URL, SecretEnv: "HOOK_SECRET"},
+			{URL: slow.srv.URL, SecretEnv: "HOOK_SECRET"},
+		}
+		d := NewDeliverer(b.rdb, b.prefix, hooks, secrets, http.DefaultClient, clock, nil,
+			WithBatchSize(2), WithBackoff(time.Second, time.Second), WithMaxAttempts(100))
+		var ids []string
+		for i := 0; i < 5; i++ {
+			ids = append(ids, b.emit(t, redisstate.EventSandboxReady, "python", "sb"+string(rune('a'+i)), "ready"))
+		}
+		ctx := context.Background()
+		rep, err := d.Deliver(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 5+2, rep.Delivered, "fast got all five, slow its first batch of two")
+		require.Equal(t, int64(2), rep.Trimmed, "only what the slow webhook passed")
+		require.Equal(t, int64(3), b.xlen(t, b.keys.Events()))
+		require.Len(t, fast.firstIDs(), 5)
+
+		mu.Lock()
+		slowOK = true
+		mu.Unlock()
+		clock.Advance(time.Second)
+		rep, err = d.Deliver(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 3, rep.Delivered)
+		require.Equal(t, int64(3), rep.Trimmed)
+		require.Zero(t, b.xlen(t, b.keys.Events()))
+		require.Equal(t, ids, slow.firstIDs())
+		require.Equal(t, 3, fast.count(), "fast: three batches of at most two, nothing resent")
+	})
+}
+
+func TestNewWebhookHoldsTheOutbox(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		clock := pool.NewManualClock(t0)
+		rcv := newReceiver(t, clock, always(accept))
+		// The second webhook's secret is not set: it sends nothing, counts no
+		// attempt, and, having no cursor, keeps every entry from being trimmed.
+		hooks := []pool.Webhook{{URL: rcv.srv.URL, SecretEnv: "HOOK_SECRET"}, {URL: rcv.srv.URL + "/b", SecretEnv: "UNSET_SECRET"}}
+		d := NewDeliverer(b.rdb, b.prefix, hooks, secrets, nil, clock, nil)
+		b.emit(t, redisstate.EventPoolDrained, "python", "", "")
+		rep, err := d.Deliver(context.Background())
+		require.Error(t, err)
+		require.Contains(t, err.Error(), "UNSET_SECRET")
+		require.Equal(t, 1, rep.Delivered)
+		require.Equal(t, 1, rep.Attempts)
+		require.Zero(t, rep.Trimmed)
+		require.Equal(t, int64(1), b.xlen(t, b.keys.Events()))
+		require.Empty(t, b.hookField(t, hooks[1], "attempts"))
+	})
+}
+
+func TestFilterSkipsAndMalformedEntriesPassOver(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		clock := pool.NewManualClock(t0)
+		rcv := newReceiver(t, clock, always(accept))
+		hook := pool.Webhook{URL: rcv.srv.URL, SecretEnv: "HOOK_SECRET", Events: []string{redisstate.EventSandboxReady}}
+		d := NewDeliverer(b.rdb, b.prefix, []pool.Webhook{hook}, secrets, nil, clock, nil)
+		ready := b.emit(t, redisstate.EventSandboxReady, "python", "sb1", "ready")
+		b.emit(t, redisstate.EventSandboxAcquired, "python", "sb1", "pool")
+		_, err := b.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: b.keys.Events(), Values: []any{"junk", "1"}}).Result()
+		require.NoError(t, err)
+		last := b.emit(t, redisstate.EventSandboxAcquired, "python", "sb1", "pool")
+
+		rep, err := d.Deliver(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, []string{ready}, rcv.firstIDs())
+		require.Equal(t, 1, rep.Delivered)
+		require.Equal(t, 2, rep.Skipped)
+		require.Equal(t, 1, rep.Malformed)
+		require.Equal(t, last, b.hookField(t, hook, "cursor"), "the cursor moves past what the filter skips")
+		require.Zero(t, b.xlen(t, b.keys.Events()))
+	})
+}
+
+func TestDeadlineLeavesTheRestForTheNextPass(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		clock := pool.NewManualClock(t0)
+		ctx, cancel := context.WithCancel(context.Background())
+		var once sync.Once
+		rcv := newReceiver(t, clock, func(n int) behaviour {
+			if n == 2 {
+				// The pass's deadline arrives while this POST is in flight.
+				once.Do(cancel)
+				return hang
+			}
+			return accept
+		})
+		hook := pool.Webhook{URL: rcv.srv.URL, SecretEnv: "HOOK_SECRET"}
+		d := NewDeliverer(b.rdb, b.prefix, []pool.Webhook{hook}, secrets, nil, clock, nil, WithBatchSize(1))
+		var ids []string
+		for i := 0; i < 4; i++ {
+			ids = append(ids, b.emit(t, redisstate.EventSandboxReady, "python", "sb"+string(rune('a'+i)), "ready"))
+		}
+		rep, err := d.Deliver(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, rep.Delivered)
+		require.Zero(t, rep.Failures, "a POST cut short by our own deadline is not the receiver's failure")
+		require.Empty(t, b.hookField(t, hook, "attempts"))
+		require.Equal(t, ids[0], b.hookField(t, hook, "cursor"))
+
+		rep, err = d.Deliver(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, 3, rep.Delivered)
+		require.Equal(t, ids, rcv.firstIDs())
+	})
+}
+
+// TestOverlappingDeliverers: two deliverers running at once (a pass that
+// outlived its lock next to a new one) may duplicate a batch, but every event
+// arrives and first arrivals stay in stream order.
+func TestOverlappingDeliverers(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		clock := pool.NewManualClock(t0)
+		rcv := newReceiver(t, clock, func(n int) behaviour {
+			if n%4 == 0 {
+				return reject
+			}
+			return accept
+		})
+		hook := []pool.Webhook{{URL: rcv.srv.URL, SecretEnv: "HOOK_SECRET"}}
+		opts := []Option{WithBatchSize(3), WithBackoff(time.Millisecond, time.Millisecond), WithMaxAttempts(50)}
+		d1 := NewDeliverer(b.rdb, b.prefix, hook, secrets, nil, clock, nil, opts...)
+		d2 := NewDeliverer(b.rdb, b.prefix, hook, secrets, nil, clock, nil, opts...)
+		rng := rand.New(rand.NewPCG(3, 5))
+		all, _ := emitInterleaved(t, b, rng, []string{"s1", "s2", "s3", "s4", "s5"})
+
+		for round := 0; round < 100 && len(rcv.firstIDs()) < len(all); round++ {
+			var wg sync.WaitGroup
+			for _, d := range []*Deliverer{d1, d2} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := d.Deliver(context.Background())
+					require.NoError(t, err)
+				}()
+			}
+			wg.Wait()
+			clock.Advance(time.Second)
+		}
+		require.Equal(t, all, rcv.firstIDs())
+		require.Zero(t, rcv.badSigs)
+	})
+}
+
+func TestBackoffGrowsAndOnlyShortens(t *testing.T) {
+	d := NewDeliverer(nil, "p", nil, secrets, nil, pool.NewManualClock(t0), nil, WithBackoff(time.Second, time.Minute))
+	for attempt, max := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 4: 8 * time.Second, 7: time.Minute, 100: time.Minute} {
+		for i := 0; i < 50; i++ {
+			w := d.backoff(attempt)
+			require.LessOrEqual(t, w, max, "attempt %d", attempt)
+			require.GreaterOrEqual(t, w, max-max/4, "attempt %d", attempt)
+		}
+	}
+}
+
+func TestAfter(t *testing.T) {
+	require.Equal(t, "-", after(""))
+	require.Equal(t, "5-1", after("5-0"))
+	require.Equal(t, "1700000000000-8", after("1700000000000-7"))
+	require.Equal(t, "6-0", after("5-18446744073709551615"))
+	require.Equal(t, "-", after("garbage"))
+}
+
+func TestDisplayURLDropsCredentials(t *testing.T) {
+	require.Equal(t, "https://h.example/p", displayURL("https://user:pw@h.example/p?token=abc#x"))
+	require.Equal(t, "(unparsable url)", displayURL("http://[::1"))
+	require.False(t, strings.Contains(displayURL("https://h/p?sig=1"), "sig"))
+}
