@@ -9,13 +9,23 @@ import (
 
 // countingProvider counts the DigitalOcean API calls of the reconciler, so
 // each pass reports what it spent of the shared budget. Health requests go
-// to the apps themselves, not to the API, and are not counted.
+// to the apps themselves, not to the API, and are not counted. When the
+// provider counts its own HTTP attempts (appplatform's Calls, retries
+// included), that finer count is used instead.
 type countingProvider struct {
 	inner pool.Provider
 	n     atomic.Int64
 }
 
-func (c *countingProvider) calls() int { return int(c.n.Load()) }
+// callCounter is implemented by providers that count their API requests.
+type callCounter interface{ Calls() int64 }
+
+func (c *countingProvider) calls() int {
+	if cc, ok := c.inner.(callCounter); ok {
+		return int(cc.Calls())
+	}
+	return int(c.n.Load())
+}
 
 func (c *countingProvider) Create(ctx context.Context, spec pool.CreateSpec) (pool.App, error) {
 	c.n.Add(1)

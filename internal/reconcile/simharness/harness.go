@@ -1,0 +1,515 @@
+// Package simharness is the deterministic simulation of a whole hotpool
+// deployment: a pool.ManualClock, the simulated App Platform (appsim) behind
+// the real provider (appplatform over HTTP), the real Store (redisstate on a
+// real redis-server), the real service for acquires and releases, and the
+// reconciler. It runs hours of simulated traffic in seconds and checks the
+// system's invariants after every step.
+//
+// It owns no production code path: tests (reconcile's own and the chaos
+// engineer's) drive it. Everything random comes from Options.Seed, so a run
+// repeats exactly, given the same Redis and Go scheduling of the HTTP calls.
+package simharness
+
+import (
+	"context"
+	"encoding/base32"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotpool/hotpool/internal/appplatform"
+	"github.com/hotpool/hotpool/internal/appsim"
+	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/hotpool/hotpool/internal/reconcile"
+	"github.com/hotpool/hotpool/internal/redisstate"
+)
+
+// Options shape one simulation.
+type Options struct {
+	Config *pool.Config // required, validated
+	Seed   uint64
+	Start  time.Time // default 2026-01-01T00:00:00Z
+	// Step is the simulated time of one step (default 5s); a reconcile pass
+	// runs every PassEvery (default 5s, the cadence of RunFor).
+	Step      time.Duration
+	PassEvery time.Duration
+	// CreateDelay is how long a deployment takes to go ACTIVE (default 40s);
+	// FailRate the share of deployments that end in ERROR.
+	CreateDelay time.Duration
+	FailRate    float64
+	// AcquiresPerMinute is each pool's mean acquire rate.
+	AcquiresPerMinute map[string]float64
+	// A lease is held for a uniform time in [HoldMin, HoldMax] (default
+	// 30s-5m) and then released, except a share AbandonRate of them that is
+	// never released and must be reaped when the lease (LeaseTTL, default
+	// 10m) expires.
+	HoldMin, HoldMax time.Duration
+	AbandonRate      float64
+	LeaseTTL         time.Duration
+}
+
+// Stats counts what a run did. Violations lists every broken invariant.
+type Stats struct {
+	Steps, Passes                     int
+	Acquires, WarmHits, ColdClaims    int
+	ClaimsServed, ClaimsFailed        int
+	Exhausted, Shutdown, OtherErrors  int
+	Released, Abandoned               int
+	PassErrors                        int
+	APICalls                          int
+	MaxTotal, MaxCreating             int
+	Violations                        []string
+	StepsBelowTarget, PoolStepsTotal  int
+	WarmAcquireSamples, ColdAcquireMs int
+}
+
+type lease struct {
+	pool      string
+	sandbox   pool.Sandbox
+	token     string
+	expiresAt time.Time
+	releaseAt time.Time // zero: abandoned
+}
+
+type claim struct {
+	id   string
+	pool string
+}
+
+// Harness is one simulated deployment.
+type Harness struct {
+	Clock      *pool.ManualClock
+	Sim        *appsim.Server
+	Store      *redisstate.Store
+	Provider   *appplatform.Provider
+	Reconciler *reconcile.Reconciler
+	Service    *pool.Service
+	Config     *pool.Config
+	Stats      Stats
+
+	o        Options
+	rdb      redis.Scripter
+	prefix   string
+	rng      *rand.Rand
+	http     *http.Client
+	lastPass time.Time
+	traffic  bool
+	handed   map[string]bool
+	leases   map[string]*lease
+	claims   []claim
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// New starts the simulator and wires everything over rdb under prefix.
+// Close stops the simulator.
+func New(rdb *redis.Client, prefix string, o Options) (*Harness, error) {
+	if o.Config == nil {
+		return nil, errors.New("simharness: Options.Config is required")
+	}
+	if err := o.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Start.IsZero() {
+		o.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	if o.Step <= 0 {
+		o.Step = 5 * time.Second
+	}
+	if o.PassEvery <= 0 {
+		o.PassEvery = 5 * time.Second
+	}
+	if o.CreateDelay <= 0 {
+		o.CreateDelay = 40 * time.Second
+	}
+	if o.HoldMin <= 0 {
+		o.HoldMin = 30 * time.Second
+	}
+	if o.HoldMax < o.HoldMin {
+		o.HoldMax = max(5*time.Minute, o.HoldMin)
+	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = 10 * time.Minute
+	}
+	h := &Harness{
+		Clock: pool.NewManualClock(o.Start), Config: o.Config, o: o, rdb: rdb, prefix: prefix,
+		rng:     rand.New(rand.NewPCG(o.Seed, o.Seed^0x5eed)),
+		http:    &http.Client{Timeout: 5 * time.Second},
+		traffic: true, handed: map[string]bool{}, leases: map[string]*lease{},
+	}
+	h.Sim = appsim.New(appsim.Options{Token: "sim-token", Clock: h.Clock, CreateDelay: o.CreateDelay, FailRate: o.FailRate, Seed: o.Seed})
+	base, err := h.Sim.Start()
+	if err != nil {
+		return nil, err
+	}
+	h.Provider, err = appplatform.New(appplatform.Options{
+		Token: "sim-token", BaseURL: base, Deployment: o.Config.Deployment, Clock: h.Clock,
+		// No client-side retries: a retry waits in real time, and the
+		// reconciler's next pass is the retry that matters here.
+		RetryMax:   -1,
+		HTTPClient: &http.Client{Timeout: 5 * time.Second},
+	})
+	if err != nil {
+		_ = h.Sim.Close()
+		return nil, err
+	}
+	h.Store = redisstate.New(rdb, prefix)
+	secrets := pool.NewSecrets("sim-secret")
+	h.Reconciler = reconcile.New(h.Store, h.Provider, o.Config, h.Clock,
+		reconcile.WithSecrets(secrets), reconcile.WithIDs(h.newID))
+	h.Service, err = pool.NewService(pool.ServiceOptions{
+		Store: h.Store, Config: o.Config, Clock: h.Clock, Secrets: secrets, Reconciler: h.Reconciler,
+		NewSandboxID: h.newID,
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			h.Clock.Advance(d)
+			return ctx.Err()
+		},
+	})
+	if err != nil {
+		_ = h.Sim.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+// Close stops the simulator.
+func (h *Harness) Close() error { return h.Sim.Close() }
+
+// newID is a sandbox id from the seeded generator.
+func (h *Harness) newID() string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], h.rng.Uint64())
+	return idEncoding.EncodeToString(b[:])
+}
+
+// SetTraffic turns the simulated acquires on or off (leases already held are
+// still released on schedule).
+func (h *Harness) SetTraffic(on bool) { h.traffic = on }
+
+// Now is the simulated time.
+func (h *Harness) Now() time.Time { return h.Clock.Now() }
+
+// Run steps for d of simulated time; it stops at the first step error (an
+// infrastructure failure, not a violation: those are collected in Stats).
+func (h *Harness) Run(ctx context.Context, d time.Duration) error {
+	end := h.Clock.Now().Add(d)
+	for h.Clock.Now().Before(end) {
+		if err := h.Step(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Step advances the clock one step: traffic, releases, claim polls, a pass
+// when due, and then every check.
+func (h *Harness) Step(ctx context.Context) error {
+	h.Clock.Advance(h.o.Step)
+	h.Stats.Steps++
+	if h.traffic {
+		for _, name := range h.Config.PoolNames() {
+			k := h.o.AcquiresPerMinute[name] * h.o.Step.Minutes()
+			n := int(k)
+			if h.rng.Float64() < k-float64(n) {
+				n++
+			}
+			for range n {
+				h.Acquire(ctx, name)
+			}
+		}
+	}
+	h.pollClaims(ctx)
+	h.releaseDue(ctx)
+	if !h.Clock.Now().Before(h.lastPass.Add(h.o.PassEvery)) {
+		if _, err := h.Pass(ctx); err != nil {
+			return err
+		}
+	}
+	return h.Check(ctx)
+}
+
+// Pass runs one reconcile pass now.
+func (h *Harness) Pass(ctx context.Context) (pool.PassReport, error) {
+	h.lastPass = h.Clock.Now()
+	rep, err := h.Reconciler.Reconcile(ctx)
+	h.Stats.Passes++
+	h.Stats.APICalls += rep.APICalls
+	h.Stats.PassErrors += len(rep.Errors)
+	if err != nil {
+		return rep, fmt.Errorf("simharness: pass: %w", err)
+	}
+	if !rep.Leader {
+		h.violate("a pass was not leader with no other reconciler running")
+	}
+	return rep, nil
+}
+
+// Acquire leases one sandbox of a pool through the service, as a caller would.
+func (h *Harness) Acquire(ctx context.Context, name string) {
+	h.Stats.Acquires++
+	a, err := h.Service.Acquire(ctx, pool.AcquireRequest{Image: name, LeaseSeconds: int(h.o.LeaseTTL / time.Second)})
+	switch {
+	case err == nil && a.Claim != nil:
+		h.Stats.ColdClaims++
+		h.claims = append(h.claims, claim{id: a.Claim.ID, pool: name})
+	case err == nil:
+		h.Stats.WarmHits++
+		h.hold(name, a)
+	case errors.Is(err, pool.ErrPoolExhausted):
+		h.Stats.Exhausted++
+	case errors.Is(err, pool.ErrPoolShutdown):
+		h.Stats.Shutdown++
+	default:
+		h.Stats.OtherErrors++
+		h.violate("acquire %s: unexpected error: %v", name, err)
+	}
+}
+
+func (h *Harness) hold(name string, a pool.Acquired) {
+	id := a.Sandbox.ID
+	if h.handed[id] {
+		h.violate("sandbox %s handed out twice", id)
+	}
+	h.handed[id] = true
+	l := &lease{pool: name, sandbox: a.Sandbox, token: a.LeaseToken, expiresAt: a.ExpiresAt}
+	if h.rng.Float64() < h.o.AbandonRate {
+		h.Stats.Abandoned++
+	} else {
+		span := h.o.HoldMax - h.o.HoldMin
+		l.releaseAt = h.Clock.Now().Add(h.o.HoldMin + time.Duration(h.rng.Int64N(int64(span)+1)))
+	}
+	h.leases[id] = l
+}
+
+func (h *Harness) pollClaims(ctx context.Context) {
+	var left []claim
+	for _, c := range h.claims {
+		a, err := h.Service.Acquire(ctx, pool.AcquireRequest{ClaimID: c.id})
+		switch {
+		case err == nil && a.Claim != nil:
+			left = append(left, c)
+		case err == nil:
+			h.Stats.ClaimsServed++
+			h.hold(c.pool, a)
+		case errors.Is(err, pool.ErrSandboxCreation), errors.Is(err, pool.ErrSandboxNotFound), errors.Is(err, pool.ErrPoolShutdown):
+			h.Stats.ClaimsFailed++
+		default:
+			h.violate("poll claim: unexpected error: %v", err)
+		}
+	}
+	h.claims = left
+}
+
+func (h *Harness) releaseDue(ctx context.Context) {
+	now := h.Clock.Now()
+	for _, id := range h.leaseIDs() {
+		l := h.leases[id]
+		switch {
+		case !l.releaseAt.IsZero() && !now.Before(l.releaseAt) && now.Before(l.expiresAt):
+			if _, err := h.Service.Release(ctx, id, l.token); err != nil {
+				h.violate("release %s within its lease: %v", id, err)
+			}
+			h.Stats.Released++
+			delete(h.leases, id)
+		case !now.Before(l.expiresAt):
+			delete(h.leases, id) // expired: reconcile reaps it
+		}
+	}
+}
+
+func (h *Harness) leaseIDs() []string {
+	ids := make([]string, 0, len(h.leases))
+	for id := range h.leases {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func (h *Harness) violate(format string, args ...any) {
+	msg := fmt.Sprintf("t=%s: ", h.Clock.Now().Sub(h.o.Start)) + fmt.Sprintf(format, args...)
+	if len(h.Stats.Violations) < 100 {
+		h.Stats.Violations = append(h.Stats.Violations, msg)
+	}
+}
+
+// Caps are the caps CheckInvariants checks, per pool.
+func (h *Harness) Caps() map[string]pool.Caps {
+	caps := map[string]pool.Caps{}
+	for _, name := range h.Config.PoolNames() {
+		pc, _ := h.Config.Pool(name)
+		caps[name] = pool.CapsFor(h.Config, pc)
+	}
+	return caps
+}
+
+// Check runs every per-step check: the Store's invariants (indexes, books,
+// caps), no sandbox handed out twice (checked on every acquire), and every
+// live lease's app still answering at its URL.
+func (h *Harness) Check(ctx context.Context) error {
+	if err := redisstate.CheckInvariants(ctx, h.rdb, h.prefix, h.Caps()); err != nil {
+		h.violate("invariants: %v", err)
+	}
+	snap, err := h.Store.Metrics(ctx, h.Config.PoolNames(), h.Clock.Now())
+	if err != nil {
+		return fmt.Errorf("simharness: metrics: %w", err)
+	}
+	h.Stats.MaxTotal = max(h.Stats.MaxTotal, snap.Total)
+	h.Stats.MaxCreating = max(h.Stats.MaxCreating, snap.CreatingTotal)
+	if c := h.Config.TotalCap(); c >= 0 && snap.Total > c {
+		h.violate("max_total_sandboxes exceeded: %d > %d", snap.Total, c)
+	}
+	if snap.CreatingTotal > h.Config.MaxConcurrentCreates {
+		h.violate("max_concurrent_creates exceeded: %d > %d", snap.CreatingTotal, h.Config.MaxConcurrentCreates)
+	}
+	for _, name := range h.Config.PoolNames() {
+		pc, _ := h.Config.Pool(name)
+		h.Stats.PoolStepsTotal++
+		if snap.Pools[name].Ready < pc.TargetReady {
+			h.Stats.StepsBelowTarget++
+		}
+	}
+	now := h.Clock.Now()
+	for _, id := range h.leaseIDs() {
+		l := h.leases[id]
+		if !now.Before(l.expiresAt) {
+			continue
+		}
+		if code := h.probe(ctx, l.sandbox.URL); code == http.StatusNotFound {
+			h.violate("leased sandbox %s (app %s) destroyed before its lease expired", id, l.sandbox.AppID)
+		}
+	}
+	return nil
+}
+
+// probe is what the lease holder sees at its sandbox's health path.
+func (h *Harness) probe(ctx context.Context, url string) int {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/health", nil)
+	if err != nil {
+		return 0
+	}
+	resp, err := h.http.Do(req)
+	if err != nil {
+		return 0
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+// Converge runs passes (with traffic off and every lease released) until
+// every configured, active pool holds exactly target ready with nothing
+// creating or deleting, and returns how many passes that took; an error
+// after maxPasses.
+func (h *Harness) Converge(ctx context.Context, maxPasses int) (int, error) {
+	h.SetTraffic(false)
+	for _, id := range h.leaseIDs() {
+		l := h.leases[id]
+		if h.Clock.Now().Before(l.expiresAt) {
+			if _, err := h.Service.Release(ctx, id, l.token); err != nil {
+				h.violate("release %s: %v", id, err)
+			}
+		}
+		delete(h.leases, id)
+	}
+	h.claims = nil
+	for n := 1; n <= maxPasses; n++ {
+		h.Clock.Advance(h.o.PassEvery)
+		rep, err := h.Pass(ctx)
+		if err != nil {
+			return n, err
+		}
+		if err := h.Check(ctx); err != nil {
+			return n, err
+		}
+		if h.settled(rep) {
+			return n, nil
+		}
+	}
+	return maxPasses, fmt.Errorf("simharness: not converged after %d passes", maxPasses)
+}
+
+func (h *Harness) settled(rep pool.PassReport) bool {
+	for _, name := range h.Config.PoolNames() {
+		p := rep.Pools[name]
+		want := p.Target
+		if p.Idle {
+			want = 0
+		}
+		if p.Ready != want || p.Creating != 0 || p.Deleting != 0 || p.InUse != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckConsistency compares the platform and Redis in both directions:
+// every app has a record and every record an app (call after Converge, with
+// faults off).
+func (h *Harness) CheckConsistency(ctx context.Context) error {
+	apps, err := h.Provider.List(ctx)
+	if err != nil {
+		return err
+	}
+	obs, err := h.Store.Observe(ctx, h.Clock.Now())
+	if err != nil {
+		return err
+	}
+	var errs []error
+	byApp := map[string]bool{}
+	for _, sb := range obs.Sandboxes {
+		byApp[sb.AppID] = true
+	}
+	bySandbox := map[string]bool{}
+	for _, a := range apps {
+		bySandbox[a.ID] = true
+		if !byApp[a.ID] {
+			errs = append(errs, fmt.Errorf("app %s (sandbox %s) has no record", a.ID, a.SandboxID))
+		}
+	}
+	for _, sb := range obs.Sandboxes {
+		if sb.AppID == "" || !bySandbox[sb.AppID] {
+			errs = append(errs, fmt.Errorf("record %s (%s, app %q) has no app", sb.ID, sb.State, sb.AppID))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Burst acquires n sandboxes of a pool at once and returns how many came
+// warm from the pool.
+func (h *Harness) Burst(ctx context.Context, name string, n int) int {
+	warm := h.Stats.WarmHits
+	for range n {
+		h.Acquire(ctx, name)
+	}
+	return h.Stats.WarmHits - warm
+}
+
+// RefillLag steps (traffic off) until the pool is back at target ready and
+// returns the simulated time that took and the passes it spent.
+func (h *Harness) RefillLag(ctx context.Context, name string, limit time.Duration) (time.Duration, int, error) {
+	h.SetTraffic(false)
+	pc, err := h.Config.Pool(name)
+	if err != nil {
+		return 0, 0, err
+	}
+	start, passes0 := h.Clock.Now(), h.Stats.Passes
+	for h.Clock.Now().Sub(start) < limit {
+		if err := h.Step(ctx); err != nil {
+			return 0, 0, err
+		}
+		snap, err := h.Store.Metrics(ctx, []string{name}, h.Clock.Now())
+		if err != nil {
+			return 0, 0, err
+		}
+		if snap.Pools[name].Ready >= pc.TargetReady {
+			return h.Clock.Now().Sub(start), h.Stats.Passes - passes0, nil
+		}
+	}
+	return limit, h.Stats.Passes - passes0, fmt.Errorf("simharness: %s not refilled within %v", name, limit)
+}

@@ -1,0 +1,109 @@
+package simharness
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hotpool/hotpool/internal/appsim"
+	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/hotpool/hotpool/internal/redistest"
+)
+
+// simConfig: two pools, one cold-starting (create), one failing fast, a
+// global cap that binds under bursts.
+func simConfig() *pool.Config {
+	c := pool.DefaultConfig()
+	py := pool.DefaultPool()
+	py.TargetReady, py.MaxReady = 4, 6
+	py.IdleTimeout = pool.Duration(time.Hour)
+	node := pool.DefaultPool()
+	node.TargetReady, node.MaxReady = 2, 3
+	node.OnEmpty = pool.OnEmptyFail
+	node.IdleTimeout = pool.Duration(time.Hour)
+	node.MaxWarmAge = pool.Duration(10 * time.Minute)
+	c.Pools = map[string]*pool.PoolConfig{"py": &py, "node": &node}
+	total := 14
+	c.MaxTotalSandboxes = &total
+	c.MaxConcurrentCreates = 4
+	c.CreateTimeout = pool.Duration(3 * time.Minute)
+	c.OrphanGrace = pool.Duration(2 * time.Minute)
+	c.CircuitOpenFor = pool.Duration(2 * time.Minute)
+	c.HealthCheckURL = true
+	return &c
+}
+
+// simDuration is short in CI; HOTPOOL_SIM_LONG=1 runs hours.
+func simDuration() time.Duration {
+	if os.Getenv("HOTPOOL_SIM_LONG") != "" {
+		return 6 * time.Hour
+	}
+	return 30 * time.Minute
+}
+
+// ConvergePasses is the stated bound: once faults stop, every pool is back
+// at target within this many passes (5 s apart: 2 minutes).
+const ConvergePasses = 24
+
+func TestSimulation_InvariantsHoldUnderFaultsAndConverge(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	ctx := context.Background()
+	h, err := New(rdb, prefix, Options{
+		Config: simConfig(), Seed: 42, CreateDelay: 40 * time.Second, FailRate: 0.05,
+		AcquiresPerMinute: map[string]float64{"py": 3, "node": 1},
+		AbandonRate:       0.1, LeaseTTL: 10 * time.Minute,
+	})
+	require.NoError(t, err)
+	defer h.Close()
+
+	d := simDuration()
+	// Calm, then faults on the API and on health, then calm again.
+	require.NoError(t, h.Run(ctx, d/3))
+	h.Sim.SetFaults(appsim.Faults{Rate429: 0.05, Rate500: 0.05, Rate503: 0.05, DropRate: 0.02})
+	require.NoError(t, h.Run(ctx, d/3))
+	h.Sim.SetFaults(appsim.Faults{})
+	require.NoError(t, h.Run(ctx, d/3))
+
+	passes, err := h.Converge(ctx, ConvergePasses)
+	require.NoError(t, err)
+	require.NoError(t, h.CheckConsistency(ctx))
+	require.Empty(t, h.Stats.Violations, strings.Join(h.Stats.Violations, "\n"))
+
+	s := h.Stats
+	require.Positive(t, s.WarmHits)
+	require.Positive(t, s.Released)
+	require.Positive(t, s.Abandoned, "some leases must be reaped for the run to mean anything")
+	require.LessOrEqual(t, s.MaxTotal, 14)
+	require.LessOrEqual(t, s.MaxCreating, 4)
+	t.Logf("simulated %v in %d steps, %d passes: acquires=%d warm=%d cold=%d served=%d claim-failed=%d exhausted=%d released=%d abandoned=%d; pass errors=%d api calls=%d (%.1f/min); max total=%d max creating=%d; below target %d/%d pool-steps; converged in %d passes",
+		d, s.Steps, s.Passes, s.Acquires, s.WarmHits, s.ColdClaims, s.ClaimsServed, s.ClaimsFailed, s.Exhausted,
+		s.Released, s.Abandoned, s.PassErrors, s.APICalls, float64(s.APICalls)/d.Minutes(), s.MaxTotal, s.MaxCreating,
+		s.StepsBelowTarget, s.PoolStepsTotal, passes)
+}
+
+func TestSimulation_RefillLagAfterBurst(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	ctx := context.Background()
+	delay := 40 * time.Second
+	h, err := New(rdb, prefix, Options{Config: simConfig(), Seed: 7, CreateDelay: delay})
+	require.NoError(t, err)
+	defer h.Close()
+	h.SetTraffic(false)
+	_, err = h.Converge(ctx, ConvergePasses)
+	require.NoError(t, err)
+
+	warm := h.Burst(ctx, "py", 4)
+	require.Equal(t, 4, warm)
+	lag, passes, err := h.RefillLag(ctx, "py", 5*time.Minute)
+	require.NoError(t, err)
+	// A refill cannot beat one deployment; with passes every 5 s it should
+	// cost at most a deployment plus two pass intervals.
+	require.GreaterOrEqual(t, lag, delay)
+	require.LessOrEqual(t, lag, delay+10*time.Second)
+	t.Logf("refill lag after a burst of 4 (target 4, create delay %v, passes every 5s): %v (%.2fx the create delay), %d passes", delay, lag, lag.Seconds()/delay.Seconds(), passes)
+	require.Empty(t, h.Stats.Violations, strings.Join(h.Stats.Violations, "\n"))
+}
