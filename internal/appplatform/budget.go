@@ -112,7 +112,7 @@ func (b *Budget) Take(ctx context.Context, n int) error {
 		case -1:
 			return &BudgetError{Cause: fmt.Errorf("%d calls never fit per_minute %d / per_hour %d", n, b.limits.PerMinute, b.limits.PerHour)}
 		}
-		until := time.UnixMilli(res[1])
+		until := time.UnixMilli(res[1]).UTC()
 		wait := until.Sub(now)
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 			return &BudgetError{Until: until}
@@ -149,7 +149,7 @@ func (b *Budget) Remaining(ctx context.Context) (minute, hour int, pausedUntil t
 		hour = min(hour, int(rl))
 	}
 	if res[2] > now.UnixMilli() {
-		pausedUntil = time.UnixMilli(res[2])
+		pausedUntil = time.UnixMilli(res[2]).UTC()
 	}
 	return minute, hour, pausedUntil, nil
 }

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -153,8 +154,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 	s.setRateHeaders(w, now)
 	switch inj.status {
 	case http.StatusTooManyRequests:
+		// Nothing is left until the Retry-After: say so consistently.
+		secs := retrySeconds(inj.retryAfter)
 		w.Header().Set("RateLimit-Remaining", "0")
-		w.Header().Set("Retry-After", fmt.Sprint(retrySeconds(inj.retryAfter)))
+		w.Header().Set("RateLimit-Reset", strconv.FormatInt(now.Add(time.Duration(secs)*time.Second).Unix(), 10))
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		writeError(w, http.StatusTooManyRequests, reqID, "API rate limit exceeded.")
 		return
 	case http.StatusInternalServerError:
