@@ -117,7 +117,7 @@ func (f *fixture) dumpAll() map[string]any {
 			require.NoError(f.t, err)
 			var zs []string
 			for _, z := range v {
-				zs = append(zs, z.Member.(string)+"="+formatScore(z.Score))
+				zs = append(zs, z.Member.(string)+"="+strconv.FormatFloat(z.Score, 'f', -1, 64))
 			}
 			out[name] = zs
 		case "stream":
@@ -134,9 +134,3 @@ func (f *fixture) dumpAll() map[string]any {
 	}
 	return out
 }
-
-func formatScore(f float64) string {
-	return strings.TrimSuffix(strings.TrimRight(strings.TrimRight(redisFloat(f), "0"), "."), ".")
-}
-
-func redisFloat(f float64) string { return strconv.FormatFloat(f, 'f', 3, 64) }
