@@ -186,6 +186,13 @@ func (c *Client) sandboxFrom(ar acquireResponse, replayed bool) *Sandbox {
 	}
 }
 
+// Attach returns a Sandbox bound to c from what an earlier acquire handed
+// out (for instance in another process: `hotpool acquire --env`), so its
+// agent can be used and its lease released or renewed.
+func (c *Client) Attach(id, url, agentToken, leaseToken string) *Sandbox {
+	return &Sandbox{ID: id, URL: url, AgentToken: agentToken, LeaseToken: leaseToken, c: c}
+}
+
 // WithSandbox acquires a sandbox of image, runs fn with it and always
 // releases it afterwards: when fn returns an error, when it panics, and when
 // ctx is cancelled (the release then uses a fresh short context). This is the

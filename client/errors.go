@@ -166,12 +166,18 @@ type WarmUpError struct {
 }
 
 func (e *WarmUpError) Error() string {
-	var lagging []string
+	var lagging, all []string
 	for _, name := range sortedKeys(e.Pools) {
 		p := e.Pools[name]
+		s := fmt.Sprintf("%s %d/%d", name, p.Ready, p.Target)
+		all = append(all, s)
 		if p.Ready < p.Target {
-			lagging = append(lagging, fmt.Sprintf("%s %d/%d", name, p.Ready, p.Target))
+			lagging = append(lagging, s)
 		}
+	}
+	if len(lagging) == 0 {
+		// The last report was already at target: the pools moved after it.
+		lagging = all
 	}
 	msg := fmt.Sprintf("warm_up_timeout: pools not at target after %s", e.Timeout)
 	if len(lagging) > 0 {

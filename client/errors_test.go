@@ -77,3 +77,9 @@ func TestAgentErrorUnauthorized(t *testing.T) {
 	require.ErrorIs(t, &AgentError{Status: 401, Message: "no"}, ErrUnauthorized)
 	require.False(t, errors.Is(&AgentError{Status: 500, Message: "no"}, ErrUnauthorized))
 }
+
+func TestWarmUpErrorWithNoLaggingPoolNamesThemAll(t *testing.T) {
+	err := &WarmUpError{Timeout: time.Second, Pools: map[string]PoolProgress{"python": {Ready: 3, Target: 3}}}
+	require.Equal(t, "warm_up_timeout: pools not at target after 1s: python 3/3", err.Error())
+	require.Equal(t, "warm_up_timeout: pools not at target after 1s", (&WarmUpError{Timeout: time.Second}).Error())
+}

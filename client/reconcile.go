@@ -133,6 +133,10 @@ func (c *Client) WarmUpProgress(ctx context.Context, timeout, interval time.Dura
 		if dl, ok := wctx.Deadline(); ok {
 			wait = min(wait, time.Until(dl))
 		}
+		if last != nil && wait < c.minBackoff {
+			// Too little time left for another useful poll: stop, do not spin.
+			return nil, &WarmUpError{Timeout: timeout, Pools: last}
+		}
 		var (
 			st    *WarmUpStatus
 			err   error

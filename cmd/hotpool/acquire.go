@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -32,7 +33,7 @@ type acquireJSON struct {
 }
 
 func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("acquire", "IMAGE [--lease D] [--wait D] [--json]", stderr)
+	fs := newFlagSet("acquire", "IMAGE [--lease D] [--wait D] [--json | --env]", stderr)
 	cn := addConnFlags(fs)
 	var lease, wait, timeout time.Duration
 	addDuration(fs, &lease, "lease", 0, "lease length, e.g. 15m (default: the server's default_lease)")
@@ -40,12 +41,16 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	addDuration(fs, &timeout, "timeout", 5*time.Minute, "give up following a cold start after this long")
 	key := fs.String("idempotency-key", "", "repeat-safe key: the same key answers the same sandbox")
 	asJSON := fs.Bool("json", false, "print the sandbox as JSON (includes the agent token)")
+	asEnv := fs.Bool("env", false, "print shell exports (HOTPOOL_SANDBOX_ID, HOTPOOL_LEASE_TOKEN, ...) for eval")
 	pos, code, done := parseArgs(fs, args)
 	if done {
 		return code
 	}
 	if len(pos) != 1 {
 		return usageError(stderr, fs, "want exactly one IMAGE, got %d arguments", len(pos))
+	}
+	if *asJSON && *asEnv {
+		return usageError(stderr, fs, "--json and --env exclude each other")
 	}
 	if wait > client.MaxWait {
 		return usageError(stderr, fs, "--wait must be at most %s", client.MaxWait)
@@ -72,6 +77,16 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		return exitOK
 	}
+	if *asEnv {
+		// release, renew and exec read these, so a shell session needs no copying.
+		for _, kv := range [][2]string{
+			{"HOTPOOL_SANDBOX_ID", sb.ID}, {"HOTPOOL_LEASE_TOKEN", sb.LeaseToken},
+			{"HOTPOOL_SANDBOX_URL", sb.URL}, {"HOTPOOL_AGENT_TOKEN", sb.AgentToken},
+		} {
+			fmt.Fprintf(stdout, "export %s=%s\n", kv[0], shellQuote(kv[1]))
+		}
+		return exitOK
+	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "sandbox\t%s\n", sb.ID)
 	fmt.Fprintf(tw, "image\t%s (%s)\n", sb.Image, sb.Source)
@@ -83,4 +98,9 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return fail(stderr, err)
 	}
 	return exitOK
+}
+
+// shellQuote single-quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

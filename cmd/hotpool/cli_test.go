@@ -35,7 +35,9 @@ func newContractServer(t *testing.T) (*contractServer, string) {
 	t.Cleanup(srv.Close)
 	t.Setenv("HOTPOOL_URL", srv.URL)
 	t.Setenv("HOTPOOL_API_TOKEN", cliToken)
-	t.Setenv("HOTPOOL_LEASE_TOKEN", "")
+	for _, k := range []string{"HOTPOOL_LEASE_TOKEN", "HOTPOOL_SANDBOX_ID", "HOTPOOL_SANDBOX_URL", "HOTPOOL_AGENT_TOKEN"} {
+		t.Setenv(k, "")
+	}
 	return cs, srv.URL
 }
 
@@ -108,6 +110,9 @@ func (cs *contractServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case "warm_up":
 			cs.warmCalls++
 			ready := min(cs.warmCalls, 3)
+			if cs.exhausted {
+				ready = 1 // never gets there
+			}
 			pools := map[string]any{"python": map[string]any{"ready": ready, "target": 3}, "node": map[string]any{"ready": 1, "target": 1}}
 			if ready < 3 || cs.exhausted {
 				cliJSON(w, 504, map[string]any{"error": map[string]any{"code": "warm_up_timeout", "message": "not yet", "details": map[string]any{"pools": pools}}})
@@ -319,4 +324,44 @@ func TestConfigValidate(t *testing.T) {
 	code, _, stderr = cli(t, "config", "validate", filepath.Join(dir, "missing.json"))
 	require.Equal(t, exitError, code)
 	require.Equal(t, 1, strings.Count(stderr, "\n"))
+}
+
+func TestAcquireEnvThenExecAndRelease(t *testing.T) {
+	newContractServer(t)
+	agent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/exec" || r.Header.Get("Authorization") != "Bearer agent-sba" {
+			cliJSON(w, 401, map[string]any{"error": "bad agent token"})
+			return
+		}
+		var req map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		cliJSON(w, 200, map[string]any{"stdout": "out: " + req["command"].(string) + " in " + req["cwd"].(string) + "\n", "stderr": "warn\n", "exit_code": 7})
+	}))
+	t.Cleanup(agent.Close)
+
+	code, out, stderr := cli(t, "acquire", "python", "--env")
+	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, "export HOTPOOL_SANDBOX_ID='sba'\nexport HOTPOOL_LEASE_TOKEN='lease-sba'\n"+
+		"export HOTPOOL_SANDBOX_URL='https://sba.example'\nexport HOTPOOL_AGENT_TOKEN='agent-sba'\n", out)
+
+	t.Setenv("HOTPOOL_SANDBOX_ID", "sba")
+	t.Setenv("HOTPOOL_LEASE_TOKEN", "lease-sba")
+	t.Setenv("HOTPOOL_SANDBOX_URL", agent.URL)
+	t.Setenv("HOTPOOL_AGENT_TOKEN", "agent-sba")
+	code, out, stderr = cli(t, "exec", "--cwd", "/tmp", "--", "python3", "-c", "'print(2+2)'")
+	require.Equal(t, 7, code, "exec exits with the command's status")
+	require.Equal(t, "out: python3 -c 'print(2+2)' in /tmp\n", out)
+	require.Equal(t, "warn\n", stderr)
+
+	code, _, stderr = cli(t, "exec", "--agent-token", "wrong", "ls")
+	require.Equal(t, exitError, code)
+	require.Equal(t, "hotpool: sandbox agent: HTTP 401: bad agent token\n", stderr)
+
+	code, out, stderr = cli(t, "release")
+	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, "released sba (deleting)\n", out)
+}
+
+func TestShellQuote(t *testing.T) {
+	require.Equal(t, `'it'\''s'`, shellQuote("it's"))
 }

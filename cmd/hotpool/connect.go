@@ -67,7 +67,12 @@ func parseArgs(fs *flag.FlagSet, args []string) (pos []string, code int, done bo
 			}
 			return nil, exitUsage, true
 		}
-		args = fs.Args()
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			// "--" ends the flags: everything after it is positional.
+			return append(pos, rest...), exitOK, false
+		}
+		args = rest
 		if len(args) == 0 {
 			return pos, exitOK, false
 		}

@@ -17,7 +17,7 @@ func init() {
 // leaseArgs parses "ID --lease-token T"; the token may also come from
 // HOTPOOL_LEASE_TOKEN, which keeps it out of the process list.
 func leaseArgs(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (id, token string, cn *conn, code int, done bool) {
-	fs := newFlagSet(name, "ID --lease-token T", stderr)
+	fs := newFlagSet(name, "[ID] --lease-token T", stderr)
 	cn = addConnFlags(fs)
 	tok := fs.String("lease-token", "", "the lease token acquire printed (env HOTPOOL_LEASE_TOKEN)")
 	if extra != nil {
@@ -27,8 +27,11 @@ func leaseArgs(name string, args []string, stderr io.Writer, extra func(*flag.Fl
 	if done {
 		return "", "", nil, code, true
 	}
+	if len(pos) == 0 && os.Getenv("HOTPOOL_SANDBOX_ID") != "" {
+		pos = []string{os.Getenv("HOTPOOL_SANDBOX_ID")}
+	}
 	if len(pos) != 1 {
-		return "", "", nil, usageError(stderr, fs, "want exactly one sandbox ID, got %d arguments", len(pos)), true
+		return "", "", nil, usageError(stderr, fs, "want exactly one sandbox ID (or HOTPOOL_SANDBOX_ID), got %d arguments", len(pos)), true
 	}
 	token = *tok
 	if token == "" {
