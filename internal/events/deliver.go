@@ -95,15 +95,20 @@ type Deliverer struct {
 // plain one; a nil logger discards.
 func NewDeliverer(rdb redis.Cmdable, prefix string, webhooks []pool.Webhook, secrets func(env string) string,
 	httpClient *http.Client, clock pool.Clock, logger *slog.Logger, opts ...Option) *Deliverer {
-	if httpClient == nil {
-		httpClient = &http.Client{}
+	// A copy, so the caller's client is left as it is: redirects are not
+	// followed, because a 301/302 turns the POST into a bodiless GET whose
+	// 2xx would acknowledge events the receiver never saw. A 3xx is a failure.
+	hc := http.Client{}
+	if httpClient != nil {
+		hc = *httpClient
 	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	d := &Deliverer{
 		rdb: rdb, keys: redisstate.NewKeys(prefix), deployment: prefix, hooks: newHooks(webhooks),
-		secrets: secrets, hc: httpClient, clock: clock, log: logger,
+		secrets: secrets, hc: &hc, clock: clock, log: logger,
 		maxAttempts: pool.DefaultWebhookAttempts, batchSize: DefaultBatchSize,
 		backoffBase: DefaultBackoffBase, backoffMax: DefaultBackoffMax, requestTimeout: DefaultRequestTimeout,
 	}
@@ -340,8 +345,11 @@ func (d *Deliverer) fail(ctx context.Context, h hook, st headState, cursor strin
 		args = append(args, e.ID, e.Type, e.Pool, e.SandboxID, e.At.UnixMilli(), e.Reason)
 	}
 	res, err := failScript.Run(ctx, d.rdb, []string{d.keys.Webhooks(), d.keys.DeadEvents()}, args...).Int64Slice()
-	if err != nil || len(res) != 2 {
-		return 0, 0, fmt.Errorf("events: record failed delivery to %s: %v", h.display, err)
+	if err != nil {
+		return 0, 0, fmt.Errorf("events: record failed delivery to %s: %w", h.display, err)
+	}
+	if len(res) != 2 {
+		return 0, 0, fmt.Errorf("events: record failed delivery to %s: script answered %v", h.display, res)
 	}
 	return int(res[0]), int(res[1]), nil
 }

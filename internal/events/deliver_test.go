@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -373,4 +374,29 @@ func TestDisplayURLDropsCredentials(t *testing.T) {
 	require.Equal(t, "https://h.example/p", displayURL("https://user:pw@h.example/p?token=abc#x"))
 	require.Equal(t, "(unparsable url)", displayURL("http://[::1"))
 	require.False(t, strings.Contains(displayURL("https://h/p?sig=1"), "sig"))
+}
+
+// TestRedirectIsAFailure: following a 302 would turn the POST into a GET
+// without a body, and its 200 would acknowledge events nobody received.
+func TestRedirectIsAFailure(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		clock := pool.NewManualClock(t0)
+		rcv := newReceiver(t, clock, always(accept))
+		redirect := http.NewServeMux()
+		redirect.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, rcv.srv.URL, http.StatusFound)
+		})
+		srv := httptest.NewServer(redirect)
+		t.Cleanup(srv.Close)
+		hook := pool.Webhook{URL: srv.URL, SecretEnv: "HOOK_SECRET"}
+		d := NewDeliverer(b.rdb, b.prefix, []pool.Webhook{hook}, secrets, http.DefaultClient, clock, nil)
+		b.emit(t, redisstate.EventSandboxReady, "python", "sb1", "ready")
+		rep, err := d.Deliver(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, 1, rep.Failures)
+		require.Zero(t, rep.Delivered)
+		require.Equal(t, "status 302", b.hookField(t, hook, "last_error"))
+		require.Zero(t, rcv.count(), "the redirect was not followed")
+		require.Nil(t, http.DefaultClient.CheckRedirect, "the caller's client is left as it was")
+	})
 }
