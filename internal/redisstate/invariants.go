@@ -88,8 +88,11 @@ func CheckInvariants(ctx context.Context, rdb redis.Scripter, prefix string, cap
 			bad("sandbox %s: unknown state %q", id, st)
 		}
 		for s2, member := range in {
-			if member != (s2 == st) {
-				bad("sandbox %s: state %s but in %s index: %v", id, st, s2, member)
+			switch {
+			case s2 == st && !member:
+				bad("sandbox %s: state %s but not in its %s index", id, st, s2)
+			case s2 != st && member:
+				bad("sandbox %s: state %s but also in the %s index", id, st, s2)
 			}
 		}
 		if d.creatingAll[id] != (st == pool.StateCreating) {
