@@ -27,25 +27,18 @@ func (p *promWriter) family(name, typ, help string) {
 }
 
 func (p *promWriter) sample(name string, v float64, labels ...label) {
-	var b strings.Builder
-	b.WriteString(name)
-	if len(labels) > 0 {
-		b.WriteByte('{')
-		for i, l := range labels {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(l.name)
-			b.WriteString(`="`)
-			b.WriteString(escapeLabel(l.value))
-			b.WriteByte('"')
+	p.printf(name)
+	for i, l := range labels {
+		sep := ","
+		if i == 0 {
+			sep = "{"
 		}
-		b.WriteByte('}')
+		p.printf(sep, l.name, `="`, escapeLabel(l.value), `"`)
 	}
-	b.WriteByte(' ')
-	b.WriteString(formatFloat(v))
-	b.WriteByte('\n')
-	p.printf(b.String())
+	if len(labels) > 0 {
+		p.printf("}")
+	}
+	p.printf(" ", formatFloat(v), "\n")
 }
 
 func (p *promWriter) printf(parts ...string) {
@@ -69,13 +62,15 @@ func formatFloat(v float64) string {
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
-func escapeHelp(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(s)
-}
+// The text format's escapes, built once: a Replacer is costly to make.
+var (
+	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+	labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+)
 
-func escapeLabel(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`).Replace(s)
-}
+func escapeHelp(s string) string { return helpEscaper.Replace(s) }
+
+func escapeLabel(s string) string { return labelEscaper.Replace(s) }
 
 func b2f(b bool) float64 {
 	if b {
