@@ -43,6 +43,12 @@ var (
 )
 
 func looksSecret(s string) bool {
+	// Fast path for the short values most attributes hold (op, pool, ids):
+	// every token pattern is at least 43 characters, and a bearer shorter
+	// than that still says "bearer".
+	if len(s) < 43 && !strings.Contains(strings.ToLower(s), "bearer") {
+		return false
+	}
 	return bearerRE.MatchString(s) || doTokenRE.MatchString(s) || hotpoolTokenRE.MatchString(s)
 }
 
