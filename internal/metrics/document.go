@@ -178,14 +178,12 @@ func buildPool(name string, m pool.PoolMetrics, cfg *pool.Config, managerShutdow
 	if m.State.CircuitOpen(now) {
 		p.Circuit = Circuit{State: "open", Reason: m.State.CircuitReason, Until: m.State.CircuitOpenUntil}
 	}
-	var idleTimeout time.Duration
 	if cfg != nil {
 		if pc, err := cfg.Pool(name); err == nil {
 			p.TargetReady, p.MaxReady = pc.TargetReady, pc.MaxReady
-			idleTimeout = pc.IdleTimeout.D()
+			p.Idle = idle(m.State, pc, now)
 		}
 	}
-	p.Idle = idle(m.State, idleTimeout, now)
 	warmSum, coldSum := latencySums(st)
 	p.AcquireLatencyMs = AcquireHistogram{
 		Warm: histogram(st.WarmLatencyBuckets, warmSum),
@@ -194,18 +192,23 @@ func buildPool(name string, m pool.PoolMetrics, cfg *pool.Config, managerShutdow
 	return p
 }
 
-// idle mirrors the scale-down clock: no acquire (or, for a pool never used,
-// no activation) within idle_timeout. A pool with no state yet is not idle:
-// its clock has not started.
-func idle(s pool.PoolState, idleTimeout time.Duration, now time.Time) bool {
-	since := s.LastAcquireAt
-	if s.ActivatedAt.After(since) {
-		since = s.ActivatedAt
-	}
-	if since.IsZero() {
+// idle is the seed's IDLE state as reconcile decides it (reconcile.IsIdle,
+// mirrored so the metrics function does not link the reconcile engine; a test
+// holds the two equal): no acquire for idle_timeout, counted from the later
+// of the last acquire and the pool's activation, and none within
+// cooldown_after_acquire. idle_timeout 0 turns scale-down, and so idleness, off.
+func idle(s pool.PoolState, pc pool.PoolConfig, now time.Time) bool {
+	if pc.IdleTimeout <= 0 {
 		return false
 	}
-	return now.Sub(since) >= idleTimeout
+	since := s.ActivatedAt
+	if s.LastAcquireAt.After(since) {
+		since = s.LastAcquireAt
+	}
+	if since.IsZero() || now.Sub(since) < pc.IdleTimeout.D() {
+		return false
+	}
+	return s.LastAcquireAt.IsZero() || now.Sub(s.LastAcquireAt) >= pc.CooldownAfterAcquire.D()
 }
 
 // latencySums attributes the acquire latency sum to warm hits and cold
