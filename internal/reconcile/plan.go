@@ -410,7 +410,17 @@ func (p *planner) planWant(pp *poolPlan) {
 	if pp.failedNow || st.CircuitOpen(p.now) || p.now.Before(st.NextCreateAt) {
 		return
 	}
-	want := pp.pc.TargetReady - (have + pp.creatingFill)
+	// Rolling refresh: a sandbox within RefreshLead of its warm deadline
+	// still serves, but no longer counts toward target, so its replacement
+	// deploys before it expires (room permitting under max_ready).
+	lead := RefreshLead(pp.pc)
+	fresh := 0
+	for _, sb := range pp.alive {
+		if sb.WarmDeadline.IsZero() || p.now.Before(sb.WarmDeadline.Add(-lead)) {
+			fresh++
+		}
+	}
+	want := pp.pc.TargetReady - (fresh + pp.creatingFill)
 	if room := pp.pc.MaxReady - (have + pp.creatingFill); room < want {
 		want = room
 	}
@@ -450,6 +460,9 @@ func (p *planner) planOrphans() {
 			continue
 		}
 		if !a.CreatedAt.IsZero() && p.now.Sub(a.CreatedAt) < p.cfg.OrphanGrace.D() {
+			// Not collected yet, but it exists and costs: it counts toward
+			// max_total_sandboxes, so an emptied Redis cannot double the fleet.
+			p.total++
 			continue
 		}
 		if a.SandboxID == "" || a.Pool == "" {

@@ -65,6 +65,11 @@ func TestPlan_Capacity(t *testing.T) {
 			c.MaxTotalSandboxes = intp(3)
 			w.record(pool.Sandbox{ID: "d1", State: pool.StateDeleting, AppID: "app-d1"})
 		}, map[string]int{"py": 3}},
+		{"apps Redis does not know count toward the global cap during their grace", func(c *pool.Config, w *world) {
+			c.MaxTotalSandboxes = intp(3)
+			w.app(pool.App{ID: "app-x", SandboxID: "x", CreatedAt: t0.Add(-time.Second)})
+			w.app(pool.App{ID: "app-y", SandboxID: "y", CreatedAt: t0.Add(-time.Second)})
+		}, map[string]int{"py": 1}},
 		{"max_concurrent_creates across pools, round-robin", func(c *pool.Config, w *world) {
 			c.MaxConcurrentCreates = 3
 			pc := *poolCfg(c, "py")
@@ -298,6 +303,24 @@ func TestPlan_WarmDeadlineExpiresAndReplaces(t *testing.T) {
 	require.Equal(t, map[string]string{"a": pool.ReasonExpired}, reasons(as, KindMarkDeleting))
 	require.Equal(t, []Kind{KindMarkDeleting, KindDestroy}, forSandbox(as, "a"))
 	require.Len(t, ofKind(as, KindCreate), 1, "the expired sandbox is replaced")
+}
+
+func TestPlan_RollingRefreshReplacesBeforeTheDeadline(t *testing.T) {
+	cfg := testConfig() // target 3, max 5
+	lead := RefreshLead(*cfg.Pools["py"])
+	w := newWorld().ready("a", 20*time.Minute).ready("b", 2*time.Minute).ready("c", time.Minute)
+	w.obs.State.Sandboxes[0].WarmDeadline = t0.Add(lead - time.Second)
+	as := Plan(w.obs, cfg, t0)
+	require.Empty(t, ofKind(as, KindMarkDeleting), "it still serves until its deadline")
+	require.Len(t, ofKind(as, KindCreate), 1, "its replacement deploys now")
+
+	// No room under max_ready: the replacement waits for the expiry.
+	cfg.Pools["py"].MaxReady = 3
+	require.Empty(t, ofKind(Plan(w.obs, cfg, t0), KindCreate))
+	// Not yet within the lead: nothing to do.
+	cfg.Pools["py"].MaxReady = 5
+	w.obs.State.Sandboxes[0].WarmDeadline = t0.Add(lead + time.Second)
+	require.Empty(t, ofKind(Plan(w.obs, cfg, t0), KindCreate))
 }
 
 func TestPlan_Health(t *testing.T) {

@@ -24,7 +24,16 @@ const (
 	// HealthFailThreshold is how many consecutive definite /health failures
 	// condemn a ready sandbox; one ERROR phase in the provider's list is enough.
 	HealthFailThreshold = 2
+	// MaxRefreshLead is how long before its warm deadline a ready sandbox's
+	// replacement starts deploying: about one App Platform deployment.
+	MaxRefreshLead = 90 * time.Second
 )
+
+// RefreshLead is MaxRefreshLead, but at most a quarter of max_warm_age, so a
+// short-lived pool is not replaced as soon as it is filled.
+func RefreshLead(pc pool.PoolConfig) time.Duration {
+	return min(MaxRefreshLead, pc.MaxWarmAge.D()/4)
+}
 
 // unit maps parts to a number in [0, 1). The planner is pure, so its jitter
 // comes from hashing ids (which are random) rather than from a random source;

@@ -52,6 +52,11 @@ type Options struct {
 	HoldMin, HoldMax time.Duration
 	AbandonRate      float64
 	LeaseTTL         time.Duration
+	// WrapProvider, when set, wraps the provider the reconciler uses (to
+	// inject faults the simulator does not model, or to count calls).
+	WrapProvider func(pool.Provider) pool.Provider
+	// ReconcilerOptions are added to the reconciler's.
+	ReconcilerOptions []reconcile.Option
 }
 
 // Stats counts what a run did. Violations lists every broken invariant.
@@ -161,8 +166,12 @@ func New(rdb *redis.Client, prefix string, o Options) (*Harness, error) {
 	}
 	h.Store = redisstate.New(rdb, prefix)
 	secrets := pool.NewSecrets("sim-secret")
-	h.Reconciler = reconcile.New(h.Store, h.Provider, o.Config, h.Clock,
-		reconcile.WithSecrets(secrets), reconcile.WithIDs(h.newID))
+	var pv pool.Provider = h.Provider
+	if o.WrapProvider != nil {
+		pv = o.WrapProvider(pv)
+	}
+	h.Reconciler = reconcile.New(h.Store, pv, o.Config, h.Clock,
+		append([]reconcile.Option{reconcile.WithSecrets(secrets), reconcile.WithIDs(h.newID)}, o.ReconcilerOptions...)...)
 	h.Service, err = pool.NewService(pool.ServiceOptions{
 		Store: h.Store, Config: o.Config, Clock: h.Clock, Secrets: secrets, Reconciler: h.Reconciler,
 		NewSandboxID: h.newID,
@@ -512,4 +521,48 @@ func (h *Harness) RefillLag(ctx context.Context, name string, limit time.Duratio
 		}
 	}
 	return limit, h.Stats.Passes - passes0, fmt.Errorf("simharness: %s not refilled within %v", name, limit)
+}
+
+// Apps lists the platform's apps of this deployment (faults permitting).
+func (h *Harness) Apps(ctx context.Context) ([]pool.App, error) { return h.Provider.List(ctx) }
+
+// FlushRedis deletes every key of this deployment, as if Redis had been
+// emptied (a failover to an empty replica, a FLUSHALL).
+func (h *Harness) FlushRedis(ctx context.Context, rdb *redis.Client) error {
+	iter := rdb.Scan(ctx, 0, redisstate.NewKeys(h.prefix).Tag()+"*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	return rdb.Del(ctx, keys...).Err()
+}
+
+// Lease is a lease the simulated caller holds.
+type Lease struct {
+	Sandbox   pool.Sandbox
+	Token     string
+	ExpiresAt time.Time
+}
+
+// Leases returns the leases the simulated callers hold now.
+func (h *Harness) Leases() []Lease {
+	out := make([]Lease, 0, len(h.leases))
+	for _, id := range h.leaseIDs() {
+		l := h.leases[id]
+		out = append(out, Lease{Sandbox: l.sandbox, Token: l.token, ExpiresAt: l.expiresAt})
+	}
+	return out
+}
+
+// Abandon makes every lease held now never be released (its holder vanished).
+func (h *Harness) Abandon() {
+	for _, l := range h.leases {
+		l.releaseAt = time.Time{}
+	}
 }

@@ -42,7 +42,7 @@ func simDuration() time.Duration {
 	if os.Getenv("HOTPOOL_SIM_LONG") != "" {
 		return 6 * time.Hour
 	}
-	return 30 * time.Minute
+	return 18 * time.Minute
 }
 
 // ConvergePasses is the stated bound: once faults stop, every pool is back
@@ -50,6 +50,7 @@ func simDuration() time.Duration {
 const ConvergePasses = 24
 
 func TestSimulation_InvariantsHoldUnderFaultsAndConverge(t *testing.T) {
+	t.Parallel()
 	rdb, prefix := redistest.Client(t)
 	ctx := context.Background()
 	h, err := New(rdb, prefix, Options{
@@ -86,6 +87,7 @@ func TestSimulation_InvariantsHoldUnderFaultsAndConverge(t *testing.T) {
 }
 
 func TestSimulation_RefillLagAfterBurst(t *testing.T) {
+	t.Parallel()
 	rdb, prefix := redistest.Client(t)
 	ctx := context.Background()
 	delay := 40 * time.Second
