@@ -48,6 +48,13 @@ func (e *executor) run(ctx context.Context, actions []Action) error {
 		if a.SandboxID != "" {
 			e.failed[a.SandboxID] = true
 		}
+		if errors.Is(err, pool.ErrStateConflict) {
+			// The sandbox moved on since the snapshot (an acquire leased it,
+			// a lease was renewed): nothing failed, the next pass sees it as
+			// it is now, and this pass takes no further step on it.
+			e.r.log.Info("reconcile action skipped: state moved on", "op", string(a.Kind), "pool", a.Pool, "sandbox_id", a.SandboxID)
+			continue
+		}
 		e.rep.Errors = append(e.rep.Errors, fmt.Sprintf("%s pool=%s sandbox=%s app=%s: %v", a.Kind, a.Pool, a.SandboxID, a.AppID, err))
 		e.r.log.Warn("reconcile action failed", "op", string(a.Kind), "pool", a.Pool, "sandbox_id", a.SandboxID, "app_id", a.AppID, "err", err)
 	}

@@ -123,6 +123,21 @@ func TestReconcile_OneFailingItemDoesNotStopThePass(t *testing.T) {
 	require.Equal(t, 1, rep.Pools["py"].Deleted)
 }
 
+func TestReconcile_StateConflictSkipsTheRestOfThatSandbox(t *testing.T) {
+	// Planned a scale-down of "a", but an acquire leased it meanwhile: the
+	// Store refuses the move, and the app must not be deleted.
+	w := newWorld().ready("a", 3*time.Minute).ready("b", time.Minute).
+		poolState("py", func(s *pool.PoolState) { s.ActivatedAt = t0.Add(-time.Hour) })
+	st := newFakeStore(w.obs.State)
+	st.fail["MarkDeleting a scale_down"] = fmt.Errorf("mark deleting: %w", pool.ErrStateConflict)
+	pv := newFakeProvider(w.obs.Apps...)
+	rep, err := newTestReconciler(st, pv, testConfig()).Reconcile(context.Background())
+	require.NoError(t, err)
+	require.Empty(t, rep.Errors, "a conflict is not a failure")
+	require.NotContains(t, pv.lines(), "Delete app-a")
+	require.NotContains(t, st.lines(), "Forget a")
+}
+
 func TestReconcile_LostLockStopsThePass(t *testing.T) {
 	w := newWorld().record(pool.Sandbox{ID: "d1", State: pool.StateDeleting}).record(pool.Sandbox{ID: "d2", State: pool.StateDeleting})
 	st := newFakeStore(w.obs.State)
