@@ -1,0 +1,313 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"reflect"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hotpool/hotpool/internal/pool"
+)
+
+const readmePath = "../../README.md"
+
+// readmeFirstBlock is the lead's first code block, which CI greps: it must
+// stay exactly as it is.
+const readmeFirstBlock = "```sh\ngo run ./cmd/hotpool serve --config examples/config.json --token dev-token\ngo test -race -count=1 ./...\n```\n"
+
+// readmeNeedsAnAccount are the README's commands that need a DigitalOcean
+// account (or deploy to one), so no test runs them. A new command in the
+// README must be runnable or be added here on purpose.
+var readmeNeedsAnAccount = []string{
+	"doctl databases create hotpool-valkey --engine valkey --region nyc1 --size db-s-1vcpu-1gb --num-nodes 1",
+	"doctl databases connection hotpool-valkey --format URI",
+	"doctl serverless install",
+	"doctl serverless namespaces create --label hotpool --region nyc1",
+	"doctl serverless connect hotpool",
+	"make package",
+	"make deploy",
+	"doctl serverless functions get hotpool/acquire --url",
+	"export HOTPOOL_URL=https://faas-nyc1-2ef2e6cc.doserverless.co/api/v1/web/fn-xxxx/hotpool",
+}
+
+// readmeRunByCI are run by .ci/run (go test) or compiled by every go test/vet
+// of this package (go build of the CLI under test).
+var readmeRunByCI = []string{
+	"go test -race -count=1 ./...",
+	"go build -o bin/hotpool ./cmd/hotpool",
+}
+
+func readREADME(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(readmePath)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// codeBlocks returns the lines of every fenced block of the given language,
+// in order (fences may be indented inside list items).
+func codeBlocks(readme, lang string) [][]string {
+	var blocks [][]string
+	var cur []string
+	in, indent := false, ""
+	sc := bufio.NewScanner(strings.NewReader(readme))
+	for sc.Scan() {
+		raw := sc.Text()
+		line := strings.TrimSpace(raw)
+		switch {
+		case !in && line == "```"+lang:
+			in, cur = true, nil
+			indent = raw[:len(raw)-len(strings.TrimLeft(raw, " "))]
+		case in && line == "```":
+			in = false
+			blocks = append(blocks, cur)
+		case in:
+			// Keep the block's own indentation (YAML needs it), without the fence's.
+			cur = append(cur, strings.TrimRight(strings.TrimPrefix(raw, indent), " "))
+		}
+	}
+	return blocks
+}
+
+func TestREADMEKeepsTheFirstBlock(t *testing.T) {
+	readme := readREADME(t)
+	require.True(t, strings.HasPrefix(readme, "# hotpool\n\n"+readmeFirstBlock), "the first code block must stay exactly as the lead wrote it")
+	ci, err := os.ReadFile("../../.ci/run")
+	require.NoError(t, err)
+	require.Contains(t, string(ci), "\ngo test -race -count=1 ./...\n", "CI runs the README's test command")
+}
+
+// TestREADMEConfigReferenceCoversEveryField: every JSON field of the config
+// types is documented in the README's config reference.
+func TestREADMEConfigReferenceCoversEveryField(t *testing.T) {
+	readme := readREADME(t)
+	i := strings.Index(readme, "## Config reference")
+	require.Positive(t, i)
+	ref := readme[i:]
+	ref = ref[:strings.Index(ref, "\n## Pool sizing")]
+	n := 0
+	for _, v := range []any{pool.Config{}, pool.PoolConfig{}, pool.Template{}, pool.SandboxDefaults{}, pool.APIBudget{}, pool.Webhook{}} {
+		rt := reflect.TypeOf(v)
+		for f := range rt.NumField() {
+			name, _, _ := strings.Cut(rt.Field(f).Tag.Get("json"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			n++
+			require.Truef(t, strings.Contains(ref, "`"+name+"`") || strings.Contains(ref, name+"` (") || strings.Contains(ref, "{"+name) ||
+				strings.Contains(ref, ", "+name) || strings.Contains(ref, "`"+name+":"),
+				"%s.%s (%q) is missing from the README's config reference", rt.Name(), rt.Field(f).Name, name)
+		}
+	}
+	require.GreaterOrEqual(t, n, 40)
+}
+
+// TestREADMEConfigExamplesParse: every yaml/json block of the README is a
+// valid config.
+func TestREADMEConfigExamplesParse(t *testing.T) {
+	readme := readREADME(t)
+	blocks := append(codeBlocks(readme, "yaml"), codeBlocks(readme, "json")...)
+	require.NotEmpty(t, blocks)
+	for _, b := range blocks {
+		_, err := pool.ParseConfig([]byte(strings.Join(b, "\n")))
+		require.NoError(t, err, strings.Join(b, "\n"))
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the serving goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var (
+	listeningRE = regexp.MustCompile(`hotpool listening on (http://\S+)`)
+	evalRE      = regexp.MustCompile(`^eval "\$\((hotpool .*)\)"$`)
+	exportRE    = regexp.MustCompile(`^export ([A-Z_]+)='(.*)'$`)
+)
+
+// splitWords splits a command line as a POSIX shell would for the forms the
+// README uses: single and double quotes, $VAR expansion outside single quotes.
+func splitWords(t *testing.T, line string) []string {
+	t.Helper()
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case c == ' ':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case c == '\'':
+			j := strings.IndexByte(line[i+1:], '\'')
+			require.GreaterOrEqual(t, j, 0, "unterminated ' in %q", line)
+			cur.WriteString(line[i+1 : i+1+j])
+			i += j + 1
+			inWord = true
+		case c == '"':
+			j := strings.IndexByte(line[i+1:], '"')
+			require.GreaterOrEqual(t, j, 0, "unterminated \" in %q", line)
+			cur.WriteString(os.ExpandEnv(line[i+1 : i+1+j]))
+			i += j + 1
+			inWord = true
+		case c == '$':
+			j := i + 1
+			for j < len(line) && (line[j] == '_' || line[j] >= 'A' && line[j] <= 'Z' || line[j] >= 'a' && line[j] <= 'z' || line[j] >= '0' && line[j] <= '9') {
+				j++
+			}
+			cur.WriteString(os.Getenv(line[i+1 : j]))
+			i = j - 1
+			inWord = true
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words
+}
+
+// TestREADMECommands runs every command of the README's sh blocks, in order:
+// the serve command starts an in-process server (on a free port, with a fast
+// simulator), the CLI tour runs in-process against it, curl and the examples
+// run as processes against it. Commands that need a DigitalOcean account and
+// the ones CI runs are checked against their explicit lists.
+func TestREADMECommands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole README tour")
+	}
+	readme := readREADME(t)
+	t.Chdir("../..") // the README's commands run from the repository root
+	for _, k := range []string{"HOTPOOL_URL", "HOTPOOL_API_TOKEN", "HOTPOOL_SANDBOX_ID", "HOTPOOL_LEASE_TOKEN", "HOTPOOL_SANDBOX_URL", "HOTPOOL_AGENT_TOKEN"} {
+		t.Setenv(k, "")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	var ran, ci, account []string
+	baseURL := ""
+	for _, block := range codeBlocks(readme, "sh") {
+		for _, line := range block {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			switch {
+			case contains(readmeNeedsAnAccount, line):
+				account = append(account, line)
+			case contains(readmeRunByCI, line):
+				ci = append(ci, line)
+			case strings.HasPrefix(line, "go run ./cmd/hotpool serve "):
+				baseURL = startREADMEServer(t, ctx, strings.Fields(line)[3:])
+				ran = append(ran, line)
+			case strings.HasPrefix(line, "export "):
+				for _, w := range splitWords(t, line)[1:] {
+					k, v, ok := strings.Cut(w, "=")
+					require.True(t, ok, line)
+					switch k {
+					case "PATH": // the CLI runs in-process
+					case "HOTPOOL_URL":
+						require.NotEmpty(t, baseURL, "the tour needs the server first")
+						t.Setenv(k, baseURL) // the README's :8080, here a free port
+					default:
+						t.Setenv(k, v)
+					}
+				}
+				ran = append(ran, line)
+			case evalRE.MatchString(line):
+				args := splitWords(t, evalRE.FindStringSubmatch(line)[1])[1:]
+				out := runCLI(t, ctx, line, args)
+				for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+					m := exportRE.FindStringSubmatch(l)
+					require.NotNil(t, m, "eval output line %q", l)
+					t.Setenv(m[1], m[2])
+				}
+				ran = append(ran, line)
+			case strings.HasPrefix(line, "hotpool "):
+				runCLI(t, ctx, line, splitWords(t, line)[1:])
+				ran = append(ran, line)
+			case strings.HasPrefix(line, "curl "), strings.HasPrefix(line, "go run ./examples/"):
+				cmd := exec.CommandContext(ctx, "bash", "-c", line)
+				out, err := cmd.CombinedOutput()
+				require.NoError(t, err, "%s:\n%s", line, out)
+				require.NotContains(t, string(out), `"error"`, line)
+				ran = append(ran, line)
+			default:
+				t.Fatalf("README command %q is neither run here nor listed as needing an account or CI", line)
+			}
+		}
+	}
+	require.ElementsMatch(t, readmeNeedsAnAccount, account, "every listed account command is still in the README")
+	require.ElementsMatch(t, readmeRunByCI, ci)
+	require.GreaterOrEqual(t, len(ran), 15)
+	t.Logf("README: %d commands run, %d run by CI, %d need a DigitalOcean account", len(ran), len(ci), len(account))
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// startREADMEServer runs the README's serve command in-process on a free port
+// with a fast simulator, and returns its URL.
+func startREADMEServer(t *testing.T, ctx context.Context, args []string) string {
+	t.Helper()
+	sctx, stop := context.WithCancel(ctx)
+	out := &syncBuffer{}
+	done := make(chan int, 1)
+	args = append(args, "--addr", "127.0.0.1:0", "--sim-create-delay", "100ms", "--reconcile-every", "200ms", "--log-level", "error")
+	go func() { done <- run(sctx, args, out, &syncBuffer{}) }()
+	t.Cleanup(func() {
+		stop()
+		require.Equal(t, exitOK, <-done)
+	})
+	var url string
+	require.Eventually(t, func() bool {
+		if m := listeningRE.FindStringSubmatch(out.String()); m != nil {
+			url = m[1]
+			return true
+		}
+		return false
+	}, 20*time.Second, 20*time.Millisecond, "serve did not start: %s", out.String())
+	return url
+}
+
+// runCLI runs one hotpool command in-process and requires success.
+func runCLI(t *testing.T, ctx context.Context, line string, args []string) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(ctx, args, &out, &errb)
+	require.Equal(t, exitOK, code, "%s\nstdout: %s\nstderr: %s", line, out.String(), errb.String())
+	return out.String()
+}
