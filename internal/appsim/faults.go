@@ -63,6 +63,7 @@ func (s *Server) draw() injection {
 	if inj.retryAfter <= 0 {
 		inj.retryAfter = time.Second
 	}
+	defer s.countInjection(&inj)
 	if len(s.queued) > 0 {
 		st := s.queued[0]
 		s.queued = s.queued[1:]

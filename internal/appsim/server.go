@@ -53,6 +53,7 @@ type Server struct {
 	faults     Faults
 	queued     []int
 	healthFail map[string]bool
+	injected   map[string]int // faults injected by kind (Injected)
 	calls      map[string]int
 	log        []Call
 	window     []time.Time // times of /v2 calls in the last hour, oldest first

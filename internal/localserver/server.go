@@ -73,6 +73,7 @@ type Server struct {
 	Redis      *redis.Client
 	Mini       *miniredis.Miniredis // nil with an external Redis
 	Sim        *appsim.Server       // nil with the real platform
+	Provider   *appplatform.Provider
 	Store      *redisstate.Store
 	Service    *pool.Service
 	Reconciler *reconcile.Reconciler
@@ -208,6 +209,7 @@ func (s *Server) build(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("localserver: %w", err)
 	}
+	s.Provider = provider
 	secrets := pool.NewSecrets(o.Secret)
 	s.Reconciler = reconcile.New(s.Store, provider, o.Config, o.Clock,
 		reconcile.WithSecrets(secrets), reconcile.WithLogger(o.Logger))

@@ -1,0 +1,93 @@
+package chaos
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/hotpool/hotpool/internal/appsim"
+	"github.com/hotpool/hotpool/internal/reconcile"
+)
+
+// faultCounts is what the injectors did.
+type faultCounts struct {
+	mu              sync.Mutex
+	storms          int // platform fault storms started
+	redisRestarts   int
+	restartFailures int
+	passesStarted   int // passes started only to be killed
+	passesKilled    int // of those, cancelled before they finished
+}
+
+// storm is one setting of the simulated platform's faults. Storms alternate
+// with calm spells, so work gets done between them, as in a real outage.
+func storm(rng *rand.Rand) (appsim.Faults, float64) {
+	delays := []time.Duration{0, 50 * time.Millisecond, 300 * time.Millisecond}
+	return appsim.Faults{
+		Rate429:    0.05 + 0.15*rng.Float64(),
+		Rate500:    0.1 * rng.Float64(),
+		Rate503:    0.1 * rng.Float64(),
+		DropRate:   0.05 * rng.Float64(),
+		Delay:      delays[rng.IntN(len(delays))],
+		RetryAfter: time.Second,
+	}, 0.1 + 0.3*rng.Float64()
+}
+
+// platformFaults switches storms and calm spells of 1-3 s until ctx ends,
+// then turns every fault off.
+func platformFaults(ctx context.Context, sim *appsim.Server, rng *rand.Rand, fc *faultCounts) {
+	defer func() {
+		sim.SetFaults(appsim.Faults{})
+		sim.SetFailRate(0)
+	}()
+	for on := true; ; on = !on {
+		if on {
+			f, failRate := storm(rng)
+			sim.SetFaults(f)
+			sim.SetFailRate(failRate)
+			fc.mu.Lock()
+			fc.storms++
+			fc.mu.Unlock()
+		} else {
+			sim.SetFaults(appsim.Faults{})
+			sim.SetFailRate(0)
+		}
+		if sleepCtx(ctx, time.Duration(1000+rng.IntN(2000))*time.Millisecond) != nil {
+			return
+		}
+	}
+}
+
+// redisRestarts kills the redis-server child every `every` and starts it
+// again after 200-800 ms down. It returns with Redis up.
+func redisRestarts(ctx context.Context, child *redisChild, every time.Duration, rng *rand.Rand, fc *faultCounts) {
+	for sleepCtx(ctx, every) == nil {
+		down := time.Duration(200+rng.IntN(600)) * time.Millisecond
+		err := child.restart(ctx, down)
+		fc.mu.Lock()
+		fc.redisRestarts++
+		if err != nil {
+			fc.restartFailures++
+		}
+		fc.mu.Unlock()
+	}
+}
+
+// killPasses starts a reconcile pass every `every` and cancels its context
+// 1-60 ms in: wherever it stops, the next pass must complete its work.
+func killPasses(ctx context.Context, r *reconcile.Reconciler, every time.Duration, rng *rand.Rand, fc *faultCounts) {
+	for sleepCtx(ctx, every) == nil {
+		pctx, cancel := context.WithCancel(ctx)
+		t := time.AfterFunc(time.Duration(1+rng.IntN(60))*time.Millisecond, cancel)
+		_, _ = r.Reconcile(pctx)
+		killed := !t.Stop() // the cancel fired before the pass returned
+		cancel()
+		fc.mu.Lock()
+		fc.passesStarted++
+		if killed {
+			fc.passesKilled++
+		}
+		fc.mu.Unlock()
+	}
+}

@@ -1,0 +1,77 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/hotpool/hotpool/internal/redisstate"
+)
+
+// monitor checks the Store's invariants (indexes, books, caps) every tick
+// while the faults run, not only at the end: a cap broken for a moment and
+// repaired later is still a bug. A tick that cannot reach Redis (it is being
+// restarted) is skipped and counted.
+type monitor struct {
+	rdb    *redis.Client
+	store  *redisstate.Store
+	prefix string
+	caps   map[string]pool.Caps
+	cfg    *pool.Config
+
+	checks, skips, maxTotal int
+	violations              []string
+}
+
+func (m *monitor) run(ctx context.Context, every time.Duration) {
+	for sleepCtx(ctx, every) == nil {
+		m.tick(ctx)
+	}
+}
+
+func (m *monitor) tick(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	err := redisstate.CheckInvariants(cctx, m.rdb, m.prefix, m.caps)
+	switch {
+	case err == nil:
+	case unreachable(err):
+		m.skips++
+		return
+	default:
+		m.violate("invariants during the faults: " + oneLine(err))
+	}
+	m.checks++
+	snap, err := m.store.Metrics(cctx, m.cfg.PoolNames(), pool.SystemClock{}.Now())
+	if err != nil {
+		return
+	}
+	m.maxTotal = max(m.maxTotal, snap.Total)
+	if c := m.cfg.TotalCap(); c >= 0 && snap.Total > c {
+		m.violate(fmt.Sprintf("max_total_sandboxes exceeded: %d > %d", snap.Total, c))
+	}
+	if snap.CreatingTotal > m.cfg.MaxConcurrentCreates {
+		m.violate(fmt.Sprintf("max_concurrent_creates exceeded: %d > %d", snap.CreatingTotal, m.cfg.MaxConcurrentCreates))
+	}
+}
+
+func (m *monitor) violate(msg string) {
+	if len(m.violations) < 50 {
+		m.violations = append(m.violations, msg)
+	}
+}
+
+// unreachable tells a failed read of the state (Redis down, loading its
+// AOF, a timeout) from a broken invariant, which CheckInvariants reports as
+// plain joined errors.
+func unreachable(err error) bool {
+	if errors.Is(err, redisstate.ErrInternal) {
+		return false
+	}
+	return errors.Is(err, context.DeadlineExceeded) || strings.HasPrefix(err.Error(), "redisstate: check invariants: ")
+}
