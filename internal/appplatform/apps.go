@@ -2,6 +2,7 @@ package appplatform
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/digitalocean/godo"
@@ -76,8 +77,15 @@ func (p *Provider) List(ctx context.Context) ([]pool.App, error) {
 		if resp == nil || resp.Links == nil || resp.Links.IsLastPage() || len(apps) == 0 {
 			return out, nil
 		}
+		if page >= maxListPages {
+			return nil, fmt.Errorf("appplatform: list: more than %d pages: %w", maxListPages, pool.ErrProviderUnknown)
+		}
 	}
 }
+
+// maxListPages bounds a listing that never ends (100,000 apps), so a broken
+// "next" link cannot spin a pass until its deadline.
+const maxListPages = 500
 
 // Delete destroys an app; a 404 means it is already gone, which is success.
 func (p *Provider) Delete(ctx context.Context, appID string) error {

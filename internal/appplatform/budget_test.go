@@ -204,3 +204,13 @@ func TestNewBudgetValidates(t *testing.T) {
 	_, err = appplatform.NewBudget(appplatform.BudgetOptions{Key: "k", Limits: pool.APIBudget{PerMinute: 1, PerHour: 1}})
 	require.ErrorContains(t, err, "Redis")
 }
+
+// newMiniBudget is a Budget on a private miniredis, for tests about something else.
+func newMiniBudget(t *testing.T) *appplatform.Budget {
+	mr := miniredis.RunT(t)
+	c := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = c.Close() })
+	b, err := appplatform.NewBudget(appplatform.BudgetOptions{Redis: c, Key: redisstate.NewKeys("mini").Budget(), Limits: pool.APIBudget{PerMinute: 200, PerHour: 4000}})
+	require.NoError(t, err)
+	return b
+}
