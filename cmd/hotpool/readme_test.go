@@ -311,3 +311,21 @@ func runCLI(t *testing.T, ctx context.Context, line string, args []string) strin
 	require.Equal(t, exitOK, code, "%s\nstdout: %s\nstderr: %s", line, out.String(), errb.String())
 	return out.String()
 }
+
+// TestREADMEHasTheReconcileStateMachineExactly: the README shows the pool
+// state machine of internal/reconcile/README.md character for character.
+func TestREADMEHasTheReconcileStateMachineExactly(t *testing.T) {
+	b, err := os.ReadFile("../../internal/reconcile/README.md")
+	require.NoError(t, err)
+	rr := string(b)
+	i := strings.Index(rr, "(the state machine of a pool)")
+	require.Positive(t, i, "internal/reconcile/README.md names its state machine section")
+	j := strings.Index(rr[i:], "```\n")
+	require.Positive(t, j)
+	start := i + j
+	k := strings.Index(rr[start+4:], "```\n")
+	require.Positive(t, k)
+	block := rr[start : start+4+k+4]
+	require.Contains(t, block, "ACTIVE")
+	require.Contains(t, readREADME(t), block)
+}
