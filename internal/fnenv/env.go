@@ -1,0 +1,189 @@
+package fnenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotpool/hotpool/internal/appplatform"
+	"github.com/hotpool/hotpool/internal/httpapi"
+	"github.com/hotpool/hotpool/internal/logging"
+	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/hotpool/hotpool/internal/reconcile"
+	"github.com/hotpool/hotpool/internal/redisstate"
+)
+
+// The environment a function reads (project.yml and docs/lambda.md set it).
+const (
+	EnvAPIToken = "HOTPOOL_API_TOKEN"  // the bearer token of the HTTP API
+	EnvRedisURL = "REDIS_URL"          // redis:// or rediss:// (Managed Valkey)
+	EnvDOToken  = "DIGITALOCEAN_TOKEN" // App Platform API token (reconcile)
+	EnvConfig   = "HOTPOOL_CONFIG"     // the config document, or @path
+	EnvSecret   = "HOTPOOL_SECRET"     // keys derived tokens; default the API token
+	EnvLogLevel = "HOTPOOL_LOG_LEVEL"  // debug, info, warn, error
+)
+
+// App is everything one function instance serves with.
+type App struct {
+	Config     *pool.Config
+	Redis      *redis.Client
+	Service    *pool.Service
+	Reconciler *reconcile.Reconciler
+	Handler    *httpapi.Handler
+	Logger     *slog.Logger
+}
+
+// Getenv reads one variable; os.Getenv in production, a map in tests.
+type Getenv func(string) string
+
+// Build wires an App from the environment. It dials nothing: go-redis
+// connects on the first command, godo on the first call.
+func Build(getenv Getenv, logOut io.Writer) (*App, error) {
+	logger := logging.New(logOut, logging.ParseLevel(getenv(EnvLogLevel)))
+	token := getenv(EnvAPIToken)
+	if token == "" {
+		return nil, fmt.Errorf("%s is not set", EnvAPIToken)
+	}
+	cfg, err := configFrom(getenv)
+	if err != nil {
+		return nil, err
+	}
+	rawURL := getenv(EnvRedisURL)
+	if rawURL == "" {
+		return nil, fmt.Errorf("%s is not set", EnvRedisURL)
+	}
+	opt, err := redis.ParseURL(rawURL)
+	if err != nil {
+		// The URL holds the password: never repeat it.
+		return nil, fmt.Errorf("%s does not parse as redis://[user:pass@]host:port[/db]", EnvRedisURL)
+	}
+	rdb := redis.NewClient(opt)
+	clock := pool.SystemClock{}
+	store := redisstate.New(rdb, cfg.Deployment)
+	budget, err := appplatform.NewBudget(appplatform.BudgetOptions{
+		Redis: rdb, Key: redisstate.NewKeys(cfg.Deployment).Budget(), Limits: cfg.APIBudget, Clock: clock,
+	})
+	if err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
+	secret := getenv(EnvSecret)
+	if secret == "" {
+		secret = token
+	}
+	secrets := pool.NewSecrets(secret)
+	app := &App{Config: cfg, Redis: rdb, Logger: logger}
+	// The HTTP functions never call the platform; only a reconcile needs the
+	// DigitalOcean token, so its absence disables reconcile, not the API.
+	if doToken := getenv(EnvDOToken); doToken != "" {
+		provider, err := appplatform.New(appplatform.Options{
+			Token: doToken, Deployment: cfg.Deployment, Budget: budget, Clock: clock, Logger: logger,
+		})
+		if err != nil {
+			_ = rdb.Close()
+			return nil, err
+		}
+		app.Reconciler = reconcile.New(store, provider, cfg, clock, reconcile.WithSecrets(secrets), reconcile.WithLogger(logger))
+	}
+	opts := pool.ServiceOptions{Store: store, Config: cfg, Clock: clock, Secrets: secrets}
+	if app.Reconciler != nil {
+		opts.Reconciler = app.Reconciler
+	}
+	app.Service, err = pool.NewService(opts)
+	if err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
+	app.Handler = httpapi.New(httpapi.Options{Service: app.Service, Token: token, Logger: logger, Clock: clock, Budget: budget})
+	return app, nil
+}
+
+func configFrom(getenv Getenv) (*pool.Config, error) {
+	v := getenv(EnvConfig)
+	if v == "" {
+		return nil, fmt.Errorf("%w: %s is not set", pool.ErrInvalidConfig, EnvConfig)
+	}
+	if len(v) > 1 && v[0] == '@' {
+		return pool.LoadConfig(v[1:])
+	}
+	return pool.ParseConfig([]byte(v))
+}
+
+// Lazy builds the App on first use and keeps it for the container's life. A
+// failed build is not kept: the next request tries again (Redis may be back,
+// a fixed environment redeployed).
+type Lazy struct {
+	getenv Getenv
+	logOut io.Writer
+	mu     sync.Mutex
+	app    *App
+	builds int
+}
+
+// NewLazy reads the process environment and logs to stderr.
+func NewLazy() *Lazy { return &Lazy{getenv: os.Getenv, logOut: os.Stderr} }
+
+// Get returns the App, building it if no build has succeeded yet.
+func (l *Lazy) Get() (*App, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.app != nil {
+		return l.app, nil
+	}
+	l.builds++
+	app, err := Build(l.getenv, l.logOut)
+	if err != nil {
+		return nil, err
+	}
+	l.app = app
+	return app, nil
+}
+
+// fallback answers while the App cannot be built: it still checks the token
+// first (read straight from the environment), then says unavailable, so a
+// broken deployment never leaks whether a request would have been valid.
+func (l *Lazy) fallback(err error) *httpapi.Handler {
+	logger := logging.New(l.logOut, logging.ParseLevel(l.getenv(EnvLogLevel)))
+	logger.Error("function not configured", slog.String("op", "init"), slog.String("error", err.Error()))
+	return httpapi.New(httpapi.Options{Token: l.getenv(EnvAPIToken), Logger: logger})
+}
+
+// handler is the App's handler, or the fallback when it cannot be built.
+func (l *Lazy) handler() (*httpapi.Handler, *App) {
+	app, err := l.Get()
+	if err != nil {
+		return l.fallback(err), nil
+	}
+	return app.Handler, app
+}
+
+// errNoReconciler: a cron invocation in a deployment without DIGITALOCEAN_TOKEN.
+var errNoReconciler = errors.New("reconcile needs " + EnvDOToken)
+
+// Cron runs the scheduled trigger's work: passes every few seconds while
+// something is moving, within the cron interval, so the next trigger finds
+// the lock free.
+func (l *Lazy) Cron(ctx context.Context) (pool.PassReport, error) {
+	app, err := l.Get()
+	if err != nil {
+		return pool.PassReport{}, err
+	}
+	if app.Reconciler == nil {
+		return pool.PassReport{}, errNoReconciler
+	}
+	reps, err := app.Reconciler.RunFor(ctx, reconcile.DefaultRunBudget, reconcile.DefaultRunEvery)
+	var last pool.PassReport
+	if len(reps) > 0 {
+		last = reps[len(reps)-1]
+	}
+	for _, r := range reps {
+		logging.LogPass(ctx, app.Logger, r, nil)
+	}
+	return last, err
+}

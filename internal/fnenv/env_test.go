@@ -1,0 +1,120 @@
+package fnenv
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hotpool/hotpool/internal/redistest"
+)
+
+const token = "fn-test-token"
+
+type envMap map[string]string
+
+// deployment is a fresh deployment name (at most 8 characters, as config
+// validation requires) on the test Redis; its keys are deleted afterwards.
+func deployment(t *testing.T) string {
+	rdb, prefix := redistest.Client(t)
+	dep := prefix[:8]
+	t.Cleanup(func() {
+		ctx := context.Background()
+		keys, err := rdb.Keys(ctx, "{hotpool:"+dep+"}*").Result()
+		if err == nil && len(keys) > 0 {
+			rdb.Del(ctx, keys...)
+		}
+	})
+	return dep
+}
+
+func (m envMap) get(k string) string { return m[k] }
+
+func TestBuildRefusesAnIncompleteEnvironment(t *testing.T) {
+	full := envMap{EnvAPIToken: token, EnvRedisURL: "redis://127.0.0.1:6379", EnvConfig: `{"pools":{"python":{"target_ready":1}}}`}
+	_, err := Build(full.get, io.Discard)
+	require.NoError(t, err, "a complete environment builds without dialing anything")
+
+	for _, k := range []string{EnvAPIToken, EnvRedisURL, EnvConfig} {
+		e := envMap{}
+		for kk, v := range full {
+			e[kk] = v
+		}
+		delete(e, k)
+		_, err := Build(e.get, io.Discard)
+		require.ErrorContains(t, err, k)
+	}
+	bad := envMap{EnvAPIToken: token, EnvRedisURL: "redis://:s3cret-pass@[::1", EnvConfig: full[EnvConfig]}
+	_, err = Build(bad.get, io.Discard)
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "s3cret-pass")
+}
+
+// webEvent is a DigitalOcean web: raw event.
+func webEvent(method, path, auth, body string) map[string]any {
+	h := map[string]any{}
+	if auth != "" {
+		h["authorization"] = "Bearer " + auth
+	}
+	return map[string]any{"http": map[string]any{"method": method, "path": path, "headers": h, "body": body}}
+}
+
+func TestLazyRetriesAFailedBuildAndKeepsASuccessfulOne(t *testing.T) {
+	prefix := deployment(t)
+	env := envMap{EnvAPIToken: token}
+	l := &Lazy{getenv: env.get, logOut: io.Discard}
+	ctx := context.Background()
+
+	// Not configured yet: the token is still checked first, then 503.
+	resp := l.DO(ctx, "metrics", webEvent("GET", "", "", ""))
+	require.Equal(t, 401, resp["statusCode"])
+	resp = l.DO(ctx, "metrics", webEvent("GET", "", token, ""))
+	require.Equal(t, 503, resp["statusCode"])
+	require.Equal(t, 2, l.builds, "each request retries the build")
+
+	env[EnvRedisURL] = redistest.URL()
+	env[EnvConfig] = `{"deployment":"` + prefix + `","pools":{"python":{"target_ready":1}}}`
+	for range 3 {
+		resp = l.DO(ctx, "metrics", webEvent("GET", "", token, ""))
+		require.Equal(t, 200, resp["statusCode"], resp["body"])
+	}
+	require.Equal(t, 3, l.builds, "built once, then kept")
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal([]byte(resp["body"].(string)), &doc))
+	require.Contains(t, doc["pools"], "python")
+
+	// A sub-path reaches the same function: /acquire/renew through "acquire".
+	resp = l.DO(ctx, "acquire", webEvent("POST", "/renew", token, `{"sandbox_id":"nope","lease_token":"x"}`))
+	require.Equal(t, 404, resp["statusCode"], resp["body"])
+
+	// A non-web event can carry no token.
+	resp = l.DO(ctx, "acquire", map[string]any{"image": "python"})
+	require.Equal(t, 401, resp["statusCode"])
+
+	// The cron event without DIGITALOCEAN_TOKEN says why it did nothing.
+	resp = l.DO(ctx, "reconcile", map[string]any{})
+	require.Equal(t, false, resp["body"].(map[string]any)["ok"])
+	require.Contains(t, resp["body"].(map[string]any)["error"], EnvDOToken)
+}
+
+func TestLambdaRoutesHTTPAndScheduledEvents(t *testing.T) {
+	prefix := deployment(t)
+	env := envMap{EnvAPIToken: token, EnvRedisURL: redistest.URL(), EnvConfig: `{"deployment":"` + prefix + `","pools":{"python":{}}}`}
+	l := &Lazy{getenv: env.get, logOut: io.Discard}
+	ctx := context.Background()
+	ev := `{"version":"2.0","rawPath":"/metrics","rawQueryString":"format=prometheus","headers":{"authorization":"Bearer ` + token + `"},"requestContext":{"http":{"method":"GET"}},"isBase64Encoded":false}`
+	out, err := l.Lambda(ctx, "", json.RawMessage(ev))
+	require.NoError(t, err)
+	b, err := json.Marshal(out)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"statusCode":200`)
+	require.Contains(t, string(b), `hotpool_`)
+
+	_, err = l.Lambda(ctx, "", json.RawMessage(`{"source":"aws.events","detail-type":"Scheduled Event","detail":{}}`))
+	require.ErrorContains(t, err, EnvDOToken)
+
+	_, err = l.Lambda(ctx, "", json.RawMessage(`{"hello":"world"}`))
+	require.ErrorIs(t, err, errUnknownEvent)
+}
