@@ -29,7 +29,7 @@ type recorded struct {
 // fakeAPI is an httptest server speaking the hotpool contract; each test
 // scripts its answers per path.
 type fakeAPI struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	mu     sync.Mutex
 	reqs   []recorded
@@ -37,7 +37,7 @@ type fakeAPI struct {
 	counts map[string]int
 }
 
-func newFakeAPI(t *testing.T) *fakeAPI {
+func newFakeAPI(t testing.TB) *fakeAPI {
 	f := &fakeAPI{t: t, routes: map[string]func(http.ResponseWriter, recorded, int){}, counts: map[string]int{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
