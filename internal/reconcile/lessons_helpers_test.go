@@ -99,6 +99,7 @@ type faultyProvider struct {
 	refuseCreates      atomic.Bool
 	loseCreateResponse atomic.Bool
 	healthUnknown      atomic.Bool
+	onCreate           func(n int) // called before the n-th create call (1-based)
 
 	mu          sync.Mutex
 	createTimes []time.Time
@@ -107,7 +108,11 @@ type faultyProvider struct {
 func (f *faultyProvider) Create(ctx context.Context, spec pool.CreateSpec) (pool.App, error) {
 	f.mu.Lock()
 	f.createTimes = append(f.createTimes, f.clock.Now())
+	n, hook := len(f.createTimes), f.onCreate
 	f.mu.Unlock()
+	if hook != nil {
+		hook(n)
+	}
 	if f.refuseCreates.Load() {
 		return pool.App{}, errors.New("422: image not found")
 	}

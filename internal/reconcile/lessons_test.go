@@ -445,3 +445,42 @@ func TestReconcile_LostCreateResponseIsRepairedBySandboxID(t *testing.T) {
 	require.Len(t, e.apps(t), 3, "the app whose answer was lost is adopted by its sandbox id, not duplicated")
 	e.noViolations(t)
 }
+
+func TestReconcile_LockHeldElsewhereChangesNothing(t *testing.T) {
+	t.Parallel()
+	e := newLesson(t, lessonConfig(3, 5), simharness.Options{})
+	ctx := context.Background()
+	held, err := e.Store.Lock(ctx, pool.Fence{Token: pool.NewToken()}, time.Minute, e.Now())
+	require.NoError(t, err)
+	require.True(t, held)
+	rep, err := e.Reconciler.Reconcile(ctx)
+	require.NoError(t, err)
+	require.False(t, rep.Leader)
+	require.Zero(t, rep.APICalls)
+	require.Empty(t, e.Sim.Calls())
+	obs, err := e.Store.Observe(ctx, e.Now())
+	require.NoError(t, err)
+	require.Empty(t, obs.Sandboxes)
+}
+
+func TestReconcile_InterruptedPassIsCompletedByTheNext(t *testing.T) {
+	t.Parallel()
+	e := newLesson(t, lessonConfig(4, 6), simharness.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	e.pv.onCreate = func(n int) {
+		if n == 2 {
+			cancel() // the function is killed during its second create
+		}
+	}
+	rep, err := e.Reconciler.Reconcile(ctx)
+	require.NoError(t, err)
+	require.NotEmpty(t, rep.Errors)
+	e.pv.onCreate = nil
+
+	passes, err := e.Converge(context.Background(), convergeLimit)
+	require.NoError(t, err)
+	require.NoError(t, e.CheckConsistency(context.Background()))
+	require.Len(t, e.apps(t), 4, "no duplicate and no leaked app")
+	t.Logf("an interrupted pass was completed in %d passes", passes)
+	e.noViolations(t)
+}

@@ -71,6 +71,7 @@ type Stats struct {
 	MaxTotal, MaxCreating             int
 	Violations                        []string
 	StepsBelowTarget, PoolStepsTotal  int
+	StepsEmpty                        int // pool-steps with no ready sandbox
 	WarmAcquireSamples, ColdAcquireMs int
 }
 
@@ -382,6 +383,9 @@ func (h *Harness) Check(ctx context.Context) error {
 		h.Stats.PoolStepsTotal++
 		if snap.Pools[name].Ready < pc.TargetReady {
 			h.Stats.StepsBelowTarget++
+		}
+		if snap.Pools[name].Ready == 0 && pc.TargetReady > 0 {
+			h.Stats.StepsEmpty++
 		}
 	}
 	now := h.Clock.Now()
