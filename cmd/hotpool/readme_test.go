@@ -33,7 +33,7 @@ var readmeNeedsAnAccount = []string{
 	"doctl serverless install",
 	"doctl serverless namespaces create --label hotpool --region nyc1",
 	"doctl serverless connect hotpool",
-	"make package",
+	"set -a; . build/hotpool.env; set +a",
 	"make deploy",
 	"doctl serverless functions get hotpool/acquire --url",
 	"export HOTPOOL_URL=https://faas-nyc1-2ef2e6cc.doserverless.co/api/v1/web/fn-xxxx/hotpool",
