@@ -137,6 +137,9 @@ func (c *Client) Acquire(ctx context.Context, image string, opts AcquireOptions)
 	if opts.Lease < 0 || opts.Wait < 0 || opts.Wait > MaxWait {
 		return nil, fmt.Errorf("%w: lease must be >= 0 and wait 0-%s", ErrInvalidRequest, MaxWait)
 	}
+	if !validIdempotencyKey(opts.IdempotencyKey) {
+		return nil, fmt.Errorf("%w: idempotency key must be 1-%d printable ASCII characters", ErrInvalidRequest, maxIdempotencyKeyLen)
+	}
 	key := opts.IdempotencyKey
 	if key == "" {
 		key = "hpc-" + randomHex(16)
@@ -244,4 +247,20 @@ func (w *wireTime) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	return json.Unmarshal(b, &w.t)
+}
+
+const maxIdempotencyKeyLen = 128
+
+// validIdempotencyKey mirrors the server's rule, so a bad key fails here with
+// a clear message instead of as a 400 (empty means "generate one").
+func validIdempotencyKey(k string) bool {
+	if len(k) > maxIdempotencyKeyLen {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x20 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }

@@ -233,6 +233,10 @@ func TestAcquireValidatesInput(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidRequest)
 	_, err = c.Acquire(ctx, "python", AcquireOptions{Lease: -time.Second})
 	require.ErrorIs(t, err, ErrInvalidRequest)
+	_, err = c.Acquire(ctx, "python", AcquireOptions{IdempotencyKey: "tab\there"})
+	require.ErrorIs(t, err, ErrInvalidRequest)
+	_, err = c.Acquire(ctx, "python", AcquireOptions{IdempotencyKey: strings.Repeat("k", 129)})
+	require.ErrorIs(t, err, ErrInvalidRequest)
 	require.Empty(t, f.requests())
 }
 

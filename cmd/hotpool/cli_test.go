@@ -365,3 +365,15 @@ func TestAcquireEnvThenExecAndRelease(t *testing.T) {
 func TestShellQuote(t *testing.T) {
 	require.Equal(t, `'it'\''s'`, shellQuote("it's"))
 }
+
+func TestHelpListsCommandsEnvironmentAndExitCodes(t *testing.T) {
+	code, out, _ := cli(t, "help")
+	require.Equal(t, exitOK, code)
+	for _, name := range []string{"acquire", "release", "renew", "exec", "metrics", "warm-up", "shutdown", "start", "reconcile", "config"} {
+		require.Contains(t, out, "\n  "+name+" ")
+	}
+	require.Contains(t, out, "HOTPOOL_API_TOKEN")
+	require.Contains(t, out, "exit codes: 0 ok, 1 failed, 2 bad usage, 3 unreachable or 503, 4 timed out")
+	code, _, _ = cli(t)
+	require.Equal(t, exitUsage, code)
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -64,11 +63,6 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sb := c.Attach(os.Getenv("HOTPOOL_SANDBOX_ID"), *sandboxURL, tok, "")
 	res, err := sb.Exec(ctx, strings.Join(pos, " "), client.ExecOptions{Env: env, Cwd: *cwd, Timeout: timeout})
 	if err != nil {
-		var ae *client.AgentError
-		if errors.As(err, &ae) {
-			fmt.Fprintf(stderr, "hotpool: %s\n", oneLine(ae.Error()))
-			return exitError
-		}
 		return fail(stderr, err)
 	}
 	_, _ = io.WriteString(stdout, res.Stdout)

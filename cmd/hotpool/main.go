@@ -68,4 +68,6 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-16s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nrun 'hotpool <command> -h' for a command's flags")
+	fmt.Fprintln(w, "environment: HOTPOOL_URL (default http://127.0.0.1:8080), HOTPOOL_API_TOKEN")
+	fmt.Fprintln(w, "exit codes: 0 ok, 1 failed, 2 bad usage, 3 unreachable or 503, 4 timed out")
 }
