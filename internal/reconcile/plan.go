@@ -52,7 +52,7 @@ type planner struct {
 	bySandbox map[string]pool.App // apps by the sandbox id in their env
 	byApp     map[string]pool.App
 	matched   map[string]bool // app ids that belong to a record
-	records   map[string]pool.Sandbox
+	records   map[string]pool.State // every record's state, by sandbox id
 	pools     map[string]*poolPlan
 
 	total       int // records after this pass (deletes not yet confirmed still count)
@@ -63,10 +63,12 @@ type planner struct {
 func (p *planner) emit(a Action) { p.out = append(p.out, a) }
 
 func (p *planner) index() {
-	p.bySandbox = map[string]pool.App{}
-	p.byApp = map[string]pool.App{}
-	p.matched = map[string]bool{}
-	p.records = map[string]pool.Sandbox{}
+	nApps, nRecs := len(p.obs.Apps), len(p.obs.State.Sandboxes)
+	p.bySandbox = make(map[string]pool.App, nApps)
+	p.byApp = make(map[string]pool.App, nApps)
+	p.matched = make(map[string]bool, nApps)
+	p.records = make(map[string]pool.State, nRecs)
+	p.out = make([]Action, 0, nRecs/2+8)
 	if p.obs.ListOK {
 		for _, a := range p.obs.Apps {
 			p.byApp[a.ID] = a
@@ -90,7 +92,7 @@ func (p *planner) index() {
 		if sb.ID == "" {
 			continue
 		}
-		p.records[sb.ID] = sb
+		p.records[sb.ID] = sb.State
 		p.total++
 		if sb.State == pool.StateCreating {
 			p.creatingAll++
@@ -163,7 +165,7 @@ func (p *planner) classify(pp *poolPlan) {
 func (p *planner) planPool(pp *poolPlan) {
 	pp.failures = pp.state.ConsecutiveFailures
 	p.classify(pp)
-	recs := append([]pool.Sandbox(nil), pp.records...)
+	recs := pp.records // owned by this plan: sorted in place
 	sort.Slice(recs, func(i, j int) bool {
 		a, b := recs[i], recs[j]
 		if !a.ReadyAt.Equal(b.ReadyAt) {
@@ -515,7 +517,7 @@ func (p *planner) planCreates() {
 		if c.Failed || pp == nil || pp.shutdown || p.now.Before(c.NextTryAt) || c.Attempts >= pp.pc.CreateRetries {
 			continue
 		}
-		if sb, ok := p.records[c.SandboxID]; ok && sb.State != pool.StateDeleting {
+		if st, ok := p.records[c.SandboxID]; ok && st != pool.StateDeleting {
 			continue // its sandbox is still on its way, or already serves it
 		}
 		if !room() {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hotpool/hotpool/internal/appsim"
@@ -124,4 +126,25 @@ func TestSimulation_RefillLagAfterBurst(t *testing.T) {
 			require.Empty(t, h.Stats.Violations, strings.Join(h.Stats.Violations, "\n"))
 		})
 	}
+}
+
+// The local server embeds miniredis: the same run must hold there too.
+func TestSimulation_OnMiniredis(t *testing.T) {
+	t.Parallel()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	ctx := context.Background()
+	h, err := New(rdb, "mini", Options{
+		Config: simConfig(), Seed: 3, FailRate: 0.05,
+		AcquiresPerMinute: map[string]float64{"py": 3, "node": 1}, AbandonRate: 0.1,
+	})
+	require.NoError(t, err)
+	defer h.Close()
+	require.NoError(t, h.Run(ctx, 6*time.Minute))
+	_, err = h.Converge(ctx, ConvergePasses)
+	require.NoError(t, err)
+	require.NoError(t, h.CheckConsistency(ctx))
+	require.Positive(t, h.Stats.WarmHits)
+	require.Empty(t, h.Stats.Violations, strings.Join(h.Stats.Violations, "\n"))
 }
