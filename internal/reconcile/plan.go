@@ -51,7 +51,7 @@ type planner struct {
 
 	bySandbox map[string]pool.App // apps by the sandbox id in their env
 	byApp     map[string]pool.App
-	matched   map[string]bool // app ids that belong to a record
+	matched   map[string]bool       // app ids that belong to a record
 	records   map[string]pool.State // every record's state, by sandbox id
 	pools     map[string]*poolPlan
 
