@@ -2,6 +2,7 @@ package appplatform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -33,7 +34,7 @@ func (p *Provider) Create(ctx context.Context, spec pool.CreateSpec) (pool.App, 
 // Get reads one app; a 404 is PhaseGone with no error.
 func (p *Provider) Get(ctx context.Context, appID string) (pool.App, error) {
 	if appID == "" {
-		return pool.App{}, &APIError{Op: "get", Message: "empty app id", kind: ErrInvalidSpec}
+		return pool.App{}, errors.New("appplatform: get: empty app id")
 	}
 	app, _, err := p.apps.Get(ctx, appID)
 	if err != nil {
@@ -90,7 +91,7 @@ const maxListPages = 500
 // Delete destroys an app; a 404 means it is already gone, which is success.
 func (p *Provider) Delete(ctx context.Context, appID string) error {
 	if appID == "" {
-		return &APIError{Op: "delete", Message: "empty app id", kind: ErrInvalidSpec}
+		return errors.New("appplatform: delete: empty app id")
 	}
 	_, err := p.apps.Delete(ctx, appID)
 	if err != nil {

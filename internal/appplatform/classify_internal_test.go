@@ -1,6 +1,7 @@
 package appplatform
 
 import (
+	"net/http"
 	"testing"
 
 	"time"
@@ -35,8 +36,8 @@ func TestToAppReadsTheRightDeployment(t *testing.T) {
 }
 
 func TestBackoffStaysWithinBounds(t *testing.T) {
-	full := backoff(func(d time.Duration) time.Duration { return d })
-	none := backoff(func(time.Duration) time.Duration { return 0 })
+	full := backoff(true, func(d time.Duration) time.Duration { return d })
+	none := backoff(true, func(time.Duration) time.Duration { return 0 })
 	for attempt := 0; attempt < 70; attempt++ {
 		hi := full(100, 1000, attempt, nil)
 		lo := none(100, 1000, attempt, nil)
@@ -45,4 +46,12 @@ func TestBackoffStaysWithinBounds(t *testing.T) {
 		require.GreaterOrEqual(t, hi, time.Duration(100))
 	}
 	require.Equal(t, time.Duration(200), full(100, 1000, 1, nil))
+}
+
+func TestBackoffHonoursRetryAfterOnlyWithoutABudget(t *testing.T) {
+	resp := &http.Response{StatusCode: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {"1"}}}
+	none := func(time.Duration) time.Duration { return 0 }
+	require.Equal(t, time.Second, backoff(false, none)(100*time.Millisecond, 2*time.Second, 0, resp))
+	require.Equal(t, 500*time.Millisecond, backoff(false, none)(100*time.Millisecond, 500*time.Millisecond, 0, resp), "capped at the max wait")
+	require.Equal(t, 100*time.Millisecond, backoff(true, none)(100*time.Millisecond, 2*time.Second, 0, resp), "the budget holds callers instead")
 }

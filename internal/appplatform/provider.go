@@ -132,7 +132,7 @@ func tuneRetries(c *godo.Client, m *meter, waitMin time.Duration) error {
 	rc := rrt.Client
 	rc.HTTPClient.Transport = m
 	rc.CheckRetry = checkRetry(waitMin)
-	rc.Backoff = backoff(func(d time.Duration) time.Duration {
+	rc.Backoff = backoff(m.budget != nil, func(d time.Duration) time.Duration {
 		if d <= 0 {
 			return 0
 		}

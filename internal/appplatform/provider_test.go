@@ -230,3 +230,12 @@ func TestHealthTransportFailureIsUnknown(t *testing.T) {
 	require.ErrorIs(t, err, pool.ErrProviderUnknown)
 	require.False(t, errors.Is(err, appplatform.ErrUnhealthy))
 }
+
+func TestEmptyAppIDIsRejectedWithoutACall(t *testing.T) {
+	sim, base := startSim(t, appsim.Options{})
+	p := newProvider(t, base, nil)
+	_, err := p.Get(ctxT(t), "")
+	require.ErrorContains(t, err, "empty app id")
+	require.ErrorContains(t, p.Delete(ctxT(t), ""), "empty app id")
+	require.Zero(t, sim.APICalls())
+}

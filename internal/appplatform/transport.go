@@ -110,15 +110,22 @@ type unsafeRetry struct{ err error }
 func (e *unsafeRetry) Error() string { return e.err.Error() }
 func (e *unsafeRetry) Unwrap() error { return e.err }
 
-// backoff is exponential with full jitter between min and max; a 429's
-// Retry-After is not slept here: the shared budget holds every caller until
-// then, and a pause past the deadline fails fast instead of sleeping.
-func backoff(jitter func(time.Duration) time.Duration) func(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
-	return func(lo, hi time.Duration, attempt int, _ *http.Response) time.Duration {
+// backoff is exponential with full jitter between lo and hi. With a shared
+// budget a 429's Retry-After is not slept here: the budget holds every caller
+// until then, and a pause past the deadline fails fast instead of sleeping.
+// Without one (budgeted false) the Retry-After is honoured, up to hi.
+func backoff(budgeted bool, jitter func(time.Duration) time.Duration) func(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
+	return func(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
 		d := lo << min(attempt, 16)
 		if d > hi || d <= 0 {
 			d = hi
 		}
-		return lo + jitter(d-lo)
+		wait := lo + jitter(d-lo)
+		if !budgeted && resp != nil && resp.StatusCode == http.StatusTooManyRequests {
+			if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
+				wait = max(wait, min(time.Duration(secs)*time.Second, hi))
+			}
+		}
+		return wait
 	}
 }
