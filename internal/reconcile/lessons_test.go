@@ -292,6 +292,7 @@ func TestLesson_PoolsStartedTwice(t *testing.T) {
 		e.Clock.Advance(5 * time.Second)
 		var wg sync.WaitGroup
 		reps := make([]pool.PassReport, 4)
+		errs := make([]error, 4)
 		for i := range reps {
 			wg.Add(1)
 			go func() {
@@ -300,13 +301,12 @@ func TestLesson_PoolsStartedTwice(t *testing.T) {
 				if i%2 == 1 {
 					r = second
 				}
-				rep, err := r.Reconcile(ctx)
-				require.NoError(t, err)
-				reps[i] = rep
+				reps[i], errs[i] = r.Reconcile(ctx)
 			}()
 		}
 		wg.Wait()
-		for _, rep := range reps {
+		for i, rep := range reps {
+			require.NoError(t, errs[i])
 			if rep.Leader {
 				leaders++
 			}
