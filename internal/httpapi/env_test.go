@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -29,12 +30,14 @@ const testConfig = `{
 
 // env is one handler over a fake store, on a manual clock, with its log.
 type env struct {
-	store *fakeStore
+	store *fakeStore // set when the env runs on the fake
+	seed  seeder
 	clock *pool.ManualClock
 	rec   *fakeReconciler
 	svc   *pool.Service
 	h     *Handler
 	log   *syncBuffer
+	srv   *httptest.Server // the net/http transport, started on first use
 	// onSleep, when set, runs after each of the service's waits has moved the clock.
 	onSleep func()
 }
@@ -56,16 +59,24 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t *testing.T) *env { return newEnvOn(t, "fake") }
+
+// newEnvOn builds the env on a store of kind (see storeKinds).
+func newEnvOn(t *testing.T, kind string) *env {
 	t.Helper()
 	cfg, err := pool.ParseConfig([]byte(testConfig))
 	require.NoError(t, err)
-	e := &env{store: newFakeStore(), clock: pool.NewManualClock(t0), log: &syncBuffer{}}
+	e := &env{clock: pool.NewManualClock(t0), log: &syncBuffer{}}
+	store, seed := newStore(t, kind, cfg)
+	e.seed = seed
+	if f, ok := store.(*fakeStore); ok {
+		e.store = f
+	}
 	e.rec = &fakeReconciler{clock: e.clock}
 	n := 0
 	var mu sync.Mutex
 	e.svc, err = pool.NewService(pool.ServiceOptions{
-		Store: e.store, Config: cfg, Clock: e.clock, Secrets: pool.NewSecrets("test-secret"), Reconciler: e.rec,
+		Store: store, Config: cfg, Clock: e.clock, Secrets: pool.NewSecrets("test-secret"), Reconciler: e.rec,
 		// Deterministic tokens and ids, so two runs of one script answer the same bodies.
 		NewToken:     func() string { mu.Lock(); defer mu.Unlock(); n++; return fmt.Sprintf("tok-%03d", n) },
 		NewSandboxID: func() string { mu.Lock(); defer mu.Unlock(); n++; return fmt.Sprintf("sb%03d", n) },

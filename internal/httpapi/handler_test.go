@@ -15,7 +15,7 @@ import (
 
 func TestEveryEndpointRefusesMissingOrWrongToken(t *testing.T) {
 	e := newEnv(t)
-	e.store.addReady("python", "sb-a", t0)
+	e.seed.addReady("python", "sb-a", t0)
 	routes := []struct{ method, path, body string }{
 		{"POST", "/acquire", `{"image":"python"}`},
 		{"POST", "/acquire/renew", `{"sandbox_id":"sb-a","lease_token":"x"}`},
@@ -69,9 +69,11 @@ func TestHealthzNeedsNoToken(t *testing.T) {
 	require.Equal(t, http.StatusMethodNotAllowed, e.call("POST", "/healthz", "", "").Status)
 }
 
-func TestAcquireWarmHitThenRenewAndRelease(t *testing.T) {
-	e := newEnv(t)
-	e.store.addReady("python", "sb-a", t0.Add(-time.Minute))
+func TestAcquireWarmHitThenRenewAndRelease(t *testing.T) { onEveryStore(t, testAcquireWarmHitThenRenewAndRelease) }
+
+func testAcquireWarmHitThenRenewAndRelease(t *testing.T, kind string) {
+	e := newEnvOn(t, kind)
+	e.seed.addReady("python", "sb-a", t0.Add(-time.Minute))
 	r := e.call("POST", "/acquire", testToken, `{"image":"python","lease_seconds":600}`)
 	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
 	m := decode(t, r)
@@ -112,9 +114,11 @@ func TestAcquireWarmHitThenRenewAndRelease(t *testing.T) {
 	require.Contains(t, e.log.String(), `"sandbox_id":"sb-a"`)
 }
 
-func TestRenewOfExpiredLease(t *testing.T) {
-	e := newEnv(t)
-	e.store.addReady("python", "sb-a", t0)
+func TestRenewOfExpiredLease(t *testing.T) { onEveryStore(t, testRenewOfExpiredLease) }
+
+func testRenewOfExpiredLease(t *testing.T, kind string) {
+	e := newEnvOn(t, kind)
+	e.seed.addReady("python", "sb-a", t0)
 	m := decode(t, e.call("POST", "/acquire", testToken, `{"image":"python","lease_seconds":60}`))
 	token := m["lease"].(map[string]any)["token"].(string)
 	e.clock.Advance(2 * time.Minute)
@@ -123,16 +127,20 @@ func TestRenewOfExpiredLease(t *testing.T) {
 	require.Equal(t, "lease_expired", errCode(t, r))
 }
 
-func TestAcquireEmptyPoolFailIsExhaustedWithRetryAfter(t *testing.T) {
-	e := newEnv(t)
+func TestAcquireEmptyPoolFailIsExhaustedWithRetryAfter(t *testing.T) { onEveryStore(t, testAcquireEmptyPoolFailIsExhaustedWithRetryAfter) }
+
+func testAcquireEmptyPoolFailIsExhaustedWithRetryAfter(t *testing.T, kind string) {
+	e := newEnvOn(t, kind)
 	r := e.call("POST", "/acquire", testToken, `{"image":"node"}`)
 	require.Equal(t, http.StatusServiceUnavailable, r.Status)
 	require.Equal(t, "pool_exhausted", errCode(t, r))
 	require.Equal(t, "5", r.Headers["Retry-After"])
 }
 
-func TestAcquireColdClaimPollsUntilReady(t *testing.T) {
-	e := newEnv(t)
+func TestAcquireColdClaimPollsUntilReady(t *testing.T) { onEveryStore(t, testAcquireColdClaimPollsUntilReady) }
+
+func testAcquireColdClaimPollsUntilReady(t *testing.T, kind string) {
+	e := newEnvOn(t, kind)
 	r := e.call("POST", "/acquire", testToken, `{"image":"python"}`)
 	require.Equal(t, http.StatusAccepted, r.Status, string(r.Body))
 	require.Equal(t, "5", r.Headers["Retry-After"])
@@ -144,7 +152,7 @@ func TestAcquireColdClaimPollsUntilReady(t *testing.T) {
 	r = e.call("POST", "/acquire", testToken, poll)
 	require.Equal(t, http.StatusAccepted, r.Status)
 
-	e.store.readyClaims(t0.Add(40 * time.Second))
+	e.seed.readyClaims(t0.Add(40 * time.Second))
 	r = e.call("POST", "/acquire", testToken, poll)
 	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
 	first := decode(t, r)
@@ -158,10 +166,12 @@ func TestAcquireColdClaimPollsUntilReady(t *testing.T) {
 	require.Equal(t, "claim_not_found", errCode(t, r))
 }
 
-func TestIdempotentAcquireReplays(t *testing.T) {
-	e := newEnv(t)
-	e.store.addReady("python", "sb-a", t0)
-	e.store.addReady("python", "sb-b", t0)
+func TestIdempotentAcquireReplays(t *testing.T) { onEveryStore(t, testIdempotentAcquireReplays) }
+
+func testIdempotentAcquireReplays(t *testing.T, kind string) {
+	e := newEnvOn(t, kind)
+	e.seed.addReady("python", "sb-a", t0)
+	e.seed.addReady("python", "sb-b", t0)
 	body := `{"image":"python","idempotency_key":"job-42"}`
 	r1 := e.call("POST", "/acquire", testToken, body)
 	require.Equal(t, http.StatusOK, r1.Status)
@@ -172,14 +182,16 @@ func TestIdempotentAcquireReplays(t *testing.T) {
 	require.Equal(t, decode(t, r1), decode(t, r2))
 }
 
-func TestAcquireWaitsForAReadySandbox(t *testing.T) {
-	e := newEnv(t)
+func TestAcquireWaitsForAReadySandbox(t *testing.T) { onEveryStore(t, testAcquireWaitsForAReadySandbox) }
+
+func testAcquireWaitsForAReadySandbox(t *testing.T, kind string) {
+	e := newEnvOn(t, kind)
 	// The pool fills 300 ms (of the manual clock) into the wait.
 	filled := false
 	e.onSleep = func() {
 		if !filled && !e.clock.Now().Before(t0.Add(300*time.Millisecond)) {
 			filled = true
-			e.store.addReady("node", "sb-late", e.clock.Now())
+			e.seed.addReady("node", "sb-late", e.clock.Now())
 		}
 	}
 	r := e.call("POST", "/acquire", testToken, `{"image":"node","wait_seconds":2}`)
@@ -196,8 +208,10 @@ func TestAcquireWaitsForAReadySandbox(t *testing.T) {
 	require.Equal(t, start.Add(3*time.Second), e.clock.Now())
 }
 
-func TestInvalidRequestsNameTheField(t *testing.T) {
-	e := newEnv(t)
+func TestInvalidRequestsNameTheField(t *testing.T) { onEveryStore(t, testInvalidRequestsNameTheField) }
+
+func testInvalidRequestsNameTheField(t *testing.T, kind string) {
+	e := newEnvOn(t, kind)
 	cases := []struct{ name, path, body, field string }{
 		{"empty body", "/acquire", ``, "body"},
 		{"not an object", "/acquire", `[1]`, "body"},
@@ -301,10 +315,12 @@ func TestRequestIDEchoedOrMinted(t *testing.T) {
 	require.Regexp(t, `^[0-9a-f]{16}$`, r.Headers["X-Request-Id"])
 }
 
-func TestMetricsJSONAndPrometheus(t *testing.T) {
-	e := newEnv(t)
-	e.store.addReady("python", "sb-a", t0)
-	e.store.addReady("python", "sb-b", t0)
+func TestMetricsJSONAndPrometheus(t *testing.T) { onEveryStore(t, testMetricsJSONAndPrometheus) }
+
+func testMetricsJSONAndPrometheus(t *testing.T, kind string) {
+	e := newEnvOn(t, kind)
+	e.seed.addReady("python", "sb-a", t0)
+	e.seed.addReady("python", "sb-b", t0)
 	require.Equal(t, http.StatusOK, e.call("POST", "/acquire", testToken, `{"image":"python"}`).Status)
 
 	r := e.call("GET", "/metrics", testToken, ``)
@@ -337,8 +353,10 @@ func TestMetricsJSONAndPrometheus(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, r.Status)
 }
 
-func TestReconcileActions(t *testing.T) {
-	e := newEnv(t)
+func TestReconcileActions(t *testing.T) { onEveryStore(t, testReconcileActions) }
+
+func testReconcileActions(t *testing.T, kind string) {
+	e := newEnvOn(t, kind)
 	r := e.call("POST", "/reconcile", testToken, ``)
 	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
 	require.Equal(t, true, decode(t, r)["leader"])
@@ -356,7 +374,7 @@ func TestReconcileActions(t *testing.T) {
 
 	r = e.call("POST", "/reconcile", testToken, `{"action":"start","pool":"python"}`)
 	require.Equal(t, map[string]any{"shutdown": false, "pool": "python"}, decode(t, r))
-	e.store.addReady("python", "sb-a", t0)
+	e.seed.addReady("python", "sb-a", t0)
 	require.Equal(t, http.StatusOK, e.call("POST", "/acquire", testToken, `{"image":"python"}`).Status)
 
 	r = e.call("POST", "/reconcile", testToken, `{"action":"shutdown"}`)
@@ -373,9 +391,11 @@ func TestReconcileActions(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, r.Status)
 }
 
-func TestWarmUpReportsAndTimesOut(t *testing.T) {
-	e := newEnv(t)
-	e.store.addReady("python", "sb-a", t0)
+func TestWarmUpReportsAndTimesOut(t *testing.T) { onEveryStore(t, testWarmUpReportsAndTimesOut) }
+
+func testWarmUpReportsAndTimesOut(t *testing.T, kind string) {
+	e := newEnvOn(t, kind)
+	e.seed.addReady("python", "sb-a", t0)
 	r := e.call("POST", "/reconcile", testToken, `{"action":"warm_up","timeout_seconds":5}`)
 	require.Equal(t, http.StatusGatewayTimeout, r.Status, string(r.Body))
 	m := decode(t, r)["error"].(map[string]any)
@@ -386,8 +406,8 @@ func TestWarmUpReportsAndTimesOut(t *testing.T) {
 	}, m["details"].(map[string]any)["pools"])
 	require.Equal(t, t0.Add(5*time.Second), e.clock.Now(), "waited out the whole timeout")
 
-	e.store.addReady("python", "sb-b", t0)
-	e.store.addReady("node", "sb-c", t0)
+	e.seed.addReady("python", "sb-b", t0)
+	e.seed.addReady("node", "sb-c", t0)
 	r = e.call("POST", "/reconcile", testToken, `{"action":"warm_up"}`)
 	require.Equal(t, http.StatusOK, r.Status)
 	require.Equal(t, true, decode(t, r)["done"])
