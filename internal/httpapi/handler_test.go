@@ -69,7 +69,9 @@ func TestHealthzNeedsNoToken(t *testing.T) {
 	require.Equal(t, http.StatusMethodNotAllowed, e.call("POST", "/healthz", "", "").Status)
 }
 
-func TestAcquireWarmHitThenRenewAndRelease(t *testing.T) { onEveryStore(t, testAcquireWarmHitThenRenewAndRelease) }
+func TestAcquireWarmHitThenRenewAndRelease(t *testing.T) {
+	onEveryStore(t, testAcquireWarmHitThenRenewAndRelease)
+}
 
 func testAcquireWarmHitThenRenewAndRelease(t *testing.T, kind string) {
 	e := newEnvOn(t, kind)
@@ -127,7 +129,9 @@ func testRenewOfExpiredLease(t *testing.T, kind string) {
 	require.Equal(t, "lease_expired", errCode(t, r))
 }
 
-func TestAcquireEmptyPoolFailIsExhaustedWithRetryAfter(t *testing.T) { onEveryStore(t, testAcquireEmptyPoolFailIsExhaustedWithRetryAfter) }
+func TestAcquireEmptyPoolFailIsExhaustedWithRetryAfter(t *testing.T) {
+	onEveryStore(t, testAcquireEmptyPoolFailIsExhaustedWithRetryAfter)
+}
 
 func testAcquireEmptyPoolFailIsExhaustedWithRetryAfter(t *testing.T, kind string) {
 	e := newEnvOn(t, kind)
@@ -137,7 +141,9 @@ func testAcquireEmptyPoolFailIsExhaustedWithRetryAfter(t *testing.T, kind string
 	require.Equal(t, "5", r.Headers["Retry-After"])
 }
 
-func TestAcquireColdClaimPollsUntilReady(t *testing.T) { onEveryStore(t, testAcquireColdClaimPollsUntilReady) }
+func TestAcquireColdClaimPollsUntilReady(t *testing.T) {
+	onEveryStore(t, testAcquireColdClaimPollsUntilReady)
+}
 
 func testAcquireColdClaimPollsUntilReady(t *testing.T, kind string) {
 	e := newEnvOn(t, kind)
@@ -182,7 +188,9 @@ func testIdempotentAcquireReplays(t *testing.T, kind string) {
 	require.Equal(t, decode(t, r1), decode(t, r2))
 }
 
-func TestAcquireWaitsForAReadySandbox(t *testing.T) { onEveryStore(t, testAcquireWaitsForAReadySandbox) }
+func TestAcquireWaitsForAReadySandbox(t *testing.T) {
+	onEveryStore(t, testAcquireWaitsForAReadySandbox)
+}
 
 func testAcquireWaitsForAReadySandbox(t *testing.T, kind string) {
 	e := newEnvOn(t, kind)
