@@ -10,7 +10,8 @@ import (
 	"github.com/hotpool/hotpool/internal/pool"
 )
 
-// serveLive answers an app's live URL: its health path, and POST /api/exec of
+// serveLive answers an app's live URL: its health path (and /health, which
+// every live app answers), and POST /api/exec of
 // a fake service-mode agent that echoes the command (it never runs anything).
 func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, rest string) {
 	id, sub, _ := strings.Cut(rest, "/")
@@ -27,7 +28,7 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, rest string) 
 	}
 	endpoint := r.Method + " /live/{id}/other"
 	switch {
-	case r.Method == http.MethodGet && sub == health:
+	case r.Method == http.MethodGet && (sub == health || sub == "/health"):
 		endpoint = "GET /live/{id}/health"
 	case r.Method == http.MethodPost && sub == "/api/exec":
 		endpoint = "POST /live/{id}/api/exec"

@@ -329,3 +329,19 @@ func TestStartServesAndCloses(t *testing.T) {
 	_, err = http.Get(base + "/v2/apps")
 	require.Error(t, err)
 }
+
+func TestCustomHealthPathAndHealthBothAnswer(t *testing.T) {
+	sim, base := serve(t, appsim.Options{})
+	s := appSpec("hp-node-abcdefghijklm")
+	s.Services[0].HealthCheck.HTTPPath = "/ready"
+	a := do(t, http.MethodPost, base+"/v2/apps", token, godo.AppCreateRequest{Spec: s})
+	require.Equal(t, http.StatusOK, a.status)
+	var root struct{ App *godo.App }
+	a.decode(t, &root)
+	live := root.App.LiveURL
+	require.Equal(t, http.StatusOK, do(t, http.MethodGet, live+"/ready", "", nil).status)
+	require.Equal(t, http.StatusOK, do(t, http.MethodGet, live+"/health", "", nil).status)
+	sim.SetHealthFailing(root.App.ID, true)
+	require.Equal(t, http.StatusServiceUnavailable, do(t, http.MethodGet, live+"/ready", "", nil).status)
+	require.Equal(t, 3, sim.Calls()["GET /live/{id}/health"])
+}
