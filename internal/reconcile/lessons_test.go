@@ -484,3 +484,29 @@ func TestReconcile_InterruptedPassIsCompletedByTheNext(t *testing.T) {
 	t.Logf("an interrupted pass was completed in %d passes", passes)
 	e.noViolations(t)
 }
+
+func TestRunFor_FillsAnEmptyPoolWithinOneCronInvocation(t *testing.T) {
+	t.Parallel()
+	var clock *pool.ManualClock
+	sleep := reconcile.WithSleep(func(ctx context.Context, d time.Duration) error {
+		clock.Advance(d)
+		return ctx.Err()
+	})
+	e := newLesson(t, lessonConfig(3, 5), simharness.Options{CreateDelay: 40 * time.Second,
+		ReconcilerOptions: []reconcile.Option{sleep}})
+	clock = e.Clock
+	start := e.Now()
+	reps, err := e.Reconciler.RunFor(context.Background(), reconcile.DefaultRunBudget, reconcile.DefaultRunEvery)
+	require.NoError(t, err)
+	last := reps[len(reps)-1]
+	require.Equal(t, 3, last.Pools["py"].Ready, "ready within the same invocation that started the creates")
+	require.False(t, reconcile.Busy(last))
+	require.Less(t, e.Now().Sub(start), reconcile.DefaultRunBudget)
+	calls := 0
+	for _, r := range reps {
+		calls += r.APICalls
+	}
+	t.Logf("RunFor: %d passes, %v simulated, %d API calls", len(reps), e.Now().Sub(start), calls)
+	require.NoError(t, e.Check(context.Background()))
+	e.noViolations(t)
+}
