@@ -124,7 +124,9 @@ type Store interface {
 	MarkFailed(ctx context.Context, f Fence, sandboxID string, p FailParams) error
 	// MarkDeleting moves ready or in_use → deleting with a reason. An in_use
 	// sandbox moves only when reason is ReasonLeaseExpired and its lease has
-	// expired at now, or reason is ReasonOrphan.
+	// expired at now, or reason is ReasonOrphan. A creating sandbox moves for
+	// any reason but ReasonLeaseExpired (reconcile uses it for shutdown: not a
+	// failed attempt, so no backoff; a claim it served fails).
 	MarkDeleting(ctx context.Context, f Fence, sandboxID, reason string, now time.Time) error
 	// DeleteAttempted counts a failed provider delete.
 	DeleteAttempted(ctx context.Context, f Fence, sandboxID string, now time.Time) error
