@@ -129,3 +129,11 @@ func backoff(budgeted bool, jitter func(time.Duration) time.Duration) func(lo, h
 		return wait
 	}
 }
+
+// CloseIdleConnections passes through, so retryablehttp's clean-up after a
+// failed attempt reaches the real transport.
+func (m *meter) CloseIdleConnections() {
+	if c, ok := m.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}

@@ -28,8 +28,8 @@ func (s *Server) SetFaults(f Faults) {
 }
 
 // QueueFaults makes the next /v2 requests answer these statuses in order
-// (429, 500, 503 or DropConnection), before any rate applies; for
-// deterministic tests.
+// (429 with Retry-After, 500, 503, any other error status, or
+// DropConnection), before any rate applies; for deterministic tests.
 func (s *Server) QueueFaults(statuses ...int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

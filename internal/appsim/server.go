@@ -168,6 +168,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 	case http.StatusServiceUnavailable:
 		writeError(w, http.StatusServiceUnavailable, reqID, "The service is temporarily unavailable.")
 		return
+	case 0:
+	default:
+		writeError(w, inj.status, reqID, http.StatusText(inj.status))
+		return
 	}
 
 	switch {

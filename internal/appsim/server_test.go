@@ -260,6 +260,8 @@ func TestQueuedFaultsDropsAndDelays(t *testing.T) {
 	require.Equal(t, "7", a.header.Get("Retry-After"))
 	requireError(t, do(t, http.MethodGet, base+"/v2/apps", token, nil), http.StatusInternalServerError, "server_error")
 	require.Equal(t, http.StatusOK, do(t, http.MethodGet, base+"/v2/apps", token, nil).status)
+	sim.QueueFaults(http.StatusBadGateway)
+	requireError(t, do(t, http.MethodGet, base+"/v2/apps", token, nil), http.StatusBadGateway, "example_error")
 
 	sim.QueueFaults(appsim.DropConnection)
 	req, err := http.NewRequest(http.MethodPost, base+"/v2/apps", strings.NewReader("{}"))
@@ -270,7 +272,7 @@ func TestQueuedFaultsDropsAndDelays(t *testing.T) {
 
 	sim.SetFaults(appsim.Faults{Delay: 20 * time.Millisecond})
 	require.Equal(t, http.StatusOK, do(t, http.MethodGet, base+"/v2/apps", token, nil).status)
-	require.Equal(t, 5, sim.Calls()["GET /v2/apps"])
+	require.Equal(t, 6, sim.Calls()["GET /v2/apps"])
 	require.Equal(t, 1, sim.Calls()["POST /v2/apps"])
 }
 
