@@ -26,15 +26,17 @@ func (s *Store) Acquire(ctx context.Context, p pool.AcquireParams) (pool.Acquire
 	if p.RequestStart.IsZero() || latency < 0 {
 		latency = 0
 	}
+	keys := s.acquireKeys(p.Pool)
 	idem := "0"
-	idemKey := s.keys.Lock() // any key; unused when idem is "0"
-	if p.IdempotencyKey != "" {
-		idem = "1"
-		idemKey = s.keys.Idempotency(p.Pool, p.IdempotencyKey)
+	if p.IdempotencyKey != "" || p.ClaimHash != "" {
+		keys = append([]string(nil), keys...)
+		if p.IdempotencyKey != "" {
+			idem = "1"
+			keys[len(keys)-2] = s.keys.Idempotency(p.Pool, p.IdempotencyKey)
+		}
+		keys[len(keys)-1] = s.keys.Claim(p.ClaimHash)
 	}
-	k := s.keys
-	extra := []string{k.Pool(p.Pool), k.Ready(p.Pool), k.Creating(p.Pool), k.InUse(p.Pool), k.PoolDeleting(p.Pool), idemKey, k.Claim(p.ClaimHash)}
-	arr, err := s.run(ctx, op, scriptAcquire, extra,
+	arr, err := s.runKeys(ctx, op, scriptAcquire, keys,
 		p.Pool, msArg(p.Now), durMs(p.LeaseTTL), p.LeaseTokenHash, idem,
 		strconv.FormatInt(latency.Microseconds(), 10), strconv.Itoa(latencyBucket(latency)),
 		string(p.OnEmpty), strconv.Itoa(p.Caps.MaxTotal), strconv.Itoa(p.Caps.MaxConcurrentCreates),
@@ -43,6 +45,22 @@ func (s *Store) Acquire(ctx context.Context, p pool.AcquireParams) (pool.Acquire
 		return pool.AcquireResult{}, err
 	}
 	return leaseReply(op, arr)
+}
+
+// acquireKeys are acquire.lua's KEYS for a pool, built once: the shared keys,
+// the pool's keys, and placeholders for the idempotency and claim keys (the
+// lock key, unused when no idempotency key or claim is given). Shared: copy
+// before changing.
+func (s *Store) acquireKeys(poolName string) []string {
+	if v, ok := s.hotKeys.Load(poolName); ok {
+		return v.([]string)
+	}
+	keys := make([]string, 0, len(s.global)+7)
+	keys = append(keys, s.global...)
+	keys = append(keys, s.poolKeys(poolName)...)
+	keys = append(keys, s.keys.Lock(), s.keys.Lock())
+	s.hotKeys.Store(poolName, keys)
+	return keys
 }
 
 // PollClaim answers a cold claim (scripts/pollclaim.lua).

@@ -62,6 +62,11 @@ func TestScriptsCarryContractAndLib(t *testing.T) {
 		require.True(t, strings.HasPrefix(string(raw), "-- "+name+".lua"), "%s starts with its contract", name)
 		require.Contains(t, string(raw), "Returns", "%s documents its return", name)
 		require.Equal(t, 1, strings.Count(string(raw), libMarker), "%s splices lib.lua once", name)
+		if name != "acquire" {
+			require.Equal(t, 1, strings.Count(string(raw), stateMarker), "%s splices lib_state.lua once", name)
+		}
+		require.NotContains(t, scriptSource(name), libMarker, "%s: marker replaced", name)
+		require.NotContains(t, scriptSource(name), stateMarker, "%s: marker replaced", name)
 		require.Contains(t, scriptSource(name), "local function emit", name)
 	}
 }

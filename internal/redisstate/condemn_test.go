@@ -239,7 +239,29 @@ func TestShutdownTransitions(t *testing.T) {
 			run:  func(f *fixture) error { return f.s.SetShutdown(f.ctx, "", true, now) },
 			changes: []change{
 				set(":manager", map[string]string{"shutdown": "1", "shutdown_at": msStr(now)}),
+				hset(kPool, "manager_shutdown", "1"),
 				event(EventPoolShutdown, "", "", now, ""),
+			},
+		},
+		{
+			name: "starting the manager again clears every pool's copy",
+			seed: func(f *fixture) { f.ready("r1", at(0)); require.NoError(f.t, f.s.SetShutdown(f.ctx, "", true, at(0))) },
+			run:  func(f *fixture) error { return f.s.SetShutdown(f.ctx, "", false, now) },
+			changes: []change{
+				set(":manager", map[string]string{"shutdown": "0"}),
+				hset(kPool, "manager_shutdown", "0"),
+				event(EventPoolStarted, "", "", now, ""),
+			},
+		},
+		{
+			name: "a pool that appears while the manager is shut down takes its flag",
+			seed: func(f *fixture) { require.NoError(f.t, f.s.SetShutdown(f.ctx, "", true, at(0))) },
+			run: func(f *fixture) error {
+				return f.s.UpdatePool(f.ctx, leader, testPool, pool.PoolUpdate{}, now)
+			},
+			changes: []change{
+				set(":pools", []string{testPool}),
+				set(kPool, map[string]string{"activated_at": msStr(now), "manager_shutdown": "1"}),
 			},
 		},
 	})

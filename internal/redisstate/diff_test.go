@@ -74,11 +74,23 @@ type transitionCase struct {
 	changes []change
 }
 
+// runTransitionCases runs every case on the real redis-server and again on
+// miniredis, so each script is shown to behave the same on both Luas.
 func runTransitionCases(t *testing.T, cases []transitionCase) {
+	t.Helper()
+	for _, backend := range []struct {
+		name string
+		open func(*testing.T) *fixture
+	}{{"redis", newFixture}, {"miniredis", newMiniFixture}} {
+		t.Run(backend.name, func(t *testing.T) { runCasesOn(t, backend.open, cases) })
+	}
+}
+
+func runCasesOn(t *testing.T, open func(*testing.T) *fixture, cases []transitionCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t)
+			f := open(t)
 			if tc.seed != nil {
 				tc.seed(f)
 			}

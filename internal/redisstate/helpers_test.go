@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
@@ -39,6 +40,21 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	rdb, prefix := redistest.Client(t)
+	return startFixture(t, rdb, prefix)
+}
+
+// newMiniFixture is the same on miniredis, whose Lua (gopher-lua) the local
+// server runs the scripts on.
+func newMiniFixture(t *testing.T) *fixture {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return startFixture(t, rdb, redistest.Prefix(t))
+}
+
+func startFixture(t *testing.T, rdb redis.UniversalClient, prefix string) *fixture {
+	t.Helper()
 	f := &fixture{t: t, ctx: context.Background(), rdb: rdb, prefix: prefix, s: New(rdb, prefix)}
 	require.NoError(t, f.s.Preload(f.ctx))
 	ok, err := f.s.Lock(f.ctx, leader, time.Hour, t0)

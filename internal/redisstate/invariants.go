@@ -21,6 +21,7 @@ import (
 //     cold claims <= MaxReady, all records <= MaxTotal, creating <= MaxConcurrentCreates;
 //   - the books balance per pool: created = ready + creating + in_use +
 //     deleting + forgotten, and the claims_creating counter is exact;
+//   - every pool's manager_shutdown mirrors the manager's flag;
 //   - every pending claim is live and points at a creating record of its own
 //     or at none (waiting for its retry).
 //
@@ -32,13 +33,14 @@ func CheckInvariants(ctx context.Context, rdb redis.Scripter, prefix string, cap
 	if err != nil {
 		return err
 	}
-	if len(arr) < 8 {
+	if len(arr) < 9 {
 		return fmt.Errorf("%w: dump: short reply", ErrInternal)
 	}
 	d := dumpState{
 		all: strSet(arr[1]), creatingAll: strSet(arr[2]), deletingAll: strSet(arr[3]),
 		records: map[string]map[string]string{}, pools: map[string]dumpPool{},
 	}
+	managerShutdown := str(arr, 8)
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
@@ -128,6 +130,11 @@ func CheckInvariants(ctx context.Context, rdb redis.Scripter, prefix string, cap
 					bad("pool %s: %s index holds %s (record %q/%q)", name, state, id, rec["pool"], rec["state"])
 				}
 			}
+		}
+	}
+	for name, p := range d.pools {
+		if p.hash["manager_shutdown"] == "1" != (managerShutdown == "1") {
+			bad("pool %s: manager_shutdown %q, manager %q", name, p.hash["manager_shutdown"], managerShutdown)
 		}
 	}
 	errs = append(errs, d.checkBooks(caps)...)

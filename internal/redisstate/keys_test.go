@@ -28,7 +28,9 @@ return { pk.hash, pk.ready, pk.creating, pk.in_use, pk.deleting,
 
 func mustLib(t *testing.T) string {
 	t.Helper()
-	b, err := scriptFS.ReadFile("scripts/lib.lua")
+	lib, err := scriptFS.ReadFile("scripts/lib.lua")
 	require.NoError(t, err)
-	return string(b)
+	state, err := scriptFS.ReadFile("scripts/lib_state.lua")
+	require.NoError(t, err)
+	return string(lib) + string(state)
 }

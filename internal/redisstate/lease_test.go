@@ -81,7 +81,7 @@ func TestPollClaimTransitions(t *testing.T) {
 					"lease_hash", "h1", "lease_handed", "1"),
 				set(kInUse, zs("cold1="+msStr(now.Add(10*time.Minute)))),
 				// 120 s from the claim: the 120000 ms bucket (index 11).
-				hset(kPool, "total_acquires", "1", "acquires_cold_start", "1", "acquire_latency_us_sum", "120000000",
+				hset(kPool, "acquires_cold_start", "1",
 					"cold_latency_us_sum", "120000000", "cold_lat_11", "1", "last_acquire_at", msStr(now)),
 				hset(":claim:c1", "lease_hash", "h1"),
 				event(EventSandboxAcquired, testPool, "cold1", now, "cold"),

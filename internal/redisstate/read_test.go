@@ -10,7 +10,20 @@ import (
 )
 
 func TestMetricsReadsEveryPoolInOneScript(t *testing.T) {
-	f := newFixture(t)
+	onBoth(t, testMetrics)
+}
+
+func TestObserveReadsEverything(t *testing.T) {
+	onBoth(t, testObserve)
+}
+
+// onBoth runs a test on the real redis-server and on miniredis.
+func onBoth(t *testing.T, test func(t *testing.T, f *fixture)) {
+	t.Run("redis", func(t *testing.T) { test(t, newFixture(t)) })
+	t.Run("miniredis", func(t *testing.T) { test(t, newMiniFixture(t)) })
+}
+
+func testMetrics(t *testing.T, f *fixture) {
 	f.leased()             // python: a in_use
 	f.ready("r1", at(0))   // python: r1 ready
 	f.reserve("c1", at(0)) // python: c1 creating
@@ -52,8 +65,7 @@ func TestMetricsReadsEveryPoolInOneScript(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidArgument)
 }
 
-func TestObserveReadsEverything(t *testing.T) {
-	f := newFixture(t)
+func testObserve(t *testing.T, f *fixture) {
 	f.leased()
 	f.claim(at(time.Minute))
 	f.ready("r1", at(0))

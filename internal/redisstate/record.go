@@ -99,10 +99,12 @@ func claimFrom(m map[string]string) pool.Claim {
 func poolStateFrom(name string, m map[string]string) pool.PoolState {
 	n := len(pool.LatencyBucketsMs) + 1
 	st := pool.PoolStats{
-		TotalAcquires:      atoi64(m["total_acquires"]),
+		// Stored per source only (one field less on the warm path); the
+		// totals are their sums.
+		TotalAcquires:      atoi64(m["acquires_from_pool"]) + atoi64(m["acquires_cold_start"]),
 		AcquiresFromPool:   atoi64(m["acquires_from_pool"]),
 		AcquiresColdStart:  atoi64(m["acquires_cold_start"]),
-		AcquireLatencyMs:   float64(atoi64(m["acquire_latency_us_sum"])) / 1000,
+		AcquireLatencyMs:   float64(atoi64(m["warm_latency_us_sum"])+atoi64(m["cold_latency_us_sum"])) / 1000,
 		MissesEmpty:        atoi64(m["misses_empty"]),
 		MissesShutdown:     atoi64(m["misses_shutdown"]),
 		MissesCapacity:     atoi64(m["misses_capacity"]),

@@ -11,8 +11,12 @@ import (
 var scriptFS embed.FS
 
 // libMarker is the line of each script where lib.lua is spliced in, after the
-// script's own contract comment.
-const libMarker = "-- @lib\n"
+// script's own contract comment; stateMarker the line for lib_state.lua (every
+// script but the warm acquire, which builds only the closures it needs).
+const (
+	libMarker   = "-- @lib\n"
+	stateMarker = "-- @state\n"
+)
 
 // loadScript builds the source of scripts/<name>.lua with the shared prelude.
 func loadScript(name string) *redis.Script {
@@ -25,7 +29,9 @@ func loadScript(name string) *redis.Script {
 func scriptSource(name string) string {
 	src, _ := scriptFS.ReadFile("scripts/" + name + ".lua")
 	lib, _ := scriptFS.ReadFile("scripts/lib.lua")
-	return strings.Replace(string(src), libMarker, string(lib), 1)
+	state, _ := scriptFS.ReadFile("scripts/lib_state.lua")
+	out := strings.Replace(string(src), libMarker, string(lib), 1)
+	return strings.Replace(out, stateMarker, string(state), 1)
 }
 
 // The scripts, one per transition.

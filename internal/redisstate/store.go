@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,6 +26,7 @@ type Store struct {
 	global      []string // KEYS[1..8] of every script (lib.lua)
 	prefixes    []any    // ARGV[1..4] of every script (lib.lua)
 	bounds      string   // the latency histogram bounds for pollclaim.lua
+	hotKeys     sync.Map // pool name -> []string: acquire's KEYS, built once per pool
 }
 
 var _ pool.Store = (*Store)(nil)
@@ -86,6 +88,11 @@ func (s *Store) run(ctx context.Context, op string, sc *redis.Script, extraKeys 
 	keys := make([]string, 0, len(s.global)+len(extraKeys))
 	keys = append(keys, s.global...)
 	keys = append(keys, extraKeys...)
+	return s.runKeys(ctx, op, sc, keys, args...)
+}
+
+// runKeys is run with the whole KEYS list given.
+func (s *Store) runKeys(ctx context.Context, op string, sc *redis.Script, keys []string, args ...any) ([]any, error) {
 	argv := make([]any, 0, len(s.prefixes)+len(args))
 	argv = append(argv, s.prefixes...)
 	argv = append(argv, args...)

@@ -17,7 +17,10 @@
 -- ARGV[13] max_total_sandboxes (-1 unlimited)   ARGV[14] max_concurrent_creates
 -- ARGV[15] claim hash            ARGV[16] the claim's new sandbox id
 -- ARGV[17] the claim sandbox's create deadline (unix ms)
--- Returns {0, "pool"|"replay", sandbox HGETALL} a lease;
+-- Returns {0, "pool", sandbox fields} a lease (the fields a holder needs:
+--         id, pool, state, app_id, url, region, instance_size, created_at,
+--         ready_at, warm_deadline, acquired_at, lease_expires_at, lease_handed);
+--         {0, "replay", sandbox HGETALL} an idempotent repeat;
 --         {0, "claim", claim HGETALL} a new pending cold claim;
 --         {2, why} exhausted ("empty", "capacity", "circuit_open");
 --         {3} shut down; {4} lease mismatch on an idempotent replay; {9, why}.
@@ -45,37 +48,44 @@ if use_idem == '1' then
   end
 end
 
+-- One read of the pool: its flags (manager_shutdown mirrors the manager's, see
+-- touch_pool) and the counters this acquire adds to.
 local wb = 'warm_lat_' .. bucket
-local ph = redis.call('HMGET', pk.hash, 'shutdown', 'circuit_open_until', 'total_acquires',
-  'acquires_from_pool', 'acquire_latency_us_sum', 'warm_age_ms_sum', wb, 'warm_latency_us_sum')
-if ph[1] == '1' or redis.call('HGET', K_MANAGER, 'shutdown') == '1' then
+local ph = redis.call('HMGET', pk.hash, 'shutdown', 'manager_shutdown', 'circuit_open_until',
+  'acquires_from_pool', 'warm_age_ms_sum', wb, 'warm_latency_us_sum')
+local function shutdown_miss()
   redis.call('HINCRBY', pk.hash, 'misses_shutdown', 1)
   return { SHUTDOWN }
 end
+if ph[1] == '1' or ph[2] == '1' then return shutdown_miss() end
 
 -- Oldest first; a sandbox past its warm deadline is never handed out.
 while true do
   local id = redis.call('LPOP', pk.ready)
   if not id then break end
   local sk = SB_PREFIX .. id
-  local r = redis.call('HMGET', sk, 'state', 'warm_deadline', 'ready_at')
+  local r = redis.call('HMGET', sk, 'state', 'warm_deadline', 'ready_at', 'app_id', 'url', 'region',
+    'instance_size', 'created_at')
   if r[1] == 'ready' then
     if num(r[2]) > now then
       local exp = fmt_int(now + ttl)
       redis.call('HSET', sk, 'state', 'in_use', 'acquired_at', now_s, 'lease_expires_at', exp,
         'lease_hash', lease_hash, 'lease_handed', '1')
       redis.call('ZADD', pk.in_use, exp, id)
+      -- total_acquires and the overall latency sum are warm + cold, summed on read.
       redis.call('HSET', pk.hash,
-        'total_acquires', fmt_int(num(ph[3]) + 1),
         'acquires_from_pool', fmt_int(num(ph[4]) + 1),
-        'acquire_latency_us_sum', fmt_int(num(ph[5]) + tonumber(latency_us)),
-        'warm_age_ms_sum', fmt_int(num(ph[6]) + now - num(r[3])),
-        wb, fmt_int(num(ph[7]) + 1),
-        'warm_latency_us_sum', fmt_int(num(ph[8]) + tonumber(latency_us)),
+        'warm_age_ms_sum', fmt_int(num(ph[5]) + now - num(r[3])),
+        wb, fmt_int(num(ph[6]) + 1),
+        'warm_latency_us_sum', fmt_int(num(ph[7]) + tonumber(latency_us)),
         'last_acquire_at', now_s)
       if use_idem == '1' then redis.call('SET', K_IDEM, id, 'PX', ttl_s) end
       emit('sandbox.acquired', pool, id, now_s, 'pool')
-      return { OK, 'pool', redis.call('HGETALL', sk) }
+      -- The fields a lease holder needs, from the read above: no second read.
+      return { OK, 'pool', { 'id', id, 'pool', pool, 'state', 'in_use', 'app_id', r[4] or '',
+        'url', r[5] or '', 'region', r[6] or '', 'instance_size', r[7] or '', 'created_at', r[8] or '',
+        'ready_at', r[3] or '', 'warm_deadline', r[2], 'acquired_at', now_s, 'lease_expires_at', exp,
+        'lease_handed', '1' } }
     end
     to_deleting(id, pk, 'warm_age', now_s)
     redis.call('HINCRBY', pk.hash, 'expired_warm', 1)
@@ -88,8 +98,10 @@ local function exhausted(counter, why)
   return { EXHAUSTED, why }
 end
 
+-- A pool not yet in the pools set has no mirrored flag: ask the manager.
+if redis.call('HGET', K_MANAGER, 'shutdown') == '1' then return shutdown_miss() end
 if on_empty ~= 'create' then return exhausted('misses_empty', 'empty') end
-if num(ph[2]) > now then return exhausted('misses_circuit', 'circuit_open') end
+if num(ph[3]) > now then return exhausted('misses_circuit', 'circuit_open') end
 if (max_total >= 0 and redis.call('ZCARD', K_ALL) >= max_total)
     or redis.call('ZCARD', K_CREATING_ALL) >= max_cc then
   return exhausted('misses_capacity', 'capacity')

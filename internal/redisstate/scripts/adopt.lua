@@ -12,6 +12,7 @@
 -- ARGV[12] created at (unix ms)              ARGV[13] now (unix ms)
 -- Returns {0}; {6} not leader; {8} the id already has a record.
 -- @lib
+-- @state
 local pk = { hash = KEYS[9], ready = KEYS[10], creating = KEYS[11], in_use = KEYS[12], deleting = KEYS[13] }
 local token, id, pool, app_id, url = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local region, size, created_at, now_s = ARGV[10], ARGV[11], ARGV[12], ARGV[13]

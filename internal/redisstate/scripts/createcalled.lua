@@ -6,6 +6,7 @@
 -- ARGV[5] fence token   ARGV[6] sandbox id   ARGV[7] app id ("" unknown)   ARGV[8] now (unix ms)
 -- Returns {0}; {1} no record; {6} not leader; {8} not creating.
 -- @lib
+-- @state
 local token, id, app_id, now_s = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 if not is_leader(token) then return { NOT_LEADER } end
 local sk = SB_PREFIX .. id

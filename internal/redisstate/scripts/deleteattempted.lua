@@ -5,6 +5,7 @@
 -- ARGV[5] fence token   ARGV[6] sandbox id   ARGV[7] now (unix ms)
 -- Returns {0, attempts}; {1} no record; {6} not leader; {8, state} not deleting.
 -- @lib
+-- @state
 local token, id, now_s = ARGV[5], ARGV[6], ARGV[7]
 if not is_leader(token) then return { NOT_LEADER } end
 local sk = SB_PREFIX .. id

@@ -7,8 +7,10 @@
 -- Returns {0, all ids, creating_all ids, deleting_all ids, pending claim hashes,
 --          {{name, ready list, creating ids, in_use ids, deleting ids, pool HGETALL}, ...},
 --          {{record key, HGETALL}, ...} every sandbox record found by pattern,
---          {{claim hash, claim HGETALL}, ...} the pending claims}
+--          {{claim hash, claim HGETALL}, ...} the pending claims,
+--          manager shutdown ("1"|"0")}
 -- @lib
+-- @state
 local pools = {}
 for _, n in ipairs(redis.call('SMEMBERS', K_POOLS)) do
   local pk = pool_keys(n)
@@ -26,4 +28,5 @@ for _, h in ipairs(pending) do
   claims[#claims + 1] = { h, redis.call('HGETALL', CLAIM_PREFIX .. h) }
 end
 return { OK, redis.call('ZRANGE', K_ALL, 0, -1), redis.call('ZRANGE', K_CREATING_ALL, 0, -1),
-  redis.call('ZRANGE', K_DELETING_ALL, 0, -1), pending, pools, records, claims }
+  redis.call('ZRANGE', K_DELETING_ALL, 0, -1), pending, pools, records, claims,
+  redis.call('HGET', K_MANAGER, 'shutdown') or '0' }

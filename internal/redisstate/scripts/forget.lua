@@ -7,6 +7,7 @@
 -- Returns {0}; {1} no record; {6} not leader; {8, state} not deleting.
 -- Events: sandbox.deleted (reason: the delete reason).
 -- @lib
+-- @state
 local token, id, now_s = ARGV[5], ARGV[6], ARGV[7]
 if not is_leader(token) then return { NOT_LEADER } end
 local sk = SB_PREFIX .. id

@@ -1,5 +1,8 @@
 -- lib.lua: shared prelude, spliced into every script at the line
--- "-- @lib" (see scripts.go), after that script's own contract comment.
+-- "-- @lib" (see scripts.go), after that script's own contract comment. It
+-- holds only what the warm acquire needs too (every closure defined here is
+-- built on every call); the other scripts also splice lib_state.lua at
+-- "-- @state".
 --
 -- Every script gets the same leading KEYS and ARGV:
 --   KEYS[1] lock            STRING  reconcile leader's fencing token
@@ -42,53 +45,20 @@ local function num(v)
   return tonumber(v) or 0
 end
 
-local function pool_keys(name)
-  local base = POOL_PREFIX .. name
-  return { hash = base, ready = base .. ':ready', creating = base .. ':creating',
-           in_use = base .. ':in_use', deleting = base .. ':deleting' }
-end
-
-local function hgetall(key)
-  local flat = redis.call('HGETALL', key)
-  local t = {}
-  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
-  return t
-end
-
 local function emit(typ, pool, id, at, reason)
   redis.call('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAXLEN, '*',
     'type', typ, 'pool', pool or '', 'sandbox_id', id or '', 'at', at, 'reason', reason or '')
 end
 
-local function is_leader(token)
-  return token ~= '' and redis.call('GET', K_LOCK) == token
-end
-
 -- touch_pool records that a pool has state (not on the warm acquire path,
--- where the pool necessarily has state already).
+-- where the pool necessarily has state already). A pool joining the set takes
+-- the manager's shutdown flag as its manager_shutdown field, so the warm
+-- acquire reads one hash (setshutdown.lua keeps the copies in step).
 local function touch_pool(name, pk, now)
-  redis.call('SADD', K_POOLS, name)
-  redis.call('HSETNX', pk.hash, 'activated_at', now)
-end
-
-local function shut_down(pk)
-  return redis.call('HGET', pk.hash, 'shutdown') == '1' or redis.call('HGET', K_MANAGER, 'shutdown') == '1'
-end
-
--- maybe_drained emits pool.drained after a transition that took a ready or
--- creating sandbox away, when the pool (or manager) is shut down and nothing
--- ready or creating is left.
-local function maybe_drained(name, pk, now)
-  if shut_down(pk) and redis.call('LLEN', pk.ready) + redis.call('ZCARD', pk.creating) == 0 then
-    emit('pool.drained', name, '', now, '')
+  if redis.call('SADD', K_POOLS, name) == 1 and redis.call('HGET', K_MANAGER, 'shutdown') == '1' then
+    redis.call('HSET', pk.hash, 'manager_shutdown', '1')
   end
-end
-
--- leave_creating drops a creating sandbox from the creating indexes.
-local function leave_creating(id, rec, pk)
-  redis.call('ZREM', pk.creating, id)
-  redis.call('ZREM', K_CREATING_ALL, id)
-  if (rec.claim_hash or '') ~= '' then redis.call('HINCRBY', pk.hash, 'claims_creating', -1) end
+  redis.call('HSETNX', pk.hash, 'activated_at', now)
 end
 
 -- to_deleting moves a record (already out of its old index) to deleting.
@@ -96,15 +66,4 @@ local function to_deleting(id, pk, reason, now)
   redis.call('HSET', SB_PREFIX .. id, 'state', 'deleting', 'deleting_since', now, 'delete_reason', reason)
   redis.call('ZADD', K_DELETING_ALL, now, id)
   redis.call('ZADD', pk.deleting, now, id)
-end
-
--- fail_claim marks a claim failed: it leaves the pending set and lives on for
--- an hour so its caller's next poll learns why.
-local function fail_claim(hash, now)
-  local ck = CLAIM_PREFIX .. hash
-  if redis.call('EXISTS', ck) == 1 then
-    redis.call('HSET', ck, 'failed', '1', 'sandbox_id', '')
-    redis.call('PEXPIRE', ck, 3600000)
-  end
-  redis.call('ZREM', K_CLAIMS, hash)
 end

@@ -5,6 +5,7 @@
 -- ARGV[5] fence token   ARGV[6] TTL (ms)
 -- Returns {0, 1} held; {0, 0} another holds it.
 -- @lib
+-- @state
 local token, ttl = ARGV[5], ARGV[6]
 if redis.call('SET', K_LOCK, token, 'NX', 'PX', ttl) then return { OK, 1 } end
 if redis.call('GET', K_LOCK) == token then

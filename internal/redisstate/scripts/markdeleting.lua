@@ -10,6 +10,7 @@
 -- Returns {0}; {1} no record; {6} not leader; {8, why} the move is not allowed.
 -- Events: sandbox.reaped (lease_expired), pool.drained.
 -- @lib
+-- @state
 local token, id, reason, now_s, tomb_ttl = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local now = tonumber(now_s)
 if not is_leader(token) then return { NOT_LEADER } end

@@ -12,6 +12,7 @@
 -- Returns {0}; {1} no record; {6} not leader; {8, state} not creating.
 -- Events: sandbox.failed, pool.circuit_open, pool.drained.
 -- @lib
+-- @state
 local token, id, reason = ARGV[5], ARGV[6], ARGV[7]
 local next_create, open_until, circuit_reason = ARGV[8], ARGV[9], ARGV[10]
 local max_attempts, claim_next, now_s = tonumber(ARGV[11]), ARGV[12], ARGV[13]

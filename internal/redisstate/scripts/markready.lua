@@ -10,6 +10,7 @@
 -- Returns {0, "ready"|"claimed"}; {1} no record; {6} not leader; {8, state} not creating.
 -- Events: sandbox.ready, pool.circuit_closed.
 -- @lib
+-- @state
 local token, id, app_id, url, warm_deadline, now_s = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local now = tonumber(now_s)
 if not is_leader(token) then return { NOT_LEADER } end

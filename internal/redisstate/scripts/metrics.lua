@@ -6,6 +6,7 @@
 -- Returns {0, manager shutdown ("1"|"0"), total records, creating total,
 --          {name, ready, creating, in_use, deleting, pool HGETALL}, ...}
 -- @lib
+-- @state
 local names, seen = {}, {}
 for i = 5, #ARGV do
   if not seen[ARGV[i]] then seen[ARGV[i]] = true; names[#names + 1] = ARGV[i] end

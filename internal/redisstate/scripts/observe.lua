@@ -7,6 +7,7 @@
 --          {sandbox HGETALL, ...}              every record, oldest first,
 --          {claim HGETALL, ...}}               every pending claim
 -- @lib
+-- @state
 local pools = {}
 for _, n in ipairs(redis.call('SMEMBERS', K_POOLS)) do
   pools[#pools + 1] = { n, redis.call('HGETALL', pool_keys(n).hash) }

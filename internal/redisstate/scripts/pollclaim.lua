@@ -12,6 +12,7 @@
 --         {5} the handed lease expired; {7} every attempt failed.
 -- Events: sandbox.acquired (reason "cold").
 -- @lib
+-- @state
 local K_CLAIM = KEYS[9]
 local lease_hash, ttl_s, now_s, bounds = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local now = tonumber(now_s)
@@ -45,9 +46,7 @@ for bound in string.gmatch(bounds, '[^,]+') do
   if latency_ms <= tonumber(bound) then break end
   b = b + 1
 end
-redis.call('HINCRBY', pk.hash, 'total_acquires', 1)
 redis.call('HINCRBY', pk.hash, 'acquires_cold_start', 1)
-redis.call('HINCRBY', pk.hash, 'acquire_latency_us_sum', fmt_int(latency_ms * 1000))
 redis.call('HINCRBY', pk.hash, 'cold_latency_us_sum', fmt_int(latency_ms * 1000))
 redis.call('HINCRBY', pk.hash, 'cold_lat_' .. b, 1)
 redis.call('HSET', pk.hash, 'last_acquire_at', now_s)

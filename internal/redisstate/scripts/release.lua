@@ -10,6 +10,7 @@
 -- Returns {0, "deleting"|"deleted"}; {1} never existed; {4} not the holder.
 -- Events: sandbox.released.
 -- @lib
+-- @state
 local K_TOMB = KEYS[9]
 local id, lease_hash, now_s, tomb_ttl = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local sk = SB_PREFIX .. id

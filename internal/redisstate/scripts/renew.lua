@@ -7,6 +7,7 @@
 -- Returns {0, new lease expiry (ms, string)}; {1} never existed; {4} not the
 -- holder; {5} the lease expired (or the sandbox was released or reaped).
 -- @lib
+-- @state
 local K_TOMB = KEYS[9]
 local id, lease_hash, ttl_s, now_s = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local now = tonumber(now_s)

@@ -17,6 +17,7 @@
 -- Returns {0, attempt}; {1, "claim"} the claim is gone or failed; {2, which cap};
 --         {3} shut down; {6} not leader; {8, why} id taken or claim busy.
 -- @lib
+-- @state
 local pk = { hash = KEYS[9], ready = KEYS[10], creating = KEYS[11], in_use = KEYS[12], deleting = KEYS[13] }
 local K_CLAIM = KEYS[14]
 local token, pool, id = ARGV[5], ARGV[6], ARGV[7]

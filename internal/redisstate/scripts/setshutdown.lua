@@ -7,9 +7,11 @@
 -- KEYS[13]    pool deleting ZSET  (any keys when ARGV[5] is "")
 -- ARGV[1..4]  the shared prefixes (lib.lua)
 -- ARGV[5] pool ("" manager)   ARGV[6] "1" shut down | "0" start   ARGV[7] now (unix ms)
+-- The manager's flag is copied to every pool HASH as manager_shutdown.
 -- Returns {0, "changed"|"unchanged"}.
 -- Events: pool.shutdown, pool.started, pool.drained (already empty).
 -- @lib
+-- @state
 local pool, flag, now_s = ARGV[5], ARGV[6], ARGV[7]
 local target = K_MANAGER
 local pk
@@ -21,6 +23,12 @@ end
 local was = redis.call('HGET', target, 'shutdown') or '0'
 if was == flag then return { OK, 'unchanged' } end
 redis.call('HSET', target, 'shutdown', flag, 'shutdown_at', now_s)
+if not pk then
+  -- Every pool's mirror of the manager flag, read by the warm acquire.
+  for _, name in ipairs(redis.call('SMEMBERS', K_POOLS)) do
+    redis.call('HSET', pool_keys(name).hash, 'manager_shutdown', flag)
+  end
+end
 if flag == '1' then
   emit('pool.shutdown', pool, '', now_s, '')
   if pk then

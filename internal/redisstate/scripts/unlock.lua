@@ -5,6 +5,7 @@
 -- ARGV[5] fence token
 -- Returns {0, 1} released; {0, 0} not ours.
 -- @lib
+-- @state
 if redis.call('GET', K_LOCK) == ARGV[5] then
   redis.call('DEL', K_LOCK)
   return { OK, 1 }

@@ -15,6 +15,7 @@
 --          (only ready sandboxes of this pool are touched)
 -- Returns {0}; {6} not leader.
 -- @lib
+-- @state
 local pk = { hash = KEYS[9], ready = KEYS[10], creating = KEYS[11], in_use = KEYS[12], deleting = KEYS[13] }
 local token, pool, now_s = ARGV[5], ARGV[6], ARGV[7]
 local scale_down_at, health_at, below = ARGV[8], ARGV[9], ARGV[10]

@@ -1,0 +1,67 @@
+package redisstate
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/hotpool/hotpool/internal/redistest"
+)
+
+// BenchmarkAcquire is a warm acquire through the Store: one EVALSHA of
+// acquire.lua. b.N ready sandboxes are seeded before the timer starts.
+func BenchmarkAcquire(b *testing.B) {
+	rdb, prefix := redistest.Client(b)
+	ctx := context.Background()
+	s := New(rdb, prefix)
+	if err := s.Preload(ctx); err != nil {
+		b.Fatal(err)
+	}
+	fence := pool.Fence{Token: "bench"}
+	if ok, err := s.Lock(ctx, fence, time.Hour, t0); err != nil || !ok {
+		b.Fatalf("lock: %v %v", ok, err)
+	}
+	caps := pool.Caps{MaxReady: b.N + 1, MaxTotal: -1, MaxConcurrentCreates: 10}
+	for i := 0; i < b.N; i++ {
+		id := fmt.Sprintf("sb%08d", i)
+		if err := s.Reserve(ctx, fence, pool.ReserveParams{Pool: testPool, SandboxID: id, Caps: caps,
+			CreateDeadline: at(time.Hour), Now: t0}); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.MarkReady(ctx, fence, id, "app", "https://x", at(time.Hour), t0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	p := pool.AcquireParams{Pool: testPool, OnEmpty: pool.OnEmptyFail, Caps: caps, LeaseTTL: 15 * time.Minute,
+		LeaseTokenHash: pool.HashToken("lease"), RequestStart: at(time.Minute), Now: at(time.Minute)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Acquire(ctx, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRawEvalSha is the floor: EVALSHA of a trivial script on the same
+// server and client, the cost of one round trip.
+func BenchmarkRawEvalSha(b *testing.B) {
+	rdb, prefix := redistest.Client(b)
+	ctx := context.Background()
+	sc := redis.NewScript("return 1")
+	if err := sc.Load(ctx, rdb).Err(); err != nil {
+		b.Fatal(err)
+	}
+	keys := []string{NewKeys(prefix).Lock()}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := sc.EvalSha(ctx, rdb, keys).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,50 @@
+-- lib_state.lua: helpers of the non-hot-path scripts, spliced at the line
+-- "-- @state" after lib.lua (see scripts.go).
+
+local function pool_keys(name)
+  local base = POOL_PREFIX .. name
+  return { hash = base, ready = base .. ':ready', creating = base .. ':creating',
+           in_use = base .. ':in_use', deleting = base .. ':deleting' }
+end
+
+local function hgetall(key)
+  local flat = redis.call('HGETALL', key)
+  local t = {}
+  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  return t
+end
+
+local function is_leader(token)
+  return token ~= '' and redis.call('GET', K_LOCK) == token
+end
+
+local function shut_down(pk)
+  return redis.call('HGET', pk.hash, 'shutdown') == '1' or redis.call('HGET', K_MANAGER, 'shutdown') == '1'
+end
+
+-- maybe_drained emits pool.drained after a transition that took a ready or
+-- creating sandbox away, when the pool (or manager) is shut down and nothing
+-- ready or creating is left.
+local function maybe_drained(name, pk, now)
+  if shut_down(pk) and redis.call('LLEN', pk.ready) + redis.call('ZCARD', pk.creating) == 0 then
+    emit('pool.drained', name, '', now, '')
+  end
+end
+
+-- leave_creating drops a creating sandbox from the creating indexes.
+local function leave_creating(id, rec, pk)
+  redis.call('ZREM', pk.creating, id)
+  redis.call('ZREM', K_CREATING_ALL, id)
+  if (rec.claim_hash or '') ~= '' then redis.call('HINCRBY', pk.hash, 'claims_creating', -1) end
+end
+
+-- fail_claim marks a claim failed: it leaves the pending set and lives on for
+-- an hour so its caller's next poll learns why.
+local function fail_claim(hash, now)
+  local ck = CLAIM_PREFIX .. hash
+  if redis.call('EXISTS', ck) == 1 then
+    redis.call('HSET', ck, 'failed', '1', 'sandbox_id', '')
+    redis.call('PEXPIRE', ck, 3600000)
+  end
+  redis.call('ZREM', K_CLAIMS, hash)
+end
