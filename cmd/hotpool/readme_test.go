@@ -329,3 +329,31 @@ func TestREADMEHasTheReconcileStateMachineExactly(t *testing.T) {
 	require.Contains(t, block, "ACTIVE")
 	require.Contains(t, readREADME(t), block)
 }
+
+// TestREADMEGoSnippetCompiles builds the README's Go client snippet, wrapped
+// in a function, as a package of this module (through a build overlay, so no
+// file is written into the repository).
+func TestREADMEGoSnippetCompiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go build")
+	}
+	blocks := codeBlocks(readREADME(t), "go")
+	require.Len(t, blocks, 1)
+	src := "package main\n\nimport (\n\t\"context\"\n\t\"errors\"\n\t\"fmt\"\n\t\"os\"\n\t\"time\"\n\n\t\"github.com/hotpool/hotpool/client\"\n)\n\n" +
+		"var _, _, _, _ = errors.Is, fmt.Print, os.Getenv, time.Second\n\n" +
+		"func snippet(ctx context.Context) error {\n" + strings.Join(blocks[0], "\n") + "\n\treturn err\n}\n\n" +
+		"func main() { _ = snippet(context.Background()) }\n"
+	dir := t.TempDir()
+	file := dir + "/main.go"
+	require.NoError(t, os.WriteFile(file, []byte(src), 0o600))
+	root, err := os.Getwd()
+	require.NoError(t, err)
+	root = root[:len(root)-len("/cmd/hotpool")]
+	overlay := dir + "/overlay.json"
+	ov := `{"Replace": {"` + root + `/cmd/hotpool/readmesnippet/main.go": "` + file + `"}}`
+	require.NoError(t, os.WriteFile(overlay, []byte(ov), 0o600))
+	cmd := exec.Command("go", "build", "-overlay", overlay, "-o", os.DevNull, "./cmd/hotpool/readmesnippet")
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s\n%s", out, src)
+}
