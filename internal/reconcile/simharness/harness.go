@@ -421,17 +421,11 @@ func (h *Harness) probe(ctx context.Context, url string) int {
 // after maxPasses.
 func (h *Harness) Converge(ctx context.Context, maxPasses int) (int, error) {
 	h.SetTraffic(false)
-	for _, id := range h.leaseIDs() {
-		l := h.leases[id]
-		if h.Clock.Now().Before(l.expiresAt) {
-			if _, err := h.Service.Release(ctx, id, l.token); err != nil {
-				h.violate("release %s: %v", id, err)
-			}
-		}
-		delete(h.leases, id)
-	}
-	h.claims = nil
 	for n := 1; n <= maxPasses; n++ {
+		// Callers give everything back: pending claims are still polled and
+		// what they are served is released at once.
+		h.pollClaims(ctx)
+		h.releaseAll(ctx)
 		h.Clock.Advance(h.o.PassEvery)
 		rep, err := h.Pass(ctx)
 		if err != nil {
@@ -447,6 +441,19 @@ func (h *Harness) Converge(ctx context.Context, maxPasses int) (int, error) {
 	return maxPasses, fmt.Errorf("simharness: not converged after %d passes", maxPasses)
 }
 
+func (h *Harness) releaseAll(ctx context.Context) {
+	for _, id := range h.leaseIDs() {
+		l := h.leases[id]
+		if h.Clock.Now().Before(l.expiresAt) {
+			if _, err := h.Service.Release(ctx, id, l.token); err != nil {
+				h.violate("release %s: %v", id, err)
+			}
+			h.Stats.Released++
+		}
+		delete(h.leases, id)
+	}
+}
+
 func (h *Harness) settled(rep pool.PassReport) bool {
 	for _, name := range h.Config.PoolNames() {
 		p := rep.Pools[name]
@@ -458,7 +465,7 @@ func (h *Harness) settled(rep pool.PassReport) bool {
 			return false
 		}
 	}
-	return true
+	return len(h.claims) == 0
 }
 
 // CheckConsistency compares the platform and Redis in both directions:

@@ -3,6 +3,7 @@ package simharness
 import (
 	"context"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +48,17 @@ func simDuration() time.Duration {
 	return 18 * time.Minute
 }
 
+// simSeed is 42, or HOTPOOL_SIM_SEED to explore other runs.
+func simSeed(t *testing.T) uint64 {
+	v := os.Getenv("HOTPOOL_SIM_SEED")
+	if v == "" {
+		return 42
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	require.NoError(t, err, "HOTPOOL_SIM_SEED")
+	return n
+}
+
 // ConvergePasses is the stated bound: once faults stop, every pool is back
 // at target within this many passes (5 s apart: 2 minutes).
 const ConvergePasses = 24
@@ -56,7 +68,7 @@ func TestSimulation_InvariantsHoldUnderFaultsAndConverge(t *testing.T) {
 	rdb, prefix := redistest.Client(t)
 	ctx := context.Background()
 	h, err := New(rdb, prefix, Options{
-		Config: simConfig(), Seed: 42, CreateDelay: 40 * time.Second, FailRate: 0.05,
+		Config: simConfig(), Seed: simSeed(t), CreateDelay: 40 * time.Second, FailRate: 0.05,
 		AcquiresPerMinute: map[string]float64{"py": 3, "node": 1},
 		AbandonRate:       0.1, LeaseTTL: 10 * time.Minute,
 	})
