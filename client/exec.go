@@ -152,9 +152,13 @@ func (s *Sandbox) agent(ctx context.Context, path string, in, out any) error {
 	return nil
 }
 
-// agentMessage reads an agent's error body: {"error": "…"}, the contract's
-// {"error": {"message": "…"}}, {"detail": "…"}, or plain text.
+// agentMessage reads an agent's error body ({"error": "…"}, the contract's
+// {"error": {"message": "…"}}, {"detail": "…"}, or plain text) as one short line.
 func agentMessage(b []byte) string {
+	return snippet([]byte(rawAgentMessage(b)))
+}
+
+func rawAgentMessage(b []byte) string {
 	var v struct {
 		Error  json.RawMessage `json:"error"`
 		Detail string          `json:"detail"`
@@ -175,5 +179,5 @@ func agentMessage(b []byte) string {
 			return v.Detail
 		}
 	}
-	return snippet(b)
+	return string(b)
 }
