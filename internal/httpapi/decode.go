@@ -60,7 +60,10 @@ func jsonError(err error) error {
 	}
 	// encoding/json reports an unknown field only as text: json: unknown field "x".
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return pool.InvalidField(strings.Trim(name, `"`), "is not a known field")
+		if name = strings.Trim(name, `"`); name == "" {
+			return pool.InvalidField("body", "has a field with an empty name")
+		}
+		return pool.InvalidField(name, "is not a known field")
 	}
 	return pool.InvalidField("body", "malformed JSON: %v", err)
 }

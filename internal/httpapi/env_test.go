@@ -59,10 +59,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newEnv(t *testing.T) *env { return newEnvOn(t, "fake") }
+func newEnv(t testing.TB) *env { return newEnvOn(t, "fake") }
 
 // newEnvOn builds the env on a store of kind (see storeKinds).
-func newEnvOn(t *testing.T, kind string) *env {
+func newEnvOn(t testing.TB, kind string) *env {
 	t.Helper()
 	cfg, err := pool.ParseConfig([]byte(testConfig))
 	require.NoError(t, err)

@@ -26,7 +26,7 @@ type seeder interface {
 var storeKinds = []string{"fake", "miniredis", "redis"}
 
 // newStore returns a store of kind and its seeder.
-func newStore(t *testing.T, kind string, cfg *pool.Config) (pool.Store, seeder) {
+func newStore(t testing.TB, kind string, cfg *pool.Config) (pool.Store, seeder) {
 	t.Helper()
 	switch kind {
 	case "fake":
@@ -46,13 +46,13 @@ func newStore(t *testing.T, kind string, cfg *pool.Config) (pool.Store, seeder) 
 // redisSeeder drives redisstate through reserve → created → ready under a
 // leader lock, as a reconcile pass does.
 type redisSeeder struct {
-	t     *testing.T
+	t     testing.TB
 	s     *redisstate.Store
 	cfg   *pool.Config
 	fence pool.Fence
 }
 
-func redisSeeded(t *testing.T, rdb *redis.Client, prefix string, cfg *pool.Config) (pool.Store, seeder) {
+func redisSeeded(t testing.TB, rdb *redis.Client, prefix string, cfg *pool.Config) (pool.Store, seeder) {
 	s := redisstate.New(rdb, prefix)
 	ctx := context.Background()
 	require.NoError(t, s.Preload(ctx))
