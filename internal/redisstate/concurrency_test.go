@@ -36,6 +36,7 @@ func TestConcurrentAcquireHandsEachSandboxOutOnce(t *testing.T) {
 		wg        sync.WaitGroup
 		errsMu    sync.Mutex
 		errs      []error
+		kick      = make(chan struct{}, acquirers) // a sandbox was made ready
 	)
 	fail := func(err error) {
 		errsMu.Lock()
@@ -47,6 +48,7 @@ func TestConcurrentAcquireHandsEachSandboxOutOnce(t *testing.T) {
 		wg.Add(1)
 		go func(g int) {
 			defer wg.Done()
+			got := 0
 			for n := 0; ; n++ {
 				if done.Load() && handedN.Load() == madeReady.Load() {
 					return
@@ -56,7 +58,10 @@ func TestConcurrentAcquireHandsEachSandboxOutOnce(t *testing.T) {
 				p.Caps = caps
 				res, err := f.s.Acquire(f.ctx, p)
 				if errors.Is(err, pool.ErrPoolExhausted) {
-					time.Sleep(5 * time.Millisecond) // let the reconciler refill
+					select { // wait for a refill rather than spin
+					case <-kick:
+					case <-time.After(20 * time.Millisecond):
+					}
 					continue
 				}
 				if err != nil {
@@ -67,7 +72,8 @@ func TestConcurrentAcquireHandsEachSandboxOutOnce(t *testing.T) {
 					dupes.Add(1)
 				}
 				handedN.Add(1)
-				if n%2 == 0 { // half are released at once, the rest stay leased
+				got++
+				if got%2 == 1 { // every other lease is released at once, the rest stay leased
 					if _, err := f.s.Release(f.ctx, res.Sandbox.ID, hash, now); err != nil {
 						fail(err)
 						return
@@ -107,6 +113,10 @@ func TestConcurrentAcquireHandsEachSandboxOutOnce(t *testing.T) {
 			next++
 			require.NoError(t, f.s.MarkReady(f.ctx, leader, id, "app-"+id, "https://"+id, now.Add(time.Hour), now))
 			madeReady.Add(1)
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
 		}
 		require.NoError(t, CheckInvariants(f.ctx, f.rdb, f.prefix, capsByPool))
 	}

@@ -14,7 +14,14 @@ func NewKeys(prefix string) Keys { return Keys{tag: "{hotpool:" + prefix + "}"} 
 // Tag is the shared hash tag, "{hotpool:<prefix>}".
 func (k Keys) Tag() string { return k.tag }
 
-// Sandbox is a HASH: one sandbox record (fields: see scripts).
+// Sandbox is a HASH: one sandbox record. Times are unix ms; absent is unset.
+//
+//	id, pool, state (creating|ready|in_use|deleting), app_id, url, region,
+//	instance_size, created_at, create_deadline, create_called_at, attempt,
+//	claim_hash (serves a cold claim), ready_at, warm_deadline, last_healthy_at,
+//	health_failures, acquired_at, lease_expires_at, lease_hash (sha256 hex of
+//	the lease token), lease_handed (0|1), deleting_since, delete_reason,
+//	delete_attempts, last_delete_at, fail_reason (free text of a failed create)
 func (k Keys) Sandbox(id string) string { return k.tag + ":sb:" + id }
 
 // SandboxPrefix is the prefix of every Sandbox key; scripts append an id they
@@ -33,7 +40,25 @@ func (k Keys) Deleting() string { return k.tag + ":deleting" }
 // Pools is a SET: every pool name that has state.
 func (k Keys) Pools() string { return k.tag + ":pools" }
 
-// Pool is a HASH: one pool's state and counters.
+// Pool is a HASH: one pool's state and counters. Times are unix ms.
+//
+//	flags:    shutdown (0|1), shutdown_at, manager_shutdown (0|1, a copy of the
+//	          manager's flag for the warm acquire), activated_at
+//	policy:   last_acquire_at, last_scale_down_at, last_health_check_at,
+//	          consecutive_failures, next_create_at, circuit_open_until,
+//	          circuit_reason, below_target_since
+//	stats:    acquires_from_pool, acquires_cold_start (total_acquires is their
+//	          sum), warm_latency_us_sum, cold_latency_us_sum (the acquire
+//	          latency sum is theirs), warm_lat_<i>, cold_lat_<i> (histogram
+//	          counts, bucket i of pool.LatencyBucketsMs, the last is +Inf),
+//	          warm_age_ms_sum, misses_empty, misses_shutdown, misses_capacity,
+//	          misses_circuit, creates (reservations), creates_failed, deletes
+//	          (forgotten records), released, health_removals, leases_reaped,
+//	          orphans_deleted, expired_warm, scaled_down, refill_lag_ms_sum,
+//	          refill_lag_samples
+//	books:    created (records ever made: reservations + adoptions), forgotten,
+//	          adopted, claims_creating (creating records serving a claim);
+//	          created = ready + creating + in_use + deleting + forgotten
 func (k Keys) Pool(pool string) string { return k.tag + ":pool:" + pool }
 
 // PoolPrefix is the prefix of every per-pool key. Scripts that learn a pool
@@ -56,21 +81,25 @@ func (k Keys) InUse(pool string) string { return k.tag + ":pool:" + pool + ":in_
 // PoolDeleting is a ZSET: the pool's deleting sandbox ids, scored by deleting_since (ms).
 func (k Keys) PoolDeleting(pool string) string { return k.tag + ":pool:" + pool + ":deleting" }
 
-// Manager is a HASH: manager-wide state (shutdown).
+// Manager is a HASH: manager-wide state: shutdown (0|1), shutdown_at (ms).
 func (k Keys) Manager() string { return k.tag + ":manager" }
 
-// Claim is a HASH: one cold claim, keyed by the claim id's hash.
+// Claim is a HASH: one cold claim, keyed by the claim id's hash: hash, pool,
+// sandbox_id (the current attempt's; "" while waiting for a retry), attempts,
+// failed (0|1), created_at, lease_ttl_ms, next_try_at, lease_hash (once the
+// lease went out). Pending claims have no TTL; served or failed ones expire.
 func (k Keys) Claim(hash string) string { return k.tag + ":claim:" + hash }
 
 // ClaimPrefix is the prefix of every Claim key; scripts append a claim hash
 // read from a sandbox record.
 func (k Keys) ClaimPrefix() string { return k.tag + ":claim:" }
 
-// Claims is a ZSET: every live claim hash, scored by created_at (ms).
+// Claims is a ZSET: every pending claim hash (creating, or waiting for a
+// retry), scored by created_at (ms).
 func (k Keys) Claims() string { return k.tag + ":claims" }
 
-// Idempotency is a STRING: the sandbox id an idempotency key acquired, with a
-// TTL of the lease.
+// Idempotency is a STRING: the sandbox id a warm acquire with an idempotency
+// key leased, with a TTL of the lease.
 func (k Keys) Idempotency(pool, key string) string { return k.tag + ":idem:" + pool + ":" + key }
 
 // Released is a STRING: a tombstone holding the lease hash of a released
