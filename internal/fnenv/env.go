@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hotpool/hotpool/internal/appplatform"
+	"github.com/hotpool/hotpool/internal/events"
 	"github.com/hotpool/hotpool/internal/httpapi"
 	"github.com/hotpool/hotpool/internal/logging"
 	"github.com/hotpool/hotpool/internal/pool"
@@ -37,6 +38,9 @@ type App struct {
 	Reconciler *reconcile.Reconciler
 	Handler    *httpapi.Handler
 	Logger     *slog.Logger
+	// AfterPass delivers the events a pass appended to the configured
+	// webhooks; nil when none is configured.
+	AfterPass func(ctx context.Context)
 }
 
 // Getenv reads one variable; os.Getenv in production, a map in tests.
@@ -91,7 +95,12 @@ func Build(getenv Getenv, logOut io.Writer) (*App, error) {
 		}
 		app.Reconciler = reconcile.New(store, provider, cfg, clock, reconcile.WithSecrets(secrets), reconcile.WithLogger(logger))
 	}
-	opts := pool.ServiceOptions{Store: store, Config: cfg, Clock: clock, Secrets: secrets}
+	if len(cfg.Webhooks) > 0 {
+		d := events.NewDeliverer(rdb, cfg.Deployment, cfg.Webhooks, func(k string) string { return getenv(k) },
+			nil, clock, logger, events.WithMaxAttempts(cfg.WebhookMaxAttempts))
+		app.AfterPass = d.Run
+	}
+	opts := pool.ServiceOptions{Store: store, Config: cfg, Clock: clock, Secrets: secrets, AfterPass: app.AfterPass}
 	if app.Reconciler != nil {
 		opts.Reconciler = app.Reconciler
 	}
@@ -177,13 +186,14 @@ func (l *Lazy) Cron(ctx context.Context) (pool.PassReport, error) {
 	if app.Reconciler == nil {
 		return pool.PassReport{}, errNoReconciler
 	}
+	// The reconciler logs each pass itself.
 	reps, err := app.Reconciler.RunFor(ctx, reconcile.DefaultRunBudget, reconcile.DefaultRunEvery)
+	if app.AfterPass != nil {
+		app.AfterPass(ctx)
+	}
 	var last pool.PassReport
 	if len(reps) > 0 {
 		last = reps[len(reps)-1]
-	}
-	for _, r := range reps {
-		logging.LogPass(ctx, app.Logger, r, nil)
 	}
 	return last, err
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotpool/hotpool/internal/logging"
 	"github.com/hotpool/hotpool/internal/metrics"
 	"github.com/hotpool/hotpool/internal/pool"
 )
@@ -71,6 +72,7 @@ type outcome struct {
 	pool      string
 	sandboxID string
 	result    string // "ok", "claim", "replay", or the error code
+	source    string // acquire: pool or cold
 	err       error
 }
 
@@ -190,28 +192,16 @@ func (h *Handler) respond(ctx context.Context, rid string, start time.Time, out 
 		resp.Body = append(b, '\n')
 		resp.Headers["Content-Type"] = "application/json"
 	}
-	attrs := []slog.Attr{
-		slog.String("request_id", rid),
-		slog.String("op", out.op),
-		slog.Int("status", resp.Status),
-		slog.String("outcome", out.result),
-		slog.Float64("duration_ms", float64(h.o.Clock.Now().Sub(start).Microseconds())/1000),
+	line := logging.Request{
+		Op: out.op, RequestID: rid, Pool: out.pool, SandboxID: out.sandboxID,
+		Status: resp.Status, Outcome: out.result, Source: out.source,
+		Duration: h.o.Clock.Now().Sub(start),
 	}
-	if out.pool != "" {
-		attrs = append(attrs, slog.String("pool", out.pool))
-	}
-	if out.sandboxID != "" {
-		attrs = append(attrs, slog.String("sandbox_id", out.sandboxID))
-	}
-	level := slog.LevelInfo
 	if resp.Status >= 500 {
-		level = slog.LevelError
-		if out.err != nil {
-			// Domain and backend errors carry no secrets; the detail the caller
-			// does not see (a Redis error, a panic) is here.
-			attrs = append(attrs, slog.String("error", out.err.Error()))
-		}
+		// Domain and backend errors carry no secrets; the detail the caller
+		// does not see (a Redis error, a panic) is here.
+		line.Err = out.err
 	}
-	h.o.Logger.LogAttrs(ctx, level, "request", attrs...)
+	logging.LogRequest(ctx, h.o.Logger, line)
 	return resp
 }

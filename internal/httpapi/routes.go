@@ -34,7 +34,7 @@ func (h *Handler) acquire(ctx context.Context, req Request) outcome {
 			op:      op, pool: a.Claim.Pool, result: "claim",
 		}
 	}
-	o := outcome{status: http.StatusOK, body: acquiredJSON(a), op: op, pool: a.Sandbox.Pool, sandboxID: a.Sandbox.ID, result: "ok"}
+	o := outcome{status: http.StatusOK, body: acquiredJSON(a), op: op, pool: a.Sandbox.Pool, sandboxID: a.Sandbox.ID, result: "ok", source: string(a.Source)}
 	if a.Replayed {
 		o.headers = map[string]string{"Idempotent-Replay": "true"}
 		o.result = "replay"

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/hotpool/hotpool/internal/appplatform"
 	"github.com/hotpool/hotpool/internal/appsim"
+	"github.com/hotpool/hotpool/internal/events"
 	"github.com/hotpool/hotpool/internal/httpapi"
 	"github.com/hotpool/hotpool/internal/pool"
 	"github.com/hotpool/hotpool/internal/reconcile"
@@ -64,6 +66,8 @@ type Options struct {
 	ReconcileEvery time.Duration
 	Logger         *slog.Logger // default: discard
 	Clock          pool.Clock   // default: the system clock
+	// Getenv reads webhooks' secret_env variables; default os.Getenv.
+	Getenv func(string) string
 }
 
 // Server is a running local hotpool.
@@ -78,6 +82,8 @@ type Server struct {
 	Service    *pool.Service
 	Reconciler *reconcile.Reconciler
 	Handler    *httpapi.Handler
+
+	afterPass func(ctx context.Context) // webhook delivery; nil without webhooks
 
 	http    *http.Server
 	log     *slog.Logger
@@ -114,6 +120,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.Secret == "" {
 		o.Secret = o.Token
 	}
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
 	s := &Server{Config: o.Config, log: o.Logger, done: make(chan struct{})}
 	if err := s.build(ctx, o); err != nil {
 		s.closeAll()
@@ -140,7 +149,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.Reconciler.Run(loopCtx, o.ReconcileEvery, min(busyEvery, o.ReconcileEvery), nil, s.onPass)
+			s.Reconciler.Run(loopCtx, o.ReconcileEvery, min(busyEvery, o.ReconcileEvery), nil, func(rep pool.PassReport, err error) {
+				s.onPass(loopCtx, rep, err)
+			})
 		}()
 	}
 	go func() {
@@ -213,9 +224,14 @@ func (s *Server) build(ctx context.Context, o Options) error {
 	secrets := pool.NewSecrets(o.Secret)
 	s.Reconciler = reconcile.New(s.Store, provider, o.Config, o.Clock,
 		reconcile.WithSecrets(secrets), reconcile.WithLogger(o.Logger))
+	if len(o.Config.Webhooks) > 0 {
+		d := events.NewDeliverer(s.Redis, o.KeyPrefix, o.Config.Webhooks, o.Getenv, nil, o.Clock, o.Logger,
+			events.WithMaxAttempts(o.Config.WebhookMaxAttempts))
+		s.afterPass = d.Run
+	}
 	s.Service, err = pool.NewService(pool.ServiceOptions{
 		Store: s.Store, Config: o.Config, Clock: o.Clock, Secrets: secrets,
-		Reconciler: s.Reconciler, Kick: s.Reconciler.Kick,
+		Reconciler: s.Reconciler, Kick: s.Reconciler.Kick, AfterPass: s.afterPass,
 	})
 	if err != nil {
 		return fmt.Errorf("localserver: %w", err)
@@ -224,13 +240,14 @@ func (s *Server) build(ctx context.Context, o Options) error {
 	return nil
 }
 
-func (s *Server) onPass(rep pool.PassReport, err error) {
+// onPass follows each pass of the loop (the reconciler logs the pass
+// itself): a pass that could not run is logged, then webhooks are delivered.
+func (s *Server) onPass(ctx context.Context, _ pool.PassReport, err error) {
 	if err != nil {
 		s.log.Warn("reconcile pass failed", slog.String("op", "reconcile"), slog.String("error", err.Error()))
-		return
 	}
-	if len(rep.Errors) > 0 {
-		s.log.Warn("reconcile pass item errors", slog.String("op", "reconcile"), slog.Any("errors", rep.Errors))
+	if s.afterPass != nil {
+		s.afterPass(ctx)
 	}
 }
 

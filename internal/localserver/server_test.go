@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -112,4 +114,34 @@ func TestStartRefusesBadOptions(t *testing.T) {
 	_, err = Start(ctx, Options{Config: testConfig(t), Token: token, Addr: "127.0.0.1:0", RedisURL: "redis://:hunter2@[bad"})
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "hunter2")
+}
+
+func TestServeDeliversWebhooksAfterPasses(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer hook.Close()
+	cfg, err := pool.ParseConfig([]byte(`{"pools": {"python": {"target_ready": 1}},
+		"webhooks": [{"url": "` + hook.URL + `", "secret_env": "HOOK_SECRET"}]}`))
+	require.NoError(t, err)
+	s, err := Start(context.Background(), Options{
+		Addr: "127.0.0.1:0", Config: cfg, Token: token, SimCreateDelay: 50 * time.Millisecond, ReconcileEvery: 100 * time.Millisecond,
+		Getenv: func(k string) string { return map[string]string{"HOOK_SECRET": "s3cret"}[k] },
+	})
+	require.NoError(t, err)
+	defer s.Close()
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(bodies) > 0
+	}, 20*time.Second, 50*time.Millisecond, "no webhook delivery after the loop's passes")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Contains(t, strings.Join(bodies, "\n"), "python")
 }
