@@ -46,7 +46,10 @@ func CheckInvariants(ctx context.Context, rdb redis.Scripter, prefix string, cap
 
 	for _, row := range list(arr[6]) {
 		r := list(row)
-		m, err := fields(list(r)[1])
+		if len(r) < 2 {
+			return fmt.Errorf("%w: dump: record row", ErrInternal)
+		}
+		m, err := fields(r[1])
 		if err != nil {
 			return err
 		}
@@ -55,6 +58,9 @@ func CheckInvariants(ctx context.Context, rdb redis.Scripter, prefix string, cap
 	}
 	for _, row := range list(arr[5]) {
 		r := list(row)
+		if len(r) < 6 {
+			return fmt.Errorf("%w: dump: pool row", ErrInternal)
+		}
 		m, err := fields(r[5])
 		if err != nil {
 			return err
@@ -200,6 +206,9 @@ func checkClaims(rows []any, records map[string]map[string]string) []error {
 	var errs []error
 	for _, row := range rows {
 		r := list(row)
+		if len(r) < 2 {
+			return append(errs, fmt.Errorf("%w: dump: claim row", ErrInternal))
+		}
 		hash := str(r, 0)
 		m, err := fields(r[1])
 		if err != nil {

@@ -64,6 +64,9 @@ func (s *Store) Metrics(ctx context.Context, pools []string, now time.Time) (poo
 	if err != nil {
 		return pool.Snapshot{}, err
 	}
+	if len(arr) < 4 {
+		return pool.Snapshot{}, fmt.Errorf("%w: %s: short reply", ErrInternal, op)
+	}
 	snap := pool.Snapshot{
 		At:              now,
 		ManagerShutdown: str(arr, 1) == "1",
