@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -117,4 +120,35 @@ func TestLambdaRoutesHTTPAndScheduledEvents(t *testing.T) {
 
 	_, err = l.Lambda(ctx, "", json.RawMessage(`{"hello":"world"}`))
 	require.ErrorIs(t, err, errUnknownEvent)
+}
+
+func TestColdStartDialsNothingBeforeTheFirstRequest(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			_ = c.Close()
+		}
+	}()
+	env := envMap{EnvAPIToken: token, EnvRedisURL: "redis://" + ln.Addr().String(), EnvConfig: `{"pools":{"python":{}}}`, EnvDOToken: "do-token"}
+	l := &Lazy{getenv: env.get, logOut: io.Discard}
+	app, err := l.Get()
+	require.NoError(t, err)
+	require.NotNil(t, app.Reconciler, "DIGITALOCEAN_TOKEN wires reconcile")
+	// A request without the token is refused before any backend is touched.
+	resp := l.DO(context.Background(), "acquire", webEvent("POST", "", "", `{"image":"python"}`))
+	require.Equal(t, 401, resp["statusCode"])
+	require.Zero(t, accepted.Load(), "building the app and refusing a request dialed Redis")
+
+	// The first authorised request is the first to dial.
+	resp = l.DO(context.Background(), "metrics", webEvent("GET", "", token, ""))
+	require.Equal(t, 503, resp["statusCode"], "the listener is not a Redis")
+	require.Eventually(t, func() bool { return accepted.Load() > 0 }, 5*time.Second, 10*time.Millisecond)
 }
