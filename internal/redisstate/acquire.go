@@ -44,7 +44,24 @@ func (s *Store) Acquire(ctx context.Context, p pool.AcquireParams) (pool.Acquire
 	if err != nil {
 		return pool.AcquireResult{}, err
 	}
+	if str(arr, 1) == "pool" {
+		return warmReply(op, arr, p)
+	}
 	return leaseReply(op, arr)
+}
+
+// warmReply decodes acquire.lua's positional warm lease.
+func warmReply(op string, arr []any, p pool.AcquireParams) (pool.AcquireResult, error) {
+	if len(arr) < 11 {
+		return pool.AcquireResult{}, fmt.Errorf("%w: %s: short warm reply", ErrInternal, op)
+	}
+	sb := pool.Sandbox{
+		ID: str(arr, 2), Pool: p.Pool, State: pool.StateInUse, AppID: str(arr, 3), URL: str(arr, 4),
+		Region: str(arr, 5), InstanceSize: str(arr, 6), CreatedAt: fromMs(str(arr, 7)), ReadyAt: fromMs(str(arr, 8)),
+		WarmDeadline: fromMs(str(arr, 9)), AcquiredAt: fromMs(msArg(p.Now)), LeaseExpiresAt: fromMs(str(arr, 10)),
+		LeaseHanded: true,
+	}
+	return pool.AcquireResult{Sandbox: sb, LeaseExpiresAt: sb.LeaseExpiresAt, Source: pool.SourcePool}, nil
 }
 
 // acquireKeys are acquire.lua's KEYS for a pool, built once: the shared keys,
@@ -80,8 +97,8 @@ func (s *Store) PollClaim(ctx context.Context, p pool.PollClaimParams) (pool.Acq
 	return leaseReply(op, arr)
 }
 
-// leaseReply decodes {0, kind, fields}: a lease ("pool", "cold", "replay") or
-// a pending claim ("claim").
+// leaseReply decodes {0, kind, fields}: a lease ("cold", "replay") or a
+// pending claim ("claim").
 func leaseReply(op string, arr []any) (pool.AcquireResult, error) {
 	if len(arr) < 3 {
 		return pool.AcquireResult{}, fmt.Errorf("%w: %s: short reply", ErrInternal, op)
@@ -98,8 +115,6 @@ func leaseReply(op string, arr []any) (pool.AcquireResult, error) {
 	sb := sandboxFrom(m)
 	res := pool.AcquireResult{Sandbox: sb, LeaseExpiresAt: sb.LeaseExpiresAt}
 	switch kind {
-	case "pool":
-		res.Source = pool.SourcePool
 	case "cold":
 		res.Source = pool.SourceCold
 	case "replay":

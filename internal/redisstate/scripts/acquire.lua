@@ -17,9 +17,8 @@
 -- ARGV[13] max_total_sandboxes (-1 unlimited)   ARGV[14] max_concurrent_creates
 -- ARGV[15] claim hash            ARGV[16] the claim's new sandbox id
 -- ARGV[17] the claim sandbox's create deadline (unix ms)
--- Returns {0, "pool", sandbox fields} a lease (the fields a holder needs:
---         id, pool, state, app_id, url, region, instance_size, created_at,
---         ready_at, warm_deadline, acquired_at, lease_expires_at, lease_handed);
+-- Returns {0, "pool", id, app_id, url, region, instance_size, created_at (ms),
+--         ready_at (ms), warm_deadline (ms), lease_expires_at (ms)} a warm lease;
 --         {0, "replay", sandbox HGETALL} an idempotent repeat;
 --         {0, "claim", claim HGETALL} a new pending cold claim;
 --         {2, why} exhausted ("empty", "capacity", "circuit_open");
@@ -81,11 +80,9 @@ while true do
         'last_acquire_at', now_s)
       if use_idem == '1' then redis.call('SET', K_IDEM, id, 'PX', ttl_s) end
       emit('sandbox.acquired', pool, id, now_s, 'pool')
-      -- The fields a lease holder needs, from the read above: no second read.
-      return { OK, 'pool', { 'id', id, 'pool', pool, 'state', 'in_use', 'app_id', r[4] or '',
-        'url', r[5] or '', 'region', r[6] or '', 'instance_size', r[7] or '', 'created_at', r[8] or '',
-        'ready_at', r[3] or '', 'warm_deadline', r[2], 'acquired_at', now_s, 'lease_expires_at', exp,
-        'lease_handed', '1' } }
+      -- What a lease holder needs, from the read above (no second read),
+      -- positionally: the reply is the hot path's biggest cost after the calls.
+      return { OK, 'pool', id, r[4] or '', r[5] or '', r[6] or '', r[7] or '', r[8] or '', r[3] or '', r[2], exp }
     end
     to_deleting(id, pk, 'warm_age', now_s)
     redis.call('HINCRBY', pk.hash, 'expired_warm', 1)
