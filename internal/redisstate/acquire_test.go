@@ -51,9 +51,10 @@ func TestAcquireTransitions(t *testing.T) {
 				require.False(f.t, res.Replayed)
 				require.Nil(f.t, res.Claim)
 				require.Equal(f.t, leaseEnd, res.LeaseExpiresAt)
-				require.Equal(f.t, "https://a.example", res.Sandbox.URL)
-				require.Equal(f.t, "app-a", res.Sandbox.AppID)
-				require.Equal(f.t, at(0), res.Sandbox.ReadyAt)
+				require.Equal(f.t, pool.Sandbox{ID: "a", Pool: testPool, State: pool.StateInUse, AppID: "app-a",
+					URL: "https://a.example", Region: "nyc", InstanceSize: "apps-s-1vcpu-1gb", CreatedAt: at(0),
+					ReadyAt: at(0), WarmDeadline: at(30 * time.Minute), AcquiredAt: now, LeaseExpiresAt: leaseEnd,
+					LeaseHanded: true}, res.Sandbox)
 				return err
 			},
 			changes: warmHit,
