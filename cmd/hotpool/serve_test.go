@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestServeListensPrintsPoolsAndStopsOnCancel(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("pools:\n  python:\n    target_ready: 1\n"), 0o600))
+	t.Setenv("REDIS_URL", "")
+	t.Setenv("DIGITALOCEAN_TOKEN", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	var stderr bytes.Buffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--config", cfg, "--token", "serve-token", "--sim-create-delay", "10ms"}, pw, &stderr)
+		pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+	require.True(t, lines.Scan(), stderr.String())
+	m := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+) \(redis: embedded`).FindStringSubmatch(lines.Text())
+	require.NotNil(t, m, lines.Text())
+	require.True(t, lines.Scan())
+	require.Equal(t, "pools: python target_ready=1 max_ready=10 on_empty=create", lines.Text())
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+
+	resp, err := http.Get(m[1] + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	cancel() // what SIGINT/SIGTERM do to main's context
+	select {
+	case c := <-code:
+		require.Equal(t, exitOK, c)
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
+func TestServeUsageErrors(t *testing.T) {
+	t.Setenv("HOTPOOL_API_TOKEN", "")
+	t.Setenv("HOTPOOL_CONFIG", "")
+	for _, args := range [][]string{
+		{"serve", "--config", "x.json"},                                   // no token
+		{"serve", "--token", "t"},                                         // no config
+		{"serve", "--token", "t", "--config", "/nonexistent/config.json"}, // unreadable config
+		{"serve", "--token", "t", "--sim-fail-rate", "2"},
+		{"serve", "extra"},
+	} {
+		var out, errOut bytes.Buffer
+		require.Equal(t, exitUsage, run(context.Background(), args, &out, &errOut), "%v", args)
+		require.NotEmpty(t, errOut.String())
+	}
+}
