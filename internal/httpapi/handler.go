@@ -35,6 +35,9 @@ type Options struct {
 // Handler answers the contract's routes.
 type Handler struct {
 	o Options
+	// tokenHash is the API token's sha256: presented tokens are hashed and
+	// compared in constant time, so not even the token's length leaks.
+	tokenHash string
 }
 
 // New builds a Handler.
@@ -48,7 +51,11 @@ func New(o Options) *Handler {
 	if o.NewRequestID == nil {
 		o.NewRequestID = randomRequestID
 	}
-	return &Handler{o: o}
+	h := &Handler{o: o}
+	if o.Token != "" {
+		h.tokenHash = pool.HashToken(o.Token)
+	}
+	return h
 }
 
 func randomRequestID() string {
@@ -140,10 +147,10 @@ func (h *Handler) route(ctx context.Context, req Request) outcome {
 // authorized compares "Bearer <token>" with the API token in constant time.
 func (h *Handler) authorized(header string) bool {
 	scheme, token, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || h.o.Token == "" {
+	if !ok || !strings.EqualFold(scheme, "Bearer") || h.tokenHash == "" {
 		return false
 	}
-	return pool.TokensEqual(strings.TrimSpace(token), h.o.Token)
+	return pool.TokensEqual(pool.HashToken(strings.TrimSpace(token)), h.tokenHash)
 }
 
 // Authorized reports whether an Authorization header value carries the API
