@@ -1,0 +1,42 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// tripwire is a request body that records whether anything read it.
+type tripwire struct{ read bool }
+
+func (t *tripwire) Read([]byte) (int, error) { t.read = true; return 0, errors.New("read") }
+
+func TestNetHTTPRefusesBeforeReadingTheBody(t *testing.T) {
+	e := newEnv(t)
+	for _, auth := range []string{"", "Bearer wrong"} {
+		body := &tripwire{}
+		req := httptest.NewRequest("POST", "/acquire", body)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, req)
+		require.Equal(t, http.StatusUnauthorized, w.Code)
+		require.False(t, body.read, "the body was read before the token was checked")
+		require.NotEmpty(t, w.Header().Get("X-Request-Id"))
+	}
+}
+
+func TestNetHTTPCapsTheBody(t *testing.T) {
+	e := newEnv(t)
+	req := httptest.NewRequest("POST", "/acquire", strings.NewReader(`{"image":"`+strings.Repeat("p", 1<<20)+`"}`))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, req)
+	require.Equal(t, http.StatusBadRequest, w.Code)
+	require.Contains(t, w.Body.String(), "at most 65536 bytes")
+}
