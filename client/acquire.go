@@ -23,6 +23,10 @@ type AcquireOptions struct {
 	// lease. When empty, one is generated per Acquire call, so the client's own
 	// retries are always safe.
 	IdempotencyKey string
+	// OnColdStart, when set, is called once when the server answers with a
+	// claim on a cold sandbox (the pool was empty): the wait that follows
+	// takes as long as a deployment, so a tool can say so.
+	OnColdStart func()
 }
 
 // Sandbox is a leased, single-use sandbox. Release it when done (or use
@@ -164,6 +168,9 @@ func (c *Client) Acquire(ctx context.Context, image string, opts AcquireOptions)
 			return c.sandboxFrom(ar, resp.header.Get("Idempotent-Replay") == "true"), nil
 		case resp.status == http.StatusAccepted && ar.Claim != nil && ar.Claim.ID != "":
 			// From now on poll the claim: the claim id alone, as the contract asks.
+			if req.ClaimID == "" && opts.OnColdStart != nil {
+				opts.OnColdStart()
+			}
 			req = acquireRequest{ClaimID: ar.Claim.ID}
 			wait := c.backoff(poll+1, time.Duration(ar.Claim.RetryAfterSeconds)*time.Second)
 			if err := c.sleep(ctx, wait); err != nil {

@@ -88,10 +88,12 @@ func TestAcquireFollowsAColdClaim(t *testing.T) {
 		}
 	})
 	c, slept := f.client(WithBackoff(200*time.Millisecond, 10*time.Second))
-	sb, err := c.Acquire(context.Background(), "python", AcquireOptions{})
+	coldStarts := 0
+	sb, err := c.Acquire(context.Background(), "python", AcquireOptions{OnColdStart: func() { coldStarts++ }})
 	require.NoError(t, err)
 	require.Equal(t, "cold1", sb.ID)
 	require.Equal(t, "cold", sb.Source)
+	require.Equal(t, 1, coldStarts, "told once, not per poll")
 
 	require.Len(t, *slept, 2)
 	require.Equal(t, 5*time.Second, (*slept)[0], "retry_after_seconds is honoured")

@@ -61,7 +61,10 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	sb, err := c.Acquire(ctx, pos[0], client.AcquireOptions{Lease: lease, Wait: wait, IdempotencyKey: *key})
+	coldStart := func() {
+		fmt.Fprintf(stderr, "hotpool: pool %q is empty: a sandbox is being created for you (a deployment takes 30-90 s; --timeout %s)\n", pos[0], timeout)
+	}
+	sb, err := c.Acquire(ctx, pos[0], client.AcquireOptions{Lease: lease, Wait: wait, IdempotencyKey: *key, OnColdStart: coldStart})
 	if err != nil {
 		return fail(stderr, err)
 	}

@@ -25,6 +25,7 @@ type contractServer struct {
 	mu        sync.Mutex
 	leases    map[string]string // sandbox id -> lease token
 	exhausted bool
+	cold      bool // acquire answers a claim first
 	warmCalls int
 	reqs      []map[string]any
 }
@@ -71,6 +72,13 @@ func (cs *contractServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if cs.exhausted {
 			cliErr(w, 503, "pool_exhausted", `no ready sandbox in pool "python"`, "5")
 			return
+		}
+		if cs.cold && body["claim_id"] == nil {
+			cliJSON(w, 202, map[string]any{"claim": map[string]any{"id": "claim-1", "status": "creating", "retry_after_seconds": 0}})
+			return
+		}
+		if body["claim_id"] != nil {
+			body["image"] = "go"
 		}
 		id := "sb" + string(rune('a'+len(cs.leases)))
 		cs.leases[id] = "lease-" + id
@@ -376,4 +384,15 @@ func TestHelpListsCommandsEnvironmentAndExitCodes(t *testing.T) {
 	require.Contains(t, out, "exit codes: 0 ok, 1 failed, 2 bad usage, 3 unreachable or 503, 4 timed out")
 	code, _, _ = cli(t)
 	require.Equal(t, exitUsage, code)
+}
+
+func TestAcquireSaysWhenItWaitsForAColdStart(t *testing.T) {
+	cs, _ := newContractServer(t)
+	cs.cold = true
+	code, out, stderr := cli(t, "acquire", "go", "--json")
+	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, "hotpool: pool \"go\" is empty: a sandbox is being created for you (a deployment takes 30-90 s; --timeout 5m0s)\n", stderr)
+	var got acquireJSON
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	require.Equal(t, "go", got.Image)
 }
