@@ -65,12 +65,20 @@ func (m *meter) observe(ctx context.Context, resp *http.Response) {
 // defaultRetryAfter is the pause after a 429 that names none.
 const defaultRetryAfter = 5 * time.Second
 
+// maxRetryAfter caps the pause a Retry-After can ask for: the API's limits
+// are per minute and per hour, so a longer one is a bad header, and a huge
+// number of seconds would overflow time.Duration into a time in the past.
+const maxRetryAfter = time.Hour
+
 // retryAfter parses Retry-After: delay-seconds or an HTTP date.
 func retryAfter(v string, now time.Time) time.Time {
 	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
-		return now.Add(time.Duration(secs) * time.Second)
+		return now.Add(time.Duration(min(secs, int(maxRetryAfter/time.Second))) * time.Second)
 	}
 	if t, err := http.ParseTime(v); err == nil {
+		if limit := now.Add(maxRetryAfter); t.After(limit) {
+			return limit
+		}
 		return t
 	}
 	return now.Add(defaultRetryAfter)

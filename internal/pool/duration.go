@@ -68,5 +68,14 @@ func fromSeconds(f float64) (Duration, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > float64(math.MaxInt64)/float64(time.Second) {
 		return 0, fmt.Errorf("duration %v seconds is out of range", f)
 	}
-	return Duration(time.Duration(f * float64(time.Second))), nil
+	// The largest durations round up to 2^63 ns as a float64, which would
+	// convert to the most negative Duration: clamp them instead.
+	switch ns := f * float64(time.Second); {
+	case ns >= math.MaxInt64:
+		return Duration(math.MaxInt64), nil
+	case ns <= math.MinInt64:
+		return Duration(math.MinInt64), nil
+	default:
+		return Duration(time.Duration(ns)), nil
+	}
 }
