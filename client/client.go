@@ -32,8 +32,10 @@ type Client struct {
 	maxAttempts int
 	minBackoff  time.Duration
 	maxBackoff  time.Duration
-	// sleep waits d or until ctx ends; tests replace it to run without waiting.
+	// sleep waits d or until ctx ends, and now reads the clock; the only two
+	// places time enters the client, so tests can replace them.
 	sleep func(ctx context.Context, d time.Duration) error
+	now   func() time.Time
 }
 
 // Option configures a Client.
@@ -88,6 +90,7 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 		minBackoff:  DefaultMinBackoff,
 		maxBackoff:  DefaultMaxBackoff,
 		sleep:       sleepCtx,
+		now:         time.Now,
 	}
 	for _, o := range opts {
 		o(c)
@@ -139,7 +142,7 @@ func (c *Client) do(ctx context.Context, cl call) (*response, error) {
 			return nil, lastErr
 		}
 		wait, retry := c.retryable(cl, err, attempt)
-		if !retry || !fitsDeadline(ctx, wait) {
+		if !retry || !c.fitsDeadline(ctx, wait) {
 			return nil, lastErr
 		}
 		if err := c.sleep(ctx, wait); err != nil {
@@ -257,9 +260,9 @@ func unwrapURLError(err error) error {
 }
 
 // fitsDeadline says whether waiting d still leaves ctx time to try again.
-func fitsDeadline(ctx context.Context, d time.Duration) bool {
+func (c *Client) fitsDeadline(ctx context.Context, d time.Duration) bool {
 	dl, ok := ctx.Deadline()
-	return !ok || time.Until(dl) > d
+	return !ok || dl.Sub(c.now()) > d
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -131,7 +131,7 @@ func (c *Client) WarmUpProgress(ctx context.Context, timeout, interval time.Dura
 	for {
 		wait := interval
 		if dl, ok := wctx.Deadline(); ok {
-			wait = min(wait, time.Until(dl))
+			wait = min(wait, dl.Sub(c.now()))
 		}
 		if last != nil && wait < c.minBackoff {
 			// Too little time left for another useful poll: stop, do not spin.
@@ -140,7 +140,7 @@ func (c *Client) WarmUpProgress(ctx context.Context, timeout, interval time.Dura
 		var (
 			st    *WarmUpStatus
 			err   error
-			start = time.Now()
+			start = c.now()
 		)
 		if useMetrics {
 			st, err = c.warmUpFromMetrics(wctx)
@@ -175,7 +175,7 @@ func (c *Client) WarmUpProgress(ctx context.Context, timeout, interval time.Dura
 		if useMetrics {
 			pace = min(time.Second, interval)
 		}
-		if rest := pace - time.Since(start); rest > pace/2 {
+		if rest := pace - c.now().Sub(start); rest > pace/2 {
 			_ = c.sleep(wctx, rest)
 		}
 	}
