@@ -34,7 +34,8 @@ type Options struct {
 
 // Handler answers the contract's routes.
 type Handler struct {
-	o Options
+	o      Options
+	routes map[string]route
 	// tokenHash is the API token's sha256: presented tokens are hashed and
 	// compared in constant time, so not even the token's length leaks.
 	tokenHash string
@@ -52,6 +53,13 @@ func New(o Options) *Handler {
 		o.NewRequestID = randomRequestID
 	}
 	h := &Handler{o: o}
+	h.routes = map[string]route{
+		"/acquire":       {"acquire", http.MethodPost, h.acquire},
+		"/acquire/renew": {"renew", http.MethodPost, h.renew},
+		"/release":       {"release", http.MethodPost, h.release},
+		"/metrics":       {"metrics", http.MethodGet, h.metrics},
+		"/reconcile":     {"reconcile", http.MethodPost, h.reconcile},
+	}
 	if o.Token != "" {
 		h.tokenHash = pool.HashToken(o.Token)
 	}
@@ -67,6 +75,13 @@ func randomRequestID() string {
 // A caller's request id is echoed only when it is short and plain, so it
 // cannot inject anything into headers or log lines.
 var saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// route is one path of the contract: its log op, its method, its handler.
+type route struct {
+	op     string
+	method string
+	do     func(context.Context, Request) outcome
+}
 
 // outcome is what one route did, for the response and the log line.
 type outcome struct {
@@ -116,19 +131,7 @@ func (h *Handler) route(ctx context.Context, req Request) outcome {
 	if !h.authorized(req.Header("Authorization")) {
 		return h.fail("auth", errUnauthorized)
 	}
-	type route struct {
-		op     string
-		method string
-		do     func(context.Context, Request) outcome
-	}
-	routes := map[string]route{
-		"/acquire":       {"acquire", http.MethodPost, h.acquire},
-		"/acquire/renew": {"renew", http.MethodPost, h.renew},
-		"/release":       {"release", http.MethodPost, h.release},
-		"/metrics":       {"metrics", http.MethodGet, h.metrics},
-		"/reconcile":     {"reconcile", http.MethodPost, h.reconcile},
-	}
-	rt, ok := routes[path]
+	rt, ok := h.routes[path]
 	if !ok {
 		return h.fail("route", fmt.Errorf("%w: %s", errNotFound, path))
 	}
