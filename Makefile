@@ -10,8 +10,33 @@ run:
 test:
 	go test -race -count=1 ./...
 
+# Every benchmark of every package in one run, one package at a time (-p 1:
+# they share 2 cores with redis-server), against the real redis-server at
+# REDIS_URL (CI=true: a benchmark fails rather than skips without it).
+# docs/BENCHMARKS.md records a run and says what each one measures.
+BENCHTIME ?= 1s
 bench:
-	go test -run '^$$' -bench . -benchmem ./...
+	CI=true go test -p 1 -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) -timeout 60m ./...
+
+# Each fuzz target for FUZZTIME, one after the other; the seed corpora live
+# in each package's testdata/fuzz and run with every plain `go test`.
+FUZZTIME ?= 10s
+.PHONY: fuzz
+fuzz:
+	@set -e; for pkg in $$(go list ./...); do \
+	  for t in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz: $$pkg $$t ($(FUZZTIME))"; \
+	    go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+# The soak: platform faults, redis-server restarts and killed passes for
+# CHAOS_DURATION, then convergence and the leak/double hand-out checks
+# (internal/chaos; the short version is TestChaosShort in `make test`).
+CHAOS_DURATION ?= 2m
+.PHONY: chaos
+chaos:
+	go run ./cmd/hotpool chaos --duration $(CHAOS_DURATION) --clients 8 --seed 1
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
