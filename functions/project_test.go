@@ -50,9 +50,10 @@ func TestProjectYAML(t *testing.T) {
 	onlyKeys(t, "package", pkg, packageKeys)
 	require.Equal(t, "hotpool", pkg["name"])
 	env := pkg["environment"].(map[string]any)
-	for _, k := range []string{"HOTPOOL_API_TOKEN", "REDIS_URL", "DIGITALOCEAN_TOKEN", "HOTPOOL_CONFIG"} {
+	for _, k := range []string{"HOTPOOL_API_TOKEN", "REDIS_URL", "HOTPOOL_CONFIG"} {
 		require.Equal(t, "${"+k+"}", env[k], "secrets come from the deploy environment, never the file")
 	}
+	require.NotContains(t, env, "DIGITALOCEAN_TOKEN", "only reconcile calls the platform")
 	for k, v := range env {
 		require.Regexp(t, regexp.MustCompile(`^\$\{[A-Z_]+\}$`), v, k)
 	}
@@ -75,6 +76,12 @@ func TestProjectYAML(t *testing.T) {
 	require.Len(t, fns, 4)
 	for _, n := range []string{"acquire", "release", "metrics", "reconcile"} {
 		require.Contains(t, fns, n)
+	}
+	require.Equal(t, map[string]any{"DIGITALOCEAN_TOKEN": "${DIGITALOCEAN_TOKEN}"}, fns["reconcile"]["environment"])
+	for n, fn := range fns {
+		if n != "reconcile" {
+			require.NotContains(t, fn, "environment")
+		}
 	}
 	// acquire may wait 25 s; reconcile's cron run passes for up to 55 s.
 	require.GreaterOrEqual(t, fns["acquire"]["limits"].(map[string]any)["timeout"].(float64), 26000.0)
