@@ -94,6 +94,7 @@ type transport struct {
 var transports = []transport{
 	{"digitalocean", sendDO},
 	{"lambda", sendLambda},
+	{"lambda per function", sendLambdaPerFunction},
 	{"net/http", sendHTTP},
 }
 
@@ -130,7 +131,18 @@ func sendDO(t *testing.T, e *env, method, path, query string, headers map[string
 
 // sendLambda builds a function URL event (payload 2.0) serving every route.
 func sendLambda(t *testing.T, e *env, method, path, query string, headers map[string]string, body []byte, b64 bool) answer {
-	ev := events.LambdaFunctionURLRequest{Version: "2.0", RawPath: path, RawQueryString: query, Headers: map[string]string{}, Body: string(body), IsBase64Encoded: b64}
+	return lambdaCall(t, e, "", path, method, query, headers, body, b64)
+}
+
+// sendLambdaPerFunction is a function deployed with HOTPOOL_FUNCTION set: its
+// URL's path is only the sub-path ("/" or "/renew").
+func sendLambdaPerFunction(t *testing.T, e *env, method, path, query string, headers map[string]string, body []byte, b64 bool) answer {
+	fn, sub, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	return lambdaCall(t, e, fn, "/"+sub, method, query, headers, body, b64)
+}
+
+func lambdaCall(t *testing.T, e *env, fn, rawPath, method, query string, headers map[string]string, body []byte, b64 bool) answer {
+	ev := events.LambdaFunctionURLRequest{Version: "2.0", RawPath: rawPath, RawQueryString: query, Headers: map[string]string{}, Body: string(body), IsBase64Encoded: b64}
 	for k, v := range headers {
 		ev.Headers[strings.ToLower(k)] = v
 	}
@@ -140,7 +152,7 @@ func sendLambda(t *testing.T, e *env, method, path, query string, headers map[st
 	ev.RequestContext.HTTP.Method = method
 	raw, err := json.Marshal(ev)
 	require.NoError(t, err)
-	resp, err := e.h.HandleLambdaEvent(context.Background(), "", raw)
+	resp, err := e.h.HandleLambdaEvent(context.Background(), fn, raw)
 	require.NoError(t, err)
 	var out events.LambdaFunctionURLResponse
 	roundTrip(t, resp, &out)
