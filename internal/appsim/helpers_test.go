@@ -44,27 +44,42 @@ func (a answer) decode(t testing.TB, v any) {
 // do sends one request with the bearer token (tok "" sends none).
 func do(t testing.TB, method, url, tok string, body any) answer {
 	t.Helper()
+	a, err := send(method, url, tok, body)
+	require.NoError(t, err)
+	return a
+}
+
+// send is do without the test: safe in any goroutine.
+func send(method, url, tok string, body any) (answer, error) {
 	var r io.Reader
-	if body != nil {
-		if b, ok := body.([]byte); ok {
-			r = bytes.NewReader(b)
-		} else {
-			b, err := json.Marshal(body)
-			require.NoError(t, err)
-			r = bytes.NewReader(b)
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		js, err := json.Marshal(b)
+		if err != nil {
+			return answer{}, err
 		}
+		r = bytes.NewReader(js)
 	}
 	req, err := http.NewRequest(method, url, r)
-	require.NoError(t, err)
+	if err != nil {
+		return answer{}, err
+	}
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	if err != nil {
+		return answer{}, err
+	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return answer{status: resp.StatusCode, header: resp.Header, body: b}
+	if err != nil {
+		return answer{}, err
+	}
+	return answer{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
 
 // appSpec is a valid spec like the provider sends.
