@@ -162,6 +162,23 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		viol = append(viol, fmt.Sprintf("%d redis-server restarts failed", fc.restartFailures))
 	}
 	fc.mu.Unlock()
+	if snap, err := s.Store.Metrics(ctx, o.Config.PoolNames(), clock.Now()); err != nil {
+		viol = append(viol, "metrics after convergence: "+err.Error())
+	} else {
+		for _, pm := range snap.Pools {
+			st := pm.State.Stats
+			rep.Creates += st.Creates
+			rep.CreatesFailed += st.CreatesFailed
+			rep.Deletes += st.Deletes
+			rep.LeasesReaped += st.LeasesReaped
+			rep.OrphansDeleted += st.OrphansDeleted
+		}
+		// Nobody released the abandoned sandboxes: only reaping can have
+		// ended their leases, and nothing is in use after convergence.
+		if rep.LeasesReaped < int64(rep.Abandoned) {
+			viol = append(viol, fmt.Sprintf("%d leases reaped, but %d sandboxes were abandoned", rep.LeasesReaped, rep.Abandoned))
+		}
+	}
 	rep.Injected = s.Sim.Injected()
 	rep.APICalls = int(s.Provider.Calls() - apiCalls0)
 	rep.Checks, rep.CheckSkips, rep.MaxTotal = mon.checks, mon.skips, mon.maxTotal

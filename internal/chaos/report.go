@@ -31,6 +31,11 @@ type Report struct {
 	PassesKilled  int // of those, cancelled mid-way
 	APICalls      int // App Platform API requests, retries included
 
+	// The Store's books, summed over pools: creates started, creates failed
+	// (ERROR deployments, refused or timed-out creates), apps deleted,
+	// leases reaped, orphan apps deleted.
+	Creates, CreatesFailed, Deletes, LeasesReaped, OrphansDeleted int64
+
 	ConvergePasses int
 	Checks         int // invariant checks during the faults
 	CheckSkips     int // checks skipped while Redis was down
@@ -51,11 +56,13 @@ type PoolResult struct {
 // Print writes the figures, one line each.
 func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "soak:        %s of faults, %d clients, seed %d, %s\n", r.FaultPhase.Round(time.Millisecond), r.Clients, r.Seed, r.Redis)
-	fmt.Fprintf(w, "acquires:    ok %d (warm %d, cold %d); failed %d %s\n", sum(r.AcquireOK), r.AcquireOK["pool"], r.AcquireOK["cold"], sum(r.AcquireErr), kv(r.AcquireErr))
-	fmt.Fprintf(w, "releases:    ok %d; failed %d %s; abandoned %d (reaped on lease expiry)\n", r.ReleaseOK, sum(r.ReleaseErr), kv(r.ReleaseErr), r.Abandoned)
-	fmt.Fprintf(w, "faults:      %d platform storms, injected %d %s; %d redis restarts; %d passes killed mid-way (of %d started to be killed)\n",
+	fmt.Fprintf(w, "acquires:    ok %d (warm %d, cold %d); failed %d%s\n", sum(r.AcquireOK), r.AcquireOK["pool"], r.AcquireOK["cold"], sum(r.AcquireErr), kv(r.AcquireErr))
+	fmt.Fprintf(w, "releases:    ok %d; failed %d%s; abandoned %d (reaped on lease expiry)\n", r.ReleaseOK, sum(r.ReleaseErr), kv(r.ReleaseErr), r.Abandoned)
+	fmt.Fprintf(w, "faults:      %d platform storms, injected %d%s; %d redis restarts; %d passes killed mid-way (of %d started to be killed)\n",
 		r.Storms, sum(r.Injected), kv(r.Injected), r.RedisRestarts, r.PassesKilled, r.KilledStarted)
 	fmt.Fprintf(w, "platform:    %d API calls; at most %d sandboxes at once\n", r.APICalls, r.MaxTotal)
+	fmt.Fprintf(w, "books:       %d creates (%d failed), %d deletes, %d leases reaped, %d orphans deleted\n",
+		r.Creates, r.CreatesFailed, r.Deletes, r.LeasesReaped, r.OrphansDeleted)
 	fmt.Fprintf(w, "checks:      %d invariant checks during the faults (%d skipped while redis was down)\n", r.Checks, r.CheckSkips)
 	fmt.Fprintf(w, "convergence: %d passes, %s\n", r.ConvergePasses, r.ConvergeTime.Round(time.Millisecond))
 	for _, p := range r.Pools {
@@ -75,7 +82,7 @@ func sum(m map[string]int) int {
 	return n
 }
 
-// kv renders a count map as "(a 1, b 2)" in key order, or "" when empty.
+// kv renders a count map as " (a 1, b 2)" in key order, or "" when empty.
 func kv(m map[string]int) string {
 	if len(m) == 0 {
 		return ""
@@ -89,5 +96,5 @@ func kv(m map[string]int) string {
 	for i, k := range keys {
 		parts[i] = fmt.Sprintf("%s %d", k, m[k])
 	}
-	return "(" + strings.Join(parts, ", ") + ")"
+	return " (" + strings.Join(parts, ", ") + ")"
 }
