@@ -87,9 +87,10 @@ func (e *BudgetError) Error() string {
 	return fmt.Sprintf("appplatform: api budget exhausted until %s", e.Until.UTC().Format(time.RFC3339Nano))
 }
 
-// Unwrap matches ErrBudget, pool.ErrProviderUnknown and the cause.
+// Unwrap matches ErrBudget, pool.ErrProviderUnknown, pool.ErrProviderNotSent
+// (a refused budget means the call never left) and the cause.
 func (e *BudgetError) Unwrap() []error {
-	errs := []error{ErrBudget, pool.ErrProviderUnknown}
+	errs := []error{ErrBudget, pool.ErrProviderUnknown, pool.ErrProviderNotSent}
 	if e.Cause != nil {
 		errs = append(errs, e.Cause)
 	}

@@ -53,6 +53,10 @@ func (e *APIError) Unwrap() []error {
 	if !e.definite() {
 		errs = append(errs, pool.ErrProviderUnknown)
 	}
+	if e.kind == ErrRateLimited {
+		// A 429 is answered before the request is processed: nothing happened.
+		errs = append(errs, pool.ErrProviderNotSent)
+	}
 	return errs
 }
 

@@ -116,6 +116,7 @@ func TestRetryAfterPausesTheWholeDeployment(t *testing.T) {
 		got, err := a.Get(ctx, app.ID)
 		require.ErrorIs(t, err, appplatform.ErrRateLimited)
 		require.ErrorIs(t, err, pool.ErrProviderUnknown)
+		require.ErrorIs(t, err, pool.ErrProviderNotSent, "a 429 was not processed: reconcile sends a create again without counting a failure")
 		require.Equal(t, pool.PhaseUnknown, got.Phase)
 		pausedAt := clock.Now()
 
@@ -126,6 +127,7 @@ func TestRetryAfterPausesTheWholeDeployment(t *testing.T) {
 		_, err = b.Get(dctx, app.ID)
 		require.ErrorIs(t, err, appplatform.ErrBudget)
 		require.ErrorIs(t, err, pool.ErrProviderUnknown)
+		require.ErrorIs(t, err, pool.ErrProviderNotSent)
 		require.Zero(t, sim.APICalls())
 
 		// B with time to wait: it waits out the pause, then calls once.

@@ -23,6 +23,12 @@ const (
 // treat it as a failure of the sandbox.
 var ErrProviderUnknown = errors.New("pool: platform answer unknown")
 
+// ErrProviderNotSent marks a call that certainly did not act: the shared API
+// budget refused it before it was sent, or the platform answered 429 without
+// processing it. Such errors also wrap ErrProviderUnknown; a create that was
+// not sent is tried again, never counted as a failed attempt.
+var ErrProviderNotSent = errors.New("pool: platform call not sent")
+
 // App is one App Platform app this deployment owns.
 type App struct {
 	ID        string

@@ -187,6 +187,12 @@ func (e *executor) callCreate(ctx context.Context, a Action, id string) error {
 		return nil
 	}
 	e.noCreates[a.Pool] = true
+	if errors.Is(err, pool.ErrProviderNotSent) {
+		// Nothing reached the platform (budget refused, or 429): the record
+		// stays reserved with no call recorded, so the next pass sends it
+		// again; no failed attempt, no backoff, no circuit.
+		return fmt.Errorf("create not sent (sent again next pass): %w", err)
+	}
 	if errors.Is(err, pool.ErrProviderUnknown) {
 		if cerr := e.r.store.CreateCalled(ctx, e.fence, id, "", e.now); cerr != nil {
 			return errors.Join(err, cerr)

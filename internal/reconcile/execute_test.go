@@ -72,6 +72,8 @@ func TestReconcile_CreateOutcomes(t *testing.T) {
 	}{
 		{"unknown answer: the call is recorded, the list resolves it", fmt.Errorf("timeout: %w", pool.ErrProviderUnknown), nil,
 			[]string{"Reserve py s1", "CreateCalled s1"}, 1, false},
+		{"not sent (budget or 429): nothing recorded, sent again next pass, no failure", fmt.Errorf("budget: %w (%w)", pool.ErrProviderNotSent, pool.ErrProviderUnknown), nil,
+			[]string{"Reserve py s1"}, 1, false},
 		{"definite refusal: a failed attempt, backed off, no more creates", errors.New("422 invalid spec"), nil,
 			[]string{"Reserve py s1", "MarkFailed s1"}, 1, true},
 		{"reservation refused at a cap: not an error, the pool stops for this pass", nil, pool.ErrPoolExhausted,
