@@ -45,6 +45,7 @@ var errorTable = []errorRule{
 	{errNotFound, http.StatusNotFound, "not_found", 0, true},
 	{errMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed", 0, true},
 	{pool.ErrLeaseExpired, http.StatusConflict, "lease_expired", 0, true},
+	{pool.ErrStateConflict, http.StatusConflict, "state_conflict", 0, true},
 	{pool.ErrSandboxCreation, http.StatusBadGateway, "sandbox_creation_failed", 0, true},
 	{pool.ErrPoolShutdown, http.StatusServiceUnavailable, "pool_shutdown", retryShutdown, true},
 	{pool.ErrPoolExhausted, http.StatusServiceUnavailable, "pool_exhausted", retryExhausted, true},

@@ -29,6 +29,10 @@ var (
 	ErrNotLeader = errors.New("pool: not the reconcile leader")
 	// ErrInvalidConfig wraps every configuration validation failure.
 	ErrInvalidConfig = errors.New("pool: invalid config")
+	// ErrInternal: a bug (a store got arguments it cannot use, or answered
+	// something its caller does not know). Never caused by bad input: the
+	// API answers 500 "internal".
+	ErrInternal = errors.New("pool: internal error")
 	// ErrUnavailable: Redis or the platform cannot be reached; try again later.
 	ErrUnavailable = errors.New("pool: backend unavailable")
 )

@@ -60,10 +60,12 @@ var domainErrors = []error{
 	ErrPoolExhausted, ErrPoolShutdown, ErrWarmUpTimeout, ErrSandboxCreation,
 	ErrLeaseMismatch, ErrSandboxNotFound, ErrUnknownImage, ErrLeaseExpired,
 	ErrNotLeader, ErrInvalidConfig, ErrUnavailable, ErrInvalidRequest, ErrClaimNotFound,
+	ErrStateConflict, ErrInternal,
 }
 
-// storeErr keeps domain errors and turns every other failure (a Redis
-// connection error, a timeout) into ErrUnavailable, so callers retry.
+// storeErr keeps domain errors (ErrInternal among them, a bug that must not
+// read as an outage) and turns every other failure (a Redis connection error,
+// a timeout) into ErrUnavailable, so callers retry.
 func storeErr(err error) error {
 	if err == nil {
 		return nil

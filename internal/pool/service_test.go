@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -221,4 +222,12 @@ func TestWarmUpNamesEachPoolOnTimeout(t *testing.T) {
 	st, err = svc.WarmUp(context.Background(), 0)
 	require.NoError(t, err)
 	require.True(t, st.Done)
+}
+
+func TestStoreErrKeepsBugsApartFromOutages(t *testing.T) {
+	bug := fmt.Errorf("redisstate: invalid argument (%w)", ErrInternal)
+	require.ErrorIs(t, storeErr(bug), ErrInternal)
+	require.NotErrorIs(t, storeErr(bug), ErrUnavailable)
+	require.ErrorIs(t, storeErr(errors.New("dial tcp: connection refused")), ErrUnavailable)
+	require.ErrorIs(t, storeErr(fmt.Errorf("x: %w", ErrStateConflict)), ErrStateConflict)
 }

@@ -1,7 +1,6 @@
 package redisstate
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/hotpool/hotpool/internal/pool"
@@ -24,10 +23,11 @@ const (
 var (
 	// ErrInvalidArgument: a Store method got arguments it cannot use (an empty
 	// id, a non-positive TTL, an unknown reason). A caller bug, never a state.
-	ErrInvalidArgument = errors.New("redisstate: invalid argument")
+	// It wraps pool.ErrInternal, so the API answers 500, not "unavailable".
+	ErrInvalidArgument = fmt.Errorf("redisstate: invalid argument (%w)", pool.ErrInternal)
 	// ErrInternal: a script answered something this package does not know; a
 	// bug, or scripts and code from different versions.
-	ErrInternal = errors.New("redisstate: unexpected script reply")
+	ErrInternal = fmt.Errorf("redisstate: unexpected script reply (%w)", pool.ErrInternal)
 )
 
 // codeErr maps a script's return code to a domain error; the one place that
