@@ -116,6 +116,24 @@ func TestPollClaimTransitions(t *testing.T) {
 			wantErr: pool.ErrLeaseMismatch,
 		},
 		{
+			name: "a claim between attempts in a shut-down pool fails as shut down",
+			seed: func(f *fixture) {
+				f.claim(at(0))
+				require.NoError(f.t, f.s.MarkFailed(f.ctx, leader, "cold1", pool.FailParams{MaxAttempts: 3, ClaimNextTryAt: at(time.Minute), Now: at(0)}))
+				require.NoError(f.t, f.s.SetShutdown(f.ctx, testPool, true, at(time.Second)))
+			},
+			run: func(f *fixture) error {
+				_, err := f.s.PollClaim(f.ctx, poll(now, "h1"))
+				return err
+			},
+			wantErr: pool.ErrPoolShutdown,
+			changes: []change{
+				// No attempt will come: the claim is failed now, not pending forever.
+				hset(":claim:c1", "failed", "1"),
+				set(":claims", nil),
+			},
+		},
+		{
 			name: "a claim whose attempts all failed answers creation failed",
 			seed: func(f *fixture) {
 				f.claim(at(0))

@@ -9,6 +9,7 @@
 -- ARGV[7] now (unix ms)       ARGV[8] cold histogram bucket bounds (ms, comma separated)
 -- Returns {0, "claim", claim HGETALL} pending; {0, "cold"|"replay", sandbox HGETALL};
 --         {1} unknown claim, or its sandbox is gone; {4} another lease hash;
+--         {3} between attempts in a shut-down pool (the claim fails);
 --         {5} the handed lease expired; {7} every attempt failed.
 -- Events: sandbox.acquired (reason "cold").
 -- @lib
@@ -21,7 +22,15 @@ local c = hgetall(K_CLAIM)
 if not c.hash then return { NOT_FOUND } end
 if c.failed == '1' then return { CREATION_FAILED } end
 local id = c.sandbox_id or ''
-if id == '' then return { OK, 'claim', redis.call('HGETALL', K_CLAIM) } end
+if id == '' then
+  -- Between attempts. A shut-down pool makes no further attempt, so the
+  -- claim fails now rather than waiting forever.
+  if shut_down(pool_keys(c.pool)) then
+    fail_claim(c.hash, now_s)
+    return { SHUTDOWN }
+  end
+  return { OK, 'claim', redis.call('HGETALL', K_CLAIM) }
+end
 local sk = SB_PREFIX .. id
 local r = redis.call('HMGET', sk, 'state', 'claim_hash', 'lease_handed', 'lease_hash', 'lease_expires_at')
 if r[1] == 'creating' then return { OK, 'claim', redis.call('HGETALL', K_CLAIM) } end
