@@ -217,3 +217,15 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+func TestWebhookFiltersNameKnownEvents(t *testing.T) {
+	_, err := ParseConfig([]byte(`{"pools": {"python": {}}, "webhooks": [{"url": "https://example.test/h", "secret_env": "HOOK_SECRET", "events": ["sandbox.ready", "sandbox.redy"]}]}`))
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	require.Contains(t, err.Error(), `webhooks[0].events[1]: unknown event type "sandbox.redy"`)
+	require.NotContains(t, err.Error(), "events[0]")
+
+	_, err = ParseConfig([]byte(`{"pools": {"python": {}}, "webhooks": [{"url": "ftp://x", "secret_env": "lower-case"}]}`))
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	require.Contains(t, err.Error(), "webhooks[0].url: must be an http(s) URL")
+	require.Contains(t, err.Error(), "webhooks[0].secret_env")
+}

@@ -35,6 +35,14 @@ const (
 	ReasonOrphan       = "orphan"        // adopted from the platform with no usable record
 )
 
+// EventTypes are the outbox's event types: every state change worth knowing,
+// appended by the script that makes it (internal/redisstate).
+var EventTypes = []string{
+	"sandbox.ready", "sandbox.acquired", "sandbox.released", "sandbox.reaped",
+	"sandbox.failed", "sandbox.deleted", "pool.exhausted", "pool.circuit_open",
+	"pool.circuit_closed", "pool.drained", "pool.shutdown", "pool.started",
+}
+
 // Sandbox is one sandbox record. Zero times mean "not set".
 type Sandbox struct {
 	ID           string `json:"id"`

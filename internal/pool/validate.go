@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -123,6 +124,11 @@ func (c *Config) Validate() error {
 		}
 		if !envKeyRE.MatchString(w.SecretEnv) {
 			ps.add(path+".secret_env", "must name the environment variable that holds the signing secret")
+		}
+		for j, ev := range w.Events {
+			if !slices.Contains(EventTypes, ev) {
+				ps.add(fmt.Sprintf("%s.events[%d]", path, j), "unknown event type %q (one of %s)", ev, strings.Join(EventTypes, ", "))
+			}
 		}
 	}
 	if c.WebhookMaxAttempts < 1 {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hotpool/hotpool/internal/pool"
 )
 
 // Event types the scripts append to Keys.Events (the outbox).
@@ -24,12 +26,9 @@ const (
 	EventPoolStarted       = "pool.started"  // pool "" is the whole manager
 )
 
-// EventTypes lists every type, for filters and validation.
-var EventTypes = []string{
-	EventSandboxReady, EventSandboxAcquired, EventSandboxReleased, EventSandboxReaped,
-	EventSandboxFailed, EventSandboxDeleted, EventPoolExhausted, EventPoolCircuitOpen,
-	EventPoolCircuitClosed, EventPoolDrained, EventPoolShutdown, EventPoolStarted,
-}
+// EventTypes lists every type, for filters and validation. It is the
+// domain's list (config validation checks webhook filters against it).
+var EventTypes = pool.EventTypes
 
 // EventsMaxLen is the approximate length the outbox stream is trimmed to
 // (lib.lua, XADD MAXLEN ~).
