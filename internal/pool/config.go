@@ -59,6 +59,10 @@ type OnEmpty string
 const (
 	OnEmptyCreate OnEmpty = "create"
 	OnEmptyFail   OnEmpty = "fail"
+	// OnEmptyWait is not a config value: an acquire inside its wait_seconds
+	// tries with it, and an empty pool answers ErrPoolExhausted without
+	// counting a miss; only the last try applies the pool's own on_empty.
+	OnEmptyWait OnEmpty = "wait"
 )
 
 // PoolConfig is one pool's policy; the names and defaults are the seed's.

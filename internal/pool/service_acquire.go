@@ -120,7 +120,7 @@ func (s *Service) lease(res AcquireResult, leaseToken string) Acquired {
 // attempts; at the deadline the pool's on_empty applies.
 func (s *Service) acquireWaiting(ctx context.Context, p AcquireParams, deadline time.Time) (AcquireResult, error) {
 	onEmpty := p.OnEmpty
-	p.OnEmpty = OnEmptyFail
+	p.OnEmpty = OnEmptyWait
 	backoff := waitBackoffFirst
 	tryNow := true
 	for {

@@ -160,7 +160,7 @@ func TestWaitPollsThenAppliesOnEmpty(t *testing.T) {
 	// The pool stayed empty: one try at the start (no fallback), one at the
 	// deadline (the pool's on_empty); the polls in between only read metrics.
 	require.Len(t, s.acquires, 2)
-	require.Equal(t, OnEmptyFail, s.acquires[0].OnEmpty)
+	require.Equal(t, OnEmptyWait, s.acquires[0].OnEmpty, "tries inside the wait count no miss")
 	require.Equal(t, OnEmptyCreate, s.acquires[1].OnEmpty)
 	require.Equal(t, st0.Add(2*time.Second).Add(DefaultCreateTimeout), s.acquires[1].CreateDeadline)
 }

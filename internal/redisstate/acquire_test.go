@@ -145,6 +145,17 @@ func TestAcquireTransitions(t *testing.T) {
 			changes: []change{hset(kPool, "misses_empty", "1"), event(EventPoolExhausted, testPool, "", now, "empty")},
 		},
 		{
+			name: "empty pool inside a wait is exhausted with no miss counted",
+			seed: func(f *fixture) { f.reserve("c", at(0)) },
+			run: func(f *fixture) error {
+				p := acquireParams(now, "h1")
+				p.OnEmpty = pool.OnEmptyWait
+				_, err := f.s.Acquire(f.ctx, p)
+				return err
+			},
+			wantErr: pool.ErrPoolExhausted,
+		},
+		{
 			name: "a shut-down pool answers shutdown",
 			seed: func(f *fixture) {
 				twoReady(f)

@@ -13,7 +13,7 @@
 -- ARGV[9]  "1" when an idempotency key is given
 -- ARGV[10] acquire latency (us): now - request start, measured by the caller
 -- ARGV[11] warm latency histogram bucket index (0-based) for ARGV[10]
--- ARGV[12] on_empty: "create" | "fail"
+-- ARGV[12] on_empty: "create" | "fail" | "wait" (empty: exhausted, no miss counted)
 -- ARGV[13] max_total_sandboxes (-1 unlimited)   ARGV[14] max_concurrent_creates
 -- ARGV[15] claim hash            ARGV[16] the claim's new sandbox id
 -- ARGV[17] the claim sandbox's create deadline (unix ms)
@@ -97,6 +97,9 @@ end
 
 -- A pool not yet in the pools set has no mirrored flag: ask the manager.
 if redis.call('HGET', K_MANAGER, 'shutdown') == '1' then return shutdown_miss() end
+-- "wait": a caller still inside its wait_seconds looks again later; only its
+-- final try counts a miss.
+if on_empty == 'wait' then return { EXHAUSTED, 'empty' } end
 if on_empty ~= 'create' then return exhausted('misses_empty', 'empty') end
 if num(ph[3]) > now then return exhausted('misses_circuit', 'circuit_open') end
 if (max_total >= 0 and redis.call('ZCARD', K_ALL) >= max_total)
