@@ -57,20 +57,9 @@ func NewBudget(o BudgetOptions) (*Budget, error) {
 		o.Clock = pool.SystemClock{}
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleepCtx
+		o.Sleep = pool.Sleep
 	}
 	return &Budget{rdb: o.Redis, key: o.Key, limits: o.Limits, clock: o.Clock, sleep: o.Sleep}, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // BudgetError says when the budget would have room again; it matches

@@ -58,24 +58,13 @@ func NewService(o ServiceOptions) (*Service, error) {
 		o.NewSandboxID = NewSandboxID
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleepTimer
+		o.Sleep = Sleep
 	}
 	return &Service{o: o}, nil
 }
 
 // Config is the configuration the service runs with.
 func (s *Service) Config() *Config { return s.o.Config }
-
-func sleepTimer(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // leaseTTL checks lease_seconds against max_lease; 0 means default_lease.
 func (s *Service) leaseTTL(seconds int) (time.Duration, error) {

@@ -88,14 +88,3 @@ func (r *Reconciler) Run(ctx context.Context, interval, every time.Duration, aft
 		}
 	}
 }
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}

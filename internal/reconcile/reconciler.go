@@ -69,7 +69,7 @@ func New(store pool.Store, provider pool.Provider, cfg *pool.Config, clock pool.
 		lockTTL:  DefaultLockTTL,
 		log:      slog.New(slog.DiscardHandler),
 		healthN:  8,
-		sleep:    sleepCtx,
+		sleep:    pool.Sleep,
 		kick:     make(chan struct{}, 1),
 	}
 	for _, o := range opts {
