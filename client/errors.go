@@ -19,6 +19,9 @@ var (
 	ErrSandboxCreation = errors.New("hotpool: sandbox creation failed")
 	ErrLeaseMismatch   = errors.New("hotpool: lease token does not match")
 	ErrLeaseExpired    = errors.New("hotpool: lease expired")
+	// ErrStateConflict: the sandbox moved to another state meanwhile (for
+	// instance reaped as its lease expired); read the new state, do not retry blindly.
+	ErrStateConflict   = errors.New("hotpool: sandbox state changed meanwhile")
 	ErrSandboxNotFound = errors.New("hotpool: sandbox not found")
 	ErrClaimNotFound   = errors.New("hotpool: claim not found")
 	ErrUnknownImage    = errors.New("hotpool: unknown image")
@@ -40,6 +43,7 @@ var codeErrors = map[string]error{
 	"sandbox_creation_failed": ErrSandboxCreation,
 	"lease_mismatch":          ErrLeaseMismatch,
 	"lease_expired":           ErrLeaseExpired,
+	"state_conflict":          ErrStateConflict,
 	"sandbox_not_found":       ErrSandboxNotFound,
 	"claim_not_found":         ErrClaimNotFound,
 	"unknown_image":           ErrUnknownImage,

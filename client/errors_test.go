@@ -3,6 +3,8 @@ package client
 import (
 	"errors"
 	"net/http"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +23,7 @@ func TestEveryCodeUnwrapsToItsSentinel(t *testing.T) {
 		{502, "sandbox_creation_failed", ErrSandboxCreation},
 		{403, "lease_mismatch", ErrLeaseMismatch},
 		{409, "lease_expired", ErrLeaseExpired},
+		{409, "state_conflict", ErrStateConflict},
 		{404, "sandbox_not_found", ErrSandboxNotFound},
 		{404, "claim_not_found", ErrClaimNotFound},
 		{404, "unknown_image", ErrUnknownImage},
@@ -82,4 +85,42 @@ func TestWarmUpErrorWithNoLaggingPoolNamesThemAll(t *testing.T) {
 	err := &WarmUpError{Timeout: time.Second, Pools: map[string]PoolProgress{"python": {Ready: 3, Target: 3}}}
 	require.Equal(t, "warm_up_timeout: pools not at target after 1s: python 3/3", err.Error())
 	require.Equal(t, "warm_up_timeout: pools not at target after 1s", (&WarmUpError{Timeout: time.Second}).Error())
+}
+
+// TestEveryDocumentedCodeHasASentinel: each code of docs/api.md's error
+// tables (the contract's and the extensions') maps to a sentinel here.
+func TestEveryDocumentedCodeHasASentinel(t *testing.T) {
+	b, err := os.ReadFile("../docs/api.md")
+	require.NoError(t, err)
+	codes := documentedCodes(string(b))
+	require.Contains(t, codes, "state_conflict")
+	for _, c := range append(codes, contractCodes...) {
+		if c == "method_not_allowed" {
+			continue // a client bug, read as invalid_request
+		}
+		_, ok := codeErrors[c]
+		require.True(t, ok, "code %q of docs/api.md has no sentinel in the client", c)
+	}
+}
+
+// contractCodes are the codes of the shared contract (API.md), which
+// docs/api.md extends without repeating.
+var contractCodes = []string{"invalid_request", "unauthorized", "lease_mismatch", "unknown_image", "sandbox_not_found",
+	"method_not_allowed", "pool_exhausted", "pool_shutdown", "unavailable", "internal"}
+
+// documentedCodes reads the first column of rows like "| `code` | 404 | …".
+func documentedCodes(md string) []string {
+	var codes []string
+	for _, line := range strings.Split(md, "\n") {
+		f := strings.Split(line, "|")
+		if len(f) < 4 {
+			continue
+		}
+		c := strings.TrimSpace(f[1])
+		status := strings.TrimSpace(f[2])
+		if len(c) > 2 && c[0] == '`' && c[len(c)-1] == '`' && len(status) == 3 && status[0] >= '1' && status[0] <= '5' {
+			codes = append(codes, strings.Trim(c, "`"))
+		}
+	}
+	return codes
 }
