@@ -94,8 +94,14 @@ func message(r errorRule, err error) string {
 	if errors.As(err, &f) {
 		return f.Error()
 	}
-	// The domain's sentinels read "pool: …"; the caller knows it is hotpool.
-	return strings.TrimPrefix(err.Error(), "pool: ")
+	// The domain's sentinels read "pool: …", and the layers below may have
+	// prefixed their own names ("redisstate: release: pool: …"); the caller
+	// reads the sentinel's words and any context that follows them.
+	msg := err.Error()
+	if i := strings.Index(msg, "pool: "); i >= 0 {
+		msg = msg[i+len("pool: "):]
+	}
+	return msg
 }
 
 // details carries structured context for the errors that have it.

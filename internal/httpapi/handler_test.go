@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -419,4 +420,13 @@ func testWarmUpReportsAndTimesOut(t *testing.T, kind string) {
 	r = e.call("POST", "/reconcile", testToken, `{"action":"warm_up"}`)
 	require.Equal(t, http.StatusOK, r.Status)
 	require.Equal(t, true, decode(t, r)["done"])
+}
+
+func TestErrorMessagesReadAsTheDomainsWords(t *testing.T) {
+	wrapped := fmt.Errorf("redisstate: release: %w", pool.ErrLeaseMismatch)
+	require.Equal(t, "lease token does not match", message(ruleFor(wrapped), wrapped))
+	img := fmt.Errorf("%w: %q", pool.ErrUnknownImage, "ruby")
+	require.Equal(t, `unknown image: "ruby"`, message(ruleFor(img), img))
+	outage := fmt.Errorf("%w: %v", pool.ErrUnavailable, errors.New("dial tcp 127.0.0.1:6379: connection refused"))
+	require.NotContains(t, message(ruleFor(outage), outage), "6379", "backend detail stays in the log")
 }
