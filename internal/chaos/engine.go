@@ -101,11 +101,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		wg.Add(1)
 		go func() { defer wg.Done(); f() }()
 	}
-	for i := range o.Clients {
+	workers := make([]*worker, o.Clients)
+	for i := range workers {
 		w, err := newWorker(s.BaseURL, apiToken, o.Seed+uint64(i)+1, o.Config.PoolNames(), led)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("chaos: client: %w", err)
 		}
+		workers[i] = w
+	}
+	for _, w := range workers {
 		goRun(func() { w.run(faultCtx) })
 	}
 	subRNG := func() *rand.Rand { return rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())) }
