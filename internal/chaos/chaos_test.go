@@ -32,7 +32,7 @@ func TestChaosShort(t *testing.T) {
 		t.Fatal("CI must run the soak with Redis restarts: redis-server is not on PATH")
 	}
 	var progress bytes.Buffer
-	rep, err := Run(context.Background(), Options{Duration: d, Clients: 6, Seed: 7, RestartEvery: d / 3, Progress: &progress})
+	rep, err := Run(context.Background(), Options{Duration: d, Clients: 4, Seed: 7, RestartEvery: d / 3, Progress: &progress})
 	var out bytes.Buffer
 	if rep != nil {
 		rep.Print(&out)

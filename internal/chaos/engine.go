@@ -103,7 +103,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	workers := make([]*worker, o.Clients)
 	for i := range workers {
-		w, err := newWorker(s.BaseURL, apiToken, o.Seed+uint64(i)+1, o.Config.PoolNames(), led)
+		w, err := newWorker(s.BaseURL, apiToken, o.Seed+uint64(i)+1, o.Config.PoolNames(), led, i%4 == 0)
 		if err != nil {
 			return nil, fmt.Errorf("chaos: client: %w", err)
 		}
@@ -209,7 +209,10 @@ func converge(ctx context.Context, r *reconcile.Reconciler, timeout time.Duratio
 				return passes, rep, nil
 			}
 		}
-		if sleepCtx(cctx, 250*time.Millisecond) != nil {
+		// A pass a second, like the server's own loop while busy: every
+		// pass lists the apps, and a faster loop would spend the API budget
+		// (250 calls a minute) on listing and then wait for it.
+		if sleepCtx(cctx, time.Second) != nil {
 			return passes, last, fmt.Errorf("not converged after %s (%d passes): %s", timeout, passes, describe(last))
 		}
 	}

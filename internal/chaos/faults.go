@@ -75,12 +75,12 @@ func redisRestarts(ctx context.Context, child *redisChild, every time.Duration, 
 }
 
 // killPasses starts a reconcile pass every `every` and cancels its context
-// 1-30 ms in (a pass here takes tens of milliseconds): wherever it stops,
-// the next pass must complete its work.
+// 0-10 ms in (a leader's pass takes tens of milliseconds: lock, snapshot,
+// list, actions): wherever it stops, the next pass must complete its work.
 func killPasses(ctx context.Context, r *reconcile.Reconciler, every time.Duration, rng *rand.Rand, fc *faultCounts) {
 	for sleepCtx(ctx, every) == nil {
 		pctx, cancel := context.WithCancel(ctx)
-		t := time.AfterFunc(time.Duration(1+rng.IntN(30))*time.Millisecond, cancel)
+		t := time.AfterFunc(time.Duration(rng.IntN(10))*time.Millisecond, cancel)
 		_, _ = r.Reconcile(pctx)
 		killed := !t.Stop() // the cancel fired before the pass returned
 		cancel()

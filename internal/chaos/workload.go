@@ -86,9 +86,12 @@ type worker struct {
 	rng    *rand.Rand
 	pools  []string
 	ledger *ledger
+	// abandonNext makes the next sandbox abandoned whatever the draw, so a
+	// short soak reaps at least one lease.
+	abandonNext bool
 }
 
-func newWorker(base, token string, seed uint64, pools []string, l *ledger) (*worker, error) {
+func newWorker(base, token string, seed uint64, pools []string, l *ledger, abandonFirst bool) (*worker, error) {
 	c, err := client.New(base, token,
 		client.WithHTTPClient(&http.Client{Timeout: 5 * time.Second}),
 		client.WithMaxAttempts(3),
@@ -96,7 +99,7 @@ func newWorker(base, token string, seed uint64, pools []string, l *ledger) (*wor
 	if err != nil {
 		return nil, err
 	}
-	return &worker{c: c, rng: rand.New(rand.NewPCG(seed, seed^0xc4a05)), pools: pools, ledger: l}, nil
+	return &worker{c: c, rng: rand.New(rand.NewPCG(seed, seed^0xc4a05)), pools: pools, ledger: l, abandonNext: abandonFirst}, nil
 }
 
 // run loops until ctx ends; a sandbox it holds then is still released.
@@ -111,7 +114,7 @@ func (w *worker) once(ctx context.Context) {
 	if len(w.pools) > 1 && w.rng.Float64() < 0.3 {
 		name = w.pools[1+w.rng.IntN(len(w.pools)-1)]
 	}
-	abandon := w.rng.Float64() < abandonRate
+	abandon := w.rng.Float64() < abandonRate || w.abandonNext
 	lease := heldLease
 	if abandon {
 		lease = abandonedLease
@@ -128,6 +131,7 @@ func (w *worker) once(ctx context.Context) {
 		w.ledger.violate("sandbox " + sb.ID + " handed out twice")
 	}
 	if abandon {
+		w.abandonNext = false
 		w.ledger.mu.Lock()
 		w.ledger.abandoned++
 		w.ledger.mu.Unlock()
