@@ -61,7 +61,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			keyPrefix = fmt.Sprintf("chaos%08x", rng.Uint32())
 			rep.Redis = "external redis at REDIS_URL (no restarts: it is not ours to kill)"
 		default:
-			rep.Redis = "embedded miniredis (no restarts: no redis-server binary)"
+			rep.Redis = "embedded miniredis (no restarts: no redis-server child)"
 		}
 	}
 
@@ -123,6 +123,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	goRun(func() { mon.run(faultCtx, time.Second) })
 	wg.Wait()
 	rep.FaultPhase = clock.Now().Sub(start)
+	if err := ctx.Err(); err != nil {
+		return rep, fmt.Errorf("chaos: interrupted: %w", err)
+	}
 
 	// Convergence, with every fault off and every client gone.
 	fmt.Fprintf(o.Progress, "chaos: faults off; converging (at most %s)\n", o.ConvergeTimeout)
