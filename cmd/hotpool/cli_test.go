@@ -12,9 +12,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/hotpool/hotpool/client"
-	"github.com/stretchr/testify/require"
+	"github.com/hotpool/hotpool/internal/localserver"
+	"github.com/hotpool/hotpool/internal/pool"
 )
 
 const cliToken = "cli-test-token"
@@ -395,4 +399,39 @@ func TestAcquireSaysWhenItWaitsForAColdStart(t *testing.T) {
 	var got acquireJSON
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	require.Equal(t, "go", got.Image)
+}
+
+// TestCLIErrorsAgainstTheLocalServer: the real server's errors come out as one
+// line with the documented exit code.
+func TestCLIErrorsAgainstTheLocalServer(t *testing.T) {
+	cfg, err := pool.ParseConfig([]byte(`{"pools": {"node": {"target_ready": 1, "max_ready": 1, "on_empty": "fail"}}}`))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := localserver.Start(ctx, localserver.Options{Addr: "127.0.0.1:0", Config: cfg, Token: cliToken,
+		SimCreateDelay: 50 * time.Millisecond, ReconcileEvery: 100 * time.Millisecond})
+	require.NoError(t, err)
+	defer func() { cancel(); <-s.Done() }()
+	t.Setenv("HOTPOOL_URL", s.BaseURL)
+	t.Setenv("HOTPOOL_API_TOKEN", cliToken)
+
+	code, _, stderr := cli(t, "warm-up", "--timeout", "30s", "--interval", "1s")
+	require.Equal(t, exitOK, code, stderr)
+	code, _, stderr = cli(t, "acquire", "node")
+	require.Equal(t, exitOK, code, stderr)
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		prefix string
+	}{
+		{[]string{"acquire", "node"}, exitUnavailable, "hotpool: pool_exhausted: "},
+		{[]string{"acquire", "ruby"}, exitError, "hotpool: unknown_image: "},
+		{[]string{"release", "nosuch", "--lease-token", "t"}, exitError, "hotpool: sandbox_not_found: "},
+		{[]string{"metrics", "--token", "wrong"}, exitError, "hotpool: unauthorized: "},
+	} {
+		code, out, stderr := cli(t, tc.args...)
+		require.Equal(t, tc.code, code, "%v: %s", tc.args, stderr)
+		require.Empty(t, out)
+		require.True(t, strings.HasPrefix(stderr, tc.prefix), "%v: %q", tc.args, stderr)
+		require.Equal(t, 1, strings.Count(stderr, "\n"), "%v: one line: %q", tc.args, stderr)
+	}
 }
