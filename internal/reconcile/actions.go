@@ -80,14 +80,24 @@ const (
 )
 
 // Observation is everything one pass knows: Redis's snapshot, the provider's
-// list of apps, and the health answers the executor collected.
+// list of apps (or, in a partial pass, the apps it fetched one by one), and
+// the health answers the executor collected.
 type Observation struct {
 	State pool.Observed
-	// Apps is the provider's list; meaningful only when ListOK.
+	// Apps is the provider's list when ListOK; when Partial, the definite
+	// answers of Provider.Get for GetTargets (an app that answered 404 has
+	// PhaseGone). Meaningless when neither is set.
 	Apps []pool.App
-	// ListOK is false when the list call failed: then nothing is condemned,
-	// forgotten or adopted on the basis of what the list would have said.
+	// ListOK is false when the list call failed or was not made: then
+	// nothing is condemned, forgotten or adopted on the basis of what the
+	// list would have said.
 	ListOK bool
+	// Partial is set when the pass did not list (ListReason answered ""):
+	// Apps holds only the fetched creating apps. The planner then treats no
+	// record as gone unless its own Get answered gone, computes no orphans
+	// and checks no health; it still fills, marks ready, fails, reaps,
+	// expires, scales down, destroys and shuts down.
+	Partial bool
 	// Health holds /health answers by sandbox id, for the sandboxes that
 	// HealthTargets named; absent means unknown.
 	Health map[string]HealthAnswer

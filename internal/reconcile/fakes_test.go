@@ -162,13 +162,15 @@ type fakeProvider struct {
 	listErr   error
 	createErr map[string]error // by pool, or "" for all
 	deleteErr map[string]error // by app id
+	getErr    map[string]error // by app id
 	health    map[string]error // by app id
 	calls     []string
 	specs     []pool.CreateSpec
 }
 
 func newFakeProvider(apps ...pool.App) *fakeProvider {
-	return &fakeProvider{apps: apps, createErr: map[string]error{}, deleteErr: map[string]error{}, health: map[string]error{}}
+	return &fakeProvider{apps: apps, createErr: map[string]error{}, deleteErr: map[string]error{}, getErr: map[string]error{},
+		health: map[string]error{}}
 }
 
 func (p *fakeProvider) record(line string) {
@@ -196,6 +198,16 @@ func (p *fakeProvider) Create(_ context.Context, spec pool.CreateSpec) (pool.App
 
 func (p *fakeProvider) Get(_ context.Context, id string) (pool.App, error) {
 	p.record("Get " + id)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.getErr[id]; err != nil {
+		return pool.App{ID: id, Phase: pool.PhaseUnknown}, err
+	}
+	for _, a := range p.apps {
+		if a.ID == id {
+			return a, nil
+		}
+	}
 	return pool.App{ID: id, Phase: pool.PhaseGone}, nil
 }
 

@@ -18,10 +18,11 @@ type HealthTarget struct {
 }
 
 // HealthTargets names the apps to ask, with health_check_url on: the ready
-// sandboxes of pools due a health check, and every creating sandbox whose app
-// is ACTIVE (only a serving app enters the ready list). Pure, like Plan.
+// sandboxes of pools due a health check (only after a full list), and every
+// creating sandbox whose app is ACTIVE, listed or fetched (only a serving app
+// enters the ready list). Pure, like Plan.
 func HealthTargets(obs Observation, cfg *pool.Config, now time.Time) []HealthTarget {
-	if !cfg.HealthCheckURL || !obs.ListOK {
+	if !cfg.HealthCheckURL || (!obs.ListOK && !obs.Partial) {
 		return nil
 	}
 	p := &planner{obs: obs, cfg: cfg, now: now, pools: map[string]*poolPlan{}}

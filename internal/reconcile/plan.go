@@ -55,9 +55,10 @@ type planner struct {
 	records   map[string]pool.State // every record's state, by sandbox id
 	pools     map[string]*poolPlan
 
-	total       int // records after this pass (deletes not yet confirmed still count)
-	creatingAll int // creating after this pass, all pools
-	out         []Action
+	total        int // records after this pass (deletes not yet confirmed still count)
+	creatingAll  int // creating after this pass, all pools
+	youngOrphans int // apps no record claims, inside their grace: the next pass lists again
+	out          []Action
 }
 
 func (p *planner) emit(a Action) { p.out = append(p.out, a) }
@@ -69,10 +70,12 @@ func (p *planner) index() {
 	p.matched = make(map[string]bool, nApps)
 	p.records = make(map[string]pool.State, nRecs)
 	p.out = make([]Action, 0, nRecs/2+8)
-	if p.obs.ListOK {
+	if p.obs.ListOK || p.obs.Partial {
 		for _, a := range p.obs.Apps {
 			p.byApp[a.ID] = a
-			if a.SandboxID != "" {
+			// Only a full list may match by sandbox id: a partial
+			// observation fetched its apps by app id.
+			if a.SandboxID != "" && p.obs.ListOK {
 				p.bySandbox[a.SandboxID] = a
 			}
 		}
@@ -133,18 +136,34 @@ func (p *planner) poolNames() []string {
 }
 
 // match finds a record's app: by app id, else by the sandbox id in the app's
-// env (which repairs a crash between Provider.Create and CreateCalled).
+// env (which repairs a crash between Provider.Create and CreateCalled). An
+// app a Get answered gone is no match.
 func (p *planner) match(sb pool.Sandbox) (pool.App, bool) {
-	if !p.obs.ListOK {
+	if !p.obs.ListOK && !p.obs.Partial {
 		return pool.App{}, false
 	}
 	if sb.AppID != "" {
-		if a, ok := p.byApp[sb.AppID]; ok {
+		if a, ok := p.byApp[sb.AppID]; ok && a.Phase != pool.PhaseGone {
 			return a, true
 		}
 	}
 	a, ok := p.bySandbox[sb.ID]
 	return a, ok
+}
+
+// absent reports whether the observation proves that a record has no app:
+// a successful full list without it, or (partial) a Get of its app id that
+// answered gone. An app merely not fetched proves nothing.
+func (p *planner) absent(sb pool.Sandbox) bool {
+	if p.obs.ListOK {
+		_, found := p.match(sb)
+		return !found
+	}
+	if !p.obs.Partial || sb.AppID == "" {
+		return false
+	}
+	a, ok := p.byApp[sb.AppID]
+	return ok && a.Phase == pool.PhaseGone
 }
 
 // classify decides whether a pool is shut (shut down, or retired from the
@@ -157,9 +176,10 @@ func (p *planner) classify(pp *poolPlan) {
 	case p.obs.State.ManagerShutdown || st.Shutdown:
 		pp.shutdown, pp.reason = true, pool.ReasonShutdown
 	}
-	interval := pp.pc.HealthCheckInterval.D()
-	pp.healthDue = p.obs.ListOK && interval > 0 && !pp.shutdown &&
-		(st.LastHealthCheckAt.IsZero() || p.now.Sub(st.LastHealthCheckAt) >= interval)
+	// Every full list is a health check of every active pool with checks
+	// on: the executor lists when some pool's interval has passed (or for
+	// another reason), and the list costs the same whichever pools look at it.
+	pp.healthDue = p.obs.ListOK && pp.pc.HealthCheckInterval.D() > 0 && !pp.shutdown
 }
 
 func (p *planner) planPool(pp *poolPlan) {
@@ -219,11 +239,11 @@ func (p *planner) destroy(sb pool.Sandbox, app pool.App, found bool, reason stri
 	switch {
 	case found:
 		p.emit(Action{Kind: KindDestroy, Pool: sb.Pool, SandboxID: sb.ID, AppID: app.ID, Reason: reason})
-	case p.obs.ListOK:
+	case p.absent(sb):
 		p.emit(Action{Kind: KindForget, Pool: sb.Pool, SandboxID: sb.ID, AppID: sb.AppID, Reason: reason})
 		p.total--
 	case sb.AppID != "":
-		// The list failed, but Delete is safe: a 404 confirms.
+		// The list failed or was not made, but Delete is safe: a 404 confirms.
 		p.emit(Action{Kind: KindDestroy, Pool: sb.Pool, SandboxID: sb.ID, AppID: sb.AppID, Reason: reason})
 	}
 }
@@ -261,12 +281,18 @@ func (p *planner) planCreating(pp *poolPlan, sb pool.Sandbox) {
 	case !sb.CreateDeadline.IsZero() && !p.now.Before(sb.CreateDeadline):
 		p.fail(pp, sb, app, found, "create deadline passed")
 		leave()
-	case found || !p.obs.ListOK:
-		// Deploying, ACTIVE but not yet answering /health, or the list is
-		// unknown: look again next pass.
-	case sb.CreateCalledAt.IsZero():
+	case found:
+		// Deploying, or ACTIVE but not yet answering /health: look again next pass.
+	case sb.CreateCalledAt.IsZero() && (p.obs.ListOK || p.obs.Partial):
+		// No create call recorded. A full list proves no app carries its
+		// sandbox id; a partial pass cannot, and relies on the app name
+		// (which carries the sandbox id) being unique: a second create of a
+		// sent one answers 409, an unknown outcome that makes the next
+		// pass list and attach the app.
 		p.emit(Action{Kind: KindCallCreate, Pool: sb.Pool, SandboxID: sb.ID, Failures: pp.failures,
 			Spec: pool.CreateSpec{SandboxID: sb.ID, Pool: sb.Pool, Template: p.cfg.Template(sb.Pool, pp.pc)}})
+	case !p.absent(sb):
+		// The list failed, or this pass fetched no definite answer: wait.
 	case !p.now.Before(sb.CreateCalledAt.Add(p.cfg.OrphanGrace.D())):
 		p.fail(pp, sb, app, false, "app never appeared in the platform's list")
 		leave()
@@ -312,7 +338,7 @@ func (p *planner) planReady(pp *poolPlan, sb pool.Sandbox) {
 		}
 	}
 	switch {
-	case p.obs.ListOK && !found:
+	case p.absent(sb):
 		// The platform's list proves the app gone: nothing to delete.
 		p.emit(Action{Kind: KindMarkDeleting, Pool: sb.Pool, SandboxID: sb.ID, Reason: pool.ReasonUnhealthy})
 		p.destroy(sb, app, false, pool.ReasonUnhealthy)
@@ -464,7 +490,9 @@ func (p *planner) planOrphans() {
 		if !a.CreatedAt.IsZero() && p.now.Sub(a.CreatedAt) < p.cfg.OrphanGrace.D() {
 			// Not collected yet, but it exists and costs: it counts toward
 			// max_total_sandboxes, so an emptied Redis cannot double the fleet.
+			// Only a full list sees it, so the next pass lists again.
 			p.total++
+			p.youngOrphans++
 			continue
 		}
 		if a.SandboxID == "" || a.Pool == "" {
@@ -544,10 +572,17 @@ func (p *planner) planCreates() {
 	}
 }
 
+// planUpdates writes each pool's bookkeeping. After a full list every
+// known pool records it as LastHealthCheckAt (its health was checked, or
+// checks are off and the field only dates the scan), which ListReason reads
+// to let the next passes go without a list. Not while apps no record claims
+// are inside their grace: they count toward max_total_sandboxes, and only a
+// full list sees them.
 func (p *planner) planUpdates() {
+	scanned := p.obs.ListOK && p.youngOrphans == 0
 	for _, name := range p.poolNames() {
 		pp := p.pools[name]
-		if pp.healthDue {
+		if scanned && pp.known {
 			t := p.now
 			pp.update.LastHealthCheckAt = &t
 			pp.changed = true

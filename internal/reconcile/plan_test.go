@@ -332,10 +332,14 @@ func TestPlan_Health(t *testing.T) {
 		wantResult map[string]bool
 		wantCheck  bool
 	}{
-		{"not due: ERROR phase waits for the interval", false, func(w *world) {
+		{"no list this pass (partial): the ERROR phase is not seen, nothing condemned, check not recorded", false, func(w *world) {
+			w.ready("a", time.Minute)
+			w.obs.ListOK, w.obs.Partial, w.obs.Apps = false, true, nil
+		}, map[string]string{}, nil, false},
+		{"a full list made before the interval is a health check too", false, func(w *world) {
 			w.ready("a", time.Minute)
 			w.obs.Apps[0].Phase = pool.PhaseFailed
-		}, map[string]string{}, nil, false},
+		}, map[string]string{"a": pool.ReasonUnhealthy}, map[string]bool{"a": false}, true},
 		{"due: ERROR phase condemns", false, func(w *world) {
 			w.ready("a", time.Minute).ready("b", time.Minute)
 			w.obs.Apps[0].Phase = pool.PhaseFailed
@@ -359,7 +363,7 @@ func TestPlan_Health(t *testing.T) {
 		{"app missing from a successful list: forgotten, nothing to delete", false, func(w *world) {
 			w.ready("a", time.Minute)
 			w.obs.Apps = nil
-		}, map[string]string{"a": pool.ReasonUnhealthy}, nil, false},
+		}, map[string]string{"a": pool.ReasonUnhealthy}, nil, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -374,6 +378,20 @@ func TestPlan_Health(t *testing.T) {
 			require.Equal(t, tc.wantCheck, u.LastHealthCheckAt != nil)
 		})
 	}
+}
+
+func TestPlan_HealthChecksOffAFullListStillDatesTheScan(t *testing.T) {
+	cfg := testConfig()
+	cfg.Pools["py"].HealthCheckInterval = 0
+	w := newWorld().ready("a", time.Minute).poolState("py", func(s *pool.PoolState) { s.LastHealthCheckAt = t0.Add(-time.Hour) })
+	w.obs.Apps[0].Phase = pool.PhaseFailed
+	as := Plan(w.obs, cfg, t0)
+	require.Empty(t, ofKind(as, KindMarkDeleting), "checks off: an ERROR phase condemns nothing")
+	u, ok := update(as, "py")
+	require.True(t, ok)
+	require.Nil(t, u.HealthResult)
+	require.NotNil(t, u.LastHealthCheckAt, "the list is dated, so the next passes need none")
+	require.Equal(t, t0, *u.LastHealthCheckAt)
 }
 
 func TestPlan_Leases(t *testing.T) {

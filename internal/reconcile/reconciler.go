@@ -112,7 +112,7 @@ func (r *Reconciler) Reconcile(ctx context.Context) (rep pool.PassReport, err er
 		}
 	}()
 
-	obs, err := r.observe(ctx, now, &rep)
+	obs, observed, err := r.observe(ctx, now, &rep)
 	if err != nil {
 		rep.FinishedAt = r.clock.Now()
 		return rep, err
@@ -122,7 +122,7 @@ func (r *Reconciler) Reconcile(ctx context.Context) (rep pool.PassReport, err er
 	runErr := ex.run(ctx, actions)
 	r.summarize(ctx, obs, now, &rep)
 	rep.FinishedAt = r.clock.Now()
-	r.log.Info("reconcile pass", "op", "reconcile", "actions", len(actions), "api_calls", r.provider.calls()-calls0,
+	r.log.Info("reconcile pass", "op", "reconcile", "observed", observed, "actions", len(actions), "api_calls", r.provider.calls()-calls0,
 		"errors", len(rep.Errors))
 	if errors.Is(runErr, pool.ErrNotLeader) {
 		return rep, fmt.Errorf("reconcile: lost the leader lock mid-pass: %w", runErr)
@@ -130,22 +130,42 @@ func (r *Reconciler) Reconcile(ctx context.Context) (rep pool.PassReport, err er
 	return rep, nil
 }
 
-// observe reads Redis, the provider's list and the health answers.
-func (r *Reconciler) observe(ctx context.Context, now time.Time, rep *pool.PassReport) (Observation, error) {
+// observe reads Redis, then the platform: the full list when ListReason
+// asks for one, else one Get per creating app (a partial pass), and then the
+// health answers. A steady pool with nothing creating costs no API call.
+func (r *Reconciler) observe(ctx context.Context, now time.Time, rep *pool.PassReport) (Observation, string, error) {
 	st, err := r.store.Observe(ctx, now)
 	if err != nil {
-		return Observation{}, fmt.Errorf("reconcile: observe: %w", err)
+		return Observation{}, "", fmt.Errorf("reconcile: observe: %w", err)
 	}
 	obs := Observation{State: st}
-	apps, err := r.provider.List(ctx)
-	if err != nil {
-		rep.Errors = append(rep.Errors, "list apps: "+err.Error()+" (nothing condemned on its basis)")
-		r.log.Warn("list apps failed", "op", "list", "err", err)
+	why := ListReason(st, r.cfg, now)
+	if why != "" {
+		apps, err := r.provider.List(ctx)
+		if err != nil {
+			rep.Errors = append(rep.Errors, "list apps: "+err.Error()+" (nothing condemned on its basis)")
+			r.log.Warn("list apps failed", "op", "list", "err", err)
+		} else {
+			obs.Apps, obs.ListOK = apps, true
+		}
 	} else {
-		obs.Apps, obs.ListOK = apps, true
+		obs.Partial = true
+		for _, id := range GetTargets(st) {
+			app, err := r.provider.Get(ctx, id)
+			if err != nil {
+				// Unknown: the app is simply not in the observation, which
+				// condemns nothing.
+				rep.Errors = append(rep.Errors, "get app "+id+": "+err.Error()+" (nothing condemned on its basis)")
+				r.log.Warn("get app failed", "op", "get", "app_id", id, "err", err)
+				continue
+			}
+			app.ID = id
+			obs.Apps = append(obs.Apps, app)
+		}
+		why = "partial"
 	}
 	obs.Health = r.checkHealth(ctx, HealthTargets(obs, r.cfg, now))
-	return obs, nil
+	return obs, why, nil
 }
 
 // summarize fills the per-pool counts from one metrics read after the pass.
