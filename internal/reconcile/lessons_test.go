@@ -510,3 +510,57 @@ func TestRunFor_FillsAnEmptyPoolWithinOneCronInvocation(t *testing.T) {
 	require.NoError(t, e.Check(context.Background()))
 	e.noViolations(t)
 }
+
+func TestReconcile_SteadyPassesCostNothingOnThePlatform(t *testing.T) {
+	t.Parallel()
+	// The real provider over HTTP, counted by the simulator: a steady pool
+	// costs one list per health_check_interval (60 s) and nothing between,
+	// however often passes run; a change costs its own calls only.
+	cfg := lessonConfig(3, 5)
+	e := newLesson(t, cfg, simharness.Options{})
+	ctx := context.Background()
+	_, err := e.Converge(ctx, convergeLimit)
+	require.NoError(t, err)
+	e.Clock.Advance(py(cfg).HealthCheckInterval.D())
+	scanAt := e.Now()
+	api0 := e.Sim.APICalls()
+	_, err = e.Pass(ctx) // the health check is due: one full list
+	require.NoError(t, err)
+	require.Equal(t, 1, e.Sim.APICalls()-api0)
+
+	// One acquire: the passes that refill it create the replacement, Get
+	// it while it deploys and mark it ready, without listing.
+	calls0 := e.Sim.Calls()
+	e.Clock.Advance(time.Second)
+	e.Acquire(ctx, "py")
+	for e.metrics(t).Ready < 3 {
+		e.Clock.Advance(4 * time.Second)
+		_, err = e.Pass(ctx)
+		require.NoError(t, err)
+	}
+	calls := e.Sim.Calls()
+	require.Less(t, e.Now().Sub(scanAt), py(cfg).HealthCheckInterval.D(), "the refill ended before the next scan")
+	require.Equal(t, calls0["GET /v2/apps"], calls["GET /v2/apps"], "no list for a change")
+	require.Equal(t, calls0["POST /v2/apps"]+1, calls["POST /v2/apps"])
+	gets := calls["GET /v2/apps/{id}"] - calls0["GET /v2/apps/{id}"]
+	require.Positive(t, gets)
+
+	// Steady again until the next health check is due: nothing at all.
+	api0 = e.Sim.APICalls()
+	passes := 0
+	for e.Now().Add(5*time.Second).Sub(scanAt) < py(cfg).HealthCheckInterval.D() {
+		e.Clock.Advance(5 * time.Second)
+		rep, err := e.Pass(ctx)
+		require.NoError(t, err)
+		require.Zero(t, rep.APICalls)
+		passes++
+	}
+	require.Positive(t, passes)
+	require.Zero(t, e.Sim.APICalls()-api0, "steady passes between scans call nothing")
+	e.Clock.Advance(5 * time.Second)
+	rep, err := e.Pass(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.APICalls, "the next health check lists again")
+	t.Logf("refill of one sandbox: 1 create, %d gets, 0 lists; then %d steady passes with no API call", gets, passes)
+	e.noViolations(t)
+}
