@@ -26,6 +26,7 @@ type deployment struct {
 	reconciler *reconcile.Reconciler
 	cfg        *pool.Config
 	fillPasses int
+	scanAhead  time.Duration // how far ahead the scan benchmark's clock has run
 }
 
 var deployments = map[int]*deployment{}
@@ -93,46 +94,52 @@ var reconcileSizes = []int{10, 100, 1000, 10000}
 // BenchmarkReconcilePass is one reconcile pass over a filled pool of 10 to
 // 10,000 sandboxes:
 //
-//	steady   nothing changed since the last pass;
+//	steady   nothing changed since the last pass and no scan is due: the
+//	         pass reads Redis and calls no API;
 //	churn=1  one sandbox was acquired and released before the pass (outside
 //	         the timer), so the pass deletes its app, creates a replacement
-//	         and marks the previous replacement ready.
+//	         and Gets the previous replacement, which it marks ready;
+//	scan     steady, but the periodic full list is due (each pass runs
+//	         ScanEvery later than the last, by its clock): what a steady
+//	         pool pays once per max(orphan_grace/2, 60 s), or per
+//	         health_check_interval when that is shorter.
 //
-// It reports App Platform API calls per pass (the simulator's count of /v2
+// It reports App Platform API calls per pass (the provider's count of /v2
 // requests: creates, deletes, gets, and one GET /v2/apps per page of 200)
 // and the time per pass (ns/op), which includes reading the whole state
-// from Redis (one script) and the list over HTTP from the simulator.
+// from Redis (one script) and, when listing, the list over HTTP from the
+// simulator.
 func BenchmarkReconcilePass(b *testing.B) {
 	for _, n := range reconcileSizes {
-		b.Run(fmt.Sprintf("sandboxes=%d/steady", n), func(b *testing.B) {
-			if testing.Short() && n > 1000 {
-				b.Skip("10,000 sandboxes take a while to fill")
-			}
-			d := filled(b, n)
-			passBench(b, d, false)
-		})
-		b.Run(fmt.Sprintf("sandboxes=%d/churn=1", n), func(b *testing.B) {
-			if testing.Short() && n > 1000 {
-				b.Skip("10,000 sandboxes take a while to fill")
-			}
-			d := filled(b, n)
-			passBench(b, d, true)
-		})
+		for _, mode := range []string{"steady", "churn=1", "scan"} {
+			b.Run(fmt.Sprintf("sandboxes=%d/%s", n, mode), func(b *testing.B) {
+				if testing.Short() && n > 1000 {
+					b.Skip("10,000 sandboxes take a while to fill")
+				}
+				d := filled(b, n)
+				passBench(b, d, mode)
+			})
+		}
 	}
 }
 
-func passBench(b *testing.B, d *deployment, churn bool) {
+// laterClock is the system clock moved ahead, so a pass finds the scan due
+// without the benchmark waiting minutes for it.
+type laterClock struct{ ahead time.Duration }
+
+func (c *laterClock) Now() time.Time { return pool.SystemClock{}.Now().Add(c.ahead) }
+
+func passBench(b *testing.B, d *deployment, mode string) {
 	ctx := context.Background()
-	clock := pool.SystemClock{}
 	cfg := d.cfg
 	pc, _ := cfg.Pool(benchPool)
 	hash := pool.HashToken("lease")
-	calls := 0
-	var changes int
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if churn {
-			b.StopTimer()
+	rec := d.reconciler
+	clock := pool.SystemClock{}
+	var before func()
+	switch mode {
+	case "churn=1":
+		before = func() {
 			now := clock.Now()
 			res, err := d.store.Acquire(ctx, pool.AcquireParams{Pool: benchPool, OnEmpty: pool.OnEmptyFail, Caps: pool.CapsFor(cfg, pc),
 				LeaseTTL: time.Minute, LeaseTokenHash: hash, RequestStart: now, Now: now})
@@ -142,9 +149,26 @@ func passBench(b *testing.B, d *deployment, churn bool) {
 			if _, err := d.store.Release(ctx, res.Sandbox.ID, hash, now); err != nil {
 				b.Fatal(err)
 			}
+		}
+	case "scan":
+		// A reconciler of its own whose clock runs ScanEvery past the last
+		// full list at each pass. It runs last for its size, so the steady
+		// and churn passes never see the dates it writes ahead.
+		later := &laterClock{ahead: d.scanAhead}
+		defer func() { d.scanAhead = later.ahead }()
+		rec = reconcile.New(d.store, d.provider, cfg, later, reconcile.WithLockTTL(10*time.Minute))
+		before = func() { later.ahead += reconcile.ScanEvery(cfg) + time.Second }
+	}
+	calls := 0
+	var changes int
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if before != nil {
+			b.StopTimer()
+			before()
 			b.StartTimer()
 		}
-		rep, err := d.reconciler.Reconcile(ctx)
+		rep, err := rec.Reconcile(ctx)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -161,7 +185,8 @@ func passBench(b *testing.B, d *deployment, churn bool) {
 	b.ReportMetric(float64((d.n+appplatform.ListPageSize-1)/appplatform.ListPageSize), "list-pages")
 	b.ReportMetric(float64(d.fillPasses), "fill-passes")
 	// Where a pass's time goes, measured once after the loop: the Store's
-	// snapshot (one script over every record) and the provider's list.
+	// snapshot (one script over every record) and the provider's list
+	// (which only a scan pays).
 	t0 := clock.Now()
 	if _, err := d.store.Observe(ctx, t0); err != nil {
 		b.Fatal(err)
@@ -172,7 +197,7 @@ func passBench(b *testing.B, d *deployment, churn bool) {
 	}
 	b.ReportMetric(ms(t1.Sub(t0)), "observe-ms")
 	b.ReportMetric(ms(clock.Now().Sub(t1)), "list-ms")
-	if churn {
+	if mode == "churn=1" {
 		// Leave the pool settled for the next benchmark of this size.
 		for range 3 {
 			if _, err := d.reconciler.Reconcile(ctx); err != nil {
