@@ -49,7 +49,7 @@ func (ci *CodeInterpreter) Execute(ctx context.Context, code string) (Result, er
 			if !errors.As(err, &ae) || ae.Status != 404 {
 				return fmt.Errorf("write code: %w", err)
 			}
-			// An agent without the file API (the local simulator's echo agent):
+			// An agent without the file API (an older service-mode image):
 			// carry the code inside the command instead, base64 so no quoting
 			// can break it.
 			b64 := base64.StdEncoding.EncodeToString([]byte(code))

@@ -21,6 +21,7 @@ type app struct {
 	spec         *godo.AppSpec
 	createdAt    time.Time
 	fails        bool
+	files        map[string][]byte // the fake agent's file system (guarded by Server.mu)
 }
 
 // maxBody caps a create request, like any sane API.

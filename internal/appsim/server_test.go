@@ -1,6 +1,7 @@
 package appsim_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -312,6 +313,38 @@ func TestLiveURLServesHealthAndAFakeAgent(t *testing.T) {
 	require.Equal(t, 4, calls["POST /live/{id}/api/exec"])
 	require.Equal(t, 1, calls["GET /live/{id}/other"])
 	require.Equal(t, 2, sim.APICalls(), "live URLs are not API calls")
+}
+
+func TestFakeAgentFiles(t *testing.T) {
+	clock := pool.NewManualClock(epoch)
+	_, base := serve(t, appsim.Options{Clock: clock})
+	app := create(t, base, "hp-python-abcdefghijkln")
+	live := base + "/live/" + app.ID
+	write := map[string]string{"path": "/tmp/code.py", "content": base64.StdEncoding.EncodeToString([]byte("print(42)\n")), "encoding": "base64"}
+	require.Equal(t, http.StatusUnauthorized, do(t, http.MethodPost, live+"/api/files/write", "wrong", write).status)
+	require.Equal(t, http.StatusOK, do(t, http.MethodPost, live+"/api/files/write", "agent-secret", write).status)
+	require.Equal(t, http.StatusBadRequest, do(t, http.MethodPost, live+"/api/files/write", "agent-secret",
+		map[string]string{"path": "relative.py", "content": "x"}).status)
+	require.Equal(t, http.StatusBadRequest, do(t, http.MethodPost, live+"/api/files/write", "agent-secret",
+		map[string]string{"path": "/x", "content": "%%%", "encoding": "base64"}).status)
+
+	var file struct{ Content, Encoding string }
+	a := do(t, http.MethodPost, live+"/api/files/read", "agent-secret", map[string]string{"path": "/tmp/code.py"})
+	require.Equal(t, http.StatusOK, a.status)
+	a.decode(t, &file)
+	got, err := base64.StdEncoding.DecodeString(file.Content)
+	require.NoError(t, err)
+	require.Equal(t, "print(42)\n", string(got))
+	require.Equal(t, http.StatusNotFound, do(t, http.MethodPost, live+"/api/files/read", "agent-secret", map[string]string{"path": "/nope"}).status)
+
+	var out struct {
+		Stdout   string `json:"stdout"`
+		ExitCode int    `json:"exit_code"`
+	}
+	do(t, http.MethodPost, live+"/api/exec", "agent-secret", map[string]string{"command": "cat /tmp/code.py"}).decode(t, &out)
+	require.Equal(t, "print(42)\n", out.Stdout)
+	do(t, http.MethodPost, live+"/api/exec", "agent-secret", map[string]string{"command": "cat /missing"}).decode(t, &out)
+	require.Equal(t, 1, out.ExitCode)
 }
 
 func TestStartServesAndCloses(t *testing.T) {
