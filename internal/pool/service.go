@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -38,12 +39,19 @@ type ServiceOptions struct {
 	// Sleep waits between polls (wait_seconds, warm-up); nil waits on a real
 	// timer. Tests on a ManualClock pass one that advances the clock.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Logger reports what the service does off a caller's path (a latency
+	// sample the Store refused); nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // Service is the transport-neutral API: what acquire, release, metrics and
-// reconcile do, whatever carried the request. It holds no state of its own.
+// reconcile do, whatever carried the request. It holds no pool state of its
+// own, only the latency samples still being recorded (Flush waits for them).
 type Service struct {
 	o ServiceOptions
+	// recorder is the Store's LatencyRecorder; nil when it keeps no latency.
+	recorder  LatencyRecorder
+	recording inflight
 }
 
 // NewService checks the options and fills the optional ones.
@@ -60,7 +68,12 @@ func NewService(o ServiceOptions) (*Service, error) {
 	if o.Sleep == nil {
 		o.Sleep = Sleep
 	}
-	return &Service{o: o}, nil
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &Service{o: o}
+	s.recorder, _ = o.Store.(LatencyRecorder)
+	return s, nil
 }
 
 // Config is the configuration the service runs with.

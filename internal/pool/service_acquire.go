@@ -14,6 +14,10 @@ type AcquireRequest struct {
 	WaitSeconds    int // 0 … MaxWaitSeconds
 	IdempotencyKey string
 	ClaimID        string
+	// ReceivedAt is when the request arrived (the transport stamps it before
+	// auth and decoding); the warm acquire latency is counted from here. Zero
+	// means "now", when the service starts on it.
+	ReceivedAt time.Time
 }
 
 // Acquired is a lease on a sandbox, or (Claim set) a cold claim still pending.
@@ -45,11 +49,17 @@ const (
 
 // Acquire leases a ready sandbox of r.Image (one Store round trip on a warm
 // hit), waits up to r.WaitSeconds for one, then applies the pool's on_empty.
+// A warm hit's latency (r.ReceivedAt to the Store's answer) is recorded after
+// the answer is ready, off the caller's path (see recordLatency).
 func (s *Service) Acquire(ctx context.Context, r AcquireRequest) (Acquired, error) {
 	if r.ClaimID != "" {
 		return s.pollClaim(ctx, r.ClaimID)
 	}
 	start := s.o.Clock.Now()
+	received := r.ReceivedAt
+	if received.IsZero() {
+		received = start
+	}
 	if r.Image == "" {
 		return Acquired{}, InvalidField("image", "is required")
 	}
@@ -83,7 +93,6 @@ func (s *Service) Acquire(ctx context.Context, r AcquireRequest) (Acquired, erro
 		ClaimHash:      HashToken(claimID),
 		NewSandboxID:   s.o.NewSandboxID(),
 		CreateDeadline: start.Add(s.o.Config.CreateTimeout.D()),
-		RequestStart:   start,
 		Now:            start,
 	}
 	var res AcquireResult
@@ -92,6 +101,7 @@ func (s *Service) Acquire(ctx context.Context, r AcquireRequest) (Acquired, erro
 	} else {
 		res, err = s.o.Store.Acquire(ctx, p)
 	}
+	answered := s.o.Clock.Now()
 	if err != nil {
 		return Acquired{}, storeErr(err)
 	}
@@ -101,7 +111,13 @@ func (s *Service) Acquire(ctx context.Context, r AcquireRequest) (Acquired, erro
 	if res.Claim != nil {
 		return Acquired{Claim: &PendingClaim{ID: claimID, Pool: r.Image, Status: string(StateCreating), RetryAfter: ClaimRetryAfter}}, nil
 	}
-	return s.lease(res, leaseToken), nil
+	a := s.lease(res, leaseToken)
+	// A replay is the earlier acquire answered again, not a new one: only
+	// fresh warm leases are samples, so the histogram counts warm acquires.
+	if res.Source == SourcePool && !res.Replayed {
+		s.recordLatency(ctx, r.Image, SourcePool, answered.Sub(received))
+	}
+	return a, nil
 }
 
 func (s *Service) lease(res AcquireResult, leaseToken string) Acquired {

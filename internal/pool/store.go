@@ -30,8 +30,13 @@ type AcquireParams struct {
 	ClaimHash      string // sha256 hex of the claim id that goes to the caller
 	NewSandboxID   string // the id the claim's sandbox gets
 	CreateDeadline time.Time
-	RequestStart   time.Time // latency is counted from here
-	Now            time.Time
+	// RequestStart is not read by any Store.
+	//
+	// Deprecated: the acquire latency is measured by the Service and
+	// recorded off the caller's path through LatencyRecorder; the field
+	// stays only so existing callers compile.
+	RequestStart time.Time
+	Now          time.Time
 }
 
 // AcquireResult is a lease on a sandbox (Source set) or a pending claim (Claim set).
@@ -137,6 +142,16 @@ type Store interface {
 	Adopt(ctx context.Context, f Fence, sb Sandbox, now time.Time) error
 	// UpdatePool records a pass's per-pool bookkeeping.
 	UpdatePool(ctx context.Context, f Fence, pool string, u PoolUpdate, now time.Time) error
+}
+
+// LatencyRecorder is what a Store may also implement to keep the acquire
+// latency histogram. The Service finds it by a type assertion on its Store
+// (test fakes need not implement it) and calls it after a warm acquire, off
+// the caller's path: the warm acquire itself stays one round trip.
+type LatencyRecorder interface {
+	// RecordAcquireLatency counts one acquire of pool from source that took d,
+	// server side (request arrival to the Store's answer).
+	RecordAcquireLatency(ctx context.Context, pool string, source Source, d time.Duration) error
 }
 
 // FailParams describes a failed creation.

@@ -10,7 +10,8 @@ import (
 )
 
 // Acquire leases the oldest fresh ready sandbox of p.Pool, or reserves a cold
-// claim (on_empty "create"), in one EVALSHA (scripts/acquire.lua).
+// claim (on_empty "create"), in one EVALSHA (scripts/acquire.lua). It counts
+// no latency: the service records that afterwards (RecordAcquireLatency).
 func (s *Store) Acquire(ctx context.Context, p pool.AcquireParams) (pool.AcquireResult, error) {
 	const op = "acquire"
 	if p.Pool == "" {
@@ -21,10 +22,6 @@ func (s *Store) Acquire(ctx context.Context, p pool.AcquireParams) (pool.Acquire
 	}
 	if p.LeaseTokenHash == "" {
 		return pool.AcquireResult{}, invalid(op, "empty lease token hash")
-	}
-	latency := p.Now.Sub(p.RequestStart)
-	if p.RequestStart.IsZero() || latency < 0 {
-		latency = 0
 	}
 	keys := s.acquireKeys(p.Pool)
 	idem := "0"
@@ -37,9 +34,7 @@ func (s *Store) Acquire(ctx context.Context, p pool.AcquireParams) (pool.Acquire
 		keys[len(keys)-1] = s.keys.Claim(p.ClaimHash)
 	}
 	arr, err := s.runKeys(ctx, op, scriptAcquire, keys,
-		p.Pool, msArg(p.Now), durMs(p.LeaseTTL), p.LeaseTokenHash, idem,
-		strconv.FormatInt(latency.Microseconds(), 10), strconv.Itoa(latencyBucket(latency)),
-		string(p.OnEmpty), strconv.Itoa(p.Caps.MaxTotal), strconv.Itoa(p.Caps.MaxConcurrentCreates),
+		p.Pool, msArg(p.Now), durMs(p.LeaseTTL), p.LeaseTokenHash, idem, string(p.OnEmpty), strconv.Itoa(p.Caps.MaxTotal), strconv.Itoa(p.Caps.MaxConcurrentCreates),
 		p.ClaimHash, p.NewSandboxID, msArg(p.CreateDeadline))
 	if err != nil {
 		return pool.AcquireResult{}, err

@@ -28,8 +28,7 @@ func TestAcquireTransitions(t *testing.T) {
 			"lease_hash", "h1", "lease_handed", "1"),
 		set(kReady, []string{"b"}),
 		set(kInUse, zs("a="+msStr(leaseEnd))),
-		hset(kPool, "acquires_from_pool", "1",
-			"warm_latency_us_sum", "3000", "warm_age_ms_sum", "60000", "warm_lat_2", "1", "last_acquire_at", msStr(now)),
+		hset(kPool, "acquires_from_pool", "1", "warm_age_ms_sum", "60000", "last_acquire_at", msStr(now)),
 		event(EventSandboxAcquired, testPool, "a", now, "pool"),
 	}
 	claimParams := func(p pool.AcquireParams) pool.AcquireParams {
@@ -129,8 +128,8 @@ func TestAcquireTransitions(t *testing.T) {
 					"lease_hash", "h1", "lease_handed", "1"),
 				set(kReady, nil),
 				set(kInUse, zs("a="+msStr(leaseEnd))),
-				hset(kPool, "expired_warm", "1", "acquires_from_pool", "1",
-					"warm_latency_us_sum", "3000", "warm_age_ms_sum", "60000", "warm_lat_2", "1", "last_acquire_at", msStr(now)),
+				hset(kPool, "expired_warm", "1", "acquires_from_pool", "1", "warm_age_ms_sum", "60000",
+					"last_acquire_at", msStr(now)),
 				event(EventSandboxAcquired, testPool, "a", now, "pool"),
 			},
 		},

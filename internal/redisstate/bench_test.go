@@ -37,7 +37,7 @@ func BenchmarkAcquire(b *testing.B) {
 		}
 	}
 	p := pool.AcquireParams{Pool: testPool, OnEmpty: pool.OnEmptyFail, Caps: caps, LeaseTTL: 15 * time.Minute,
-		LeaseTokenHash: pool.HashToken("lease"), RequestStart: at(time.Minute), Now: at(time.Minute)}
+		LeaseTokenHash: pool.HashToken("lease"), Now: at(time.Minute)}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

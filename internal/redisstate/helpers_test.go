@@ -87,7 +87,7 @@ func (f *fixture) ready(id string, now time.Time) {
 func acquireParams(now time.Time, leaseHash string) pool.AcquireParams {
 	return pool.AcquireParams{
 		Pool: testPool, OnEmpty: pool.OnEmptyFail, Caps: testCaps, LeaseTTL: 15 * time.Minute,
-		LeaseTokenHash: leaseHash, RequestStart: now.Add(-3 * time.Millisecond), Now: now,
+		LeaseTokenHash: leaseHash, Now: now,
 	}
 }
 

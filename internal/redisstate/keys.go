@@ -50,7 +50,10 @@ func (k Keys) Pools() string { return k.tag + ":pools" }
 //	stats:    acquires_from_pool, acquires_cold_start (total_acquires is their
 //	          sum), warm_latency_us_sum, cold_latency_us_sum (the acquire
 //	          latency sum is theirs), warm_lat_<i>, cold_lat_<i> (histogram
-//	          counts, bucket i of pool.LatencyBucketsMs, the last is +Inf),
+//	          counts, bucket i of pool.LatencyBucketsMs, the last is +Inf;
+//	          the warm ones are written by recordlatency.lua after the
+//	          acquire answered, so a lost sample leaves the warm count below
+//	          acquires_from_pool),
 //	          warm_age_ms_sum, misses_empty, misses_shutdown, misses_capacity,
 //	          misses_circuit, creates (reservations), creates_failed, deletes
 //	          (forgotten records), released, health_removals, leases_reaped,

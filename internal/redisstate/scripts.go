@@ -12,7 +12,8 @@ var scriptFS embed.FS
 
 // libMarker is the line of each script where lib.lua is spliced in, after the
 // script's own contract comment; stateMarker the line for lib_state.lua (every
-// script but the warm acquire, which builds only the closures it needs).
+// script but the warm acquire and the latency sample, which build only the
+// closures they need).
 const (
 	libMarker   = "-- @lib\n"
 	stateMarker = "-- @state\n"
@@ -55,6 +56,7 @@ var (
 	scriptMetrics         = loadScript("metrics")
 	scriptObserve         = loadScript("observe")
 	scriptDump            = loadScript("dump")
+	scriptRecordLatency   = loadScript("recordlatency")
 )
 
 // scriptNames are the files behind the scripts above, for the tests.
@@ -62,7 +64,7 @@ var scriptNames = []string{
 	"acquire", "pollclaim", "renew", "release", "reserve", "createcalled",
 	"markready", "markfailed", "markdeleting", "deleteattempted", "forget",
 	"adopt", "updatepool", "setshutdown", "lock", "unlock", "metrics",
-	"observe", "dump",
+	"observe", "dump", "recordlatency",
 }
 
 var allScripts = []*redis.Script{
@@ -70,5 +72,5 @@ var allScripts = []*redis.Script{
 	scriptCreateCalled, scriptMarkReady, scriptMarkFailed, scriptMarkDeleting,
 	scriptDeleteAttempted, scriptForget, scriptAdopt, scriptUpdatePool,
 	scriptSetShutdown, scriptLock, scriptUnlock, scriptMetrics, scriptObserve,
-	scriptDump,
+	scriptDump, scriptRecordLatency,
 }

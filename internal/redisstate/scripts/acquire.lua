@@ -6,17 +6,17 @@
 -- KEYS[11]    pool creating ZSET  KEYS[12] pool in_use ZSET
 -- KEYS[13]    pool deleting ZSET
 -- KEYS[14]    idempotency STRING (any key when ARGV[9] is "0")
--- KEYS[15]    claim HASH of ARGV[15] (any key when no claim can be made)
+-- KEYS[15]    claim HASH of ARGV[13] (any key when no claim can be made)
 -- ARGV[1..4]  the shared prefixes (lib.lua)
 -- ARGV[5]  pool name            ARGV[6]  now (unix ms)
 -- ARGV[7]  lease TTL (ms)       ARGV[8]  lease token hash (sha256 hex)
 -- ARGV[9]  "1" when an idempotency key is given
--- ARGV[10] acquire latency (us): now - request start, measured by the caller
--- ARGV[11] warm latency histogram bucket index (0-based) for ARGV[10]
--- ARGV[12] on_empty: "create" | "fail" | "wait" (empty: exhausted, no miss counted)
--- ARGV[13] max_total_sandboxes (-1 unlimited)   ARGV[14] max_concurrent_creates
--- ARGV[15] claim hash            ARGV[16] the claim's new sandbox id
--- ARGV[17] the claim sandbox's create deadline (unix ms)
+-- ARGV[10] on_empty: "create" | "fail" | "wait" (empty: exhausted, no miss counted)
+-- ARGV[11] max_total_sandboxes (-1 unlimited)   ARGV[12] max_concurrent_creates
+-- ARGV[13] claim hash            ARGV[14] the claim's new sandbox id
+-- ARGV[15] the claim sandbox's create deadline (unix ms)
+-- The warm latency is not counted here: the service measures it and records
+-- it after answering, off this path (recordlatency.lua).
 -- Returns {0, "pool", id, app_id, url, region, instance_size, created_at (ms),
 --         ready_at (ms), warm_deadline (ms), lease_expires_at (ms)} a warm lease;
 --         {0, "replay", sandbox HGETALL} an idempotent repeat;
@@ -28,9 +28,9 @@
 local pk = { hash = KEYS[9], ready = KEYS[10], creating = KEYS[11], in_use = KEYS[12], deleting = KEYS[13] }
 local K_IDEM, K_CLAIM = KEYS[14], KEYS[15]
 local pool, now_s, ttl_s, lease_hash, use_idem = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
-local latency_us, bucket, on_empty = ARGV[10], ARGV[11], ARGV[12]
-local max_total, max_cc = tonumber(ARGV[13]), tonumber(ARGV[14])
-local claim_hash, new_id, create_deadline = ARGV[15], ARGV[16], ARGV[17]
+local on_empty = ARGV[10]
+local max_total, max_cc = tonumber(ARGV[11]), tonumber(ARGV[12])
+local claim_hash, new_id, create_deadline = ARGV[13], ARGV[14], ARGV[15]
 local now, ttl = tonumber(now_s), tonumber(ttl_s)
 
 -- An idempotent repeat replays the lease it got before (warm leases only: a
@@ -49,9 +49,8 @@ end
 
 -- One read of the pool: its flags (manager_shutdown mirrors the manager's, see
 -- touch_pool) and the counters this acquire adds to.
-local wb = 'warm_lat_' .. bucket
 local ph = redis.call('HMGET', pk.hash, 'shutdown', 'manager_shutdown', 'circuit_open_until',
-  'acquires_from_pool', 'warm_age_ms_sum', wb, 'warm_latency_us_sum')
+  'acquires_from_pool', 'warm_age_ms_sum')
 local function shutdown_miss()
   redis.call('HINCRBY', pk.hash, 'misses_shutdown', 1)
   return { SHUTDOWN }
@@ -71,12 +70,10 @@ while true do
       redis.call('HSET', sk, 'state', 'in_use', 'acquired_at', now_s, 'lease_expires_at', exp,
         'lease_hash', lease_hash, 'lease_handed', '1')
       redis.call('ZADD', pk.in_use, exp, id)
-      -- total_acquires and the overall latency sum are warm + cold, summed on read.
+      -- total_acquires is warm + cold, summed on read.
       redis.call('HSET', pk.hash,
         'acquires_from_pool', fmt_int(num(ph[4]) + 1),
         'warm_age_ms_sum', fmt_int(num(ph[5]) + now - num(r[3])),
-        wb, fmt_int(num(ph[6]) + 1),
-        'warm_latency_us_sum', fmt_int(num(ph[7]) + tonumber(latency_us)),
         'last_acquire_at', now_s)
       if use_idem == '1' then redis.call('SET', K_IDEM, id, 'PX', ttl_s) end
       emit('sandbox.acquired', pool, id, now_s, 'pool')
