@@ -176,10 +176,16 @@ func (p *planner) classify(pp *poolPlan) {
 	case p.obs.State.ManagerShutdown || st.Shutdown:
 		pp.shutdown, pp.reason = true, pool.ReasonShutdown
 	}
-	// Every full list is a health check of every active pool with checks
-	// on: the executor lists when some pool's interval has passed (or for
-	// another reason), and the list costs the same whichever pools look at it.
-	pp.healthDue = p.obs.ListOK && pp.pc.HealthCheckInterval.D() > 0 && !pp.shutdown
+	// A health check is due every health_check_interval, but at least every
+	// ScanEvery: its date is also the date of the pool's last full list,
+	// which ListReason reads, so a longer interval would leave the orphan
+	// scan due (and the list made) on every pass.
+	every := pp.pc.HealthCheckInterval.D()
+	if every > 0 {
+		every = min(every, ScanEvery(p.cfg))
+	}
+	pp.healthDue = p.obs.ListOK && every > 0 && !pp.shutdown &&
+		(st.LastHealthCheckAt.IsZero() || p.now.Sub(st.LastHealthCheckAt) >= every)
 }
 
 func (p *planner) planPool(pp *poolPlan) {
@@ -572,17 +578,19 @@ func (p *planner) planCreates() {
 	}
 }
 
-// planUpdates writes each pool's bookkeeping. After a full list every
-// known pool records it as LastHealthCheckAt (its health was checked, or
-// checks are off and the field only dates the scan), which ListReason reads
-// to let the next passes go without a list. Not while apps no record claims
-// are inside their grace: they count toward max_total_sandboxes, and only a
-// full list sees them.
+// planUpdates writes each pool's bookkeeping. LastHealthCheckAt dates the
+// pool's last full list, which ListReason reads to let the next passes go
+// without one: a pool whose health was checked records it, and so does,
+// after any full list, a known pool that checks nothing (checks off, or
+// shut). Not while apps no record claims are inside their grace: they count
+// toward max_total_sandboxes and only a full list sees them, so the next
+// pass must list again.
 func (p *planner) planUpdates() {
 	scanned := p.obs.ListOK && p.youngOrphans == 0
 	for _, name := range p.poolNames() {
 		pp := p.pools[name]
-		if scanned && pp.known {
+		checksNothing := pp.pc.HealthCheckInterval.D() <= 0 || pp.shutdown
+		if scanned && pp.known && (pp.healthDue || checksNothing) {
 			t := p.now
 			pp.update.LastHealthCheckAt = &t
 			pp.changed = true

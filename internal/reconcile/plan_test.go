@@ -332,14 +332,14 @@ func TestPlan_Health(t *testing.T) {
 		wantResult map[string]bool
 		wantCheck  bool
 	}{
-		{"no list this pass (partial): the ERROR phase is not seen, nothing condemned, check not recorded", false, func(w *world) {
-			w.ready("a", time.Minute)
-			w.obs.ListOK, w.obs.Partial, w.obs.Apps = false, true, nil
-		}, map[string]string{}, nil, false},
-		{"a full list made before the interval is a health check too", false, func(w *world) {
+		{"not due: ERROR phase waits for the interval", false, func(w *world) {
 			w.ready("a", time.Minute)
 			w.obs.Apps[0].Phase = pool.PhaseFailed
-		}, map[string]string{"a": pool.ReasonUnhealthy}, map[string]bool{"a": false}, true},
+		}, map[string]string{}, nil, false},
+		{"due, but no list this pass (partial): nothing seen, nothing condemned, check not recorded", false, func(w *world) {
+			w.ready("a", time.Minute).poolState("py", func(s *pool.PoolState) { s.LastHealthCheckAt = t0.Add(-time.Hour) })
+			w.obs.ListOK, w.obs.Partial, w.obs.Apps = false, true, nil
+		}, map[string]string{}, nil, false},
 		{"due: ERROR phase condemns", false, func(w *world) {
 			w.ready("a", time.Minute).ready("b", time.Minute)
 			w.obs.Apps[0].Phase = pool.PhaseFailed
@@ -363,7 +363,7 @@ func TestPlan_Health(t *testing.T) {
 		{"app missing from a successful list: forgotten, nothing to delete", false, func(w *world) {
 			w.ready("a", time.Minute)
 			w.obs.Apps = nil
-		}, map[string]string{"a": pool.ReasonUnhealthy}, nil, true},
+		}, map[string]string{"a": pool.ReasonUnhealthy}, nil, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -392,6 +392,18 @@ func TestPlan_HealthChecksOffAFullListStillDatesTheScan(t *testing.T) {
 	require.Nil(t, u.HealthResult)
 	require.NotNil(t, u.LastHealthCheckAt, "the list is dated, so the next passes need none")
 	require.Equal(t, t0, *u.LastHealthCheckAt)
+}
+
+func TestPlan_HealthIntervalIsAtMostScanEvery(t *testing.T) {
+	cfg := testConfig()
+	cfg.Pools["py"].HealthCheckInterval = pool.Duration(time.Hour)
+	w := newWorld().ready("a", time.Minute).poolState("py", func(s *pool.PoolState) { s.LastHealthCheckAt = t0.Add(-ScanEvery(cfg)) })
+	w.obs.Apps[0].Phase = pool.PhaseFailed
+	as := Plan(w.obs, cfg, t0)
+	require.Equal(t, map[string]string{"a": pool.ReasonUnhealthy}, reasons(as, KindMarkDeleting),
+		"the scan ListReason asked for is this pool's health check")
+	u, _ := update(as, "py")
+	require.NotNil(t, u.LastHealthCheckAt, "dated, or every later pass would list again")
 }
 
 func TestPlan_Leases(t *testing.T) {
@@ -511,6 +523,8 @@ func TestPlan_Shutdown(t *testing.T) {
 		}
 		require.Empty(t, forSandbox(as, "u"), "leased sandboxes stay until released or expired")
 		require.Empty(t, ofKind(as, KindCreate))
+		u, _ := update(as, "py")
+		require.NotNil(t, u.LastHealthCheckAt, "a shut pool checks nothing, but dates the full list so the next passes need none")
 	}
 }
 

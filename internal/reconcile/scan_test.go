@@ -211,7 +211,8 @@ func TestPlan_PartialStillFills(t *testing.T) {
 func TestPlan_YoungOrphansKeepTheScanDue(t *testing.T) {
 	cfg := testConfig()
 	w := newWorld().ready("a", time.Minute).
-		app(pool.App{ID: "app-y", SandboxID: "y", Pool: "py", CreatedAt: t0.Add(-time.Second)})
+		app(pool.App{ID: "app-y", SandboxID: "y", Pool: "py", CreatedAt: t0.Add(-time.Second)}).
+		poolState("py", func(s *pool.PoolState) { s.LastHealthCheckAt = t0.Add(-time.Minute) })
 	u, _ := update(Plan(w.obs, cfg, t0), "py")
 	require.Nil(t, u.LastHealthCheckAt, "only a full list counts the app toward the cap: the next pass lists again")
 	require.NotNil(t, u.HealthResult, "its health was still checked")
@@ -276,7 +277,7 @@ func TestReconcile_APICallsGrowWithChanges(t *testing.T) {
 		{"1001 steady, checks off, orphan scan due: ceil(1001/200) pages", 1001, 0, true, 150 * time.Second, 6, []string{"List"}},
 		{"10 steady, scan due: one page", 10, 0, false, time.Minute, 1, []string{"List"}},
 		{"1000 ready, 3 creating: 3 Gets", 1000, 3, false, time.Second, 3, []string{"Get app-c000", "Get app-c001", "Get app-c002"}},
-		{"1000 ready, 7 creating: the 6-page list is cheaper", 1000, 7, false, time.Second, 6, []string{"List"}},
+		{"1000 ready, 7 creating: the 6-page list is cheaper (and not dated: no check was due)", 1000, 7, false, time.Second, 6, []string{"List"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -292,8 +293,8 @@ func TestReconcile_APICallsGrowWithChanges(t *testing.T) {
 			require.Empty(t, rep.Errors)
 			require.Equal(t, tc.wantLines, pv.lines())
 			require.Equal(t, tc.wantCalls, rep.APICalls)
-			scanned := st.updates["py"].LastHealthCheckAt != nil
-			require.Equal(t, tc.wantLines != nil && tc.wantLines[0] == "List", scanned, "a full list, and only a full list, is dated in Redis")
+			dated := st.updates["py"].LastHealthCheckAt != nil
+			require.Equal(t, tc.lastScan >= time.Minute, dated, "a due scan is dated in Redis, a partial pass never")
 		})
 	}
 }
