@@ -100,7 +100,7 @@ func Build(getenv Getenv, logOut io.Writer) (*App, error) {
 			nil, clock, logger, events.WithMaxAttempts(cfg.WebhookMaxAttempts))
 		app.AfterPass = d.Run
 	}
-	opts := pool.ServiceOptions{Store: store, Config: cfg, Clock: clock, Secrets: secrets, AfterPass: app.AfterPass}
+	opts := pool.ServiceOptions{Store: store, Config: cfg, Clock: clock, Secrets: secrets, AfterPass: app.AfterPass, Logger: logger}
 	if app.Reconciler != nil {
 		opts.Reconciler = app.Reconciler
 	}

@@ -102,6 +102,11 @@ type outcome struct {
 // answered as internal and logged.
 func (h *Handler) Handle(ctx context.Context, req Request) (resp Response) {
 	start := h.o.Clock.Now()
+	if req.ReceivedAt.IsZero() {
+		// Stamped before auth and decoding: the acquire latency is the
+		// server's whole share of the request, not just the Store call.
+		req.ReceivedAt = start
+	}
 	rid := req.Header("X-Request-Id")
 	if !saneRequestID.MatchString(rid) {
 		rid = h.o.NewRequestID()

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/url"
 	"strings"
+	"time"
 )
 
 // MaxBodyBytes caps every request body (docs/api.md).
@@ -18,6 +19,9 @@ type Request struct {
 	// DecodeErr is a transport-level decoding failure (bad base64, a body of
 	// the wrong type). It is answered as invalid_request, after the token check.
 	DecodeErr error
+	// ReceivedAt is when the request arrived; Handle stamps it (before auth
+	// and decoding) unless the transport did. The acquire latency counts from it.
+	ReceivedAt time.Time
 }
 
 // Response is what a transport writes back.

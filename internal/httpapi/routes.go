@@ -15,6 +15,7 @@ func (h *Handler) acquire(ctx context.Context, req Request) outcome {
 	if err != nil {
 		return h.fail("acquire", err)
 	}
+	r.ReceivedAt = req.ReceivedAt
 	op := "acquire"
 	if r.ClaimID != "" {
 		op = "acquire_claim"

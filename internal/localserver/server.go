@@ -161,6 +161,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		defer cancel()
 		_ = s.http.Shutdown(shutCtx)
 		wg.Wait()
+		if s.Service != nil {
+			// Latency samples still being written need Redis open.
+			_ = s.Service.Flush(shutCtx)
+		}
 		s.closeAll()
 		close(s.done)
 	}()
@@ -231,7 +235,7 @@ func (s *Server) build(ctx context.Context, o Options) error {
 	}
 	s.Service, err = pool.NewService(pool.ServiceOptions{
 		Store: s.Store, Config: o.Config, Clock: o.Clock, Secrets: secrets,
-		Reconciler: s.Reconciler, Kick: s.Reconciler.Kick, AfterPass: s.afterPass,
+		Reconciler: s.Reconciler, Kick: s.Reconciler.Kick, AfterPass: s.afterPass, Logger: o.Logger,
 	})
 	if err != nil {
 		return fmt.Errorf("localserver: %w", err)

@@ -45,7 +45,7 @@ type PoolDoc struct {
 	AcquiresFromPool    int64   `json:"acquires_from_pool"`
 	AcquiresColdStart   int64   `json:"acquires_cold_start"`
 	PoolHitRate         float64 `json:"pool_hit_rate"`          // 0 before the first acquire
-	AvgAcquireLatencyMs float64 `json:"avg_acquire_latency_ms"` // 0 before the first acquire
+	AvgAcquireLatencyMs float64 `json:"avg_acquire_latency_ms"` // per latency sample (see latencySamples); 0 before the first
 
 	Deleting    int     `json:"deleting"`
 	TargetReady int     `json:"target_ready"`
@@ -167,7 +167,6 @@ func buildPool(name string, m pool.PoolMetrics, cfg *pool.Config, managerShutdow
 		HealthRemovals:        st.HealthRemovals,
 		LeasesReaped:          st.LeasesReaped,
 		OrphansDeleted:        st.OrphansDeleted,
-		AvgAcquireLatencyMs:   ratio(st.AcquireLatencyMs, st.TotalAcquires),
 		AvgWarmAgeAtAcquireMs: ratio(st.WarmAgeMsSum, st.AcquiresFromPool),
 		AvgRefillLagMs:        ratio(st.RefillLagMsSum, st.RefillLagSamples),
 		Circuit:               Circuit{State: "closed"},
@@ -189,7 +188,21 @@ func buildPool(name string, m pool.PoolMetrics, cfg *pool.Config, managerShutdow
 		Warm: histogram(st.WarmLatencyBuckets, warmSum),
 		Cold: histogram(st.ColdLatencyBuckets, coldSum),
 	}
+	p.AvgAcquireLatencyMs = ratio(st.AcquireLatencyMs, latencySamples(st, p.AcquireLatencyMs))
 	return p
+}
+
+// latencySamples is how many acquires the latency sum covers: the warm and
+// cold histogram counts, not total_acquires. A warm sample is written after
+// its acquire answered and may be lost (a serverless container frozen first),
+// so dividing by total_acquires would drag the average down by every lost
+// sample; dividing by the samples kept leaves it unbiased. A store that keeps
+// a sum but no histograms falls back to total_acquires.
+func latencySamples(st pool.PoolStats, h AcquireHistogram) int64 {
+	if n := h.Warm.Count + h.Cold.Count; n > 0 {
+		return n
+	}
+	return st.TotalAcquires
 }
 
 // idle is the seed's IDLE state as reconcile decides it (reconcile.IsIdle,

@@ -321,3 +321,28 @@ func TestWritePrometheusReportsWriteErrors(t *testing.T) {
 	err := Build(context.Background(), testSnapshot(), nil, nil, t0).WritePrometheus(failWriter{})
 	require.ErrorContains(t, err, "disk full")
 }
+
+func TestAverageLatencyDividesByTheSamplesKept(t *testing.T) {
+	// Ten warm acquires, but only six latency samples reached the store (the
+	// rest were lost to frozen containers): the average is over the six.
+	st := pool.PoolStats{TotalAcquires: 10, AcquiresFromPool: 10, AcquireLatencyMs: 30, WarmLatencyMsSum: 30,
+		WarmLatencyBuckets: buckets(map[int]int64{2: 6})}
+	d := Build(context.Background(), pool.Snapshot{Pools: map[string]pool.PoolMetrics{"py": {State: pool.PoolState{Stats: st}}}}, nil, nil, t0)
+	require.Equal(t, 5.0, d.Pools["py"].AvgAcquireLatencyMs)
+
+	// Warm and cold samples together.
+	st.AcquiresColdStart, st.TotalAcquires = 2, 12
+	st.ColdLatencyMsSum, st.AcquireLatencyMs = 60000, 60030
+	st.ColdLatencyBuckets = buckets(map[int]int64{11: 2})
+	d = Build(context.Background(), pool.Snapshot{Pools: map[string]pool.PoolMetrics{"py": {State: pool.PoolState{Stats: st}}}}, nil, nil, t0)
+	require.Equal(t, 60030.0/8, d.Pools["py"].AvgAcquireLatencyMs)
+
+	// A store with a sum but no histograms: per acquire.
+	st = pool.PoolStats{TotalAcquires: 5, AcquiresFromPool: 5, AcquireLatencyMs: 50}
+	d = Build(context.Background(), pool.Snapshot{Pools: map[string]pool.PoolMetrics{"py": {State: pool.PoolState{Stats: st}}}}, nil, nil, t0)
+	require.Equal(t, 10.0, d.Pools["py"].AvgAcquireLatencyMs)
+
+	// No acquire yet.
+	d = Build(context.Background(), pool.Snapshot{Pools: map[string]pool.PoolMetrics{"py": {}}}, nil, nil, t0)
+	require.Equal(t, 0.0, d.Pools["py"].AvgAcquireLatencyMs)
+}

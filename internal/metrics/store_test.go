@@ -34,10 +34,12 @@ func TestFromTheRealStore(t *testing.T) {
 		require.NoError(t, st.MarkReady(ctx, f, "sb1", "app1", "https://sb1.example", now.Add(30*time.Minute), now))
 		acquireAt := now.Add(10 * time.Second)
 		_, err = st.Acquire(ctx, pool.AcquireParams{Pool: "python", OnEmpty: pool.OnEmptyFail, Caps: caps, LeaseTTL: time.Minute,
-			LeaseTokenHash: pool.HashToken(pool.NewToken()), RequestStart: acquireAt.Add(-3 * time.Millisecond), Now: acquireAt})
+			LeaseTokenHash: pool.HashToken(pool.NewToken()), Now: acquireAt})
 		require.NoError(t, err)
+		// The service records the warm hit's latency after answering it.
+		require.NoError(t, st.RecordAcquireLatency(ctx, "python", pool.SourcePool, 3*time.Millisecond))
 		_, err = st.Acquire(ctx, pool.AcquireParams{Pool: "python", OnEmpty: pool.OnEmptyFail, Caps: caps, LeaseTTL: time.Minute,
-			LeaseTokenHash: pool.HashToken(pool.NewToken()), RequestStart: acquireAt, Now: acquireAt})
+			LeaseTokenHash: pool.HashToken(pool.NewToken()), Now: acquireAt})
 		require.ErrorIs(t, err, pool.ErrPoolExhausted)
 
 		snap, err := st.Metrics(ctx, []string{"python"}, acquireAt)
@@ -53,6 +55,7 @@ func TestFromTheRealStore(t *testing.T) {
 		require.Equal(t, int64(1), py.Misses.Empty)
 		require.Equal(t, int64(1), py.AcquireLatencyMs.Warm.Count)
 		require.Equal(t, int64(0), py.AcquireLatencyMs.Cold.Count)
+		require.Equal(t, 3.0, py.AvgAcquireLatencyMs)
 		require.Equal(t, 10000.0, py.AvgWarmAgeAtAcquireMs, "ready at t0, acquired 10 s later")
 		require.Equal(t, 2, d.TotalSandboxes)
 
@@ -62,7 +65,7 @@ func TestFromTheRealStore(t *testing.T) {
 		require.Equal(t, 1.0, value(t, fams, "hotpool_misses_total", map[string]string{"pool": "python", "reason": "empty"}).GetCounter().GetValue())
 		h := value(t, fams, "hotpool_acquire_latency_seconds", lbl).GetHistogram()
 		require.Equal(t, uint64(1), h.GetSampleCount())
-		require.InDelta(t, 0.003, h.GetSampleSum(), 1e-9, "the 3 ms from request start to the pop")
+		require.InDelta(t, 0.003, h.GetSampleSum(), 1e-9, "the 3 ms sample the service recorded")
 		require.Equal(t, 10.0, value(t, fams, "hotpool_warm_age_at_acquire_seconds", map[string]string{"pool": "python"}).GetSummary().GetSampleSum())
 	}
 	t.Run("redis", func(t *testing.T) {
