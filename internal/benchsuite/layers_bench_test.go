@@ -59,7 +59,7 @@ func BenchmarkStoreAcquireRelease(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		now := clock.Now()
 		res, err := l.store.Acquire(ctx, pool.AcquireParams{Pool: benchPool, OnEmpty: pool.OnEmptyFail, Caps: pool.CapsFor(cfg, pc),
-			LeaseTTL: 15 * time.Minute, LeaseTokenHash: hash, RequestStart: now, Now: now})
+			LeaseTTL: 15 * time.Minute, LeaseTokenHash: hash, Now: now})
 		if err != nil {
 			b.Fatal(err)
 		}

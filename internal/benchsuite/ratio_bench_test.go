@@ -115,7 +115,7 @@ func BenchmarkLayerRatios(b *testing.B) {
 		}
 		t1 := clock.Now()
 		res, err := s.Store.Acquire(ctx, pool.AcquireParams{Pool: benchPool, OnEmpty: pool.OnEmptyFail, Caps: pool.CapsFor(cfg, pc),
-			LeaseTTL: 15 * time.Minute, LeaseTokenHash: hash, RequestStart: t1, Now: t1})
+			LeaseTTL: 15 * time.Minute, LeaseTokenHash: hash, Now: t1})
 		if err != nil {
 			b.Fatal(err)
 		}

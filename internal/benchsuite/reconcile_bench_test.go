@@ -142,7 +142,7 @@ func passBench(b *testing.B, d *deployment, mode string) {
 		before = func() {
 			now := clock.Now()
 			res, err := d.store.Acquire(ctx, pool.AcquireParams{Pool: benchPool, OnEmpty: pool.OnEmptyFail, Caps: pool.CapsFor(cfg, pc),
-				LeaseTTL: time.Minute, LeaseTokenHash: hash, RequestStart: now, Now: now})
+				LeaseTTL: time.Minute, LeaseTokenHash: hash, Now: now})
 			if err != nil {
 				b.Fatal(err)
 			}

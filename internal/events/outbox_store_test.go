@@ -32,11 +32,11 @@ func TestStoreTransitionsReachTheReceiver(t *testing.T) {
 		require.NoError(t, st.MarkReady(ctx, f, "sb1", "app1", "https://sb1.example", now.Add(30*time.Minute), now))
 		lease := pool.NewToken()
 		res, err := st.Acquire(ctx, pool.AcquireParams{Pool: "python", OnEmpty: pool.OnEmptyFail, Caps: caps,
-			LeaseTTL: 15 * time.Minute, LeaseTokenHash: pool.HashToken(lease), RequestStart: now, Now: now})
+			LeaseTTL: 15 * time.Minute, LeaseTokenHash: pool.HashToken(lease), Now: now})
 		require.NoError(t, err)
 		require.Equal(t, "sb1", res.Sandbox.ID)
 		_, err = st.Acquire(ctx, pool.AcquireParams{Pool: "python", OnEmpty: pool.OnEmptyFail, Caps: caps,
-			LeaseTTL: 15 * time.Minute, LeaseTokenHash: pool.HashToken(pool.NewToken()), RequestStart: now, Now: now})
+			LeaseTTL: 15 * time.Minute, LeaseTokenHash: pool.HashToken(pool.NewToken()), Now: now})
 		require.ErrorIs(t, err, pool.ErrPoolExhausted)
 		_, err = st.Release(ctx, "sb1", pool.HashToken(lease), now)
 		require.NoError(t, err)

@@ -30,13 +30,10 @@ type AcquireParams struct {
 	ClaimHash      string // sha256 hex of the claim id that goes to the caller
 	NewSandboxID   string // the id the claim's sandbox gets
 	CreateDeadline time.Time
-	// RequestStart is not read by any Store.
-	//
-	// Deprecated: the acquire latency is measured by the Service and
-	// recorded off the caller's path through LatencyRecorder; the field
-	// stays only so existing callers compile.
-	RequestStart time.Time
-	Now          time.Time
+	// Now is when the acquire happens. The acquire latency is not the
+	// Store's: the Service measures it and records it off the caller's path
+	// through LatencyRecorder.
+	Now time.Time
 }
 
 // AcquireResult is a lease on a sandbox (Source set) or a pending claim (Claim set).
