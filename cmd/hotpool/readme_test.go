@@ -205,7 +205,8 @@ func TestREADMECommands(t *testing.T) {
 	}
 	readme := readREADME(t)
 	t.Chdir("../..") // the README's commands run from the repository root
-	for _, k := range []string{"HOTPOOL_URL", "HOTPOOL_API_TOKEN", "HOTPOOL_SANDBOX_ID", "HOTPOOL_LEASE_TOKEN", "HOTPOOL_SANDBOX_URL", "HOTPOOL_AGENT_TOKEN"} {
+	// REDIS_URL too: the README's serve command runs on a fresh machine, with the embedded Redis.
+	for _, k := range []string{"REDIS_URL", "HOTPOOL_URL", "HOTPOOL_API_TOKEN", "HOTPOOL_SANDBOX_ID", "HOTPOOL_LEASE_TOKEN", "HOTPOOL_SANDBOX_URL", "HOTPOOL_AGENT_TOKEN"} {
 		t.Setenv(k, "")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

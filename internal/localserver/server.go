@@ -195,6 +195,12 @@ func (s *Server) build(ctx context.Context, o Options) error {
 	if err := s.Store.Preload(ctx); err != nil {
 		return fmt.Errorf("localserver: redis: %w", err)
 	}
+	// Starting the server is the seed's start(): every configured pool is
+	// active and fills, even one that went idle while an external Redis kept
+	// its state from an earlier run. Shut-down pools stay shut down.
+	if err := s.Store.Activate(ctx, o.Config.PoolNames(), o.Clock.Now()); err != nil {
+		return fmt.Errorf("localserver: redis: %w", err)
+	}
 
 	budget, err := appplatform.NewBudget(appplatform.BudgetOptions{
 		Redis: s.Redis, Key: redisstate.NewKeys(o.KeyPrefix).Budget(), Limits: o.Config.APIBudget, Clock: o.Clock,

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/hotpool/hotpool/internal/redisstate"
 	"github.com/hotpool/hotpool/internal/redistest"
 )
 
@@ -144,4 +145,26 @@ func TestServeDeliversWebhooksAfterPasses(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	require.Contains(t, strings.Join(bodies, "\n"), "python")
+}
+
+// A pool that went idle in an earlier run (external Redis kept its state) is
+// active again when the server starts, as the seed's start() makes it: it
+// fills without waiting for an acquire or a warm-up.
+func TestStartActivatesPoolsIdleFromAnEarlierRun(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	ctx := context.Background()
+	earlier := time.Now().Add(-24 * time.Hour)
+	require.NoError(t, redisstate.New(rdb, prefix).Activate(ctx, []string{"python"}, earlier))
+
+	s, err := Start(ctx, Options{
+		Addr: "127.0.0.1:0", Config: testConfig(t), Token: token, RedisURL: redistest.URL(), KeyPrefix: prefix,
+		SimCreateDelay: 100 * time.Millisecond, ReconcileEvery: 200 * time.Millisecond,
+	})
+	require.NoError(t, err)
+	defer s.Close()
+	require.Eventually(t, func() bool {
+		code, m := post(t, s.BaseURL, "GET", "/metrics", ``)
+		py, _ := m["pools"].(map[string]any)["python"].(map[string]any)
+		return code == http.StatusOK && py["ready"] == float64(2)
+	}, 20*time.Second, 100*time.Millisecond)
 }

@@ -231,3 +231,36 @@ func TestStoreErrKeepsBugsApartFromOutages(t *testing.T) {
 	require.ErrorIs(t, storeErr(errors.New("dial tcp: connection refused")), ErrUnavailable)
 	require.ErrorIs(t, storeErr(fmt.Errorf("x: %w", ErrStateConflict)), ErrStateConflict)
 }
+
+// activatingStore is a recStore that is also an Activator.
+type activatingStore struct {
+	*recStore
+	activated [][]string
+	err       error
+}
+
+func (a *activatingStore) Activate(_ context.Context, pools []string, _ time.Time) error {
+	a.activated = append(a.activated, pools)
+	return a.err
+}
+
+func TestWarmUpActivatesEveryPoolOnEachLook(t *testing.T) {
+	// An idle pool (no acquire for idle_timeout) holds no sandboxes: without
+	// activation warm-up would wait for it forever.
+	a := &activatingStore{recStore: &recStore{ready: 2}}
+	svc, _ := newTestService(t, a.recStore, ServiceOptions{})
+	svc.o.Store = a
+	st, err := svc.WarmUp(context.Background(), time.Second)
+	require.NoError(t, err)
+	require.True(t, st.Done)
+	require.Equal(t, [][]string{{"node", "python"}}, a.activated)
+
+	a.ready, a.activated = 0, nil
+	_, err = svc.WarmUp(context.Background(), 3*time.Second)
+	require.ErrorIs(t, err, ErrWarmUpTimeout)
+	require.Greater(t, len(a.activated), 1, "every look re-activates, so a long warm-up keeps its pools active")
+
+	a.err = errors.New("connection refused")
+	_, err = svc.WarmUp(context.Background(), time.Second)
+	require.ErrorIs(t, err, ErrUnavailable)
+}

@@ -20,12 +20,23 @@ type WarmUpStatus struct {
 // WarmUp waits up to timeout (0: just report) until every configured pool
 // has target_ready ready sandboxes. On timeout the error is a *WarmUpError
 // (wrapping ErrWarmUpTimeout) naming each pool's ready/target.
+//
+// Like the seed's start() before warm_up(), it makes every pool active (when
+// the Store is an Activator) on each look, so a pool that went idle (no
+// acquire for idle_timeout) fills again instead of waiting for an acquire;
+// shut-down pools stay shut down.
 func (s *Service) WarmUp(ctx context.Context, timeout time.Duration) (WarmUpStatus, error) {
 	names := s.o.Config.PoolNames()
 	deadline := s.o.Clock.Now().Add(timeout)
 	backoff := waitBackoffFirst
+	activator, _ := s.o.Store.(Activator)
 	for {
 		now := s.o.Clock.Now()
+		if activator != nil {
+			if err := activator.Activate(ctx, names, now); err != nil {
+				return WarmUpStatus{}, storeErr(err)
+			}
+		}
 		snap, err := s.o.Store.Metrics(ctx, names, now)
 		if err != nil {
 			return WarmUpStatus{}, storeErr(err)

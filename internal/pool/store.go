@@ -170,3 +170,10 @@ type PoolUpdate struct {
 	BelowTargetSince  *time.Time      // zero time clears it and records a refill-lag sample
 	HealthResult      map[string]bool // sandbox id → healthy (definite answers only)
 }
+
+// Activator is implemented by stores that can make pools active now without
+// starting shut-down ones (the seed's start(): a pool fills to target_ready).
+// Warm-up and the local server's start use it when the Store has it.
+type Activator interface {
+	Activate(ctx context.Context, pools []string, now time.Time) error
+}

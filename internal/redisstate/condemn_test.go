@@ -249,7 +249,7 @@ func TestShutdownTransitions(t *testing.T) {
 			run:  func(f *fixture) error { return f.s.SetShutdown(f.ctx, "", false, now) },
 			changes: []change{
 				set(":manager", map[string]string{"shutdown": "0"}),
-				hset(kPool, "manager_shutdown", "0"),
+				hset(kPool, "manager_shutdown", "0", "activated_at", msStr(now)),
 				event(EventPoolStarted, "", "", now, ""),
 			},
 		},
@@ -263,6 +263,46 @@ func TestShutdownTransitions(t *testing.T) {
 				set(":pools", []string{testPool}),
 				set(kPool, map[string]string{"activated_at": msStr(now), "manager_shutdown": "1"}),
 			},
+		},
+	})
+}
+
+func TestActivateTransitions(t *testing.T) {
+	now := at(time.Hour)
+	runTransitionCases(t, []transitionCase{
+		{
+			name: "an idle pool is active again from now",
+			seed: func(f *fixture) { f.ready("r1", at(0)) },
+			run:  func(f *fixture) error { return f.s.Activate(f.ctx, []string{testPool}, now) },
+			changes: []change{
+				hset(kPool, "activated_at", msStr(now)),
+			},
+		},
+		{
+			name: "a shut-down pool is not started by it",
+			seed: func(f *fixture) {
+				f.ready("r1", at(0))
+				require.NoError(f.t, f.s.SetShutdown(f.ctx, testPool, true, at(0)))
+			},
+			run: func(f *fixture) error { return f.s.Activate(f.ctx, []string{testPool}, now) },
+		},
+		{
+			name: "nor is a pool under a shut-down manager",
+			seed: func(f *fixture) { f.ready("r1", at(0)); require.NoError(f.t, f.s.SetShutdown(f.ctx, "", true, at(0))) },
+			run:  func(f *fixture) error { return f.s.Activate(f.ctx, []string{testPool}, now) },
+		},
+		{
+			name: "a pool with no state yet gets its state",
+			run:  func(f *fixture) error { return f.s.Activate(f.ctx, []string{testPool}, now) },
+			changes: []change{
+				set(":pools", []string{testPool}),
+				set(kPool, map[string]string{"activated_at": msStr(now)}),
+			},
+		},
+		{
+			name:    "an empty pool name is refused",
+			run:     func(f *fixture) error { return f.s.Activate(f.ctx, []string{""}, now) },
+			wantErr: ErrInvalidArgument,
 		},
 	})
 }

@@ -51,6 +51,7 @@ var (
 	scriptAdopt           = loadScript("adopt")
 	scriptUpdatePool      = loadScript("updatepool")
 	scriptSetShutdown     = loadScript("setshutdown")
+	scriptActivate        = loadScript("activate")
 	scriptLock            = loadScript("lock")
 	scriptUnlock          = loadScript("unlock")
 	scriptMetrics         = loadScript("metrics")
@@ -63,7 +64,7 @@ var (
 var scriptNames = []string{
 	"acquire", "pollclaim", "renew", "release", "reserve", "createcalled",
 	"markready", "markfailed", "markdeleting", "deleteattempted", "forget",
-	"adopt", "updatepool", "setshutdown", "lock", "unlock", "metrics",
+	"adopt", "updatepool", "setshutdown", "activate", "lock", "unlock", "metrics",
 	"observe", "dump", "recordlatency",
 }
 
@@ -71,6 +72,6 @@ var allScripts = []*redis.Script{
 	scriptAcquire, scriptPollClaim, scriptRenew, scriptRelease, scriptReserve,
 	scriptCreateCalled, scriptMarkReady, scriptMarkFailed, scriptMarkDeleting,
 	scriptDeleteAttempted, scriptForget, scriptAdopt, scriptUpdatePool,
-	scriptSetShutdown, scriptLock, scriptUnlock, scriptMetrics, scriptObserve,
+	scriptSetShutdown, scriptActivate, scriptLock, scriptUnlock, scriptMetrics, scriptObserve,
 	scriptDump, scriptRecordLatency,
 }

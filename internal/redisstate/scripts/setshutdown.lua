@@ -40,7 +40,15 @@ if flag == '1' then
   end
 else
   redis.call('HDEL', target, 'shutdown_at')
-  if pk then redis.call('HSET', pk.hash, 'activated_at', now_s) end
+  -- A start makes the pool (or every pool) active, as the seed's start()
+  -- does: its idle clock restarts and reconcile fills it.
+  if pk then
+    redis.call('HSET', pk.hash, 'activated_at', now_s)
+  else
+    for _, name in ipairs(redis.call('SMEMBERS', K_POOLS)) do
+      redis.call('HSET', pool_keys(name).hash, 'activated_at', now_s)
+    end
+  end
   emit('pool.started', pool, '', now_s, '')
 end
 return { OK, 'changed' }
