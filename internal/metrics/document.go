@@ -180,7 +180,7 @@ func buildPool(name string, m pool.PoolMetrics, cfg *pool.Config, managerShutdow
 	if cfg != nil {
 		if pc, err := cfg.Pool(name); err == nil {
 			p.TargetReady, p.MaxReady = pc.TargetReady, pc.MaxReady
-			p.Idle = idle(m.State, pc, now)
+			p.Idle = m.State.Idle(pc, now)
 		}
 	}
 	warmSum, coldSum := latencySums(st)
@@ -203,25 +203,6 @@ func latencySamples(st pool.PoolStats, h AcquireHistogram) int64 {
 		return n
 	}
 	return st.TotalAcquires
-}
-
-// idle is the seed's IDLE state as reconcile decides it (reconcile.IsIdle,
-// mirrored so the metrics function does not link the reconcile engine; a test
-// holds the two equal): no acquire for idle_timeout, counted from the later
-// of the last acquire and the pool's activation, and none within
-// cooldown_after_acquire. idle_timeout 0 turns scale-down, and so idleness, off.
-func idle(s pool.PoolState, pc pool.PoolConfig, now time.Time) bool {
-	if pc.IdleTimeout <= 0 {
-		return false
-	}
-	since := s.ActivatedAt
-	if s.LastAcquireAt.After(since) {
-		since = s.LastAcquireAt
-	}
-	if since.IsZero() || now.Sub(since) < pc.IdleTimeout.D() {
-		return false
-	}
-	return s.LastAcquireAt.IsZero() || now.Sub(s.LastAcquireAt) >= pc.CooldownAfterAcquire.D()
 }
 
 // latencySums attributes the acquire latency sum to warm hits and cold

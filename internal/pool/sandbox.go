@@ -102,6 +102,25 @@ type PoolState struct {
 	Stats               PoolStats `json:"stats"`
 }
 
+// Idle reports whether the pool is in the seed's IDLE state at now under pc:
+// no acquire for idle_timeout (counted from the later of the last acquire and
+// the pool's activation) and none within cooldown_after_acquire. An
+// idle_timeout of 0 turns scale-down, and so idleness, off. Reconcile scales
+// an idle pool down; metrics report it.
+func (p PoolState) Idle(pc PoolConfig, now time.Time) bool {
+	if pc.IdleTimeout <= 0 {
+		return false
+	}
+	since := p.ActivatedAt
+	if p.LastAcquireAt.After(since) {
+		since = p.LastAcquireAt
+	}
+	if since.IsZero() || now.Sub(since) < pc.IdleTimeout.D() {
+		return false
+	}
+	return p.LastAcquireAt.IsZero() || now.Sub(p.LastAcquireAt) >= pc.CooldownAfterAcquire.D()
+}
+
 // CircuitOpen reports whether creates are suspended at now.
 func (p PoolState) CircuitOpen(now time.Time) bool { return now.Before(p.CircuitOpenUntil) }
 

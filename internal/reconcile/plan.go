@@ -371,25 +371,9 @@ func (p *planner) planInUse(sb pool.Sandbox) {
 	p.destroy(sb, app, found, pool.ReasonLeaseExpired)
 }
 
-// IsIdle reports whether a pool is in the seed's IDLE state at now: no
-// acquire for idle_timeout (counted from the later of the last acquire and
-// the pool's activation) and none within cooldown_after_acquire. An
-// idle_timeout of 0 turns scale-down off.
+// IsIdle is pool.PoolState.Idle: the seed's IDLE state, decided in one place.
 func IsIdle(st pool.PoolState, pc pool.PoolConfig, now time.Time) bool {
-	if pc.IdleTimeout <= 0 {
-		return false
-	}
-	since := st.ActivatedAt
-	if st.LastAcquireAt.After(since) {
-		since = st.LastAcquireAt
-	}
-	if since.IsZero() {
-		return false
-	}
-	if now.Sub(since) < pc.IdleTimeout.D() {
-		return false
-	}
-	return st.LastAcquireAt.IsZero() || now.Sub(st.LastAcquireAt) >= pc.CooldownAfterAcquire.D()
+	return st.Idle(pc, now)
 }
 
 // planShrink destroys ready sandboxes above max_ready, and one every
