@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hotpool/hotpool/internal/appsim"
+	"github.com/hotpool/hotpool/internal/pool"
 	"github.com/hotpool/hotpool/internal/reconcile"
 )
 
@@ -53,7 +54,7 @@ func platformFaults(ctx context.Context, sim *appsim.Server, rng *rand.Rand, fc 
 			sim.SetFaults(appsim.Faults{})
 			sim.SetFailRate(0)
 		}
-		if sleepCtx(ctx, time.Duration(1000+rng.IntN(2000))*time.Millisecond) != nil {
+		if pool.Sleep(ctx, time.Duration(1000+rng.IntN(2000))*time.Millisecond) != nil {
 			return
 		}
 	}
@@ -62,7 +63,7 @@ func platformFaults(ctx context.Context, sim *appsim.Server, rng *rand.Rand, fc 
 // redisRestarts kills the redis-server child every `every` and starts it
 // again after 200-800 ms down. It returns with Redis up.
 func redisRestarts(ctx context.Context, child *redisChild, every time.Duration, rng *rand.Rand, fc *faultCounts) {
-	for sleepCtx(ctx, every) == nil {
+	for pool.Sleep(ctx, every) == nil {
 		down := time.Duration(200+rng.IntN(600)) * time.Millisecond
 		err := child.restart(ctx, down)
 		fc.mu.Lock()
@@ -78,7 +79,7 @@ func redisRestarts(ctx context.Context, child *redisChild, every time.Duration, 
 // 0-10 ms in (a leader's pass takes tens of milliseconds: lock, snapshot,
 // list, actions): wherever it stops, the next pass must complete its work.
 func killPasses(ctx context.Context, r *reconcile.Reconciler, every time.Duration, rng *rand.Rand, fc *faultCounts) {
-	for sleepCtx(ctx, every) == nil {
+	for pool.Sleep(ctx, every) == nil {
 		pctx, cancel := context.WithCancel(ctx)
 		t := time.AfterFunc(time.Duration(rng.IntN(10))*time.Millisecond, cancel)
 		_, _ = r.Reconcile(pctx)

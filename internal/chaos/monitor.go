@@ -29,7 +29,7 @@ type monitor struct {
 }
 
 func (m *monitor) run(ctx context.Context, every time.Duration) {
-	for sleepCtx(ctx, every) == nil {
+	for pool.Sleep(ctx, every) == nil {
 		m.tick(ctx)
 	}
 }

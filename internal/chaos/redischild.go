@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hotpool/hotpool/internal/pool"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -85,7 +86,7 @@ func (c *redisChild) waitUp(ctx context.Context) error {
 		if err == nil {
 			return nil
 		}
-		if err := sleepCtx(wctx, 20*time.Millisecond); err != nil {
+		if err := pool.Sleep(wctx, 20*time.Millisecond); err != nil {
 			return fmt.Errorf("chaos: redis-server on port %d did not come up: %w", c.port, err)
 		}
 	}
@@ -114,7 +115,7 @@ func (c *redisChild) restart(ctx context.Context, down time.Duration) error {
 	}
 	// Started again even when ctx ended meanwhile: the convergence phase
 	// needs its Redis back.
-	_ = sleepCtx(ctx, down)
+	_ = pool.Sleep(ctx, down)
 	return c.start(context.WithoutCancel(ctx))
 }
 
@@ -122,16 +123,4 @@ func (c *redisChild) restart(ctx context.Context, down time.Duration) error {
 func (c *redisChild) close() {
 	_ = c.kill()
 	_ = os.RemoveAll(c.dir)
-}
-
-// sleepCtx waits d or until ctx ends (its error).
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

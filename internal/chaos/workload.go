@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hotpool/hotpool/client"
+	"github.com/hotpool/hotpool/internal/pool"
 )
 
 // ledger is what every client saw, shared: the outcome counts and every
@@ -124,7 +125,7 @@ func (w *worker) once(ctx context.Context) {
 	cancel()
 	if err != nil {
 		w.ledger.count(w.ledger.acquireErr, errorCode(err))
-		_ = sleepCtx(ctx, time.Duration(50+w.rng.IntN(150))*time.Millisecond)
+		_ = pool.Sleep(ctx, time.Duration(50+w.rng.IntN(150))*time.Millisecond)
 		return
 	}
 	if !w.ledger.handOut(sb) {
@@ -139,7 +140,7 @@ func (w *worker) once(ctx context.Context) {
 	}
 	// The work outlives the fault phase's end: a holder finishes and releases.
 	work := context.WithoutCancel(ctx)
-	_ = sleepCtx(work, time.Duration(10+w.rng.IntN(50))*time.Millisecond)
+	_ = pool.Sleep(work, time.Duration(10+w.rng.IntN(50))*time.Millisecond)
 	rctx, rcancel := context.WithTimeout(work, 5*time.Second)
 	defer rcancel()
 	if _, err := w.c.Release(rctx, sb.ID, sb.LeaseToken); err != nil {
