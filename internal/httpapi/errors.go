@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -94,6 +95,10 @@ func message(r errorRule, err error) string {
 	if errors.As(err, &f) {
 		return f.Error()
 	}
+	var pe *pool.PoolError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("pool %q: %s", pe.Pool, message(r, pe.Err))
+	}
 	// The domain's sentinels read "pool: …", and the layers below may have
 	// prefixed their own names ("redisstate: release: pool: …"); the caller
 	// reads the sentinel's words and any context that follows them.
@@ -113,6 +118,10 @@ func details(err error) any {
 	var f *pool.FieldError
 	if errors.As(err, &f) {
 		return map[string]string{"field": f.Field}
+	}
+	var pe *pool.PoolError
+	if errors.As(err, &pe) {
+		return map[string]string{"pool": pe.Pool}
 	}
 	return nil
 }

@@ -425,6 +425,10 @@ func testWarmUpReportsAndTimesOut(t *testing.T, kind string) {
 func TestErrorMessagesReadAsTheDomainsWords(t *testing.T) {
 	wrapped := fmt.Errorf("redisstate: release: %w", pool.ErrLeaseMismatch)
 	require.Equal(t, "lease token does not match", message(ruleFor(wrapped), wrapped))
+	ex := &pool.PoolError{Pool: "python", Err: fmt.Errorf("redisstate: acquire: %w (empty)", pool.ErrPoolExhausted)}
+	require.Equal(t, `pool "python": pool exhausted (empty)`, message(ruleFor(ex), ex))
+	require.Equal(t, map[string]string{"pool": "python"}, details(ex))
+	require.Equal(t, "pool_exhausted", ruleFor(ex).code)
 	img := fmt.Errorf("%w: %q", pool.ErrUnknownImage, "ruby")
 	require.Equal(t, `unknown image: "ruby"`, message(ruleFor(img), img))
 	outage := fmt.Errorf("%w: %v", pool.ErrUnavailable, errors.New("dial tcp 127.0.0.1:6379: connection refused"))

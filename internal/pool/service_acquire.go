@@ -103,7 +103,7 @@ func (s *Service) Acquire(ctx context.Context, r AcquireRequest) (Acquired, erro
 	}
 	answered := s.o.Clock.Now()
 	if err != nil {
-		return Acquired{}, storeErr(err)
+		return Acquired{}, inPool(r.Image, storeErr(err))
 	}
 	if s.o.Kick != nil && (res.Claim != nil || pc.TargetReady > 0) {
 		s.o.Kick()

@@ -77,3 +77,25 @@ func storeErr(err error) error {
 	}
 	return fmt.Errorf("%w: %v", ErrUnavailable, err)
 }
+
+// PoolError names the pool an acquire was refused in; it wraps the domain
+// error, so errors.Is still matches ErrPoolExhausted and the rest.
+type PoolError struct {
+	Pool string
+	Err  error
+}
+
+// Error reads `pool "python": pool exhausted (empty)`.
+func (e *PoolError) Error() string { return fmt.Sprintf("pool %q: %v", e.Pool, e.Err) }
+
+// Unwrap gives the domain error.
+func (e *PoolError) Unwrap() error { return e.Err }
+
+// inPool names the pool on the refusals a caller acts on per pool; outages
+// and bugs are not about the pool and stay as they are.
+func inPool(name string, err error) error {
+	if errors.Is(err, ErrPoolExhausted) || errors.Is(err, ErrPoolShutdown) {
+		return &PoolError{Pool: name, Err: err}
+	}
+	return err
+}
