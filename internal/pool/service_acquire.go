@@ -173,8 +173,10 @@ func (s *Service) pollClaim(ctx context.Context, claimID string) (Acquired, erro
 	res, err := s.o.Store.PollClaim(ctx, PollClaimParams{
 		ClaimHash:      HashToken(claimID),
 		LeaseTokenHash: HashToken(leaseToken),
-		LeaseTTL:       s.o.Config.DefaultLease.D(),
-		Now:            s.o.Clock.Now(),
+		// Zero: the lease the caller asked for at acquire (the claim keeps
+		// its lease_seconds); a poll carries no lease_seconds of its own.
+		LeaseTTL: 0,
+		Now:      s.o.Clock.Now(),
 	})
 	if errors.Is(err, ErrSandboxNotFound) {
 		return Acquired{}, ErrClaimNotFound

@@ -177,6 +177,7 @@ func TestPollClaimUsesTheClaimsDerivedLease(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, NewSecrets("k").ClaimLeaseToken("known"), a.LeaseToken)
 	require.Equal(t, HashToken(a.LeaseToken), s.polls[0].LeaseTokenHash)
+	require.Zero(t, s.polls[0].LeaseTTL, "the claim's own lease_seconds, not default_lease, sets the cold lease")
 	_, err = svc.Acquire(context.Background(), AcquireRequest{ClaimID: "unknown"})
 	require.ErrorIs(t, err, ErrClaimNotFound)
 }

@@ -264,3 +264,19 @@ func TestReleaseTransitions(t *testing.T) {
 		{name: "a never-existing id is not found", run: release("h1", ""), wantErr: pool.ErrSandboxNotFound},
 	})
 }
+
+// A poll that names no TTL leases for the lease_seconds the caller gave at
+// acquire (kept on the claim), so a cold lease lasts as long as a warm one.
+func TestPollClaimWithoutTTLUsesTheClaimsLease(t *testing.T) {
+	for _, open := range []func(*testing.T) *fixture{newFixture, newMiniFixture} {
+		f := open(t)
+		f.claim(at(0)) // acquireParams: a 15-minute lease
+		require.NoError(t, f.s.MarkReady(f.ctx, leader, "cold1", "app-cold1", "https://cold1", at(time.Hour), at(time.Minute)))
+		p := poll(at(2*time.Minute), "h1")
+		p.LeaseTTL = 0
+		res, err := f.s.PollClaim(f.ctx, p)
+		require.NoError(t, err)
+		require.Equal(t, at(2*time.Minute).Add(15*time.Minute), res.LeaseExpiresAt)
+		f.check(nil)
+	}
+}
