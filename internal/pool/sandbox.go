@@ -129,7 +129,7 @@ type PoolStats struct {
 	TotalAcquires     int64   `json:"total_acquires"`
 	AcquiresFromPool  int64   `json:"acquires_from_pool"`
 	AcquiresColdStart int64   `json:"acquires_cold_start"`
-	AcquireLatencyMs  float64 `json:"acquire_latency_ms_sum"` // sum; average = sum / total_acquires
+	AcquireLatencyMs  float64 `json:"acquire_latency_ms_sum"` // sum over the latency samples kept (warm + cold histogram counts)
 
 	MissesEmpty    int64 `json:"misses_empty"`
 	MissesShutdown int64 `json:"misses_shutdown"`

@@ -50,7 +50,7 @@ type AcquireResult struct {
 type PollClaimParams struct {
 	ClaimHash      string
 	LeaseTokenHash string
-	LeaseTTL       time.Duration
+	LeaseTTL       time.Duration // 0: the lease_seconds the claim's acquire asked for
 	Now            time.Time
 }
 
