@@ -161,10 +161,6 @@ func (h *Handler) authorized(header string) bool {
 	return pool.TokensEqual(pool.HashToken(strings.TrimSpace(token)), h.tokenHash)
 }
 
-// Authorized reports whether an Authorization header value carries the API
-// token; transports use it to refuse a request before reading its body.
-func (h *Handler) Authorized(header string) bool { return h.authorized(header) }
-
 func (h *Handler) methodNotAllowed(op, allow string) outcome {
 	o := h.fail(op, fmt.Errorf("%w: use %s", errMethodNotAllowed, allow))
 	o.headers = map[string]string{"Allow": allow}
