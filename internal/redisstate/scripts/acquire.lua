@@ -70,10 +70,12 @@ while true do
       redis.call('HSET', sk, 'state', 'in_use', 'acquired_at', now_s, 'lease_expires_at', exp,
         'lease_hash', lease_hash, 'lease_handed', '1')
       redis.call('ZADD', pk.in_use, exp, id)
-      -- total_acquires is warm + cold, summed on read.
+      -- total_acquires is warm + cold, summed on read. ready_at comes from
+      -- reconcile's clock: a skew between functions counts as age 0, never
+      -- as a negative age that would lower the sum.
       redis.call('HSET', pk.hash,
         'acquires_from_pool', fmt_int(num(ph[4]) + 1),
-        'warm_age_ms_sum', fmt_int(num(ph[5]) + now - num(r[3])),
+        'warm_age_ms_sum', fmt_int(num(ph[5]) + math.max(now - num(r[3]), 0)),
         'last_acquire_at', now_s)
       if use_idem == '1' then redis.call('SET', K_IDEM, id, 'PX', ttl_s) end
       emit('sandbox.acquired', pool, id, now_s, 'pool')

@@ -48,8 +48,9 @@ local pk = pool_keys(c.pool)
 redis.call('HSET', sk, 'acquired_at', now_s, 'lease_expires_at', exp, 'lease_hash', lease_hash, 'lease_handed', '1')
 redis.call('ZADD', pk.in_use, exp, id)
 
--- The cold acquire is counted now, when it is served: latency from the claim.
-local latency_ms = now - num(c.created_at)
+-- The cold acquire is counted now, when it is served: latency from the claim
+-- (0 when this function's clock is behind the one that made the claim).
+local latency_ms = math.max(now - num(c.created_at), 0)
 local b = 0
 for bound in string.gmatch(bounds, '[^,]+') do
   if latency_ms <= tonumber(bound) then break end
