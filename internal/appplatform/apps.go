@@ -23,6 +23,10 @@ func (p *Provider) Create(ctx context.Context, spec pool.CreateSpec) (pool.App, 
 		p.log.WarnContext(ctx, "app create failed", "op", "create", "pool", spec.Pool, "sandbox_id", spec.SandboxID, "err", err)
 		return pool.App{}, err
 	}
+	if app == nil {
+		// The app may exist all the same: the list finds it by sandbox id.
+		return pool.App{}, errNoApp("create")
+	}
 	out := toApp(app)
 	// The answer always names our sandbox; fill from the request in case the
 	// spec came back without the env.
@@ -43,6 +47,9 @@ func (p *Provider) Get(ctx context.Context, appID string) (pool.App, error) {
 			return pool.App{ID: appID, Phase: pool.PhaseGone}, nil
 		}
 		return pool.App{ID: appID, Phase: pool.PhaseUnknown}, err
+	}
+	if app == nil {
+		return pool.App{ID: appID, Phase: pool.PhaseUnknown}, errNoApp("get")
 	}
 	out := toApp(app)
 	if id, poolName, ok := SandboxIDFromApp(app, p.deployment); ok {

@@ -96,6 +96,12 @@ func classify(op string, err error) error {
 	return fmt.Errorf("appplatform: %s: transport: %w (%w)", op, pool.ErrProviderUnknown, err)
 }
 
+// errNoApp is a success answer whose body names no app (an empty body, a
+// proxy's page): it proves nothing about the app, so it is unknown.
+func errNoApp(op string) error {
+	return fmt.Errorf("appplatform: %s: the answer names no app: %w", op, pool.ErrProviderUnknown)
+}
+
 func isNotFound(err error) bool {
 	var e *APIError
 	return errors.As(err, &e) && e.Status == http.StatusNotFound
