@@ -77,7 +77,9 @@ func TestProjectYAML(t *testing.T) {
 	for _, n := range []string{"acquire", "release", "metrics", "reconcile"} {
 		require.Contains(t, fns, n)
 	}
-	require.Equal(t, map[string]any{"DIGITALOCEAN_TOKEN": "${DIGITALOCEAN_TOKEN}"}, fns["reconcile"]["environment"])
+	// Only reconcile calls the platform and delivers webhooks (after its
+	// passes), so the webhook secret of docs/webhooks.md is set there too.
+	require.Equal(t, map[string]any{"DIGITALOCEAN_TOKEN": "${DIGITALOCEAN_TOKEN}", "HOTPOOL_WEBHOOK_SECRET": "${HOTPOOL_WEBHOOK_SECRET}"}, fns["reconcile"]["environment"])
 	for n, fn := range fns {
 		if n != "reconcile" {
 			require.NotContains(t, fn, "environment")
