@@ -137,6 +137,7 @@ func TestReconcile_StateConflictSkipsTheRestOfThatSandbox(t *testing.T) {
 	rep, err := newTestReconciler(st, pv, testConfig()).Reconcile(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, rep.Errors, "a conflict is not a failure")
+	require.Contains(t, st.lines(), "MarkDeleting a scale_down", "the refused move was tried")
 	require.NotContains(t, pv.lines(), "Delete app-a")
 	require.NotContains(t, st.lines(), "Forget a")
 }
