@@ -16,7 +16,7 @@ const (
 	ClaimRetryAfter = 5 * time.Second
 )
 
-// ServiceOptions wires a Service. Store, Config and Clock are required.
+// ServiceOptions wires a Service. Store, Config, Clock and Secrets are required.
 type ServiceOptions struct {
 	Store   Store
 	Config  *Config
@@ -58,6 +58,11 @@ type Service struct {
 func NewService(o ServiceOptions) (*Service, error) {
 	if o.Store == nil || o.Config == nil || o.Clock == nil {
 		return nil, errors.New("pool: NewService needs a Store, a Config and a Clock")
+	}
+	if len(o.Secrets.key) == 0 {
+		// A zero Secrets derives agent and idempotent lease tokens under no
+		// key at all, so anyone could compute them.
+		return nil, errors.New("pool: NewService needs Secrets (NewSecrets)")
 	}
 	if o.NewToken == nil {
 		o.NewToken = NewToken

@@ -74,9 +74,13 @@ func newTestService(t *testing.T, s *recStore, o ServiceOptions) (*Service, *Man
 	return svc, clock
 }
 
-func TestNewServiceNeedsStoreConfigClock(t *testing.T) {
+func TestNewServiceNeedsStoreConfigClockSecrets(t *testing.T) {
 	_, err := NewService(ServiceOptions{})
 	require.Error(t, err)
+	cfg, err := ParseConfig([]byte(`{"pools":{"python":{}}}`))
+	require.NoError(t, err)
+	_, err = NewService(ServiceOptions{Store: &recStore{}, Config: cfg, Clock: NewManualClock(st0)})
+	require.ErrorContains(t, err, "Secrets", "unkeyed token derivations would be public")
 }
 
 func TestAcquireHandsTheStoreOnlyHashes(t *testing.T) {
