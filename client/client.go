@@ -20,15 +20,22 @@ const (
 	DefaultMaxAttempts = 4                      // tries of one retryable request
 	DefaultMinBackoff  = 100 * time.Millisecond // first wait when the server gives no Retry-After
 	DefaultMaxBackoff  = 5 * time.Second        // longest wait between two polls or tries
-	maxResponseBytes   = 8 << 20
+	// DefaultRequestTimeout bounds one try of an API request, and an agent
+	// call that sets no timeout of its own. An Exec with a Timeout is bounded
+	// by that timeout instead, so a long command is not cut short.
+	DefaultRequestTimeout = 60 * time.Second
+	maxResponseBytes      = 8 << 20
 )
 
 // Client talks to one hotpool deployment. It is safe for concurrent use.
 type Client struct {
-	base        *url.URL
-	token       string
-	hc          *http.Client
-	userAgent   string
+	base      *url.URL
+	token     string
+	hc        *http.Client
+	userAgent string
+	// reqTimeout bounds one API try and an agent call without its own
+	// timeout (through the context: the HTTP client has no overall timeout).
+	reqTimeout  time.Duration
 	maxAttempts int
 	minBackoff  time.Duration
 	maxBackoff  time.Duration
@@ -42,6 +49,7 @@ type Client struct {
 type Option func(*Client)
 
 // WithHTTPClient sets the HTTP client used for the API and the sandbox agents.
+// Its own Timeout, if set, caps every call, an Exec's too.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
 
 // WithUserAgent sets the User-Agent header.
@@ -84,8 +92,9 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 	c := &Client{
 		base:        u,
 		token:       token,
-		hc:          &http.Client{Timeout: 60 * time.Second},
+		hc:          &http.Client{},
 		userAgent:   "hotpool-go-client/1",
+		reqTimeout:  DefaultRequestTimeout,
 		maxAttempts: DefaultMaxAttempts,
 		minBackoff:  DefaultMinBackoff,
 		maxBackoff:  DefaultMaxBackoff,
@@ -195,7 +204,9 @@ func (c *Client) once(ctx context.Context, cl call, payload []byte, reqID string
 	if payload != nil {
 		body = bytes.NewReader(payload)
 	}
-	req, err := http.NewRequestWithContext(ctx, cl.method, c.base.String()+cl.path, body)
+	tryCtx, cancel := context.WithTimeout(ctx, c.reqTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(tryCtx, cl.method, c.base.String()+cl.path, body)
 	if err != nil {
 		return nil, fmt.Errorf("hotpool: build request: %w", err)
 	}

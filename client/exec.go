@@ -55,14 +55,15 @@ func (s *Sandbox) Exec(ctx context.Context, cmd string, opts ExecOptions) (*Exec
 	if opts.Timeout < 0 {
 		return nil, fmt.Errorf("%w: exec: timeout must be >= 0", ErrInvalidRequest)
 	}
+	// The agent answers once the command is done: wait for the command's own
+	// timeout and a grace, not the client's per-request bound.
+	var limit time.Duration
 	if opts.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, opts.Timeout+execGrace)
-		defer cancel()
+		limit = opts.Timeout + execGrace
 	}
 	req := execRequest{Command: cmd, Env: opts.Env, Cwd: opts.Cwd, Timeout: ceilSeconds(opts.Timeout)}
 	var res ExecResult
-	if err := s.agent(ctx, agentExecPath, req, &res); err != nil {
+	if err := s.agent(ctx, agentExecPath, limit, req, &res); err != nil {
 		return nil, err
 	}
 	return &res, nil
@@ -81,7 +82,7 @@ func (s *Sandbox) WriteFile(ctx context.Context, path string, data []byte) error
 		return fmt.Errorf("%w: write file: empty path", ErrInvalidRequest)
 	}
 	req := fileRequest{Path: path, Content: base64.StdEncoding.EncodeToString(data), Encoding: "base64"}
-	return s.agent(ctx, agentWriteFilePath, req, nil)
+	return s.agent(ctx, agentWriteFilePath, 0, req, nil)
 }
 
 // ReadFile reads the file at path inside the sandbox.
@@ -90,7 +91,7 @@ func (s *Sandbox) ReadFile(ctx context.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: read file: empty path", ErrInvalidRequest)
 	}
 	var res fileRequest
-	if err := s.agent(ctx, agentReadFilePath, fileRequest{Path: path}, &res); err != nil {
+	if err := s.agent(ctx, agentReadFilePath, 0, fileRequest{Path: path}, &res); err != nil {
 		return nil, err
 	}
 	switch res.Encoding {
@@ -108,8 +109,9 @@ func (s *Sandbox) ReadFile(ctx context.Context, path string) ([]byte, error) {
 }
 
 // agent POSTs a JSON request to the sandbox's agent and decodes the answer
-// into out (when not nil).
-func (s *Sandbox) agent(ctx context.Context, path string, in, out any) error {
+// into out (when not nil). The call is bounded by limit, or by the client's
+// request timeout when limit is 0.
+func (s *Sandbox) agent(ctx context.Context, path string, limit time.Duration, in, out any) error {
 	if s == nil || s.c == nil {
 		return errors.New("sandbox agent: the sandbox was not returned by Acquire")
 	}
@@ -120,6 +122,11 @@ func (s *Sandbox) agent(ctx context.Context, path string, in, out any) error {
 	if err != nil {
 		return fmt.Errorf("sandbox agent: encode request: %w", err)
 	}
+	if limit <= 0 {
+		limit = s.c.reqTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(s.URL, "/")+path, bytes.NewReader(payload))
 	if err != nil {
 		return fmt.Errorf("sandbox agent: %w", err)

@@ -157,3 +157,31 @@ func TestExecWithoutAgentIsAClearError(t *testing.T) {
 	_, err = zero.Exec(context.Background(), "ls", ExecOptions{})
 	require.Error(t, err)
 }
+
+// TestExecOutlivesTheRequestTimeout: an exec with its own timeout waits for
+// the command (its timeout plus a grace), not the client's per-request bound,
+// which still cuts an agent call that sets none, and an API try.
+func TestExecOutlivesTheRequestTimeout(t *testing.T) {
+	const slow = 300 * time.Millisecond
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(slow)
+		writeJSON(w, 200, map[string]any{"stdout": "done\n", "content": "", "encoding": "utf-8"})
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL, testToken, WithMaxAttempts(1))
+	require.NoError(t, err)
+	c.reqTimeout = slow / 3
+	sb := &Sandbox{ID: "sb1", URL: srv.URL, AgentToken: "agent-tok", c: c}
+	ctx := context.Background()
+
+	res, err := sb.Exec(ctx, "sleep 1", ExecOptions{Timeout: 2 * time.Second})
+	require.NoError(t, err, "the command's own timeout bounds an exec")
+	require.Equal(t, "done\n", res.Stdout)
+
+	_, err = sb.ReadFile(ctx, "/tmp/x")
+	require.ErrorIs(t, err, context.DeadlineExceeded, "a call without its own timeout keeps the request bound")
+	_, err = c.Metrics(ctx)
+	require.ErrorIs(t, err, ErrUnavailable, "an API try keeps the request bound")
+}
