@@ -6,11 +6,11 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/hotpool/hotpool/internal/pool"
 )
 
-// Event types the scripts append to Keys.Events (the outbox).
+// Event types the scripts append to Keys.Events (the outbox). pool.EventTypes
+// lists them for config validation; TestScriptsEmitOnlyListedTypes keeps the
+// scripts, these names and that list equal.
 const (
 	EventSandboxReady      = "sandbox.ready"    // creating → ready (reason "ready"), or held for its claim ("claimed")
 	EventSandboxAcquired   = "sandbox.acquired" // a lease went out (reason "pool" or "cold")
@@ -25,14 +25,6 @@ const (
 	EventPoolShutdown      = "pool.shutdown" // pool "" is the whole manager
 	EventPoolStarted       = "pool.started"  // pool "" is the whole manager
 )
-
-// EventTypes lists every type, for filters and validation. It is the
-// domain's list (config validation checks webhook filters against it).
-var EventTypes = pool.EventTypes
-
-// EventsMaxLen is the approximate length the outbox stream is trimmed to
-// (lib.lua, XADD MAXLEN ~).
-const EventsMaxLen = 100000
 
 // Event is one outbox entry.
 type Event struct {

@@ -1,6 +1,9 @@
 package redisstate
 
 import (
+	"maps"
+	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -41,4 +44,24 @@ func TestParseEventRejectsBadEntries(t *testing.T) {
 		_, err := ParseEvent(m)
 		require.Error(t, err)
 	}
+}
+
+// Webhook filters are validated against pool.EventTypes, so a type a script
+// emits outside that list could never be filtered for, and a listed type no
+// script emits would be a filter that never matches.
+func TestScriptsEmitOnlyListedTypes(t *testing.T) {
+	emitted := map[string]bool{}
+	re := regexp.MustCompile(`emit\('([a-z_.]+)'`)
+	for _, name := range append([]string{"lib", "lib_state"}, scriptNames...) {
+		src, err := scriptFS.ReadFile("scripts/" + name + ".lua")
+		require.NoError(t, err)
+		for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+			emitted[m[1]] = true
+		}
+	}
+	consts := []string{EventSandboxReady, EventSandboxAcquired, EventSandboxReleased, EventSandboxReaped,
+		EventSandboxFailed, EventSandboxDeleted, EventPoolExhausted, EventPoolCircuitOpen, EventPoolCircuitClosed,
+		EventPoolDrained, EventPoolShutdown, EventPoolStarted}
+	require.ElementsMatch(t, pool.EventTypes, slices.Sorted(maps.Keys(emitted)))
+	require.ElementsMatch(t, pool.EventTypes, consts)
 }
