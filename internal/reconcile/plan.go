@@ -371,11 +371,6 @@ func (p *planner) planInUse(sb pool.Sandbox) {
 	p.destroy(sb, app, found, pool.ReasonLeaseExpired)
 }
 
-// IsIdle is pool.PoolState.Idle: the seed's IDLE state, decided in one place.
-func IsIdle(st pool.PoolState, pc pool.PoolConfig, now time.Time) bool {
-	return st.Idle(pc, now)
-}
-
 // planShrink destroys ready sandboxes above max_ready, and one every
 // scale_down_delay, oldest first, while the pool is idle.
 func (p *planner) planShrink(pp *poolPlan) {
@@ -390,7 +385,7 @@ func (p *planner) planShrink(pp *poolPlan) {
 		app, found := p.match(sb)
 		p.condemn(sb, app, found, pool.ReasonOverCapacity)
 	}
-	pp.idle = IsIdle(pp.state, pp.pc, p.now)
+	pp.idle = pp.state.Idle(pp.pc, p.now)
 	if !pp.idle || len(pp.alive) == 0 {
 		return
 	}

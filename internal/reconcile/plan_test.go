@@ -249,7 +249,7 @@ func TestPlan_IdleScaleDown(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := three(newWorld()).poolState("py", tc.state)
 			st := w.obs.State.Pools["py"]
-			require.Equal(t, tc.wantIdle, IsIdle(st, *pc, t0))
+			require.Equal(t, tc.wantIdle, st.Idle(*pc, t0))
 			as := Plan(w.obs, cfg, t0)
 			var down []string
 			for id, r := range reasons(as, KindMarkDeleting) {

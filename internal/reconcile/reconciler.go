@@ -185,7 +185,7 @@ func (r *Reconciler) summarize(ctx context.Context, obs Observation, now time.Ti
 		st := m.State
 		if pc, err := r.cfg.Pool(name); err == nil {
 			pr.Target = pc.TargetReady
-			pr.Idle = IsIdle(st, pc, now)
+			pr.Idle = st.Idle(pc, now)
 		}
 		pr.Circuit = "closed"
 		if st.CircuitOpen(now) {
