@@ -61,18 +61,17 @@ type Options struct {
 
 // Stats counts what a run did. Violations lists every broken invariant.
 type Stats struct {
-	Steps, Passes                     int
-	Acquires, WarmHits, ColdClaims    int
-	ClaimsServed, ClaimsFailed        int
-	Exhausted, Shutdown, OtherErrors  int
-	Released, Abandoned               int
-	PassErrors                        int
-	APICalls                          int
-	MaxTotal, MaxCreating             int
-	Violations                        []string
-	StepsBelowTarget, PoolStepsTotal  int
-	StepsEmpty                        int // pool-steps with no ready sandbox
-	WarmAcquireSamples, ColdAcquireMs int
+	Steps, Passes                    int
+	Acquires, WarmHits, ColdClaims   int
+	ClaimsServed, ClaimsFailed       int
+	Exhausted, Shutdown, OtherErrors int
+	Released, Abandoned              int
+	PassErrors                       int
+	APICalls                         int
+	MaxTotal, MaxCreating            int
+	Violations                       []string
+	StepsBelowTarget, PoolStepsTotal int
+	StepsEmpty                       int // pool-steps with no ready sandbox
 }
 
 type lease struct {
