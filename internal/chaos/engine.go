@@ -212,9 +212,9 @@ func converge(ctx context.Context, r *reconcile.Reconciler, timeout time.Duratio
 				return passes, rep, nil
 			}
 		}
-		// A pass a second, like the server's own loop while busy: every
-		// pass lists the apps, and a faster loop would spend the API budget
-		// (250 calls a minute) on listing and then wait for it.
+		// A pass a second, like the server's own loop while busy: a busy
+		// pass Gets every creating app (or lists), and a faster loop would
+		// spend the API budget (250 calls a minute) and then wait for it.
 		if pool.Sleep(cctx, time.Second) != nil {
 			return passes, last, fmt.Errorf("not converged after %s (%d passes): %s", timeout, passes, describe(last))
 		}

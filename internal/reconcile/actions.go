@@ -26,7 +26,8 @@ const (
 	KindMarkReady Kind = "mark_ready"
 	// MarkFailed moves creating to deleting and counts a failed attempt.
 	KindMarkFailed Kind = "mark_failed"
-	// MarkDeleting moves ready or in_use to deleting with a reason.
+	// MarkDeleting moves ready or in_use (or, on shutdown, creating) to
+	// deleting with a reason.
 	KindMarkDeleting Kind = "mark_deleting"
 	// Destroy deletes the app (Provider.Delete; a 404 confirms) and then drops
 	// the record (Store.Forget); a failed delete is counted and retried next pass.
@@ -35,8 +36,8 @@ const (
 	KindForget Kind = "forget"
 	// Adopt records an orphan app (one Redis does not know) as deleting.
 	KindAdopt Kind = "adopt"
-	// DeleteOrphanApp deletes an owned app that carries no sandbox id, so no
-	// record can be written for it.
+	// DeleteOrphanApp deletes an owned app no record can be written for: a
+	// second app of a known sandbox id, or one that carries no sandbox id.
 	KindDeleteOrphanApp Kind = "delete_orphan_app"
 	// UpdatePool writes the pass's bookkeeping for a pool.
 	KindUpdatePool Kind = "update_pool"
@@ -50,7 +51,7 @@ type Action struct {
 	AppID     string
 	URL       string
 	// Reason is the delete reason (pool.Reason*) of MarkDeleting, MarkFailed,
-	// Adopt, Destroy and Forget.
+	// Adopt, Destroy, Forget and DeleteOrphanApp.
 	Reason       string
 	WarmDeadline time.Time       // MarkReady
 	Fail         pool.FailParams // MarkFailed
