@@ -26,13 +26,16 @@ func DOEventRequest(fn string, event map[string]any) (req Request, ok bool) {
 	if !isMap {
 		return Request{Path: routePath(fn, ""), DecodeErr: errors.New("event.http must be an object")}, true
 	}
-	req.Headers = map[string]string{}
 	if hs, isMap := h["headers"].(map[string]any); isMap {
+		strs := make(map[string]string, len(hs))
 		for k, v := range hs {
 			if s, isStr := v.(string); isStr {
-				req.Headers[strings.ToLower(k)] = s
+				strs[k] = s
 			}
 		}
+		req.Headers = lowerHeaders(strs)
+	} else {
+		req.Headers = map[string]string{}
 	}
 	req.Method = strings.ToUpper(stringOf(h["method"]))
 	path := stringOf(h["path"])

@@ -39,12 +39,14 @@ func (r Request) Header(name string) string {
 	return ""
 }
 
-// lowerHeaders copies headers with lower-case names; the first value wins.
+// lowerHeaders copies headers with lower-case names. When two spellings of
+// one name arrive, the one already in lower case (the platforms' own
+// spelling) wins, whatever the map's order.
 func lowerHeaders(h map[string]string) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, v := range h {
 		lk := strings.ToLower(k)
-		if _, dup := out[lk]; !dup {
+		if _, dup := out[lk]; !dup || lk == k {
 			out[lk] = v
 		}
 	}

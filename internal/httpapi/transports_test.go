@@ -258,3 +258,17 @@ func TestOneTableThroughAllThreeTransports(t *testing.T) {
 		})
 	}
 }
+
+// TestTwoSpellingsOfAHeaderResolveTheSameWay: an event carrying both
+// "authorization" and "Authorization" is read the same way every time (the
+// lower-case spelling, the platforms' own), not by the map's random order.
+func TestTwoSpellingsOfAHeaderResolveTheSameWay(t *testing.T) {
+	for range 50 {
+		do, ok := DOEventRequest("metrics", map[string]any{"http": map[string]any{
+			"method": "GET", "headers": map[string]any{"authorization": "Bearer right", "Authorization": "Bearer wrong", "AUTHORIZATION": "Bearer wrong"},
+		}})
+		require.True(t, ok)
+		require.Equal(t, "Bearer right", do.Header("Authorization"))
+		require.Equal(t, "Bearer right", lowerHeaders(map[string]string{"Authorization": "Bearer wrong", "authorization": "Bearer right", "AuThorization": "Bearer wrong"})["authorization"])
+	}
+}
