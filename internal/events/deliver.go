@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -91,8 +92,8 @@ type Deliverer struct {
 }
 
 // NewDeliverer builds a Deliverer for the deployment prefix. secrets reads a
-// webhook's secret_env (os.Getenv in production); a nil httpClient gets a
-// plain one; a nil logger discards.
+// webhook's secret_env (nil: os.Getenv); a nil httpClient gets a plain one; a
+// nil logger discards.
 func NewDeliverer(rdb redis.Cmdable, prefix string, webhooks []pool.Webhook, secrets func(env string) string,
 	httpClient *http.Client, clock pool.Clock, logger *slog.Logger, opts ...Option) *Deliverer {
 	// A copy, so the caller's client is left as it is: redirects are not
@@ -105,6 +106,9 @@ func NewDeliverer(rdb redis.Cmdable, prefix string, webhooks []pool.Webhook, sec
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	if secrets == nil {
+		secrets = os.Getenv
 	}
 	d := &Deliverer{
 		rdb: rdb, keys: redisstate.NewKeys(prefix), deployment: prefix, hooks: newHooks(webhooks),

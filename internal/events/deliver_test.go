@@ -400,3 +400,16 @@ func TestRedirectIsAFailure(t *testing.T) {
 		require.Nil(t, http.DefaultClient.CheckRedirect, "the caller's client is left as it was")
 	})
 }
+
+func TestNilSecretsReadTheEnvironment(t *testing.T) {
+	t.Setenv("HOOK_SECRET_FROM_ENV", testSecret)
+	eachBackend(t, func(t *testing.T, b backend) {
+		clock := pool.NewManualClock(t0)
+		rcv := newReceiver(t, clock, always(accept))
+		d := NewDeliverer(b.rdb, b.prefix, []pool.Webhook{{URL: rcv.srv.URL, SecretEnv: "HOOK_SECRET_FROM_ENV"}}, nil, nil, clock, nil)
+		b.emit(t, redisstate.EventPoolDrained, "python", "", "")
+		rep, err := d.Deliver(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, 1, rep.Delivered)
+	})
+}
