@@ -36,14 +36,16 @@ func (s *Server) Calls() map[string]int {
 	return maps.Clone(s.calls)
 }
 
-// APICalls is the number of /v2 requests, every endpoint together.
+// APICalls is the number of /v2 requests since start (or ResetCalls), every
+// endpoint together. It reads the counters, not the log, which keeps only
+// its newest half once full.
 func (s *Server) APICalls() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
-	for _, c := range s.log {
-		if isAPI(c.Endpoint) {
-			n++
+	for endpoint, c := range s.calls {
+		if isAPI(endpoint) {
+			n += c
 		}
 	}
 	return n
