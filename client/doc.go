@@ -5,8 +5,9 @@
 //
 // It speaks the HTTP contract in docs/api.md and nothing else: it owns no pool
 // state. It retries only what is safe to repeat (GET /metrics, an acquire with
-// its idempotency key, a release with the same lease token, and any request the
-// server refused with 503 unavailable and a Retry-After), and it never logs or
+// its idempotency key, a release with the same lease token, the shutdown,
+// start and warm-up actions, and any request the server refused with 503
+// unavailable and a Retry-After), and it never logs or
 // prints a secret: the API token, lease tokens and agent tokens stay out of
 // error messages and out of Sandbox's String and LogValue.
 //
