@@ -122,12 +122,16 @@ func (s *Sandbox) agent(ctx context.Context, path string, limit time.Duration, i
 	if err != nil {
 		return fmt.Errorf("sandbox agent: encode request: %w", err)
 	}
-	if limit <= 0 {
+	// An exec's own limit running out reads as its deadline; the client's
+	// request bound running out reads as an unreachable agent, as a transport
+	// timeout does.
+	ownLimit := limit > 0
+	if !ownLimit {
 		limit = s.c.reqTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, limit)
+	callCtx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(s.URL, "/")+path, bytes.NewReader(payload))
+	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, strings.TrimRight(s.URL, "/")+path, bytes.NewReader(payload))
 	if err != nil {
 		return fmt.Errorf("sandbox agent: %w", err)
 	}
@@ -137,8 +141,11 @@ func (s *Sandbox) agent(ctx context.Context, path string, limit time.Duration, i
 	req.Header.Set("Authorization", "Bearer "+s.AgentToken)
 	res, err := s.c.hc.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			return fmt.Errorf("sandbox agent %s: %w", path, ctx.Err())
+		case ownLimit && callCtx.Err() != nil:
+			return fmt.Errorf("sandbox agent %s: %w", path, callCtx.Err())
 		}
 		return fmt.Errorf("%w: sandbox agent %s: %v", ErrUnavailable, path, unwrapURLError(err))
 	}
