@@ -347,3 +347,36 @@ func TestMarkFailedTransitions(t *testing.T) {
 		},
 	})
 }
+
+// TestEveryFencedWriteRefusesAStaleLeader: each of reconcile's writes, made
+// with a token that no longer holds the lock, answers ErrNotLeader and leaves
+// every key as it was, whatever state its sandbox is in.
+func TestEveryFencedWriteRefusesAStaleLeader(t *testing.T) {
+	now := at(time.Hour)
+	seed := func(f *fixture) {
+		f.reserve("c1", at(0))
+		f.ready("r1", at(0))
+		f.ready("d1", at(0))
+		require.NoError(f.t, f.s.MarkDeleting(f.ctx, leader, "d1", pool.ReasonScaleDown, at(time.Minute)))
+	}
+	writes := map[string]func(f *fixture) error{
+		"reserve":          func(f *fixture) error { return f.s.Reserve(f.ctx, stranger, reserveParams("n1", now)) },
+		"create called":    func(f *fixture) error { return f.s.CreateCalled(f.ctx, stranger, "c1", "app-c1", now) },
+		"mark ready":       func(f *fixture) error { return f.s.MarkReady(f.ctx, stranger, "c1", "", "u", now.Add(time.Hour), now) },
+		"mark failed":      func(f *fixture) error { return f.s.MarkFailed(f.ctx, stranger, "c1", pool.FailParams{Now: now}) },
+		"mark deleting":    func(f *fixture) error { return f.s.MarkDeleting(f.ctx, stranger, "r1", pool.ReasonExpired, now) },
+		"delete attempted": func(f *fixture) error { return f.s.DeleteAttempted(f.ctx, stranger, "d1", now) },
+		"forget":           func(f *fixture) error { return f.s.Forget(f.ctx, stranger, "d1", now) },
+		"adopt": func(f *fixture) error {
+			return f.s.Adopt(f.ctx, stranger, pool.Sandbox{ID: "o1", Pool: testPool, AppID: "app-o1"}, now)
+		},
+		"update pool": func(f *fixture) error {
+			return f.s.UpdatePool(f.ctx, stranger, testPool, pool.PoolUpdate{HealthResult: map[string]bool{"r1": false}}, now)
+		},
+	}
+	var cases []transitionCase
+	for name, run := range writes {
+		cases = append(cases, transitionCase{name: name, seed: seed, run: run, wantErr: pool.ErrNotLeader})
+	}
+	runTransitionCases(t, cases)
+}
