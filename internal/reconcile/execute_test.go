@@ -228,6 +228,32 @@ func TestRunFor_RepeatsWhileBusyWithinBudget(t *testing.T) {
 	require.False(t, Busy(reps[0]))
 }
 
+// A shut-down pool (its own flag or the manager's) is drained, not below
+// target: with nothing left to delete, RunFor stops after one pass instead
+// of polling for the rest of the cron minute.
+func TestRunFor_AShutPoolIsNotBusy(t *testing.T) {
+	for name, shut := range map[string]func(*world){
+		"pool":    func(w *world) { w.poolState("py", func(s *pool.PoolState) { s.Shutdown = true }) },
+		"manager": func(w *world) { w.obs.State.ManagerShutdown = true },
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld()
+			shut(w)
+			st := newFakeStore(w.obs.State)
+			clock := pool.NewManualClock(t0)
+			r := New(st, newFakeProvider(), testConfig(), clock, WithSleep(func(_ context.Context, d time.Duration) error {
+				clock.Advance(d)
+				return nil
+			}))
+			reps, err := r.RunFor(context.Background(), 55*time.Second, 5*time.Second)
+			require.NoError(t, err)
+			require.Len(t, reps, 1)
+			require.Zero(t, reps[0].Pools["py"].Target, "a shut pool is held at nothing")
+			require.False(t, Busy(reps[0]))
+		})
+	}
+}
+
 func TestRun_KickStartsAPassAtOnce(t *testing.T) {
 	st := newFakeStore(newWorld().ready("a", time.Minute).ready("b", time.Minute).ready("c", time.Minute).obs.State)
 	r := newTestReconciler(st, newFakeProvider(), testConfig())

@@ -73,7 +73,7 @@ func (s *fakeStore) SetShutdown(context.Context, string, bool, time.Time) error 
 func (s *fakeStore) Metrics(_ context.Context, _ []string, now time.Time) (pool.Snapshot, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	snap := pool.Snapshot{At: now, Pools: map[string]pool.PoolMetrics{}}
+	snap := pool.Snapshot{At: now, ManagerShutdown: s.observed.ManagerShutdown, Pools: map[string]pool.PoolMetrics{}}
 	for name, st := range s.observed.Pools {
 		snap.Pools[name] = pool.PoolMetrics{State: st}
 	}

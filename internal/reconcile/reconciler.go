@@ -174,6 +174,7 @@ func (r *Reconciler) summarize(ctx context.Context, obs Observation, now time.Ti
 	snap, err := r.store.Metrics(ctx, names, now)
 	if err != nil {
 		rep.Errors = append(rep.Errors, "metrics after pass: "+err.Error())
+		snap.ManagerShutdown = obs.State.ManagerShutdown
 		snap.Pools = map[string]pool.PoolMetrics{}
 		for name, st := range obs.State.Pools {
 			snap.Pools[name] = pool.PoolMetrics{State: st}
@@ -185,6 +186,11 @@ func (r *Reconciler) summarize(ctx context.Context, obs Observation, now time.Ti
 		st := m.State
 		if pc, err := r.cfg.Pool(name); err == nil {
 			pr.Target = pc.TargetReady
+			if snap.ManagerShutdown || st.Shutdown {
+				// A shut pool is held at nothing: it is not below its
+				// target, so it keeps no RunFor or Run loop polling.
+				pr.Target = 0
+			}
 			pr.Idle = st.Idle(pc, now)
 		}
 		pr.Circuit = "closed"
