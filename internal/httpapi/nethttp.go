@@ -11,8 +11,10 @@ import (
 // one byte past it, which the core answers as invalid_request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := Request{
-		Method:  r.Method,
-		Path:    r.URL.Path,
+		Method: r.Method,
+		// Escaped, like the paths Lambda and DigitalOcean hand over: the core
+		// unescapes once (cleanPath), so "%252F" stays "%2F", never "/".
+		Path:    r.URL.EscapedPath(),
 		Headers: make(map[string]string, len(r.Header)),
 		Query:   r.URL.RawQuery,
 	}

@@ -40,3 +40,21 @@ func TestNetHTTPCapsTheBody(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, w.Code)
 	require.Contains(t, w.Body.String(), "at most 65536 bytes")
 }
+
+// TestNetHTTPUnescapesThePathOnce: net/http has already decoded r.URL.Path,
+// so a doubly escaped slash must not reach another route.
+func TestNetHTTPUnescapesThePathOnce(t *testing.T) {
+	e := newEnv(t)
+	req := httptest.NewRequest("POST", "/acquire%252Frenew", strings.NewReader(`{"sandbox_id":"nope","lease_token":"x"}`))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, req)
+	require.Equal(t, http.StatusNotFound, w.Code, w.Body.String())
+	require.Contains(t, w.Body.String(), `"not_found"`)
+
+	req = httptest.NewRequest("GET", "/metrics%2F", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	w = httptest.NewRecorder()
+	e.h.ServeHTTP(w, req)
+	require.Equal(t, http.StatusOK, w.Code, "a singly escaped path is read as the platforms' are")
+}
