@@ -16,9 +16,10 @@ import (
 //   - any other status the app (or App Platform's edge in front of it)
 //     answered, except 429: definite, ErrUnhealthy. The platform reached the
 //     app's route and it did not serve.
-//   - 429, a timeout, a refused or reset connection, DNS failure: unknown
-//     (wraps pool.ErrProviderUnknown). The path between this function and the
-//     app failed, which says nothing about the app; Get reports a gone app.
+//   - 429, a timeout (each request ends at HealthTimeout), a refused or
+//     reset connection, DNS failure: unknown (wraps pool.ErrProviderUnknown).
+//     The path between this function and the app failed, which says nothing
+//     about the app; Get reports a gone app.
 //   - no live URL: ErrUnhealthy; the app does not serve (yet).
 //
 // Health calls go to the app, not the API: they use no budget and are not counted.
@@ -32,6 +33,8 @@ func (p *Provider) Health(ctx context.Context, app pool.App, path string) error 
 	if !strings.HasPrefix(path, "/") {
 		path = "/" + path
 	}
+	ctx, cancel := context.WithTimeout(ctx, p.healthWait)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(app.URL, "/")+path, nil)
 	if err != nil {
 		return fmt.Errorf("%w: app %s: bad health URL: %v", ErrUnhealthy, app.ID, err)

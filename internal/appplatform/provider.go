@@ -23,6 +23,10 @@ const (
 	DefaultRetryWaitMax = 2 * time.Second
 	// ListPageSize is App Platform's largest page.
 	ListPageSize = 200
+	// DefaultHealthTimeout bounds one health request, so an app that accepts
+	// the connection and never answers cannot hold a pass until its lock
+	// runs out; such an answer is unknown and condemns nothing.
+	DefaultHealthTimeout = 5 * time.Second
 )
 
 // Options configure a Provider.
@@ -34,8 +38,10 @@ type Options struct {
 	// HTTPClient supplies the transport of API and health calls (default:
 	// a clone of http.DefaultTransport); its Timeout, if any, bounds health calls.
 	HTTPClient *http.Client
-	Clock      pool.Clock
-	Logger     *slog.Logger
+	// HealthTimeout bounds each health request (default DefaultHealthTimeout).
+	HealthTimeout time.Duration
+	Clock         pool.Clock
+	Logger        *slog.Logger
 
 	RetryMax     int           // default DefaultRetryMax; < 0 disables retries
 	RetryWaitMin time.Duration // default DefaultRetryWaitMin
@@ -48,6 +54,7 @@ type Provider struct {
 	deployment string
 	meter      *meter
 	health     *http.Client
+	healthWait time.Duration
 	log        *slog.Logger
 }
 
@@ -67,6 +74,9 @@ func New(opts Options) (*Provider, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.HealthTimeout <= 0 {
+		opts.HealthTimeout = DefaultHealthTimeout
 	}
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	var rt http.RoundTripper = base
@@ -114,7 +124,7 @@ func New(opts Options) (*Provider, error) {
 			return nil, err
 		}
 	}
-	return &Provider{apps: client.Apps, deployment: opts.Deployment, meter: m, health: healthClient, log: opts.Logger}, nil
+	return &Provider{apps: client.Apps, deployment: opts.Deployment, meter: m, health: healthClient, healthWait: opts.HealthTimeout, log: opts.Logger}, nil
 }
 
 // tuneRetries reaches under godo's retry wrapper (oauth2 → retryablehttp) to
