@@ -87,7 +87,8 @@ type Claim struct {
 type PoolState struct {
 	Name     string `json:"name"`
 	Shutdown bool   `json:"shutdown"`
-	// ActivatedAt is when the pool was first seen or last started; with
+	// ActivatedAt is when the pool was first seen, last started, or last
+	// found empty by an acquire (demand wakes an idle pool); with
 	// LastAcquireAt it starts the idle clock, so a pool that never saw an
 	// acquire still scales down.
 	ActivatedAt         time.Time `json:"activated_at,omitempty"`

@@ -141,7 +141,7 @@ func TestAcquireTransitions(t *testing.T) {
 				return err
 			},
 			wantErr: pool.ErrPoolExhausted,
-			changes: []change{hset(kPool, "misses_empty", "1"), event(EventPoolExhausted, testPool, "", now, "empty")},
+			changes: []change{hset(kPool, "misses_empty", "1", "activated_at", msStr(now)), event(EventPoolExhausted, testPool, "", now, "empty")},
 		},
 		{
 			name: "empty pool inside a wait is exhausted with no miss counted",
@@ -153,6 +153,7 @@ func TestAcquireTransitions(t *testing.T) {
 				return err
 			},
 			wantErr: pool.ErrPoolExhausted,
+			changes: []change{hset(kPool, "activated_at", msStr(now))},
 		},
 		{
 			name: "a shut-down pool answers shutdown",
@@ -205,7 +206,7 @@ func TestAcquireTransitions(t *testing.T) {
 					d[":creating"] = append(append([]string(nil), d[":creating"].([]string)...), "cold1="+msStr(now.Add(10*time.Minute)))
 					d[kCreating] = append(append([]string(nil), d[kCreating].([]string)...), "cold1="+msStr(now.Add(10*time.Minute)))
 				},
-				hset(kPool, "creates", "4", "created", "4", "claims_creating", "1"),
+				hset(kPool, "creates", "4", "created", "4", "claims_creating", "1", "activated_at", msStr(now)),
 				set(":claim:c1", map[string]string{"hash": "c1", "pool": testPool, "sandbox_id": "cold1", "attempts": "1",
 					"failed": "0", "created_at": msStr(now), "lease_ttl_ms": "900000"}),
 				set(":claims", zs("c1="+msStr(now))),
@@ -227,7 +228,7 @@ func TestAcquireTransitions(t *testing.T) {
 				return err
 			},
 			wantErr: pool.ErrPoolExhausted,
-			changes: []change{hset(kPool, "misses_capacity", "1"), event(EventPoolExhausted, testPool, "", now, "capacity")},
+			changes: []change{hset(kPool, "misses_capacity", "1", "activated_at", msStr(now)), event(EventPoolExhausted, testPool, "", now, "capacity")},
 		},
 		{
 			name: "a cold claim over max_concurrent_creates is exhausted",
@@ -241,7 +242,7 @@ func TestAcquireTransitions(t *testing.T) {
 				return err
 			},
 			wantErr: pool.ErrPoolExhausted,
-			changes: []change{hset(kPool, "misses_capacity", "1"), event(EventPoolExhausted, testPool, "", now, "capacity")},
+			changes: []change{hset(kPool, "misses_capacity", "1", "activated_at", msStr(now)), event(EventPoolExhausted, testPool, "", now, "capacity")},
 		},
 		{
 			name: "no cold claim while the circuit is open",
@@ -255,7 +256,7 @@ func TestAcquireTransitions(t *testing.T) {
 				return err
 			},
 			wantErr: pool.ErrPoolExhausted,
-			changes: []change{hset(kPool, "misses_circuit", "1"), event(EventPoolExhausted, testPool, "", now, "circuit_open")},
+			changes: []change{hset(kPool, "misses_circuit", "1", "activated_at", msStr(now)), event(EventPoolExhausted, testPool, "", now, "circuit_open")},
 		},
 	}
 	runTransitionCases(t, cases)

@@ -43,7 +43,8 @@ func (k Keys) Pools() string { return k.tag + ":pools" }
 // Pool is a HASH: one pool's state and counters. Times are unix ms.
 //
 //	flags:    shutdown (0|1), shutdown_at, manager_shutdown (0|1, a copy of the
-//	          manager's flag for the warm acquire), activated_at
+//	          manager's flag for the warm acquire), activated_at (first seen,
+//	          last started or activated, or last found empty by an acquire)
 //	policy:   last_acquire_at, last_scale_down_at, last_health_check_at,
 //	          consecutive_failures, next_create_at, circuit_open_until,
 //	          circuit_reason, below_target_since

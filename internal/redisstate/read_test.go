@@ -88,7 +88,7 @@ func testObserve(t *testing.T, f *fixture) {
 	require.Equal(t, at(3*time.Minute), ps.NextCreateAt)
 	require.True(t, ps.CircuitOpen(at(3*time.Minute)))
 	require.Equal(t, "boom", ps.CircuitReason)
-	require.Equal(t, at(0), ps.ActivatedAt)
+	require.Equal(t, at(time.Minute), ps.ActivatedAt, "the claim's acquire found the pool empty, which activates it")
 
 	byID := map[string]pool.Sandbox{}
 	for _, sb := range obs.Sandboxes {

@@ -23,6 +23,8 @@
 --         {0, "claim", claim HGETALL} a new pending cold claim;
 --         {2, why} exhausted ("empty", "capacity", "circuit_open");
 --         {3} shut down; {4} lease mismatch on an idempotent replay; {9, why}.
+-- An acquire that finds the pool empty (whatever it answers, shut down aside)
+-- sets the pool's activated_at to now.
 -- Events: sandbox.acquired, pool.exhausted.
 -- @lib
 local pk = { hash = KEYS[9], ready = KEYS[10], creating = KEYS[11], in_use = KEYS[12], deleting = KEYS[13] }
@@ -96,6 +98,10 @@ end
 
 -- A pool not yet in the pools set has no mirrored flag: ask the manager.
 if redis.call('HGET', K_MANAGER, 'shutdown') == '1' then return shutdown_miss() end
+-- An empty pool is demand: like the seed's acquire() on an IDLE pool, it
+-- makes the pool active (its idle clock restarts), so reconcile refills a
+-- pool that idle scale-down emptied instead of leaving every acquire to miss.
+redis.call('HSET', pk.hash, 'activated_at', now_s)
 -- "wait": a caller still inside its wait_seconds looks again later; only its
 -- final try counts a miss.
 if on_empty == 'wait' then return { EXHAUSTED, 'empty' } end
