@@ -53,21 +53,21 @@ type Sandbox struct {
 	Region       string `json:"region,omitempty"`
 	InstanceSize string `json:"instance_size,omitempty"`
 
-	CreatedAt      time.Time `json:"created_at"`                 // when capacity was reserved
-	CreateDeadline time.Time `json:"create_deadline,omitempty"`  // creating: give up after
-	ReadyAt        time.Time `json:"ready_at,omitempty"`         // entered ready (or its claim)
-	WarmDeadline   time.Time `json:"warm_deadline,omitempty"`    // ready: jittered max_warm_age, only ever early
-	AcquiredAt     time.Time `json:"acquired_at,omitempty"`      // in_use: lease handed out
-	LeaseExpiresAt time.Time `json:"lease_expires_at,omitempty"` // in_use: reaped after
-	DeletingSince  time.Time `json:"deleting_since,omitempty"`   // deleting: since when
-	DeleteReason   string    `json:"delete_reason,omitempty"`    // deleting: why
-	DeleteAttempts int       `json:"delete_attempts,omitempty"`  // deleting: provider deletes tried
-	Attempt        int       `json:"attempt,omitempty"`          // creation attempt number for its slot, 1-based
-	ClaimHash      string    `json:"claim_hash,omitempty"`       // set when it serves a cold claim
-	LeaseHanded    bool      `json:"lease_handed,omitempty"`     // in_use: the lease token went out
-	LastHealthyAt  time.Time `json:"last_healthy_at,omitempty"`  // ready: last definite ACTIVE/healthy answer
-	HealthFailures int       `json:"health_failures,omitempty"`  // ready: consecutive definite failures
-	CreateCalledAt time.Time `json:"create_called_at,omitempty"` // creating: when Apps.Create was sent
+	CreatedAt      time.Time `json:"created_at"`                // when capacity was reserved
+	CreateDeadline time.Time `json:"create_deadline,omitzero"`  // creating: give up after
+	ReadyAt        time.Time `json:"ready_at,omitzero"`         // entered ready (or its claim)
+	WarmDeadline   time.Time `json:"warm_deadline,omitzero"`    // ready: jittered max_warm_age, only ever early
+	AcquiredAt     time.Time `json:"acquired_at,omitzero"`      // in_use: lease handed out
+	LeaseExpiresAt time.Time `json:"lease_expires_at,omitzero"` // in_use: reaped after
+	DeletingSince  time.Time `json:"deleting_since,omitzero"`   // deleting: since when
+	DeleteReason   string    `json:"delete_reason,omitempty"`   // deleting: why
+	DeleteAttempts int       `json:"delete_attempts,omitempty"` // deleting: provider deletes tried
+	Attempt        int       `json:"attempt,omitempty"`         // creation attempt number for its slot, 1-based
+	ClaimHash      string    `json:"claim_hash,omitempty"`      // set when it serves a cold claim
+	LeaseHanded    bool      `json:"lease_handed,omitempty"`    // in_use: the lease token went out
+	LastHealthyAt  time.Time `json:"last_healthy_at,omitzero"`  // ready: last definite ACTIVE/healthy answer
+	HealthFailures int       `json:"health_failures,omitempty"` // ready: consecutive definite failures
+	CreateCalledAt time.Time `json:"create_called_at,omitzero"` // creating: when Apps.Create was sent
 }
 
 // Claim is a cold-start claim: acquire found the pool empty under
@@ -80,7 +80,7 @@ type Claim struct {
 	Failed    bool          `json:"failed"` // create_retries attempts all failed
 	CreatedAt time.Time     `json:"created_at"`
 	LeaseTTL  time.Duration `json:"lease_ttl"`
-	NextTryAt time.Time     `json:"next_try_at,omitempty"` // backoff before the next attempt
+	NextTryAt time.Time     `json:"next_try_at,omitzero"` // backoff before the next attempt
 }
 
 // PoolState is what Redis holds about one pool besides its sandboxes.
@@ -91,15 +91,15 @@ type PoolState struct {
 	// found empty by an acquire (demand wakes an idle pool); with
 	// LastAcquireAt it starts the idle clock, so a pool that never saw an
 	// acquire still scales down.
-	ActivatedAt         time.Time `json:"activated_at,omitempty"`
-	LastAcquireAt       time.Time `json:"last_acquire_at,omitempty"`
-	LastScaleDownAt     time.Time `json:"last_scale_down_at,omitempty"`
-	LastHealthCheckAt   time.Time `json:"last_health_check_at,omitempty"`
+	ActivatedAt         time.Time `json:"activated_at,omitzero"`
+	LastAcquireAt       time.Time `json:"last_acquire_at,omitzero"`
+	LastScaleDownAt     time.Time `json:"last_scale_down_at,omitzero"`
+	LastHealthCheckAt   time.Time `json:"last_health_check_at,omitzero"`
 	ConsecutiveFailures int       `json:"consecutive_failures"`
-	NextCreateAt        time.Time `json:"next_create_at,omitempty"`     // create backoff
-	CircuitOpenUntil    time.Time `json:"circuit_open_until,omitempty"` // no creates before this
+	NextCreateAt        time.Time `json:"next_create_at,omitzero"`     // create backoff
+	CircuitOpenUntil    time.Time `json:"circuit_open_until,omitzero"` // no creates before this
 	CircuitReason       string    `json:"circuit_reason,omitempty"`
-	BelowTargetSince    time.Time `json:"below_target_since,omitempty"` // for refill lag
+	BelowTargetSince    time.Time `json:"below_target_since,omitzero"` // for refill lag
 	Stats               PoolStats `json:"stats"`
 }
 
