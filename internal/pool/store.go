@@ -88,8 +88,9 @@ type Observed struct {
 type Store interface {
 	// Acquire pops the oldest ready, unexpired sandbox of a pool and leases it;
 	// expired ones found on the way go to deleting. On an empty pool it reserves
-	// a cold claim (on_empty "create") or answers ErrPoolExhausted.
-	// ErrPoolShutdown when the pool or the manager is shut down.
+	// a cold claim (on_empty "create") or answers ErrPoolExhausted; either way
+	// the empty pool becomes active (PoolState.ActivatedAt = now), so an idle
+	// pool refills. ErrPoolShutdown when the pool or the manager is shut down.
 	Acquire(ctx context.Context, p AcquireParams) (AcquireResult, error)
 	// PollClaim answers a pending claim (Claim set), the lease (Source cold),
 	// ErrSandboxCreation when every attempt failed, ErrSandboxNotFound.
