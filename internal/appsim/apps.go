@@ -115,7 +115,10 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request, reqID string, 
 	base := baseOf(r)
 	s.mu.Lock()
 	total := len(s.order)
-	start := min((page-1)*perPage, total)
+	start := total // a page past the end, however large (page × per_page may overflow)
+	if page-1 <= total/perPage {
+		start = min((page-1)*perPage, total)
+	}
 	end := min(start+perPage, total)
 	apps := make([]*app, 0, end-start)
 	for _, id := range s.order[start:end] {
