@@ -112,19 +112,22 @@ func (h *Handler) Handle(ctx context.Context, req Request) (resp Response) {
 		rid = h.o.NewRequestID()
 	}
 	out := outcome{op: "unknown"}
+	// op is the route's, set before it runs, so a panic's line names it.
+	op := out.op
 	defer func() {
 		if p := recover(); p != nil {
-			out = h.fail(out.op, fmt.Errorf("panic: %v", p))
+			out = h.fail(op, fmt.Errorf("panic: %v", p))
 		}
 		resp = h.respond(ctx, rid, start, out)
 	}()
-	out = h.route(ctx, req)
+	out = h.route(ctx, req, &op)
 	return resp
 }
 
 // route authenticates, then dispatches. The token is checked before the
-// path, the method or the body is looked at (except /healthz, open by contract).
-func (h *Handler) route(ctx context.Context, req Request) outcome {
+// path, the method or the body is looked at (except /healthz, open by
+// contract). It sets *op to the route's op before running it.
+func (h *Handler) route(ctx context.Context, req Request, op *string) outcome {
 	path := cleanPath(req.Path)
 	method := strings.ToUpper(req.Method)
 	if path == "/healthz" {
@@ -140,6 +143,7 @@ func (h *Handler) route(ctx context.Context, req Request) outcome {
 	if !ok {
 		return h.fail("route", fmt.Errorf("%w: %s", errNotFound, path))
 	}
+	*op = rt.op
 	if method != rt.method {
 		return h.methodNotAllowed(rt.op, rt.method)
 	}

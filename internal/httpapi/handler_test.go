@@ -310,6 +310,7 @@ func TestPanicIsRecoveredAsInternal(t *testing.T) {
 	require.Equal(t, "internal", errCode(t, r))
 	require.NotEmpty(t, r.Headers["X-Request-Id"])
 	require.Contains(t, e.log.String(), "injected panic")
+	require.Contains(t, e.log.String(), `"op":"acquire"`, "the line names the route that panicked")
 }
 
 func TestRequestIDEchoedOrMinted(t *testing.T) {
