@@ -60,8 +60,10 @@ func New(o Options) *Handler {
 		"/metrics":       {"metrics", http.MethodGet, h.metrics},
 		"/reconcile":     {"reconcile", http.MethodPost, h.reconcile},
 	}
-	if o.Token != "" {
-		h.tokenHash = pool.HashToken(o.Token)
+	// Trimmed like a presented token: a stray newline from a .env file or a
+	// secret store would otherwise refuse every request, forever.
+	if t := strings.TrimSpace(o.Token); t != "" {
+		h.tokenHash = pool.HashToken(t)
 	}
 	return h
 }

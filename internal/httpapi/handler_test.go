@@ -62,6 +62,17 @@ func TestEmptyConfiguredTokenRefusesEverything(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, r.Status)
 }
 
+func TestConfiguredTokenIsTrimmedLikeAPresentedOne(t *testing.T) {
+	e := newEnv(t)
+	get := func(configured, presented string) int {
+		h := New(Options{Service: e.svc, Token: configured, Logger: slog.New(slog.DiscardHandler)})
+		return h.Handle(context.Background(), Request{Method: "GET", Path: "/metrics", Headers: map[string]string{"authorization": "Bearer " + presented}}).Status
+	}
+	require.Equal(t, http.StatusOK, get(testToken+"\r\n", testToken), "a trailing newline from a .env file")
+	require.Equal(t, http.StatusUnauthorized, get(testToken+"\n", "wrong"))
+	require.Equal(t, http.StatusUnauthorized, get(" \n", ""), "a blank token is no token")
+}
+
 func TestHealthzNeedsNoToken(t *testing.T) {
 	e := newEnv(t)
 	r := e.call("GET", "/healthz", "", "")
