@@ -93,7 +93,8 @@ type Store interface {
 	// pool refills. ErrPoolShutdown when the pool or the manager is shut down.
 	Acquire(ctx context.Context, p AcquireParams) (AcquireResult, error)
 	// PollClaim answers a pending claim (Claim set), the lease (Source cold),
-	// ErrSandboxCreation when every attempt failed, ErrSandboxNotFound.
+	// ErrSandboxCreation when every attempt failed, ErrPoolShutdown (on every
+	// poll) when a shutdown failed the claim, ErrSandboxNotFound.
 	PollClaim(ctx context.Context, p PollClaimParams) (AcquireResult, error)
 	// Renew extends a lease; ErrLeaseMismatch, ErrSandboxNotFound, ErrLeaseExpired.
 	Renew(ctx context.Context, sandboxID, leaseTokenHash string, ttl time.Duration, now time.Time) (time.Time, error)

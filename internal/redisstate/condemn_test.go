@@ -74,7 +74,7 @@ func TestMarkDeletingTransitions(t *testing.T) {
 			changes: append(toDeleting("cold1", pool.ReasonShutdown),
 				set(":creating", nil), set(kCreating, nil), set(":claims", nil),
 				hset(kPool, "claims_creating", "0"),
-				hset(":claim:c1", "failed", "1", "sandbox_id", ""),
+				hset(":claim:c1", "failed", "1", "sandbox_id", "", "fail_reason", pool.ReasonShutdown),
 				event(EventPoolDrained, testPool, "", now, "")),
 		},
 		{

@@ -317,7 +317,7 @@ func TestMarkFailedTransitions(t *testing.T) {
 				set(":deleting", zs("cold1="+msStr(now), "n2="+msStr(now))),
 				set(kDeleting, zs("cold1="+msStr(now), "n2="+msStr(now))),
 				hset(kPool, "claims_creating", "0", "creates_failed", "2", "consecutive_failures", "2"),
-				hset(":claim:c1", "sandbox_id", "", "failed", "1"),
+				hset(":claim:c1", "sandbox_id", "", "failed", "1", "fail_reason", pool.ReasonCreateFailed),
 				set(":claims", nil),
 				event(EventSandboxFailed, testPool, "n2", now, "phase ERROR"),
 			},

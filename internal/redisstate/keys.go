@@ -90,8 +90,10 @@ func (k Keys) Manager() string { return k.tag + ":manager" }
 
 // Claim is a HASH: one cold claim, keyed by the claim id's hash: hash, pool,
 // sandbox_id (the current attempt's; "" while waiting for a retry), attempts,
-// failed (0|1), created_at, lease_ttl_ms, next_try_at, lease_hash (once the
-// lease went out). Pending claims have no TTL; served or failed ones expire.
+// failed (0|1), fail_reason (why it failed: "shutdown" is answered as the
+// pool shut down, anything else as creation failed), created_at, lease_ttl_ms,
+// next_try_at, lease_hash (once the lease went out). Pending claims have no
+// TTL; served or failed ones expire.
 func (k Keys) Claim(hash string) string { return k.tag + ":claim:" + hash }
 
 // ClaimPrefix is the prefix of every Claim key; scripts append a claim hash

@@ -129,9 +129,37 @@ func TestPollClaimTransitions(t *testing.T) {
 			wantErr: pool.ErrPoolShutdown,
 			changes: []change{
 				// No attempt will come: the claim is failed now, not pending forever.
-				hset(":claim:c1", "failed", "1"),
+				hset(":claim:c1", "failed", "1", "fail_reason", pool.ReasonShutdown),
 				set(":claims", nil),
 			},
+		},
+		{
+			name: "a claim the shutdown failed answers shut down again on the next poll",
+			seed: func(f *fixture) {
+				f.claim(at(0))
+				require.NoError(f.t, f.s.MarkFailed(f.ctx, leader, "cold1", pool.FailParams{MaxAttempts: 3, ClaimNextTryAt: at(time.Minute), Now: at(0)}))
+				require.NoError(f.t, f.s.SetShutdown(f.ctx, testPool, true, at(time.Second)))
+				_, err := f.s.PollClaim(f.ctx, poll(now, "h1"))
+				require.ErrorIs(f.t, err, pool.ErrPoolShutdown)
+			},
+			run: func(f *fixture) error {
+				_, err := f.s.PollClaim(f.ctx, poll(now.Add(time.Second), "h1"))
+				return err
+			},
+			wantErr: pool.ErrPoolShutdown,
+		},
+		{
+			name: "a claim whose creating sandbox the shutdown condemned answers shut down",
+			seed: func(f *fixture) {
+				f.claim(at(0))
+				require.NoError(f.t, f.s.SetShutdown(f.ctx, testPool, true, at(time.Second)))
+				require.NoError(f.t, f.s.MarkDeleting(f.ctx, leader, "cold1", pool.ReasonShutdown, at(time.Second)))
+			},
+			run: func(f *fixture) error {
+				_, err := f.s.PollClaim(f.ctx, poll(now, "h1"))
+				return err
+			},
+			wantErr: pool.ErrPoolShutdown,
 		},
 		{
 			name: "a claim whose attempts all failed answers creation failed",

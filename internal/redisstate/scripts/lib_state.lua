@@ -39,11 +39,12 @@ local function leave_creating(id, rec, pk)
 end
 
 -- fail_claim marks a claim failed: it leaves the pending set and lives on for
--- an hour so its caller's next poll learns why.
-local function fail_claim(hash, now)
+-- an hour so its caller's next poll learns why (fail_reason "shutdown" answers
+-- shut down on every poll, anything else creation failed).
+local function fail_claim(hash, now, why)
   local ck = CLAIM_PREFIX .. hash
   if redis.call('EXISTS', ck) == 1 then
-    redis.call('HSET', ck, 'failed', '1', 'sandbox_id', '')
+    redis.call('HSET', ck, 'failed', '1', 'sandbox_id', '', 'fail_reason', why)
     redis.call('PEXPIRE', ck, 3600000)
   end
   redis.call('ZREM', K_CLAIMS, hash)

@@ -29,7 +29,7 @@ if rec.state == 'ready' then
 elseif rec.state == 'creating' then
   if reason == 'lease_expired' then return { WRONG_STATE, 'creating sandboxes have no lease' } end
   leave_creating(id, rec, pk)
-  if (rec.claim_hash or '') ~= '' then fail_claim(rec.claim_hash, now_s) end
+  if (rec.claim_hash or '') ~= '' then fail_claim(rec.claim_hash, now_s, reason) end
 elseif rec.state == 'in_use' then
   local expired = reason == 'lease_expired' and num(rec.lease_expires_at) <= now
   if not expired and reason ~= 'orphan' then return { WRONG_STATE, 'in_use and its lease is live' } end

@@ -45,7 +45,7 @@ if claim_hash ~= '' then
     if num(c[2]) < max_attempts then
       redis.call('HSET', ck, 'sandbox_id', '', 'next_try_at', claim_next)
     else
-      fail_claim(claim_hash, now_s)
+      fail_claim(claim_hash, now_s, 'create_failed')
     end
   end
 end

@@ -9,8 +9,9 @@
 -- ARGV[7] now (unix ms)       ARGV[8] cold histogram bucket bounds (ms, comma separated)
 -- Returns {0, "claim", claim HGETALL} pending; {0, "cold"|"replay", sandbox HGETALL};
 --         {1} unknown claim, or its sandbox is gone; {4} another lease hash;
---         {3} between attempts in a shut-down pool (the claim fails);
---         {5} the handed lease expired; {7} every attempt failed.
+--         {3} the shutdown failed the claim (between attempts, or its creating
+--         sandbox condemned); {5} the handed lease expired; {7} every attempt
+--         failed (or the claim's sandbox was condemned for another reason).
 -- Events: sandbox.acquired (reason "cold").
 -- @lib
 -- @state
@@ -20,13 +21,17 @@ local now = tonumber(now_s)
 
 local c = hgetall(K_CLAIM)
 if not c.hash then return { NOT_FOUND } end
-if c.failed == '1' then return { CREATION_FAILED } end
+if c.failed == '1' then
+  -- A shutdown is not a creation failure: every poll says so.
+  if c.fail_reason == 'shutdown' then return { SHUTDOWN } end
+  return { CREATION_FAILED }
+end
 local id = c.sandbox_id or ''
 if id == '' then
   -- Between attempts. A shut-down pool makes no further attempt, so the
   -- claim fails now rather than waiting forever.
   if shut_down(pool_keys(c.pool)) then
-    fail_claim(c.hash, now_s)
+    fail_claim(c.hash, now_s, 'shutdown')
     return { SHUTDOWN }
   end
   return { OK, 'claim', redis.call('HGETALL', K_CLAIM) }
