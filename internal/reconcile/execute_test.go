@@ -1,15 +1,19 @@
 package reconcile
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hotpool/hotpool/internal/logging"
 	"github.com/hotpool/hotpool/internal/pool"
 )
 
@@ -272,4 +276,34 @@ func TestRun_KickStartsAPassAtOnce(t *testing.T) {
 	<-passes
 	cancel()
 	<-done
+}
+
+func TestReconcile_OnePassLineWhateverTheOutcome(t *testing.T) {
+	for _, held := range []bool{false, true} {
+		var buf bytes.Buffer
+		st := newFakeStore(newWorld().obs.State)
+		st.lockHeld = held
+		r := newTestReconciler(st, newFakeProvider(), testConfig(), WithLogger(logging.New(&buf, slog.LevelInfo)))
+		_, err := r.Reconcile(context.Background())
+		require.NoError(t, err)
+		var passes []map[string]any
+		for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+			var m map[string]any
+			require.NoError(t, json.Unmarshal([]byte(line), &m), line)
+			if m["msg"] == "pass" {
+				passes = append(passes, m)
+			}
+		}
+		require.Len(t, passes, 1, buf.String())
+		require.Equal(t, "reconcile", passes[0]["op"])
+		require.Contains(t, passes[0], "duration_ms")
+		require.Contains(t, passes[0], "api_calls")
+		if held {
+			require.Equal(t, logging.OutcomeNotLeader, passes[0]["outcome"])
+		} else {
+			require.Equal(t, logging.OutcomeOK, passes[0]["outcome"])
+			require.Contains(t, passes[0], "pools")
+			require.NotEmpty(t, passes[0]["observed"], "full list (and why) or partial")
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/hotpool/hotpool/internal/logging"
 	"github.com/hotpool/hotpool/internal/pool"
 )
 
@@ -88,7 +89,13 @@ func (r *Reconciler) Reconcile(ctx context.Context) (rep pool.PassReport, err er
 	now := r.clock.Now()
 	rep = pool.PassReport{StartedAt: now, Pools: map[string]pool.PoolPassReport{}}
 	calls0 := r.provider.calls()
-	defer func() { rep.APICalls = r.provider.calls() - calls0 }()
+	passLog := r.log
+	// One line per pass, whatever its outcome (the shared pass shape:
+	// outcome, duration, API calls, per-pool counts, item errors).
+	defer func(ctx context.Context) {
+		rep.APICalls = r.provider.calls() - calls0
+		logging.LogPass(ctx, passLog, rep, err)
+	}(ctx)
 
 	ctx, cancel := context.WithTimeout(ctx, r.lockTTL)
 	defer cancel()
@@ -122,8 +129,7 @@ func (r *Reconciler) Reconcile(ctx context.Context) (rep pool.PassReport, err er
 	runErr := ex.run(ctx, actions)
 	r.summarize(ctx, obs, now, &rep)
 	rep.FinishedAt = r.clock.Now()
-	r.log.Info("reconcile pass", "op", "reconcile", "observed", observed, "actions", len(actions), "api_calls", r.provider.calls()-calls0,
-		"errors", len(rep.Errors))
+	passLog = r.log.With("observed", observed, "actions", len(actions))
 	if errors.Is(runErr, pool.ErrNotLeader) {
 		return rep, fmt.Errorf("reconcile: lost the leader lock mid-pass: %w", runErr)
 	}
