@@ -87,15 +87,6 @@ func LogPass(ctx context.Context, l *slog.Logger, rep pool.PassReport, err error
 	l.LogAttrs(ctx, level, "pass", attrs...)
 }
 
-// LogItem writes one line about one sandbox in a pass (a create, a delete, a
-// failure), with the same keys as the request and pass lines.
-func LogItem(ctx context.Context, l *slog.Logger, level slog.Level, op, poolName, sandboxID string, d time.Duration, outcome string, extra ...slog.Attr) {
-	attrs := []slog.Attr{slog.String("op", op), slog.String("outcome", outcome), slog.Float64("duration_ms", ms(d))}
-	attrs = appendNonEmpty(attrs, "pool", poolName)
-	attrs = appendNonEmpty(attrs, "sandbox_id", sandboxID)
-	l.LogAttrs(ctx, level, op, append(attrs, extra...)...)
-}
-
 func poolPassAttrs(p pool.PoolPassReport) []any {
 	out := []any{slog.Int("ready", p.Ready), slog.Int("target", p.Target)}
 	for _, c := range []struct {

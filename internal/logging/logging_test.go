@@ -165,12 +165,3 @@ func TestPassLine(t *testing.T) {
 	require.Equal(t, "ERROR", ls[2]["level"])
 	require.Equal(t, "redis: connection refused", ls[2]["error"])
 }
-
-func TestItemLine(t *testing.T) {
-	var buf bytes.Buffer
-	LogItem(context.Background(), New(&buf, slog.LevelInfo), slog.LevelInfo, "create", "python", "sb1", 2*time.Second, OutcomeOK, slog.String("app_id", "a1"))
-	m := lines(t, &buf)[0]
-	for k, v := range map[string]any{"msg": "create", "op": "create", "pool": "python", "sandbox_id": "sb1", "duration_ms": 2000.0, "outcome": "ok", "app_id": "a1"} {
-		require.Equal(t, v, m[k], k)
-	}
-}
