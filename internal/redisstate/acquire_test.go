@@ -68,7 +68,8 @@ func TestAcquireTransitions(t *testing.T) {
 				return err
 			},
 			changes: append(append([]change(nil), warmHit...),
-				set(":idem:python:k1", map[string]any{"value": "a", "ttl": true})),
+				set(":idem:python:k1", map[string]any{"value": "a", "ttl": true}),
+				hset(":sb:a", "idem_key", ":idem:python:k1")),
 		},
 		{
 			name: "an idempotent repeat replays the lease and changes nothing",

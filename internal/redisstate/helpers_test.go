@@ -118,6 +118,9 @@ func (f *fixture) dumpAll() map[string]any {
 		case "hash":
 			v, err := f.rdb.HGetAll(f.ctx, k).Result()
 			require.NoError(f.t, err)
+			for field, val := range v { // key names held as data read relative too
+				v[field] = strings.TrimPrefix(val, tag)
+			}
 			out[name] = v
 		case "list":
 			v, err := f.rdb.LRange(f.ctx, k, 0, -1).Result()

@@ -20,7 +20,8 @@ func (k Keys) Tag() string { return k.tag }
 //	instance_size, created_at, create_deadline, create_called_at, attempt,
 //	claim_hash (serves a cold claim), ready_at, warm_deadline, last_healthy_at,
 //	health_failures, acquired_at, lease_expires_at, lease_hash (sha256 hex of
-//	the lease token), lease_handed (0|1), deleting_since, delete_reason,
+//	the lease token), lease_handed (0|1), idem_key (the idempotency key's
+//	name, when the lease has one), deleting_since, delete_reason,
 //	delete_attempts, last_delete_at, fail_reason (free text of a failed create)
 func (k Keys) Sandbox(id string) string { return k.tag + ":sb:" + id }
 

@@ -202,6 +202,29 @@ func TestRenewTransitions(t *testing.T) {
 			},
 		},
 		{
+			name: "an idempotent lease's key lives as long as the renewed lease",
+			seed: func(f *fixture) {
+				f.ready("a", at(0))
+				p := acquireParams(at(time.Minute), "h1")
+				p.IdempotencyKey = "k1"
+				_, err := f.s.Acquire(f.ctx, p)
+				require.NoError(f.t, err)
+			},
+			run: func(f *fixture) error {
+				_, err := f.s.Renew(f.ctx, "a", "h1", time.Hour, now)
+				require.NoError(f.t, err)
+				// The key was set for the 15-minute lease; the renew made it an hour's.
+				ttl, terr := f.rdb.PTTL(f.ctx, f.s.Keys().Idempotency(testPool, "k1")).Result()
+				require.NoError(f.t, terr)
+				require.Greater(f.t, ttl, 30*time.Minute)
+				return err
+			},
+			changes: []change{
+				hset(":sb:a", "lease_expires_at", msStr(now.Add(time.Hour))),
+				set(kInUse, zs("a="+msStr(now.Add(time.Hour)))),
+			},
+		},
+		{
 			name: "another token is a mismatch",
 			seed: func(f *fixture) { f.leased() },
 			run: func(f *fixture) error {

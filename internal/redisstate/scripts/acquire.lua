@@ -79,7 +79,12 @@ while true do
         'acquires_from_pool', fmt_int(num(ph[4]) + 1),
         'warm_age_ms_sum', fmt_int(num(ph[5]) + math.max(now - num(r[3]), 0)),
         'last_acquire_at', now_s)
-      if use_idem == '1' then redis.call('SET', K_IDEM, id, 'PX', ttl_s) end
+      if use_idem == '1' then
+        -- The record names its idempotency key so a renew keeps the key
+        -- alive as long as the lease.
+        redis.call('SET', K_IDEM, id, 'PX', ttl_s)
+        redis.call('HSET', sk, 'idem_key', K_IDEM)
+      end
       emit('sandbox.acquired', pool, id, now_s, 'pool')
       -- What a lease holder needs, from the read above (no second read),
       -- positionally: the reply is the hot path's biggest cost after the calls.

@@ -19,7 +19,9 @@
 --
 -- Keys built here: SB_PREFIX .. id, CLAIM_PREFIX .. hash, RELEASED_PREFIX .. id
 -- and POOL_PREFIX .. name .. suffix, only for ids, hashes and pool names read
--- from Redis (a record or an index); they share the caller's hash tag.
+-- from Redis (a record or an index); they share the caller's hash tag. A
+-- sandbox record's idem_key field holds its idempotency key's full name (set
+-- from KEYS by acquire, renewed with the lease by renew).
 --
 -- Return codes (mirrored in codes.go):
 --   0 ok, 1 not found, 2 exhausted, 3 shut down, 4 lease mismatch,

@@ -4,6 +4,8 @@
 -- KEYS[9]     the released tombstone STRING of ARGV[5]
 -- ARGV[1..4]  the shared prefixes (lib.lua)
 -- ARGV[5] sandbox id   ARGV[6] lease token hash   ARGV[7] TTL (ms)   ARGV[8] now (unix ms)
+-- Also extends the sandbox's idempotency key (record field idem_key) to the
+-- new lease.
 -- Returns {0, new lease expiry (ms, string)}; {1} never existed; {4} not the
 -- holder; {5} the lease expired (or the sandbox was released or reaped).
 -- @lib
@@ -13,7 +15,7 @@ local id, lease_hash, ttl_s, now_s = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local now = tonumber(now_s)
 local sk = SB_PREFIX .. id
 
-local r = redis.call('HMGET', sk, 'state', 'pool', 'lease_hash', 'lease_handed', 'lease_expires_at')
+local r = redis.call('HMGET', sk, 'state', 'pool', 'lease_hash', 'lease_handed', 'lease_expires_at', 'idem_key')
 if not r[1] then
   local t = redis.call('GET', K_TOMB)
   if not t then return { NOT_FOUND } end
@@ -25,4 +27,7 @@ if r[1] ~= 'in_use' or num(r[5]) <= now then return { LEASE_EXPIRED } end
 local exp = fmt_int(now + tonumber(ttl_s))
 redis.call('HSET', sk, 'lease_expires_at', exp)
 redis.call('ZADD', pool_keys(r[2]).in_use, exp, id)
+-- An idempotent acquire replays "within the lease": the key lives as long as
+-- the renewed lease (a key name read from the record; it shares the hash tag).
+if r[6] and redis.call('GET', r[6]) == id then redis.call('PEXPIRE', r[6], ttl_s) end
 return { OK, exp }
