@@ -145,6 +145,19 @@ func TestAcquireTransitions(t *testing.T) {
 			changes: []change{hset(kPool, "misses_empty", "1", "activated_at", msStr(now)), event(EventPoolExhausted, testPool, "", now, "empty")},
 		},
 		{
+			name: "a first acquire of a pool with no state (a default_pool_config image) makes it known and active",
+			run: func(f *fixture) error {
+				_, err := f.s.Acquire(f.ctx, acquireParams(now, "h1"))
+				return err
+			},
+			wantErr: pool.ErrPoolExhausted,
+			changes: []change{
+				set(":pools", []string{testPool}),
+				set(kPool, map[string]string{"activated_at": msStr(now), "misses_empty": "1"}),
+				event(EventPoolExhausted, testPool, "", now, "empty"),
+			},
+		},
+		{
 			name: "empty pool inside a wait is exhausted with no miss counted",
 			seed: func(f *fixture) { f.reserve("c", at(0)) },
 			run: func(f *fixture) error {

@@ -106,6 +106,9 @@ if redis.call('HGET', K_MANAGER, 'shutdown') == '1' then return shutdown_miss() 
 -- An empty pool is demand: like the seed's acquire() on an IDLE pool, it
 -- makes the pool active (its idle clock restarts), so reconcile refills a
 -- pool that idle scale-down emptied instead of leaving every acquire to miss.
+-- A pool seen for the first time (an image served by default_pool_config)
+-- joins the pools set here, so reconcile fills it and metrics report it.
+touch_pool(pool, pk, now_s)
 redis.call('HSET', pk.hash, 'activated_at', now_s)
 -- "wait": a caller still inside its wait_seconds looks again later; only its
 -- final try counts a miss.
