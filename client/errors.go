@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -171,7 +173,7 @@ type WarmUpError struct {
 
 func (e *WarmUpError) Error() string {
 	var lagging, all []string
-	for _, name := range sortedKeys(e.Pools) {
+	for _, name := range slices.Sorted(maps.Keys(e.Pools)) {
 		p := e.Pools[name]
 		s := fmt.Sprintf("%s %d/%d", name, p.Ready, p.Target)
 		all = append(all, s)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
 	"time"
 )
 
@@ -218,13 +217,4 @@ func (c *Client) warmUpFromMetrics(ctx context.Context) (*WarmUpStatus, error) {
 		}
 	}
 	return st, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

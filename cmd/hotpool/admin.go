@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -102,11 +103,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "POOL\tREADY\tTARGET\tCREATING\tIN_USE\tDELETING\tCREATED\tMARKED_READY\tDELETED\tREAPED\tEXPIRED\tSCALED_DOWN\tCIRCUIT")
-	names := make([]string, 0, len(rep.Pools))
-	for n := range rep.Pools {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(rep.Pools))
 	for _, n := range names {
 		p := rep.Pools[n]
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", n, p.Ready, p.Target, p.Creating, p.InUse,

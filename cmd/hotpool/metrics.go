@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -66,11 +67,7 @@ func runMetrics(ctx context.Context, args []string, stdout, stderr io.Writer) in
 func metricsTable(w io.Writer, m *client.Metrics) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "POOL\tREADY\tTARGET\tCREATING\tIN_USE\tDELETING\tACQUIRES\tHIT_RATE\tAVG_MS\tSTATE")
-	names := make([]string, 0, len(m.Pools))
-	for n := range m.Pools {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(m.Pools))
 	for _, n := range names {
 		p := m.Pools[n]
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f%%\t%.1f\t%s\n", n, p.Ready, p.TargetReady, p.Creating,

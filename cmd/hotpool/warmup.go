@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -81,11 +82,7 @@ func (p *progress) finish() {
 }
 
 func progressLine(pools map[string]client.PoolProgress) string {
-	names := make([]string, 0, len(pools))
-	for n := range pools {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(pools))
 	parts := make([]string, 0, len(names))
 	for _, n := range names {
 		parts = append(parts, fmt.Sprintf("%s %d/%d", n, pools[n].Ready, pools[n].Target))

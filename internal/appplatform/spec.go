@@ -1,7 +1,8 @@
 package appplatform
 
 import (
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/digitalocean/godo"
 	"github.com/hotpool/hotpool/internal/pool"
@@ -21,13 +22,13 @@ func appSpec(deployment string, s pool.CreateSpec) (*godo.AppSpec, error) {
 	}
 	t := s.Template
 	envs := make([]*godo.AppVariableDefinition, 0, len(t.Env)+len(s.Env)+3)
-	for _, k := range sortedKeys(t.Env) {
+	for _, k := range slices.Sorted(maps.Keys(t.Env)) {
 		envs = append(envs, &godo.AppVariableDefinition{Key: k, Value: t.Env[k], Type: godo.AppVariableType_General, Scope: godo.AppVariableScope_RunTime})
 	}
 	for _, kv := range [][2]string{{EnvSandboxID, s.SandboxID}, {EnvPool, s.Pool}, {EnvDeployment, deployment}} {
 		envs = append(envs, &godo.AppVariableDefinition{Key: kv[0], Value: kv[1], Type: godo.AppVariableType_General, Scope: godo.AppVariableScope_RunTime})
 	}
-	for _, k := range sortedKeys(s.Env) {
+	for _, k := range slices.Sorted(maps.Keys(s.Env)) {
 		envs = append(envs, &godo.AppVariableDefinition{Key: k, Value: s.Env[k], Type: godo.AppVariableType_Secret, Scope: godo.AppVariableScope_RunTime})
 	}
 	svc := &godo.AppServiceSpec{
@@ -48,13 +49,4 @@ func appSpec(deployment string, s pool.CreateSpec) (*godo.AppSpec, error) {
 		svc.HealthCheck = &godo.AppServiceSpecHealthCheck{HTTPPath: t.HealthCheckPath}
 	}
 	return &godo.AppSpec{Name: name, Region: t.Region, Services: []*godo.AppServiceSpec{svc}}, nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -3,6 +3,7 @@ package logging
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 
@@ -73,7 +74,7 @@ func LogPass(ctx context.Context, l *slog.Logger, rep pool.PassReport, err error
 	}
 	if len(rep.Pools) > 0 {
 		pools := make([]any, 0, len(rep.Pools))
-		for _, name := range sortedKeys(rep.Pools) {
+		for _, name := range slices.Sorted(maps.Keys(rep.Pools)) {
 			pools = append(pools, slog.Group(name, poolPassAttrs(rep.Pools[name])...))
 		}
 		attrs = append(attrs, slog.Group("pools", pools...))
@@ -120,12 +121,3 @@ func appendNonEmpty(attrs []slog.Attr, k, v string) []slog.Attr {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}

@@ -2,7 +2,8 @@ package metrics
 
 import (
 	"context"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/hotpool/hotpool/internal/pool"
@@ -252,10 +253,6 @@ func ratio(num float64, den int64) float64 {
 
 // PoolNames returns the document's pool names, sorted.
 func (d *Document) PoolNames() []string {
-	names := make([]string, 0, len(d.Pools))
-	for n := range d.Pools {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(d.Pools))
 	return names
 }

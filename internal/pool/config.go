@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -316,10 +317,6 @@ func (c *Config) TotalCap() int {
 
 // PoolNames returns the configured pool names, sorted.
 func (c *Config) PoolNames() []string {
-	names := make([]string, 0, len(c.Pools))
-	for n := range c.Pools {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(c.Pools))
 	return names
 }

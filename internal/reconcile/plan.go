@@ -1,6 +1,8 @@
 package reconcile
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -127,11 +129,7 @@ func (p *planner) pool(name string) *poolPlan {
 }
 
 func (p *planner) poolNames() []string {
-	names := make([]string, 0, len(p.pools))
-	for n := range p.pools {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(p.pools))
 	return names
 }
 

@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -162,11 +163,7 @@ type dumpState struct {
 
 func (d dumpState) checkBooks(caps map[string]pool.Caps) []error {
 	var errs []error
-	names := make([]string, 0, len(d.pools))
-	for n := range d.pools {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(d.pools))
 	for _, name := range names {
 		p := d.pools[name]
 		claims := 0
