@@ -1,22 +1,23 @@
-# hotpool — see README.md. Tests need a redis-server at $(REDIS_URL).
-REDIS_URL ?= redis://127.0.0.1:6379
-export REDIS_URL
+# hotpool — see README.md. `make test` and `make bench` start their own
+# redis-server (scripts/test) unless REDIS_URL names one.
 
 .PHONY: run test bench lint fmt
 
 run:
-	go run ./cmd/hotpool serve --config examples/config.json --token dev-token
+	HOTPOOL_API_TOKEN=dev-token go run ./cmd/hotpool serve --config examples/config.json
 
+# The README's test command: installs and starts its own redis-server on a
+# free port (scripts/test), runs go test -race -count=1 ./..., stops it.
 test:
-	go test -race -count=1 ./...
+	./scripts/test
 
 # Every benchmark of every package in one run, one package at a time (-p 1:
-# they share 2 cores with redis-server), against the real redis-server at
-# REDIS_URL (CI=true: a benchmark fails rather than skips without it).
+# they share 2 cores with redis-server), against the real redis-server:
+# their own redis-server (scripts/test), or the one at REDIS_URL.
 # docs/BENCHMARKS.md records a run and says what each one measures.
 BENCHTIME ?= 1s
 bench:
-	CI=true go test -p 1 -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) -timeout 60m ./...
+	./scripts/test -p 1 -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) -timeout 60m ./...
 
 # Each fuzz target for FUZZTIME, one after the other; the seed corpora live
 # in each package's testdata/fuzz and run with every plain `go test`.

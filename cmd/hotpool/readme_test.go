@@ -22,7 +22,7 @@ const readmePath = "../../README.md"
 
 // readmeFirstBlock is the lead's first code block, which CI greps: it must
 // stay exactly as it is.
-const readmeFirstBlock = "```sh\ngo run ./cmd/hotpool serve --config examples/config.json --token dev-token\ngo test -race -count=1 ./...\n```\n"
+const readmeFirstBlock = "```sh\nHOTPOOL_API_TOKEN=dev-token go run ./cmd/hotpool serve --config examples/config.json\nmake test\n```\n"
 
 // readmeNeedsAnAccount are the README's commands that need a DigitalOcean
 // account (or deploy to one), so no test runs them. A new command in the
@@ -42,7 +42,7 @@ var readmeNeedsAnAccount = []string{
 // readmeRunByCI are run by .ci/run (go test) or compiled by every go test/vet
 // of this package (go build of the CLI under test).
 var readmeRunByCI = []string{
-	"go test -race -count=1 ./...",
+	"make test",
 	"go build -o bin/hotpool ./cmd/hotpool",
 }
 
@@ -83,7 +83,7 @@ func TestREADMEKeepsTheFirstBlock(t *testing.T) {
 	require.True(t, strings.HasPrefix(readme, "# hotpool\n\n"+readmeFirstBlock), "the first code block must stay exactly as the lead wrote it")
 	ci, err := os.ReadFile("../../.ci/run")
 	require.NoError(t, err)
-	require.Contains(t, string(ci), "\ngo test -race -count=1 ./...\n", "CI runs the README's test command")
+	require.Contains(t, string(ci), "\nmake test\n", "CI runs the README's test command")
 }
 
 // TestREADMEConfigReferenceCoversEveryField: every JSON field of the config
@@ -225,8 +225,16 @@ func TestREADMECommands(t *testing.T) {
 				account = append(account, line)
 			case contains(readmeRunByCI, line):
 				ci = append(ci, line)
-			case strings.HasPrefix(line, "go run ./cmd/hotpool serve "):
-				baseURL = startREADMEServer(t, ctx, strings.Fields(line)[3:])
+			case strings.Contains(line, "go run ./cmd/hotpool serve "):
+				// VAR=value words before the command are its environment.
+				words := splitWords(t, line)
+				for len(words) > 0 && strings.Contains(words[0], "=") {
+					k, v, _ := strings.Cut(words[0], "=")
+					t.Setenv(k, v)
+					words = words[1:]
+				}
+				require.Equal(t, []string{"go", "run", "./cmd/hotpool", "serve"}, words[:4], line)
+				baseURL = startREADMEServer(t, ctx, words[3:])
 				ran = append(ran, line)
 			case strings.HasPrefix(line, "export "):
 				for _, w := range splitWords(t, line)[1:] {
@@ -286,9 +294,10 @@ func startREADMEServer(t *testing.T, ctx context.Context, args []string) string 
 	t.Helper()
 	sctx, stop := context.WithCancel(ctx)
 	out := &syncBuffer{}
+	errOut := &syncBuffer{}
 	done := make(chan int, 1)
 	args = append(args, "--addr", "127.0.0.1:0", "--sim-create-delay", "100ms", "--reconcile-every", "200ms", "--log-level", "error")
-	go func() { done <- run(sctx, args, out, &syncBuffer{}) }()
+	go func() { done <- run(sctx, args, out, errOut) }()
 	t.Cleanup(func() {
 		stop()
 		require.Equal(t, exitOK, <-done)
@@ -300,7 +309,7 @@ func startREADMEServer(t *testing.T, ctx context.Context, args []string) string 
 			return true
 		}
 		return false
-	}, 20*time.Second, 20*time.Millisecond, "serve did not start: %s", out.String())
+	}, 20*time.Second, 20*time.Millisecond, "serve did not start: %s", errOut)
 	return url
 }
 

@@ -39,11 +39,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// sharedClient gates on the real server like redistest (skip, or fail under
-// CI) and returns the long-lived client and a fresh prefix for a fixture.
+// sharedClient gates on the real server like redistest (it fails with the
+// command to fix it) and returns the long-lived client and a fresh prefix for a fixture.
 func sharedClient(b *testing.B) (*redis.Client, string) {
 	b.Helper()
-	redistest.Client(b) // skips or fails when the server is unreachable
+	redistest.Client(b) // fails when the server is unreachable
 	if shared == nil {
 		opt, err := redis.ParseURL(redistest.URL())
 		if err != nil {

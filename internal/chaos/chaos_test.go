@@ -28,8 +28,8 @@ func TestChaosShort(t *testing.T) {
 		d = 8 * time.Second
 	}
 	_, err := exec.LookPath("redis-server")
-	if err != nil && strings.EqualFold(os.Getenv("CI"), "true") {
-		t.Fatal("CI must run the soak with Redis restarts: redis-server is not on PATH")
+	if err != nil {
+		t.Fatal("the soak restarts its own redis-server, which is not on PATH: run the tests with `make test` (it installs redis-server) or install it (apt-get install -y redis-server)")
 	}
 	var progress bytes.Buffer
 	rep, err := Run(context.Background(), Options{Duration: d, Clients: 4, Seed: 7, RestartEvery: d / 3, Progress: &progress})
