@@ -3,11 +3,18 @@
 # OUT/project.yml and, per function, OUT/packages/hotpool/<fn>/, a module
 # DigitalOcean's builder can build alone: the hotpool module (same path, so
 # its internal packages stay importable) cut down to the function as the root
-# package main, the internal packages it imports, go.mod/go.sum, and vendor/
-# with every third-party package. The builder adds its own main() launcher.
+# package main and the internal packages it imports, a go.mod/go.sum tidied
+# to what that function imports (the remote builder runs `go mod download`
+# over every module go.mod names), and vendor/. The builder adds its own
+# main() launcher.
 #
-# Offline by default (GOPROXY=off): the module cache of a machine that has
-# built hotpool holds everything.
+# Optional variables join project.yml's lists only when they are set now, so
+# the deployer (which aborts on any unset name) never sees one that is not:
+#   HOTPOOL_LOG_LEVEL, HOTPOOL_DO_API_URL   every function
+#   HOTPOOL_WEBHOOK_SECRET*                  reconcile (it delivers webhooks)
+#
+# go mod tidy reads go.mod files of test-only dependencies of dependencies,
+# which the module cache may lack: it fetches them (GOPROXY) when missing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/build/do}
@@ -16,8 +23,19 @@ fns=(acquire release metrics reconcile)
 
 rm -rf "$out"
 mkdir -p "$out/packages/hotpool"
-cp "$root/project.yml" "$out/project.yml"
 cd "$root"
+
+pkg_opt="" rec_opt=""
+for v in HOTPOOL_LOG_LEVEL HOTPOOL_DO_API_URL; do
+  [ -n "${!v:-}" ] && pkg_opt+=" $v"
+done
+for v in $(compgen -v | grep '^HOTPOOL_WEBHOOK_SECRET' || true); do
+  [ -n "${!v:-}" ] && rec_opt+=" $v"
+done
+sed -e "s/^\(    environment: \$(HOTPOOL_API_TOKEN REDIS_URL HOTPOOL_CONFIG HOTPOOL_SECRET\))/\1$pkg_opt)/" \
+    -e "s/^\(        environment: \$(DIGITALOCEAN_TOKEN\))/\1$rec_opt)/" project.yml >"$out/project.yml"
+[ -z "$pkg_opt$rec_opt" ] || echo "staged optional variables:$pkg_opt$rec_opt"
+
 for fn in "${fns[@]}"; do
   dst="$out/packages/hotpool/$fn"
   mkdir -p "$dst"
@@ -34,6 +52,7 @@ for fn in "${fns[@]}"; do
       done
     done
   cp go.mod go.sum "$dst/"
-  (cd "$dst" && GOFLAGS=-mod=mod GOPROXY="${STAGE_GOPROXY:-off}" go mod vendor)
-  echo "staged $dst"
+  (cd "$dst" && export GOFLAGS=-mod=mod GOTOOLCHAIN=local &&
+    go mod tidy && go mod vendor)
+  echo "staged $dst ($(grep -c '^	' "$dst/go.mod") modules in go.mod)"
 done

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotpool/hotpool/internal/appplatform"
 	"github.com/hotpool/hotpool/internal/localserver"
 	"github.com/hotpool/hotpool/internal/logging"
 	"github.com/hotpool/hotpool/internal/pool"
@@ -27,7 +28,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	configPath := fs.String("config", "", "config file, JSON or YAML (default: env HOTPOOL_CONFIG)")
 	token := fs.String("token", "", "API bearer token (env HOTPOOL_API_TOKEN)")
 	redisURL := fs.String("redis-url", "", "external Redis (env REDIS_URL); empty embeds one in memory")
-	provider := fs.String("provider", "", "sim or digitalocean (default: digitalocean when DIGITALOCEAN_TOKEN is set, else sim)")
+	provider := fs.String("provider", localserver.ProviderSim, "sim (the simulated App Platform) or digitalocean (real, billed apps; needs DIGITALOCEAN_TOKEN)")
 	failRate := fs.Float64("sim-fail-rate", 0, "simulator: share of deployments that fail, 0-1")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	var createDelay, every time.Duration
@@ -55,12 +56,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *redisURL == "" {
 		*redisURL = os.Getenv("REDIS_URL")
 	}
-	doToken := os.Getenv("DIGITALOCEAN_TOKEN")
-	if *provider == "" {
-		*provider = localserver.ProviderSim
-		if doToken != "" {
-			*provider = localserver.ProviderDigitalOcean
-		}
+	// DIGITALOCEAN_TOKEN alone never moves serve to the real platform: a user
+	// who deployed and then runs the README's first command stays local.
+	doToken := ""
+	if *provider == localserver.ProviderDigitalOcean {
+		doToken = os.Getenv("DIGITALOCEAN_TOKEN")
 	}
 	var cfg *pool.Config
 	var err error
@@ -76,7 +76,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	secret := os.Getenv("HOTPOOL_SECRET")
 	s, err := localserver.Start(ctx, localserver.Options{
 		Addr: *addr, Config: cfg, Token: *token, Secret: secret, RedisURL: *redisURL,
-		Provider: *provider, DOToken: doToken, SimCreateDelay: createDelay, SimFailRate: *failRate,
+		Provider: *provider, DOToken: doToken, DOAPIURL: os.Getenv(appplatform.EnvAPIURL), SimCreateDelay: createDelay, SimFailRate: *failRate,
 		ReconcileEvery: every, Logger: logging.New(stderr, logging.ParseLevel(*logLevel)),
 	})
 	if err != nil {
@@ -93,8 +93,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	fmt.Fprintf(stdout, "hotpool listening on %s (redis: %s, platform: %s, reconcile every %s)\n", s.BaseURL, redisWhere, platform, every)
 	fmt.Fprintf(stdout, "pools: %s\n", describePools(cfg))
+	if *provider == localserver.ProviderDigitalOcean {
+		fmt.Fprintf(stderr, "hotpool serve: WARNING: this server creates real, billed App Platform apps (names %s-*) with DIGITALOCEAN_TOKEN; "+
+			"run 'hotpool shutdown' and wait for the deletes before stopping it, or they keep running\n", cfg.Deployment)
+	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "hotpool: stopping")
+	if *provider == localserver.ProviderDigitalOcean {
+		fmt.Fprintf(stderr, "hotpool serve: the App Platform apps named %s-* that were not deleted are still running; "+
+			"list them with 'doctl apps list' and start the server again to shut the pools down (hotpool shutdown)\n", cfg.Deployment)
+	}
 	_ = s.Close()
 	return exitOK
 }

@@ -55,6 +55,8 @@ type Server struct {
 	healthFail map[string]bool
 	injected   map[string]int // faults injected by kind (Injected)
 	calls      map[string]int
+	namespaces []Namespace        // functions namespaces (AddNamespace)
+	triggers   map[string]Trigger // "ns/name" → trigger
 	log        []Call
 	window     []time.Time // times of /v2 calls in the last hour, oldest first
 
@@ -76,6 +78,7 @@ func New(opts Options) *Server {
 		names:      map[string]string{},
 		healthFail: map[string]bool{},
 		calls:      map[string]int{},
+		triggers:   map[string]Trigger{},
 	}
 }
 
@@ -112,6 +115,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case path == "/v2/apps" || strings.HasPrefix(path, "/v2/apps/"):
 		s.serveAPI(w, r, path)
+	case path == "/v2/functions/namespaces" || strings.HasPrefix(path, "/v2/functions/namespaces/"):
+		s.serveFunctions(w, r, path)
 	case strings.HasPrefix(path, "/live/"):
 		s.serveLive(w, r, strings.TrimPrefix(path, "/live/"))
 	default:

@@ -18,8 +18,9 @@ func (l *Lazy) DO(ctx context.Context, fn string, event map[string]any) map[stri
 		}
 		return map[string]any{"body": map[string]any{"ok": true, "report": rep}}
 	}
-	h, _ := l.handler()
+	h, app := l.handler()
 	if resp, ok := h.HandleDOEvent(ctx, fn, event); ok {
+		app.KicksSent()
 		return resp
 	}
 	return httpapi.DOResponse(h.Handle(ctx, httpapi.Request{Path: "/" + fn}))

@@ -41,6 +41,18 @@ type App struct {
 	// AfterPass delivers the events a pass appended to the configured
 	// webhooks; nil when none is configured.
 	AfterPass func(ctx context.Context)
+	// kicker asks the reconcile function for a run after an acquire or a
+	// release left work (nil: HOTPOOL_KICK_URL=off).
+	kicker *kicker
+}
+
+// KicksSent waits (at most a second) until the kicks this App started have
+// written their requests: a function calls it before it answers, since the
+// platform may freeze the process once the answer is out.
+func (a *App) KicksSent() {
+	if a != nil && a.kicker != nil {
+		a.kicker.Sent()
+	}
 }
 
 // Getenv reads one variable; os.Getenv in production, a map in tests.
@@ -87,7 +99,7 @@ func Build(getenv Getenv, logOut io.Writer) (*App, error) {
 	// DigitalOcean token, so its absence disables reconcile, not the API.
 	if doToken := getenv(EnvDOToken); doToken != "" {
 		provider, err := appplatform.New(appplatform.Options{
-			Token: doToken, Deployment: cfg.Deployment, Budget: budget, Clock: clock, Logger: logger,
+			Token: doToken, BaseURL: getenv(appplatform.EnvAPIURL), Deployment: cfg.Deployment, Budget: budget, Clock: clock, Logger: logger,
 		})
 		if err != nil {
 			_ = rdb.Close()
@@ -101,6 +113,9 @@ func Build(getenv Getenv, logOut io.Writer) (*App, error) {
 		app.AfterPass = d.Run
 	}
 	opts := pool.ServiceOptions{Store: store, Config: cfg, Clock: clock, Secrets: secrets, AfterPass: app.AfterPass, Logger: logger}
+	if k := newKicker(getenv, token, rdb, redisstate.NewKeys(cfg.Deployment).Kick(), logger); k != nil {
+		app.kicker, opts.Kick = k, k.Kick
+	}
 	if app.Reconciler != nil {
 		opts.Reconciler = app.Reconciler
 	}
@@ -175,9 +190,10 @@ func (l *Lazy) handler() (*httpapi.Handler, *App) {
 // errNoReconciler: a cron invocation in a deployment without DIGITALOCEAN_TOKEN.
 var errNoReconciler = errors.New("reconcile needs " + EnvDOToken)
 
-// Cron runs the scheduled trigger's work: passes every few seconds while
-// something is moving, within the cron interval, so the next trigger finds
-// the lock free.
+// Cron runs the scheduled trigger's (or a kick's) work: passes every few
+// seconds while something is moving, until shortly before the function's own
+// deadline (pool.RunBudgetFor), so it answers before the platform kills it
+// and the next trigger finds the lock free.
 func (l *Lazy) Cron(ctx context.Context) (pool.PassReport, error) {
 	app, err := l.Get()
 	if err != nil {
@@ -186,14 +202,6 @@ func (l *Lazy) Cron(ctx context.Context) (pool.PassReport, error) {
 	if app.Reconciler == nil {
 		return pool.PassReport{}, errNoReconciler
 	}
-	// The reconciler logs each pass itself.
-	reps, err := app.Reconciler.RunFor(ctx, reconcile.DefaultRunBudget, reconcile.DefaultRunEvery)
-	if app.AfterPass != nil {
-		app.AfterPass(ctx)
-	}
-	var last pool.PassReport
-	if len(reps) > 0 {
-		last = reps[len(reps)-1]
-	}
-	return last, err
+	// The reconciler logs each pass itself; Run delivers webhooks after.
+	return app.Service.Run(ctx)
 }

@@ -211,6 +211,7 @@ func leaseFields(id, token *string) (LeaseRequest, error) {
 // Reconcile actions (docs/api.md, POST /reconcile).
 const (
 	ActionPass     = "pass"
+	ActionRun      = "run" // passes while work is in flight, within the deadline (a kick)
 	ActionShutdown = "shutdown"
 	ActionStart    = "start"
 	ActionWarmUp   = "warm_up"
@@ -240,9 +241,9 @@ func DecodeReconcile(body []byte) (ReconcileRequest, error) {
 		r.Action = *b.Action
 	}
 	switch r.Action {
-	case ActionPass, ActionShutdown, ActionStart, ActionWarmUp:
+	case ActionPass, ActionRun, ActionShutdown, ActionStart, ActionWarmUp:
 	default:
-		return ReconcileRequest{}, pool.InvalidField("action", "must be one of pass, shutdown, start, warm_up")
+		return ReconcileRequest{}, pool.InvalidField("action", "must be one of pass, run, shutdown, start, warm_up")
 	}
 	if b.Pool != nil {
 		if r.Action != ActionShutdown && r.Action != ActionStart {

@@ -132,7 +132,11 @@ func (h *Handler) reconcile(ctx context.Context, req Request) outcome {
 		}
 		return outcome{status: http.StatusOK, body: st, op: op, result: "ok"}
 	}
-	rep, err := h.o.Service.Reconcile(ctx)
+	run := h.o.Service.Reconcile
+	if r.Action == ActionRun {
+		run = h.o.Service.Run
+	}
+	rep, err := run(ctx)
 	if err != nil {
 		return h.fail(op, err)
 	}

@@ -57,6 +57,9 @@ type Options struct {
 	// Provider is ProviderSim (default) or ProviderDigitalOcean (needs DOToken).
 	Provider string
 	DOToken  string
+	// DOAPIURL overrides the DigitalOcean API base URL of ProviderDigitalOcean
+	// (HOTPOOL_DO_API_URL); empty is DigitalOcean's.
+	DOAPIURL string
 	// SimCreateDelay, SimFailRate and SimSeed shape the simulator's deployments.
 	SimCreateDelay time.Duration
 	SimFailRate    float64
@@ -222,7 +225,7 @@ func (s *Server) build(ctx context.Context, o Options) error {
 		if o.DOToken == "" {
 			return errors.New("localserver: provider digitalocean needs DIGITALOCEAN_TOKEN")
 		}
-		popts.Token = o.DOToken
+		popts.Token, popts.BaseURL = o.DOToken, o.DOAPIURL
 	default:
 		return fmt.Errorf("localserver: provider %q: want %s or %s", o.Provider, ProviderSim, ProviderDigitalOcean)
 	}

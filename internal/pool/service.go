@@ -26,8 +26,9 @@ type ServiceOptions struct {
 	// the engine is wired: Reconcile then answers ErrUnavailable.
 	Reconciler Reconciler
 	// Kick, when set, is called (it must not block) after an acquire that may
-	// have taken a pool below its target, so the local server refills at once
-	// instead of at its next tick.
+	// have taken a pool below its target and after a release, so a pass
+	// starts at once instead of at the next tick or cron minute (the local
+	// server's loop; a function's asynchronous call of reconcile).
 	Kick func()
 	// AfterPass, when set, runs after every pass the service ran (webhook
 	// delivery of the events the pass appended).
@@ -135,6 +136,11 @@ func (s *Service) Release(ctx context.Context, sandboxID, leaseToken string) (St
 		return "", InvalidField("lease_token", "is required")
 	}
 	st, err := s.o.Store.Release(ctx, sandboxID, HashToken(leaseToken), s.o.Clock.Now())
+	if err == nil && s.o.Kick != nil {
+		// The released sandbox waits for its delete, and its pool may be
+		// below target: a pass now does both.
+		s.o.Kick()
+	}
 	return st, storeErr(err)
 }
 
@@ -178,6 +184,54 @@ func (s *Service) setShutdown(ctx context.Context, pool string, shutdown bool) (
 		_, res.PassErr = s.Reconcile(ctx)
 	}
 	return res, nil
+}
+
+// Runner is a Reconciler that can keep passing while work is in flight
+// (reconcile.Reconciler.RunFor).
+type Runner interface {
+	RunFor(ctx context.Context, budget, every time.Duration) ([]PassReport, error)
+}
+
+// Run timing: a run passes every RunEvery while work is in flight, until
+// RunMargin before ctx's deadline (RunBudget when ctx has none), so the
+// function answers before its platform kills it; with no room for a second
+// pass it runs one.
+const (
+	RunEvery  = 5 * time.Second
+	RunMargin = 5 * time.Second
+	RunBudget = 55 * time.Second
+)
+
+// RunBudgetFor is how long a run started now may pass under ctx.
+func RunBudgetFor(ctx context.Context, now time.Time) time.Duration {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return RunBudget
+	}
+	return max(dl.Sub(now)-RunMargin, 0)
+}
+
+// Run is what a scheduled or kicked reconcile does: passes every RunEvery
+// while sandboxes are deploying or a pool is below target, within the
+// context's deadline (RunBudgetFor). It returns the last pass's report. A
+// Reconciler that is not a Runner runs one pass.
+func (s *Service) Run(ctx context.Context) (PassReport, error) {
+	if s.o.Reconciler == nil {
+		return PassReport{}, fmt.Errorf("%w: no reconcile engine is wired", ErrUnavailable)
+	}
+	runner, ok := s.o.Reconciler.(Runner)
+	if !ok {
+		return s.Reconcile(ctx)
+	}
+	reps, err := runner.RunFor(ctx, RunBudgetFor(ctx, s.o.Clock.Now()), RunEvery)
+	if s.o.AfterPass != nil {
+		s.o.AfterPass(ctx)
+	}
+	var last PassReport
+	if len(reps) > 0 {
+		last = reps[len(reps)-1]
+	}
+	return last, storeErr(err)
 }
 
 // Reconcile runs one pass; every entry point (cron, POST /reconcile, the

@@ -133,3 +133,7 @@ func (k Keys) Webhooks() string { return k.tag + ":webhooks" }
 // Budget is a HASH: the shared DigitalOcean API rate limiter (GCRA/token
 // bucket state, the pause until a 429's Retry-After, the last RateLimit-* seen).
 func (k Keys) Budget() string { return k.tag + ":budget" }
+
+// Kick is a STRING set (NX, with a TTL) by the function that asks the
+// reconcile function for a run, so concurrent acquires kick once an interval.
+func (k Keys) Kick() string { return k.tag + ":kick" }
