@@ -1,103 +1,194 @@
+// Package functions_test runs the staged DigitalOcean project through
+// DigitalOcean's own deployer (validate-project: the code under
+// `doctl serverless deploy`), with the environment the README's recipe
+// gives. .ci/do-functions then builds each function with DigitalOcean's
+// remote build and drives it through the runtime's own proxy.
 package functions_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"os"
-	"regexp"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"sigs.k8s.io/yaml"
+
+	"github.com/hotpool/hotpool/internal/pool"
 )
 
-// The keys doctl's project reader accepts at each level that project.yml uses;
-// anything else would be rejected (or silently ignored) at deploy time.
-var (
-	projectKeys  = set("packages", "environment", "parameters", "targetNamespace")
-	packageKeys  = set("name", "environment", "parameters", "annotations", "functions", "shared", "web")
-	functionKeys = set("name", "runtime", "main", "binary", "web", "webSecure", "parameters", "environment", "annotations", "limits", "triggers")
-	limitKeys    = set("timeout", "memory", "logs")
-	triggerKeys  = set("name", "sourceType", "sourceDetails", "enabled")
-)
+// doTools is DigitalOcean's deployer and Go runtime, beside the repository.
+const doTools = "../../shared/tools/do-functions"
 
-func set(keys ...string) map[string]bool {
-	m := map[string]bool{}
-	for _, k := range keys {
-		m[k] = true
-	}
-	return m
-}
-
-func onlyKeys(t *testing.T, where string, m map[string]any, allowed map[string]bool) {
+func validateProject(t *testing.T) string {
 	t.Helper()
-	for k := range m {
-		require.True(t, allowed[k], "%s: key %q is not one the deployer accepts", where, k)
-	}
+	p, err := filepath.Abs(filepath.Join(doTools, "validate-project"))
+	require.NoError(t, err)
+	_, err = os.Stat(p)
+	require.NoError(t, err, "DigitalOcean's deployer is expected at %s (shared/tools/do-functions beside the repository)", p)
+	_, err = exec.LookPath("node")
+	require.NoError(t, err, "validate-project needs node: apt-get install -y nodejs")
+	return p
 }
 
-func TestProjectYAML(t *testing.T) {
-	b, err := os.ReadFile("../project.yml")
-	require.NoError(t, err)
-	j, err := yaml.YAMLToJSON(b)
-	require.NoError(t, err)
-	var p map[string]any
-	require.NoError(t, json.Unmarshal(j, &p))
-	onlyKeys(t, "project", p, projectKeys)
+// stage runs `make package`'s script into a temporary directory.
+func stage(t *testing.T, env ...string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "do")
+	cmd := exec.Command("bash", "stage.sh", out)
+	cmd.Env = append(os.Environ(), env...)
+	b, err := cmd.CombinedOutput()
+	require.NoError(t, err, "stage.sh:\n%s", b)
+	return out
+}
 
-	pkgs := p["packages"].([]any)
-	require.Len(t, pkgs, 1)
-	pkg := pkgs[0].(map[string]any)
-	onlyKeys(t, "package", pkg, packageKeys)
-	require.Equal(t, "hotpool", pkg["name"])
-	env := pkg["environment"].(map[string]any)
-	for _, k := range []string{"HOTPOOL_API_TOKEN", "REDIS_URL", "HOTPOOL_CONFIG"} {
-		require.Equal(t, "${"+k+"}", env[k], "secrets come from the deploy environment, never the file")
+// readmeEnvFile is the README's env file recipe (its first dotenv block).
+func readmeEnvFile(t *testing.T) string {
+	t.Helper()
+	f, err := os.Open("../README.md")
+	require.NoError(t, err)
+	defer f.Close()
+	var lines []string
+	in := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		switch {
+		case !in && l == "```dotenv":
+			in = true
+		case in && l == "```":
+			return strings.Join(lines, "\n") + "\n"
+		case in:
+			lines = append(lines, l)
+		}
 	}
-	require.NotContains(t, env, "DIGITALOCEAN_TOKEN", "only reconcile calls the platform")
-	for k, v := range env {
-		require.Regexp(t, regexp.MustCompile(`^\$\{[A-Z_]+\}$`), v, k)
-	}
+	t.Fatal("README has no ```dotenv block (the env file recipe)")
+	return ""
+}
 
-	fns := map[string]map[string]any{}
-	for _, f := range pkg["functions"].([]any) {
-		fn := f.(map[string]any)
-		onlyKeys(t, "function", fn, functionKeys)
-		fns[fn["name"].(string)] = fn
-		require.Equal(t, "go:1.24", fn["runtime"])
-		require.Equal(t, "raw", fn["web"], "the functions read the raw HTTP request")
-		require.Equal(t, false, fn["webSecure"], "the bearer token is checked by the function")
-		limits := fn["limits"].(map[string]any)
-		onlyKeys(t, "limits", limits, limitKeys)
-		require.GreaterOrEqual(t, limits["timeout"].(float64), 1000.0)
-		require.LessOrEqual(t, limits["timeout"].(float64), 900000.0)
-		require.GreaterOrEqual(t, limits["memory"].(float64), 128.0)
-		require.LessOrEqual(t, limits["memory"].(float64), 1024.0)
+type deployed struct {
+	Packages []struct {
+		Name        string            `json:"name"`
+		Environment map[string]string `json:"environment"`
+		Functions   []struct {
+			Name        string            `json:"name"`
+			Runtime     string            `json:"runtime"`
+			Web         any               `json:"web"`
+			Build       string            `json:"build"`
+			Environment map[string]string `json:"environment"`
+			Limits      map[string]int    `json:"limits"`
+			Triggers    []struct {
+				Name             string            `json:"name"`
+				Type             string            `json:"type"`
+				ScheduledDetails map[string]string `json:"scheduledDetails"`
+			} `json:"triggers"`
+		} `json:"functions"`
+	} `json:"packages"`
+}
+
+// runDeployer loads envFile as the README says (set -a; . file) and runs the
+// deployer's reader over dir with exactly that environment.
+func runDeployer(t *testing.T, dir, envFile string) (deployed, string, error) {
+	t.Helper()
+	envPath := filepath.Join(t.TempDir(), "hotpool.env")
+	require.NoError(t, os.WriteFile(envPath, []byte(envFile), 0o600))
+	cmd := exec.Command("env", "-i", "PATH="+os.Getenv("PATH"), "HOME="+t.TempDir(), "bash", "-c",
+		`set -a; . "$1"; set +a; exec "$2" "$3"`, "sh", envPath, validateProject(t), dir)
+	b, err := cmd.CombinedOutput()
+	var d deployed
+	if err == nil {
+		require.NoError(t, json.Unmarshal(b, &d), "%s", b)
+	}
+	return d, string(b), err
+}
+
+// TestDeployerAcceptsTheStagedProject: DigitalOcean's deployer reads the
+// staged project.yml with the README's env file loaded as documented, and
+// the functions get the config exactly as written (multi-key JSON).
+func TestDeployerAcceptsTheStagedProject(t *testing.T) {
+	dir := stage(t)
+	envFile := readmeEnvFile(t)
+	d, out, err := runDeployer(t, dir, envFile)
+	require.NoError(t, err, "the deployer refused the project:\n%s", out)
+
+	require.Len(t, d.Packages, 1)
+	pkg := d.Packages[0]
+	require.Equal(t, "hotpool", pkg.Name)
+	require.ElementsMatch(t, []string{"HOTPOOL_API_TOKEN", "REDIS_URL", "HOTPOOL_CONFIG", "HOTPOOL_SECRET"}, keys(pkg.Environment),
+		"only the variables that must be set")
+	cfg, err := pool.ParseConfig([]byte(pkg.Environment["HOTPOOL_CONFIG"]))
+	require.NoError(t, err, "the config reaches the functions intact: %q", pkg.Environment["HOTPOOL_CONFIG"])
+	require.NotEmpty(t, cfg.Pools)
+	require.GreaterOrEqual(t, len(pkg.Environment["HOTPOOL_SECRET"]), 32)
+
+	fns := map[string]int{}
+	for i, f := range pkg.Functions {
+		fns[f.Name] = i
+		require.Equal(t, "go:1.24", f.Runtime)
+		require.Equal(t, "raw", f.Web)
+		require.Equal(t, "remote-default", f.Build, "Go functions build remotely")
 	}
 	require.Len(t, fns, 4)
-	for _, n := range []string{"acquire", "release", "metrics", "reconcile"} {
-		require.Contains(t, fns, n)
-	}
-	// Only reconcile calls the platform and delivers webhooks (after its
-	// passes), so the webhook secret of docs/webhooks.md is set there too.
-	require.Equal(t, map[string]any{"DIGITALOCEAN_TOKEN": "${DIGITALOCEAN_TOKEN}", "HOTPOOL_WEBHOOK_SECRET": "${HOTPOOL_WEBHOOK_SECRET}"}, fns["reconcile"]["environment"])
-	for n, fn := range fns {
+	rec := pkg.Functions[fns["reconcile"]]
+	require.Equal(t, []string{"DIGITALOCEAN_TOKEN"}, keys(rec.Environment), "only reconcile calls the platform")
+	require.GreaterOrEqual(t, rec.Limits["timeout"], 56000, "a run passes for up to 55 s")
+	require.GreaterOrEqual(t, pkg.Functions[fns["acquire"]].Limits["timeout"], 26000, "wait_seconds holds an acquire up to 25 s")
+	require.Len(t, rec.Triggers, 1)
+	require.Equal(t, "SCHEDULED", rec.Triggers[0].Type)
+	require.Equal(t, "* * * * *", rec.Triggers[0].ScheduledDetails["cron"])
+	for n, i := range fns {
 		if n != "reconcile" {
-			require.NotContains(t, fn, "environment")
+			require.Empty(t, pkg.Functions[i].Environment, n)
+			require.Empty(t, pkg.Functions[i].Triggers, n)
 		}
 	}
-	// acquire may wait 25 s; reconcile's cron run passes for up to 55 s.
-	require.GreaterOrEqual(t, fns["acquire"]["limits"].(map[string]any)["timeout"].(float64), 26000.0)
-	require.GreaterOrEqual(t, fns["reconcile"]["limits"].(map[string]any)["timeout"].(float64), 56000.0)
+}
 
-	trig := fns["reconcile"]["triggers"].([]any)
-	require.Len(t, trig, 1)
-	tr := trig[0].(map[string]any)
-	onlyKeys(t, "trigger", tr, triggerKeys)
-	require.Equal(t, "scheduler", tr["sourceType"])
-	require.Equal(t, "* * * * *", tr["sourceDetails"].(map[string]any)["cron"])
-	for n, fn := range fns {
-		if n != "reconcile" {
-			require.NotContains(t, fn, "triggers")
+// The variables the docs call optional never abort a deploy: they are in the
+// staged project only when they were set at staging, and then resolve.
+func TestOptionalVariablesAreStagedOnlyWhenSet(t *testing.T) {
+	envFile := readmeEnvFile(t)
+	dir := stage(t, "HOTPOOL_LOG_LEVEL=", "HOTPOOL_WEBHOOK_SECRET=")
+	_, out, err := runDeployer(t, dir, envFile)
+	require.NoError(t, err, "unset optional variables abort nothing:\n%s", out)
+
+	dir = stage(t, "HOTPOOL_LOG_LEVEL=debug", "HOTPOOL_WEBHOOK_SECRET=whsec", "HOTPOOL_WEBHOOK_SECRET_SLACK=whsec2")
+	_, out, err = runDeployer(t, dir, envFile)
+	require.Error(t, err, "staged, they must be set at deploy time too")
+	require.Contains(t, out, "HOTPOOL_LOG_LEVEL")
+
+	d, out, err := runDeployer(t, dir, envFile+"HOTPOOL_LOG_LEVEL=debug\nHOTPOOL_WEBHOOK_SECRET=whsec\nHOTPOOL_WEBHOOK_SECRET_SLACK=whsec2\n")
+	require.NoError(t, err, out)
+	require.Equal(t, "debug", d.Packages[0].Environment["HOTPOOL_LOG_LEVEL"])
+	for _, f := range d.Packages[0].Functions {
+		if f.Name == "reconcile" {
+			require.ElementsMatch(t, []string{"DIGITALOCEAN_TOKEN", "HOTPOOL_WEBHOOK_SECRET", "HOTPOOL_WEBHOOK_SECRET_SLACK"}, keys(f.Environment))
 		}
 	}
+}
+
+// Each staged go.mod names only what that function imports, so the remote
+// builder's `go mod download` fetches nothing for tests, the simulator,
+// Lambda or the CLI.
+func TestStagedModulesNameOnlyWhatTheFunctionImports(t *testing.T) {
+	dir := stage(t)
+	for _, fn := range []string{"acquire", "release", "metrics", "reconcile"} {
+		mod, err := os.ReadFile(filepath.Join(dir, "packages", "hotpool", fn, "go.mod"))
+		require.NoError(t, err)
+		require.Contains(t, string(mod), "\ngo 1.24", "the go directive must not pass the go:1.24 runtime")
+		for _, m := range []string{"aws-lambda-go", "miniredis", "kin-openapi", "prometheus"} {
+			require.NotContains(t, string(mod), m, "%s's go.mod", fn)
+		}
+		require.NoFileExists(t, filepath.Join(dir, "packages", "hotpool", fn, "invoke.go"), "the platform adds its own main")
+	}
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }

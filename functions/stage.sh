@@ -5,7 +5,7 @@
 # its internal packages stay importable) cut down to the function as the root
 # package main and the internal packages it imports, a go.mod/go.sum tidied
 # to what that function imports (the remote builder runs `go mod download`
-# over every module go.mod names), and vendor/. The builder adds its own
+# over every module go.mod names). The builder adds its own
 # main() launcher.
 #
 # Optional variables join project.yml's lists only when they are set now, so
@@ -53,6 +53,6 @@ for fn in "${fns[@]}"; do
     done
   cp go.mod go.sum "$dst/"
   (cd "$dst" && export GOFLAGS=-mod=mod GOTOOLCHAIN=local &&
-    go mod tidy && go mod vendor)
+    go mod tidy)
   echo "staged $dst ($(grep -c '^	' "$dst/go.mod") modules in go.mod)"
 done

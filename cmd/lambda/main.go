@@ -1,20 +1,19 @@
 // Command lambda is hotpool on AWS Lambda (provided.al2023): the same HTTP
-// contract as the DigitalOcean functions, from a function URL or an API
-// Gateway v2 HTTP API, and reconcile from an EventBridge schedule. One binary
-// serves every function: HOTPOOL_FUNCTION (acquire, release, metrics,
-// reconcile) limits it to one function's routes; unset, it serves them all.
-// See docs/lambda.md.
+// contract as the DigitalOcean functions, from a function URL, an API Gateway
+// HTTP or REST API or an Application Load Balancer, and reconcile from an
+// EventBridge schedule. One binary serves every function: HOTPOOL_FUNCTION
+// (acquire, release, metrics, reconcile) limits it to one function's routes;
+// unset, it serves them all. See docs/lambda.md.
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/hotpool/hotpool/internal/fnenv"
+	"github.com/hotpool/hotpool/internal/lambdaevent"
 )
 
 var functions = map[string]bool{"": true, "acquire": true, "release": true, "metrics": true, "reconcile": true}
@@ -25,8 +24,5 @@ func main() {
 		fmt.Fprintf(os.Stderr, "lambda: HOTPOOL_FUNCTION %q: want acquire, release, metrics, reconcile or unset\n", fn)
 		os.Exit(2)
 	}
-	app := fnenv.NewLazy()
-	lambda.Start(func(ctx context.Context, raw json.RawMessage) (any, error) {
-		return app.Lambda(ctx, fn, raw)
-	})
+	lambda.Start(lambdaevent.Handler(fnenv.NewLazy(), fn))
 }

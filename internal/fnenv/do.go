@@ -18,7 +18,7 @@ func (l *Lazy) DO(ctx context.Context, fn string, event map[string]any) map[stri
 		}
 		return map[string]any{"body": map[string]any{"ok": true, "report": rep}}
 	}
-	h, app := l.handler()
+	h, app := l.Handler()
 	if resp, ok := h.HandleDOEvent(ctx, fn, event); ok {
 		app.KicksSent()
 		return resp

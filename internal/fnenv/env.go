@@ -151,7 +151,10 @@ type Lazy struct {
 }
 
 // NewLazy reads the process environment and logs to stderr.
-func NewLazy() *Lazy { return &Lazy{getenv: os.Getenv, logOut: os.Stderr} }
+func NewLazy() *Lazy { return NewLazyEnv(os.Getenv, os.Stderr) }
+
+// NewLazyEnv reads the environment through getenv and logs to logOut.
+func NewLazyEnv(getenv Getenv, logOut io.Writer) *Lazy { return &Lazy{getenv: getenv, logOut: logOut} }
 
 // Get returns the App, building it if no build has succeeded yet.
 func (l *Lazy) Get() (*App, error) {
@@ -178,8 +181,8 @@ func (l *Lazy) fallback(err error) *httpapi.Handler {
 	return httpapi.New(httpapi.Options{Token: l.getenv(EnvAPIToken), Logger: logger})
 }
 
-// handler is the App's handler, or the fallback when it cannot be built.
-func (l *Lazy) handler() (*httpapi.Handler, *App) {
+// Handler is the App's handler, or the fallback when it cannot be built.
+func (l *Lazy) Handler() (*httpapi.Handler, *App) {
 	app, err := l.Get()
 	if err != nil {
 		return l.fallback(err), nil

@@ -102,26 +102,6 @@ func TestLazyRetriesAFailedBuildAndKeepsASuccessfulOne(t *testing.T) {
 	require.Contains(t, resp["body"].(map[string]any)["error"], EnvDOToken)
 }
 
-func TestLambdaRoutesHTTPAndScheduledEvents(t *testing.T) {
-	prefix := deployment(t)
-	env := envMap{EnvAPIToken: token, EnvRedisURL: redistest.URL(), EnvConfig: `{"deployment":"` + prefix + `","pools":{"python":{}}}`}
-	l := &Lazy{getenv: env.get, logOut: io.Discard}
-	ctx := context.Background()
-	ev := `{"version":"2.0","rawPath":"/metrics","rawQueryString":"format=prometheus","headers":{"authorization":"Bearer ` + token + `"},"requestContext":{"http":{"method":"GET"}},"isBase64Encoded":false}`
-	out, err := l.Lambda(ctx, "", json.RawMessage(ev))
-	require.NoError(t, err)
-	b, err := json.Marshal(out)
-	require.NoError(t, err)
-	require.Contains(t, string(b), `"statusCode":200`)
-	require.Contains(t, string(b), `hotpool_`)
-
-	_, err = l.Lambda(ctx, "", json.RawMessage(`{"source":"aws.events","detail-type":"Scheduled Event","detail":{}}`))
-	require.ErrorContains(t, err, EnvDOToken)
-
-	_, err = l.Lambda(ctx, "", json.RawMessage(`{"hello":"world"}`))
-	require.ErrorIs(t, err, errUnknownEvent)
-}
-
 func TestColdStartDialsNothingBeforeTheFirstRequest(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

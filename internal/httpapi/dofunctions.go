@@ -24,7 +24,7 @@ func DOEventRequest(fn string, event map[string]any) (req Request, ok bool) {
 	}
 	h, isMap := raw.(map[string]any)
 	if !isMap {
-		return Request{Path: routePath(fn, ""), DecodeErr: errors.New("event.http must be an object")}, true
+		return Request{Path: RoutePath(fn, ""), DecodeErr: errors.New("event.http must be an object")}, true
 	}
 	if hs, isMap := h["headers"].(map[string]any); isMap {
 		strs := make(map[string]string, len(hs))
@@ -33,13 +33,13 @@ func DOEventRequest(fn string, event map[string]any) (req Request, ok bool) {
 				strs[k] = s
 			}
 		}
-		req.Headers = lowerHeaders(strs)
+		req.Headers = LowerHeaders(strs)
 	} else {
 		req.Headers = map[string]string{}
 	}
 	req.Method = strings.ToUpper(stringOf(h["method"]))
 	path := stringOf(h["path"])
-	req.Path = routePath(fn, path)
+	req.Path = RoutePath(fn, path)
 	req.Query = strings.TrimPrefix(stringOf(h["queryString"]), "?")
 	switch b := h["body"].(type) {
 	case nil:

@@ -154,26 +154,6 @@ func FuzzDOEvent(f *testing.F) {
 	})
 }
 
-func FuzzLambdaEvent(f *testing.F) {
-	for _, s := range []string{
-		`{"version":"2.0","rawPath":"/acquire","headers":{"authorization":"Bearer ` + testToken + `"},"requestContext":{"http":{"method":"POST"}},"body":"{\"image\":\"node\"}"}`,
-		`{"version":"2.0","rawPath":"/metrics","rawQueryString":"format=prometheus","headers":{"authorization":"Bearer ` + testToken + `"},"requestContext":{"http":{"method":"GET"}}}`,
-		`{"rawPath":"/release","requestContext":{"http":{"method":"POST"}},"body":"%%%","isBase64Encoded":true}`,
-		`{"rawPath":7,"requestContext":[]}`, `{"source":"aws.events","detail-type":"Scheduled Event"}`, `null`,
-	} {
-		f.Add([]byte(s))
-	}
-	e := newEnv(f)
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		resp, err := e.h.HandleLambdaEvent(context.Background(), "", raw)
-		if err != nil {
-			require.ErrorIs(t, err, ErrNotHTTP)
-			return
-		}
-		checkAnswer(t, resp.StatusCode, resp.Headers, resp.Body)
-	})
-}
-
 func FuzzHandle(f *testing.F) {
 	f.Add("POST", "/acquire", "", true, []byte(`{"image":"python","wait_seconds":0}`))
 	f.Add("POST", "/acquire/renew", "", true, []byte(`{"sandbox_id":"sb","lease_token":"t"}`))

@@ -39,10 +39,10 @@ func (r Request) Header(name string) string {
 	return ""
 }
 
-// lowerHeaders copies headers with lower-case names. When two spellings of
+// LowerHeaders copies headers with lower-case names. When two spellings of
 // one name arrive, the one already in lower case (the platforms' own
 // spelling) wins, whatever the map's order.
-func lowerHeaders(h map[string]string) map[string]string {
+func LowerHeaders(h map[string]string) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, v := range h {
 		lk := strings.ToLower(k)
@@ -53,9 +53,9 @@ func lowerHeaders(h map[string]string) map[string]string {
 	return out
 }
 
-// routePath joins a function's name and the sub-path its platform hands over
+// RoutePath joins a function's name and the sub-path its platform hands over
 // ("" or "/renew"), unless the path already starts with the function's route.
-func routePath(fn, p string) string {
+func RoutePath(fn, p string) string {
 	if p != "" && !strings.HasPrefix(p, "/") {
 		p = "/" + p
 	}

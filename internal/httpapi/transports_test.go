@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hotpool/hotpool/internal/pool"
@@ -93,8 +92,6 @@ type transport struct {
 
 var transports = []transport{
 	{"digitalocean", sendDO},
-	{"lambda", sendLambda},
-	{"lambda per function", sendLambdaPerFunction},
 	{"net/http", sendHTTP},
 }
 
@@ -126,41 +123,6 @@ func sendDO(t *testing.T, e *env, method, path, query string, headers map[string
 		Body       string            `json:"body"`
 	}
 	roundTrip(t, resp, &out)
-	return answer{Status: out.StatusCode, Headers: out.Headers, Body: out.Body}
-}
-
-// sendLambda builds a function URL event (payload 2.0) serving every route.
-func sendLambda(t *testing.T, e *env, method, path, query string, headers map[string]string, body []byte, b64 bool) answer {
-	return lambdaCall(t, e, "", path, method, query, headers, body, b64)
-}
-
-// sendLambdaPerFunction is a function deployed with HOTPOOL_FUNCTION set: its
-// URL's path is only the sub-path ("/" or "/renew").
-func sendLambdaPerFunction(t *testing.T, e *env, method, path, query string, headers map[string]string, body []byte, b64 bool) answer {
-	fn, sub, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
-	return lambdaCall(t, e, fn, "/"+sub, method, query, headers, body, b64)
-}
-
-func lambdaCall(t *testing.T, e *env, fn, rawPath, method, query string, headers map[string]string, body []byte, b64 bool) answer {
-	ev := events.LambdaFunctionURLRequest{Version: "2.0", RawPath: rawPath, RawQueryString: query, Headers: map[string]string{}, Body: string(body), IsBase64Encoded: b64}
-	for k, v := range headers {
-		ev.Headers[strings.ToLower(k)] = v
-	}
-	if b64 {
-		ev.Body = base64.StdEncoding.EncodeToString(body)
-	}
-	ev.RequestContext.HTTP.Method = method
-	raw, err := json.Marshal(ev)
-	require.NoError(t, err)
-	resp, err := e.h.HandleLambdaEvent(context.Background(), fn, raw)
-	require.NoError(t, err)
-	var out events.LambdaFunctionURLResponse
-	roundTrip(t, resp, &out)
-	if out.IsBase64Encoded {
-		b, err := base64.StdEncoding.DecodeString(out.Body)
-		require.NoError(t, err)
-		out.Body = string(b)
-	}
 	return answer{Status: out.StatusCode, Headers: out.Headers, Body: out.Body}
 }
 
@@ -272,6 +234,6 @@ func TestTwoSpellingsOfAHeaderResolveTheSameWay(t *testing.T) {
 		}})
 		require.True(t, ok)
 		require.Equal(t, "Bearer right", do.Header("Authorization"))
-		require.Equal(t, "Bearer right", lowerHeaders(map[string]string{"Authorization": "Bearer wrong", "authorization": "Bearer right", "AuThorization": "Bearer wrong"})["authorization"])
+		require.Equal(t, "Bearer right", LowerHeaders(map[string]string{"Authorization": "Bearer wrong", "authorization": "Bearer right", "AuThorization": "Bearer wrong"})["authorization"])
 	}
 }
