@@ -54,8 +54,8 @@ func TestAcquireKicksReconcileWithoutWaitingForIt(t *testing.T) {
 	t.Cleanup(func() { close(rec.hold) })
 	env := envMap{
 		EnvAPIToken: token, EnvRedisURL: redistest.URL(),
-		EnvConfig:       `{"deployment":"` + dep + `","pools":{"python":{"target_ready":2,"on_empty":"create"}}}`,
-		EnvSecret:       "kick-test-secret-kick-test-secret-32",
+		EnvConfig:        `{"deployment":"` + dep + `","pools":{"python":{"target_ready":2,"on_empty":"create"}}}`,
+		EnvSecret:        "kick-test-secret-kick-test-secret-32",
 		"__OW_API_HOST":  srv.URL,
 		"__OW_NAMESPACE": "fn-abc",
 	}
