@@ -50,16 +50,25 @@ fmt:
 # vendored module per function), prove each builds offline with Go 1.24 the
 # way DigitalOcean's builder does, deploy with doctl (needs `doctl auth init`
 # and the ${VARS} of project.yml in the environment or build/do/.env).
-.PHONY: package package-check deploy lambda
+.PHONY: package package-check deploy lambda lambda-check
 
 package:
 	./functions/stage.sh build/do
 
-package-check: package
-	./functions/check.sh build/do
+# DigitalOcean's own deployer, remote build and runtime proxy, offline
+# (../shared/tools/do-functions): .ci/do-functions.
+package-check:
+	./scripts/with-redis .ci/do-functions
 
+# The deployer skips the triggers of remotely built functions, so deploy
+# creates reconcile's schedule itself (hotpool trigger ensure).
 deploy: package
 	doctl serverless deploy build/do
+	go run ./cmd/hotpool trigger ensure
+
+# The bootstrap under AWS's Runtime Interface Emulator: .ci/lambda-rie.
+lambda-check:
+	./scripts/with-redis .ci/lambda-rie
 
 # AWS Lambda (provided.al2023): one bootstrap binary; see docs/lambda.md.
 lambda:
