@@ -205,10 +205,33 @@ func (e *AgentError) Error() string {
 	return fmt.Sprintf("sandbox agent: HTTP %d: %s", e.Status, e.Message)
 }
 
-// Unwrap maps the agent's 401 to ErrUnauthorized.
+// Errors of the sandbox agent's contract (docs/agent.md), matched with errors.Is.
+var (
+	// ErrExecTimeout: the agent killed the command at its timeout (408); it
+	// returns no partial output.
+	ErrExecTimeout = errors.New("hotpool: sandbox command timed out")
+	// ErrFileNotFound: the agent has no file at that path (404 "File not
+	// found"), as opposed to a 404 for a route the agent does not have.
+	ErrFileNotFound = errors.New("hotpool: file not found in the sandbox")
+	// ErrPathNotAllowed: the path is outside /workspace, /home/sandbox and
+	// /tmp (the agent's 403 on a file route).
+	ErrPathNotAllowed = errors.New("hotpool: path not allowed in the sandbox (use /workspace, /home/sandbox or /tmp)")
+)
+
+// Unwrap maps the agent's statuses to the errors above: 401 (no token) and
+// 403 (wrong token) are ErrUnauthorized, except a 403 on a file route for a
+// path outside the allowed roots; 408 is ErrExecTimeout; a 404 "File not
+// found" is ErrFileNotFound.
 func (e *AgentError) Unwrap() error {
-	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden {
+	switch {
+	case e.Status == http.StatusForbidden && strings.Contains(e.Message, "Access denied"):
+		return ErrPathNotAllowed
+	case e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden:
 		return ErrUnauthorized
+	case e.Status == http.StatusRequestTimeout:
+		return ErrExecTimeout
+	case e.Status == http.StatusNotFound && e.Message == "File not found":
+		return ErrFileNotFound
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -16,9 +17,11 @@ import (
 // The sandbox agent's API (docs/agent.md): do-app-sandbox's service-mode
 // agent, bearer-authenticated with the sandbox's agent token.
 const (
-	agentExecPath      = "/api/exec"
-	agentWriteFilePath = "/api/files/write"
-	agentReadFilePath  = "/api/files/read"
+	agentExecPath     = "/api/exec"
+	agentFilePath     = "/api/files/content"  // POST writes {path, content, encoding}
+	agentDownloadPath = "/api/files/download" // GET ?path= answers the raw bytes
+	// agentDefaultTimeout is the agent's own limit when a command gives none.
+	agentDefaultTimeout = 120 * time.Second
 	// execGrace is how much longer than the command's own timeout the client
 	// waits for the agent's answer.
 	execGrace = 10 * time.Second
@@ -28,7 +31,7 @@ const (
 type ExecOptions struct {
 	Env     map[string]string // added to the command's environment
 	Cwd     string            // working directory; "" is the agent's default
-	Timeout time.Duration     // the agent kills the command after it; 0 is the agent's default
+	Timeout time.Duration     // the agent kills the command after it (408, ErrExecTimeout); 0 is the agent's default, 120 s
 }
 
 // ExecResult is a finished command.
@@ -57,13 +60,13 @@ func (s *Sandbox) Exec(ctx context.Context, cmd string, opts ExecOptions) (*Exec
 	}
 	// The agent answers once the command is done: wait for the command's own
 	// timeout and a grace, not the client's per-request bound.
-	var limit time.Duration
+	limit := agentDefaultTimeout + execGrace
 	if opts.Timeout > 0 {
 		limit = opts.Timeout + execGrace
 	}
 	req := execRequest{Command: cmd, Env: opts.Env, Cwd: opts.Cwd, Timeout: ceilSeconds(opts.Timeout)}
 	var res ExecResult
-	if err := s.agent(ctx, agentExecPath, limit, req, &res); err != nil {
+	if err := s.agent(ctx, http.MethodPost, agentExecPath, limit, req, &res); err != nil {
 		return nil, err
 	}
 	return &res, nil
@@ -71,56 +74,52 @@ func (s *Sandbox) Exec(ctx context.Context, cmd string, opts ExecOptions) (*Exec
 
 type fileRequest struct {
 	Path     string `json:"path"`
-	Content  string `json:"content,omitempty"`
+	Content  string `json:"content"`
 	Encoding string `json:"encoding,omitempty"`
 }
 
-// WriteFile writes data to path inside the sandbox, creating parent
-// directories. The content travels base64-encoded, so any bytes are safe.
+// WriteFile writes data to path inside the sandbox (under /workspace,
+// /home/sandbox or /tmp), creating parent directories. The content travels
+// base64-encoded, so any bytes are safe.
 func (s *Sandbox) WriteFile(ctx context.Context, path string, data []byte) error {
 	if path == "" {
 		return fmt.Errorf("%w: write file: empty path", ErrInvalidRequest)
 	}
 	req := fileRequest{Path: path, Content: base64.StdEncoding.EncodeToString(data), Encoding: "base64"}
-	return s.agent(ctx, agentWriteFilePath, 0, req, nil)
+	return s.agent(ctx, http.MethodPost, agentFilePath, 0, req, nil)
 }
 
-// ReadFile reads the file at path inside the sandbox.
+// ReadFile reads the file at path inside the sandbox, byte for byte (the
+// agent's download route: no newline translation, no encoding).
 func (s *Sandbox) ReadFile(ctx context.Context, path string) ([]byte, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w: read file: empty path", ErrInvalidRequest)
 	}
-	var res fileRequest
-	if err := s.agent(ctx, agentReadFilePath, 0, fileRequest{Path: path}, &res); err != nil {
+	var raw []byte
+	if err := s.agent(ctx, http.MethodGet, agentDownloadPath+"?path="+url.QueryEscape(path), 0, nil, &raw); err != nil {
 		return nil, err
 	}
-	switch res.Encoding {
-	case "base64":
-		b, err := base64.StdEncoding.DecodeString(res.Content)
-		if err != nil {
-			return nil, fmt.Errorf("sandbox agent: read %s: bad base64 content: %v", path, err)
-		}
-		return b, nil
-	case "", "utf-8", "text":
-		return []byte(res.Content), nil
-	default:
-		return nil, fmt.Errorf("sandbox agent: read %s: unknown encoding %q", path, res.Encoding)
-	}
+	return raw, nil
 }
 
-// agent POSTs a JSON request to the sandbox's agent and decodes the answer
-// into out (when not nil). The call is bounded by limit, or by the client's
-// request timeout when limit is 0.
-func (s *Sandbox) agent(ctx context.Context, path string, limit time.Duration, in, out any) error {
+// agent sends a request to the sandbox's agent (a JSON body when in is not
+// nil) and decodes the answer into out: JSON, or the raw bytes when out is a
+// *[]byte. The call is bounded by limit, or by the client's request timeout
+// when limit is 0.
+func (s *Sandbox) agent(ctx context.Context, method, path string, limit time.Duration, in, out any) error {
 	if s == nil || s.c == nil {
 		return errors.New("sandbox agent: the sandbox was not returned by Acquire")
 	}
 	if s.URL == "" || s.AgentToken == "" {
 		return fmt.Errorf("sandbox agent: sandbox %s has no agent URL or token (is it a service-mode image?)", s.ID)
 	}
-	payload, err := json.Marshal(in)
-	if err != nil {
-		return fmt.Errorf("sandbox agent: encode request: %w", err)
+	var body io.Reader
+	if in != nil {
+		payload, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("sandbox agent: encode request: %w", err)
+		}
+		body = bytes.NewReader(payload)
 	}
 	// An exec's own limit running out reads as its deadline; the client's
 	// request bound running out reads as an unreachable agent, as a transport
@@ -131,11 +130,13 @@ func (s *Sandbox) agent(ctx context.Context, path string, limit time.Duration, i
 	}
 	callCtx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, strings.TrimRight(s.URL, "/")+path, bytes.NewReader(payload))
+	req, err := http.NewRequestWithContext(callCtx, method, strings.TrimRight(s.URL, "/")+path, body)
 	if err != nil {
 		return fmt.Errorf("sandbox agent: %w", err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", s.c.userAgent)
 	req.Header.Set("Authorization", "Bearer "+s.AgentToken)
@@ -160,14 +161,18 @@ func (s *Sandbox) agent(ctx context.Context, path string, limit time.Duration, i
 	if out == nil {
 		return nil
 	}
+	if raw, ok := out.(*[]byte); ok {
+		*raw = data
+		return nil
+	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("sandbox agent %s: unexpected answer (%v): %s", path, err, snippet(data))
 	}
 	return nil
 }
 
-// agentMessage reads an agent's error body ({"error": "…"}, the contract's
-// {"error": {"message": "…"}}, {"detail": "…"}, or plain text) as one short line.
+// agentMessage reads an agent's error body (the contract's {"detail": "…"}
+// or {"detail": [{"msg": …}]}, {"error": …}, or plain text) as one short line.
 func agentMessage(b []byte) string {
 	return snippet([]byte(rawAgentMessage(b)))
 }
@@ -175,7 +180,7 @@ func agentMessage(b []byte) string {
 func rawAgentMessage(b []byte) string {
 	var v struct {
 		Error  json.RawMessage `json:"error"`
-		Detail string          `json:"detail"`
+		Detail json.RawMessage `json:"detail"`
 	}
 	if json.Unmarshal(b, &v) == nil {
 		var s string
@@ -189,8 +194,16 @@ func rawAgentMessage(b []byte) string {
 		if json.Unmarshal(v.Error, &o) == nil && o.Message != "" {
 			return o.Message
 		}
-		if v.Detail != "" {
-			return v.Detail
+		var d string
+		if json.Unmarshal(v.Detail, &d) == nil && d != "" {
+			return d
+		}
+		var list []struct {
+			Loc []any  `json:"loc"`
+			Msg string `json:"msg"`
+		}
+		if json.Unmarshal(v.Detail, &list) == nil && len(list) > 0 {
+			return fmt.Sprintf("%v: %s", list[0].Loc, list[0].Msg)
 		}
 	}
 	return string(b)

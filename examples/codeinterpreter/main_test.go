@@ -29,7 +29,7 @@ func newFakeHotpool(t *testing.T, withFiles bool) (*fakeHotpool, *client.Client)
 	f := &fakeHotpool{files: map[string]string{}}
 	agent := http.NewServeMux()
 	if withFiles {
-		agent.HandleFunc("/api/files/write", func(w http.ResponseWriter, r *http.Request) {
+		agent.HandleFunc("/api/files/content", func(w http.ResponseWriter, r *http.Request) {
 			var req struct{ Path, Content, Encoding string }
 			require.NoError(t, json.NewDecoder(r.Body).Decode(&req))
 			b, err := base64.StdEncoding.DecodeString(req.Content)

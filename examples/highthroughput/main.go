@@ -49,7 +49,9 @@ func runTask(ctx context.Context, c *client.Client, image string, id int) outcom
 			o.err = fmt.Errorf("release: %w", err)
 		}
 	}()
-	res, err := sb.Exec(ctx, fmt.Sprintf("python3 /app/run_task.py %d", id), client.ExecOptions{Timeout: time.Minute})
+	// The task: any command the image has (python3 in the python image, and
+	// on the host for local sandboxes, which run commands with its shell).
+	res, err := sb.Exec(ctx, fmt.Sprintf("python3 -c 'import sys; print(sum(range(int(sys.argv[1]))))' %d", id), client.ExecOptions{Timeout: time.Minute})
 	switch {
 	case err != nil:
 		o.err = err

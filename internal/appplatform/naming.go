@@ -17,7 +17,7 @@ const (
 	EnvDeployment = "HOTPOOL_DEPLOYMENT"
 	// EnvAgentToken is the key the agent token should use in CreateSpec.Env;
 	// every CreateSpec.Env entry is set as a SECRET.
-	EnvAgentToken = "HOTPOOL_AGENT_TOKEN"
+	EnvAgentToken = "SANDBOX_API_TOKEN"
 )
 
 // MaxAppNameLength is App Platform's limit on app names.

@@ -25,7 +25,8 @@ func appSpec(deployment string, s pool.CreateSpec) (*godo.AppSpec, error) {
 	for _, k := range slices.Sorted(maps.Keys(t.Env)) {
 		envs = append(envs, &godo.AppVariableDefinition{Key: k, Value: t.Env[k], Type: godo.AppVariableType_General, Scope: godo.AppVariableScope_RunTime})
 	}
-	for _, kv := range [][2]string{{EnvSandboxID, s.SandboxID}, {EnvPool, s.Pool}, {EnvDeployment, deployment}} {
+	// SANDBOX_MODE=service starts the do-app-sandbox image's HTTP agent.
+	for _, kv := range [][2]string{{"SANDBOX_MODE", "service"}, {EnvSandboxID, s.SandboxID}, {EnvPool, s.Pool}, {EnvDeployment, deployment}} {
 		envs = append(envs, &godo.AppVariableDefinition{Key: kv[0], Value: kv[1], Type: godo.AppVariableType_General, Scope: godo.AppVariableScope_RunTime})
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.Env)) {
@@ -46,7 +47,16 @@ func appSpec(deployment string, s pool.CreateSpec) (*godo.AppSpec, error) {
 		Envs:             envs,
 	}
 	if t.HealthCheckPath != "" {
-		svc.HealthCheck = &godo.AppServiceSpecHealthCheck{HTTPPath: t.HealthCheckPath}
+		// The SDK's service-mode timings: App Platform holds the deployment's
+		// ACTIVE phase back until /health passes.
+		svc.HealthCheck = &godo.AppServiceSpecHealthCheck{
+			HTTPPath: t.HealthCheckPath, InitialDelaySeconds: 5, PeriodSeconds: 10, TimeoutSeconds: 5,
+			SuccessThreshold: 1, FailureThreshold: 3,
+		}
 	}
-	return &godo.AppSpec{Name: name, Region: t.Region, Services: []*godo.AppServiceSpec{svc}}, nil
+	ingress := &godo.AppIngressSpec{Rules: []*godo.AppIngressSpecRule{{
+		Match:     &godo.AppIngressSpecRuleMatch{Path: &godo.AppIngressSpecRuleStringMatch{Prefix: godo.PtrTo("/")}},
+		Component: &godo.AppIngressSpecRuleRoutingComponent{Name: serviceName},
+	}}}
+	return &godo.AppSpec{Name: name, Region: t.Region, Services: []*godo.AppServiceSpec{svc}, Ingress: ingress}, nil
 }

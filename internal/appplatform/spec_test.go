@@ -48,13 +48,21 @@ func TestCreateSendsTheTemplate(t *testing.T) {
 	require.Equal(t, "apps-s-1vcpu-1gb", svc.InstanceSizeSlug)
 	require.Equal(t, int64(1), svc.InstanceCount)
 	require.Equal(t, int64(8080), svc.HTTPPort)
-	require.Equal(t, "/health", svc.HealthCheck.HTTPPath)
+	// The do-app-sandbox SDK's service-mode spec: its health check timings
+	// and an explicit ingress rule for /.
+	require.Equal(t, &godo.AppServiceSpecHealthCheck{HTTPPath: "/health", InitialDelaySeconds: 5, PeriodSeconds: 10, TimeoutSeconds: 5,
+		SuccessThreshold: 1, FailureThreshold: 3}, svc.HealthCheck)
+	require.NotNil(t, got.Spec.Ingress)
+	require.Len(t, got.Spec.Ingress.Rules, 1)
+	require.Equal(t, "/", *got.Spec.Ingress.Rules[0].Match.Path.Prefix)
+	require.Equal(t, "sandbox", got.Spec.Ingress.Rules[0].Component.Name)
 	env := map[string]*godo.AppVariableDefinition{}
 	for _, e := range svc.Envs {
 		env[e.Key] = e
 	}
-	require.Len(t, env, 5)
-	for k, v := range map[string]string{"LOG_LEVEL": "debug", appplatform.EnvSandboxID: s.SandboxID, appplatform.EnvPool: "python", appplatform.EnvDeployment: "hp"} {
+	require.Len(t, env, 6)
+	require.Equal(t, godo.AppVariableType_Secret, env["SANDBOX_API_TOKEN"].Type, "the agent reads its token from SANDBOX_API_TOKEN, a SECRET")
+	for k, v := range map[string]string{"SANDBOX_MODE": "service", "LOG_LEVEL": "debug", appplatform.EnvSandboxID: s.SandboxID, appplatform.EnvPool: "python", appplatform.EnvDeployment: "hp"} {
 		require.Equal(t, v, env[k].Value, k)
 		require.Equal(t, godo.AppVariableType_General, env[k].Type, k)
 	}

@@ -7,10 +7,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"time"
 
 	"github.com/digitalocean/godo"
+
+	"github.com/hotpool/hotpool/internal/sandboxagent"
 )
 
 // app is one simulated app; spec holds secrets in the clear (the fake agent
@@ -21,7 +24,7 @@ type app struct {
 	spec         *godo.AppSpec
 	createdAt    time.Time
 	fails        bool
-	files        map[string][]byte // the fake agent's file system (guarded by Server.mu)
+	agent        *sandboxagent.Agent // made on the first agent call (guarded by Server.mu)
 }
 
 // maxBody caps a create request, like any sane API.
@@ -82,6 +85,10 @@ func (s *Server) deleteApp(w http.ResponseWriter, reqID, id string) {
 	if !ok {
 		writeError(w, http.StatusNotFound, reqID, "The resource you requested could not be found.")
 		return
+	}
+	if a.agent != nil {
+		// A deleted app's sandbox goes with it: nothing is reused.
+		_ = os.RemoveAll(a.agent.Root)
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"id": id})
 }

@@ -101,7 +101,7 @@ func appSpec(name string) *godo.AppSpec {
 			HealthCheck:      &godo.AppServiceSpecHealthCheck{HTTPPath: "/health"},
 			Envs: []*godo.AppVariableDefinition{
 				{Key: "HOTPOOL_SANDBOX_ID", Value: "abcdefghijklm", Type: godo.AppVariableType_General},
-				{Key: "HOTPOOL_AGENT_TOKEN", Value: "agent-secret", Type: godo.AppVariableType_Secret},
+				{Key: "SANDBOX_API_TOKEN", Value: "agent-secret", Type: godo.AppVariableType_Secret},
 			},
 		}},
 	}

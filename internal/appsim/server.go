@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +26,10 @@ type Options struct {
 	// CreateDelay is how long a deployment takes from PENDING_BUILD to ACTIVE;
 	// the four phases share it equally.
 	CreateDelay time.Duration
+	// AgentRoot is where each app's agent keeps its sandbox's file system
+	// (AgentRoot/<app id>/workspace, …); "" makes a temporary directory that
+	// Close removes.
+	AgentRoot string
 	// FailRate is the probability (0-1) that a new deployment ends in ERROR
 	// (half way through CreateDelay, when its build "fails").
 	FailRate float64
@@ -55,6 +60,8 @@ type Server struct {
 	healthFail map[string]bool
 	injected   map[string]int // faults injected by kind (Injected)
 	calls      map[string]int
+	agentRoot  string             // where sandboxes' file systems live (Options.AgentRoot or a temporary one)
+	ownRoot    bool               // agentRoot was made here and is removed by Close
 	namespaces []Namespace        // functions namespaces (AddNamespace)
 	triggers   map[string]Trigger // "ns/name" → trigger
 	log        []Call
@@ -102,7 +109,11 @@ func (s *Server) Close() error {
 	s.mu.Lock()
 	srv := s.srv
 	s.srv = nil
+	root, own := s.agentRoot, s.ownRoot
 	s.mu.Unlock()
+	if own {
+		defer os.RemoveAll(root)
+	}
 	if srv == nil {
 		return nil
 	}

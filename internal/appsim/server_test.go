@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -277,7 +279,7 @@ func TestQueuedFaultsDropsAndDelays(t *testing.T) {
 	require.Equal(t, 1, sim.Calls()["POST /v2/apps"])
 }
 
-func TestLiveURLServesHealthAndAFakeAgent(t *testing.T) {
+func TestLiveURLServesHealthAndTheAgent(t *testing.T) {
 	clock := pool.NewManualClock(epoch)
 	sim, base := serve(t, appsim.Options{Clock: clock, CreateDelay: time.Minute})
 	app := create(t, base, "hp-python-abcdefghijklm")
@@ -290,10 +292,10 @@ func TestLiveURLServesHealthAndAFakeAgent(t *testing.T) {
 	sim.SetHealthFailing(app.ID, false)
 	require.Equal(t, http.StatusOK, do(t, http.MethodGet, live+"/health", "", nil).status)
 
-	cmd := map[string]string{"command": "python3 -c 'print(2+2)'"}
-	require.Equal(t, http.StatusUnauthorized, do(t, http.MethodPost, live+"/api/exec", "wrong", cmd).status)
+	cmd := map[string]string{"command": "echo $((2+2))"}
+	require.Equal(t, http.StatusForbidden, do(t, http.MethodPost, live+"/api/exec", "wrong", cmd).status)
 	require.Equal(t, http.StatusUnauthorized, do(t, http.MethodPost, live+"/api/exec", "", cmd).status)
-	require.Equal(t, http.StatusBadRequest, do(t, http.MethodPost, live+"/api/exec", "agent-secret", []byte("{}")).status)
+	require.Equal(t, http.StatusUnprocessableEntity, do(t, http.MethodPost, live+"/api/exec", "agent-secret", []byte("{}")).status)
 	a := do(t, http.MethodPost, live+"/api/exec", "agent-secret", cmd)
 	require.Equal(t, http.StatusOK, a.status)
 	var out struct {
@@ -302,7 +304,7 @@ func TestLiveURLServesHealthAndAFakeAgent(t *testing.T) {
 		ExitCode int    `json:"exit_code"`
 	}
 	a.decode(t, &out)
-	require.Equal(t, cmd["command"]+"\n", out.Stdout)
+	require.Equal(t, "4\n", out.Stdout, "the agent really runs the command")
 	require.Zero(t, out.ExitCode)
 
 	require.Equal(t, http.StatusNotFound, do(t, http.MethodGet, live+"/elsewhere", "", nil).status)
@@ -312,39 +314,31 @@ func TestLiveURLServesHealthAndAFakeAgent(t *testing.T) {
 	require.Equal(t, 5, calls["GET /live/{id}/health"])
 	require.Equal(t, 4, calls["POST /live/{id}/api/exec"])
 	require.Equal(t, 1, calls["GET /live/{id}/other"])
+	require.Empty(t, sim.SandboxDir(app.ID), "a deleted app's sandbox directory is gone")
 	require.Equal(t, 2, sim.APICalls(), "live URLs are not API calls")
 }
 
-func TestFakeAgentFiles(t *testing.T) {
+// Files written through the agent are on disk in the app's own directory,
+// and go with the app.
+func TestAgentFilesLiveInTheAppsDirectory(t *testing.T) {
 	clock := pool.NewManualClock(epoch)
-	_, base := serve(t, appsim.Options{Clock: clock})
+	sim, base := serve(t, appsim.Options{Clock: clock})
 	app := create(t, base, "hp-python-abcdefghijkln")
+	clock.Advance(time.Minute)
 	live := base + "/live/" + app.ID
 	write := map[string]string{"path": "/tmp/code.py", "content": base64.StdEncoding.EncodeToString([]byte("print(42)\n")), "encoding": "base64"}
-	require.Equal(t, http.StatusUnauthorized, do(t, http.MethodPost, live+"/api/files/write", "wrong", write).status)
-	require.Equal(t, http.StatusOK, do(t, http.MethodPost, live+"/api/files/write", "agent-secret", write).status)
-	require.Equal(t, http.StatusBadRequest, do(t, http.MethodPost, live+"/api/files/write", "agent-secret",
-		map[string]string{"path": "relative.py", "content": "x"}).status)
-	require.Equal(t, http.StatusBadRequest, do(t, http.MethodPost, live+"/api/files/write", "agent-secret",
-		map[string]string{"path": "/x", "content": "%%%", "encoding": "base64"}).status)
-
-	var file struct{ Content, Encoding string }
-	a := do(t, http.MethodPost, live+"/api/files/read", "agent-secret", map[string]string{"path": "/tmp/code.py"})
-	require.Equal(t, http.StatusOK, a.status)
-	a.decode(t, &file)
-	got, err := base64.StdEncoding.DecodeString(file.Content)
+	require.Equal(t, http.StatusForbidden, do(t, http.MethodPost, live+"/api/files/content", "wrong", write).status)
+	require.Equal(t, http.StatusOK, do(t, http.MethodPost, live+"/api/files/content", "agent-secret", write).status)
+	require.Equal(t, http.StatusForbidden, do(t, http.MethodPost, live+"/api/files/content", "agent-secret",
+		map[string]string{"path": "/etc/x", "content": "x"}).status)
+	dir := sim.SandboxDir(app.ID)
+	b, err := os.ReadFile(filepath.Join(dir, "tmp", "code.py"))
 	require.NoError(t, err)
-	require.Equal(t, "print(42)\n", string(got))
-	require.Equal(t, http.StatusNotFound, do(t, http.MethodPost, live+"/api/files/read", "agent-secret", map[string]string{"path": "/nope"}).status)
-
-	var out struct {
-		Stdout   string `json:"stdout"`
-		ExitCode int    `json:"exit_code"`
-	}
-	do(t, http.MethodPost, live+"/api/exec", "agent-secret", map[string]string{"command": "cat /tmp/code.py"}).decode(t, &out)
-	require.Equal(t, "print(42)\n", out.Stdout)
-	do(t, http.MethodPost, live+"/api/exec", "agent-secret", map[string]string{"command": "cat /missing"}).decode(t, &out)
-	require.Equal(t, 1, out.ExitCode)
+	require.Equal(t, "print(42)\n", string(b))
+	require.Equal(t, http.StatusNotFound, do(t, http.MethodGet, live+"/api/files/content?path=/tmp/nope", "agent-secret", nil).status)
+	require.Equal(t, http.StatusOK, do(t, http.MethodDelete, base+"/v2/apps/"+app.ID, token, nil).status)
+	_, err = os.Stat(dir)
+	require.True(t, os.IsNotExist(err), "the sandbox's files go with its app")
 }
 
 func TestStartServesAndCloses(t *testing.T) {

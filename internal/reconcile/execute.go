@@ -10,7 +10,7 @@ import (
 )
 
 // AgentTokenEnv is the env var through which a sandbox's agent learns its token.
-const AgentTokenEnv = "HOTPOOL_AGENT_TOKEN"
+const AgentTokenEnv = "SANDBOX_API_TOKEN"
 
 // executor carries out one pass's actions.
 type executor struct {

@@ -36,7 +36,7 @@ type Reconciler struct {
 // Option configures a Reconciler.
 type Option func(*Reconciler)
 
-// WithSecrets makes every create carry HOTPOOL_AGENT_TOKEN, the sandbox's
+// WithSecrets makes every create carry SANDBOX_API_TOKEN, the sandbox's
 // agent token derived from the deployment secret.
 func WithSecrets(s pool.Secrets) Option { return func(r *Reconciler) { r.secrets = &s } }
 
