@@ -8,9 +8,11 @@ package functions_test
 import (
 	"bufio"
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -116,7 +118,7 @@ func TestDeployerAcceptsTheStagedProject(t *testing.T) {
 	require.Len(t, d.Packages, 1)
 	pkg := d.Packages[0]
 	require.Equal(t, "hotpool", pkg.Name)
-	require.ElementsMatch(t, []string{"HOTPOOL_API_TOKEN", "REDIS_URL", "HOTPOOL_CONFIG", "HOTPOOL_SECRET"}, keys(pkg.Environment),
+	require.ElementsMatch(t, []string{"HOTPOOL_API_TOKEN", "REDIS_URL", "HOTPOOL_CONFIG", "HOTPOOL_SECRET"}, slices.Sorted(maps.Keys(pkg.Environment)),
 		"only the variables that must be set")
 	cfg, err := pool.ParseConfig([]byte(pkg.Environment["HOTPOOL_CONFIG"]))
 	require.NoError(t, err, "the config reaches the functions intact: %q", pkg.Environment["HOTPOOL_CONFIG"])
@@ -132,7 +134,7 @@ func TestDeployerAcceptsTheStagedProject(t *testing.T) {
 	}
 	require.Len(t, fns, 4)
 	rec := pkg.Functions[fns["reconcile"]]
-	require.Equal(t, []string{"DIGITALOCEAN_TOKEN"}, keys(rec.Environment), "only reconcile calls the platform")
+	require.Equal(t, []string{"DIGITALOCEAN_TOKEN"}, slices.Sorted(maps.Keys(rec.Environment)), "only reconcile calls the platform")
 	require.GreaterOrEqual(t, rec.Limits["timeout"], 56000, "a run passes for up to 55 s")
 	require.GreaterOrEqual(t, pkg.Functions[fns["acquire"]].Limits["timeout"], 26000, "wait_seconds holds an acquire up to 25 s")
 	require.Len(t, rec.Triggers, 1)
@@ -164,7 +166,7 @@ func TestOptionalVariablesAreStagedOnlyWhenSet(t *testing.T) {
 	require.Equal(t, "debug", d.Packages[0].Environment["HOTPOOL_LOG_LEVEL"])
 	for _, f := range d.Packages[0].Functions {
 		if f.Name == "reconcile" {
-			require.ElementsMatch(t, []string{"DIGITALOCEAN_TOKEN", "HOTPOOL_WEBHOOK_SECRET", "HOTPOOL_WEBHOOK_SECRET_SLACK"}, keys(f.Environment))
+			require.ElementsMatch(t, []string{"DIGITALOCEAN_TOKEN", "HOTPOOL_WEBHOOK_SECRET", "HOTPOOL_WEBHOOK_SECRET_SLACK"}, slices.Sorted(maps.Keys(f.Environment)))
 		}
 	}
 }
@@ -183,12 +185,4 @@ func TestStagedModulesNameOnlyWhatTheFunctionImports(t *testing.T) {
 		}
 		require.NoFileExists(t, filepath.Join(dir, "packages", "hotpool", fn, "invoke.go"), "the platform adds its own main")
 	}
-}
-
-func keys(m map[string]string) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }

@@ -70,7 +70,11 @@ func (s *Server) getApp(w http.ResponseWriter, r *http.Request, reqID, id string
 func (s *Server) deleteApp(w http.ResponseWriter, reqID, id string) {
 	s.mu.Lock()
 	a, ok := s.apps[id]
+	var sandboxDir string
 	if ok {
+		if a.agent != nil {
+			sandboxDir = a.agent.Root
+		}
 		delete(s.apps, id)
 		delete(s.names, a.spec.Name)
 		delete(s.healthFail, id)
@@ -86,9 +90,9 @@ func (s *Server) deleteApp(w http.ResponseWriter, reqID, id string) {
 		writeError(w, http.StatusNotFound, reqID, "The resource you requested could not be found.")
 		return
 	}
-	if a.agent != nil {
+	if sandboxDir != "" {
 		// A deleted app's sandbox goes with it: nothing is reused.
-		_ = os.RemoveAll(a.agent.Root)
+		_ = os.RemoveAll(sandboxDir)
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"id": id})
 }

@@ -1,6 +1,7 @@
 package appsim
 
 import (
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -58,6 +59,10 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, rest string) 
 			return
 		}
 		ag, err := s.agentOf(id, a)
+		if errors.Is(err, errAppGone) {
+			http.Error(w, "no such app", http.StatusNotFound)
+			return
+		}
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
@@ -68,12 +73,19 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, rest string) 
 	}
 }
 
+// errAppGone: the app was deleted while its request was on the way.
+var errAppGone = errors.New("appsim: app deleted")
+
 // agentOf is the app's agent, made on first use: its token is the app's
 // SANDBOX_API_TOKEN (none: every call answers 503, as the real agent does),
 // its file system a directory of its own under the server's AgentRoot.
 func (s *Server) agentOf(id string, a *app) (*sandboxagent.Agent, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.apps[id] != a {
+		// Deleted since serveLive looked it up: make no directory to leak.
+		return nil, errAppGone
+	}
 	if a.agent != nil {
 		return a.agent, nil
 	}

@@ -193,10 +193,11 @@ func (l *Lazy) Handler() (*httpapi.Handler, *App) {
 // errNoReconciler: a cron invocation in a deployment without DIGITALOCEAN_TOKEN.
 var errNoReconciler = errors.New("reconcile needs " + EnvDOToken)
 
-// Cron runs the scheduled trigger's (or a kick's) work: passes every few
-// seconds while something is moving, until shortly before the function's own
-// deadline (pool.RunBudgetFor), so it answers before the platform kills it
-// and the next trigger finds the lock free.
+// Cron runs the scheduled trigger's work (Service.Run, as a kick's POST
+// /reconcile {"action":"run"} does): passes every few seconds while
+// something is moving, until shortly before the function's own deadline
+// (pool.RunBudgetFor), so it answers before the platform kills it and the
+// next trigger finds the lock free.
 func (l *Lazy) Cron(ctx context.Context) (pool.PassReport, error) {
 	app, err := l.Get()
 	if err != nil {

@@ -88,13 +88,12 @@ func (k *kicker) Kick() {
 	if url == "" {
 		return
 	}
-	written := make(chan struct{})
+	// pending counts this kick until its request is written (or it gives up).
 	k.pending.Add(1)
 	go func() {
 		var once sync.Once
-		sent := func() { once.Do(func() { close(written) }) }
+		sent := func() { once.Do(k.pending.Done) }
 		defer sent()
-		go func() { <-written; k.pending.Done() }()
 		ctx, cancel := context.WithTimeout(context.Background(), kickTimeout)
 		defer cancel()
 		if !k.coalesc(ctx) {

@@ -41,7 +41,6 @@ func (k Kind) String() string {
 
 // probe reads just enough of an event to tell its kind.
 type probe struct {
-	Version        string  `json:"version"`
 	RawPath        *string `json:"rawPath"`
 	HTTPMethod     string  `json:"httpMethod"`
 	RequestContext *struct {

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hotpool/hotpool/internal/appsim"
@@ -253,7 +252,7 @@ func TestAPassWhoseCallsAllFailIsAnError(t *testing.T) {
 	defer cancel()
 	raw, _ := json.Marshal(scheduledEvent("aws.events"))
 	_, err = Serve(ctx, l, "reconcile", raw)
-	require.Error(t, err)
+	require.ErrorIs(t, err, ErrPassFailed)
 }
 
 func FuzzServe(f *testing.F) {
@@ -290,5 +289,3 @@ func FuzzServe(f *testing.F) {
 		require.NotEqual(t, 0, r.StatusCode)
 	})
 }
-
-var _ = events.APIGatewayProxyResponse{}

@@ -496,12 +496,12 @@ func TestRunFor_FillsAnEmptyPoolWithinOneCronInvocation(t *testing.T) {
 		ReconcilerOptions: []reconcile.Option{sleep}})
 	clock = e.Clock
 	start := e.Now()
-	reps, err := e.Reconciler.RunFor(context.Background(), reconcile.DefaultRunBudget, reconcile.DefaultRunEvery)
+	reps, err := e.Reconciler.RunFor(context.Background(), pool.RunBudget, pool.RunEvery)
 	require.NoError(t, err)
 	last := reps[len(reps)-1]
 	require.Equal(t, 3, last.Pools["py"].Ready, "ready within the same invocation that started the creates")
 	require.False(t, reconcile.Busy(last))
-	require.Less(t, e.Now().Sub(start), reconcile.DefaultRunBudget)
+	require.Less(t, e.Now().Sub(start), pool.RunBudget)
 	calls := 0
 	for _, r := range reps {
 		calls += r.APICalls

@@ -7,20 +7,12 @@ import (
 	"github.com/hotpool/hotpool/internal/pool"
 )
 
-// Defaults of the prompt-refill loop (README.md, "Prompt refill").
-const (
-	// DefaultRunBudget keeps a cron invocation (every minute) under a minute,
-	// so the next cron run finds the lock free.
-	DefaultRunBudget = 55 * time.Second
-	// DefaultRunEvery is the pause between passes while something is moving.
-	DefaultRunEvery = 5 * time.Second
-)
-
 // RunFor runs passes every `every` for up to `budget` (by the injected
 // clock) while there is work in flight: something creating or deleting, or
 // an active pool below target whose circuit is closed. It stops after the
 // first quiet pass, when another reconciler holds the lock, or on an error.
-// The cron function calls RunFor(ctx, DefaultRunBudget, DefaultRunEvery), so
+// pool.Service.Run (a scheduled or kicked run) calls it with
+// pool.RunBudgetFor(ctx) and pool.RunEvery, so
 // a sandbox deployed a few seconds after a pass is marked ready a few
 // seconds later rather than a minute later.
 func (r *Reconciler) RunFor(ctx context.Context, budget, every time.Duration) ([]pool.PassReport, error) {
