@@ -139,7 +139,7 @@ func (a *Agent) exec(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", "-c", *req.Command)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HOME="+a.host("/home/sandbox"), "SANDBOX_MODE=service")
+	cmd.Env = a.environ()
 	for k, v := range req.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -162,6 +162,20 @@ func (a *Agent) exec(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"stdout": stdout.String(), "stderr": stderr.String(), "exit_code": code})
+}
+
+// environ is a command's environment: the host's PATH (and locale) so the
+// host's tools run, the sandbox's HOME and TMPDIR, and SANDBOX_MODE; nothing
+// else of the host's, so the server's own secrets (HOTPOOL_API_TOKEN,
+// DIGITALOCEAN_TOKEN, HOTPOOL_SECRET, …) never reach a sandboxed command.
+func (a *Agent) environ() []string {
+	env := []string{"HOME=" + a.host("/home/sandbox"), "TMPDIR=" + a.host("/tmp"), "SANDBOX_MODE=service"}
+	for _, k := range []string{"PATH", "LANG", "LC_ALL"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
 }
 
 // host maps a sandbox path to the host; the contract's roots live under Root.
