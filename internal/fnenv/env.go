@@ -114,7 +114,7 @@ func Build(getenv Getenv, logOut io.Writer) (*App, error) {
 	}
 	opts := pool.ServiceOptions{Store: store, Config: cfg, Clock: clock, Secrets: secrets, AfterPass: app.AfterPass, Logger: logger}
 	if k := newKicker(getenv, token, rdb, redisstate.NewKeys(cfg.Deployment).Kick(), logger); k != nil {
-		app.kicker, opts.Kick = k, k.Kick
+		app.kicker, opts.Kick, opts.Handover = k, k.Kick, k.Handover
 	}
 	if app.Reconciler != nil {
 		opts.Reconciler = app.Reconciler
@@ -206,6 +206,9 @@ func (l *Lazy) Cron(ctx context.Context) (pool.PassReport, error) {
 	if app.Reconciler == nil {
 		return pool.PassReport{}, errNoReconciler
 	}
-	// The reconciler logs each pass itself; Run delivers webhooks after.
-	return app.Service.Run(ctx)
+	// The reconciler logs each pass itself; Run delivers webhooks after, and
+	// may hand its work over (a kick) before the function answers.
+	rep, err := app.Service.Run(ctx)
+	app.KicksSent()
+	return rep, err
 }

@@ -43,7 +43,7 @@ var kickBody = []byte(`{"action":"run"}`)
 type kicker struct {
 	url     func() string // "" when no URL can be had now
 	token   string
-	coalesc func(ctx context.Context) bool // true: this caller kicks
+	coalesc func(ctx context.Context, force bool) bool // true: this caller kicks
 	hc      *http.Client
 	log     *slog.Logger
 	now     func() time.Time
@@ -70,20 +70,33 @@ func newKicker(getenv Getenv, token string, rdb *redis.Client, key string, log *
 	}
 	return &kicker{
 		url: url, token: token, hc: &http.Client{Timeout: kickTimeout}, log: log, now: time.Now,
-		coalesc: func(ctx context.Context) bool {
+		coalesc: func(ctx context.Context, force bool) bool {
+			if force {
+				// Still marks the interval, so acquires do not kick on top.
+				_ = rdb.Set(ctx, key, "1", kickEvery).Err()
+				return true
+			}
 			ok, err := rdb.SetNX(ctx, key, "1", kickEvery).Result()
 			return err == nil && ok
 		},
 	}
 }
 
-// Kick starts a kick unless one left this container within kickEvery.
-func (k *kicker) Kick() {
+// Kick starts a kick unless one left this container, or any function of the
+// deployment, within kickEvery.
+func (k *kicker) Kick() { k.kick(false) }
+
+// Handover starts a kick whatever kicked before: a run that ran out of time
+// with work in flight hands it to the next run.
+func (k *kicker) Handover() { k.kick(true) }
+
+func (k *kicker) kick(force bool) {
 	now := k.now().UnixNano()
 	last := k.last.Load()
-	if now-last < int64(kickEvery) || !k.last.CompareAndSwap(last, now) {
+	if !force && (now-last < int64(kickEvery) || !k.last.CompareAndSwap(last, now)) {
 		return
 	}
+	k.last.Store(now)
 	url := k.url()
 	if url == "" {
 		return
@@ -96,7 +109,7 @@ func (k *kicker) Kick() {
 		defer sent()
 		ctx, cancel := context.WithTimeout(context.Background(), kickTimeout)
 		defer cancel()
-		if !k.coalesc(ctx) {
+		if !k.coalesc(ctx, force) {
 			return // another function kicked within kickEvery
 		}
 		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { sent() }})

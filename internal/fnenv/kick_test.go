@@ -82,6 +82,13 @@ func TestAcquireKicksReconcileWithoutWaitingForIt(t *testing.T) {
 	resp = l2.DO(ctx, "acquire", webEvent("POST", "", token, `{"image":"python"}`))
 	require.Equal(t, 202, resp["statusCode"])
 	require.Len(t, rec.got(), 1, "another function within the interval does not kick again")
+
+	// A run that ran out of time hands its work over: never coalesced.
+	app, err := l.Get()
+	require.NoError(t, err)
+	app.kicker.Handover()
+	app.KicksSent()
+	require.Eventually(t, func() bool { return len(rec.got()) == 2 }, 2*time.Second, 5*time.Millisecond)
 }
 
 func TestKickCanBeTurnedOff(t *testing.T) {

@@ -21,6 +21,21 @@ type PassReport struct {
 	Errors     []string                  `json:"errors,omitempty"` // one line each; a failed item never stops the pass
 }
 
+// Busy reports whether a pass left work that a pass a few seconds later
+// would advance: something creating or deleting, or an active pool below
+// target whose circuit is closed.
+func (r PassReport) Busy() bool {
+	for _, p := range r.Pools {
+		if p.Creating > 0 || p.Deleting > 0 {
+			return true
+		}
+		if p.Ready < p.Target && !p.Idle && p.Circuit == "closed" {
+			return true
+		}
+	}
+	return false
+}
+
 // PoolPassReport is what one pass did to one pool.
 type PoolPassReport struct {
 	Ready       int    `json:"ready"`

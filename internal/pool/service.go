@@ -30,6 +30,11 @@ type ServiceOptions struct {
 	// starts at once instead of at the next tick or cron minute (the local
 	// server's loop; a function's asynchronous call of reconcile).
 	Kick func()
+	// Handover, when set, is called (it must not block) when a run ends at
+	// its deadline with work still in flight, so the next run starts at once
+	// rather than at the next cron minute; unlike Kick it must not be
+	// coalesced away, since the runs it would coalesce with have ended.
+	Handover func()
 	// AfterPass, when set, runs after every pass the service ran (webhook
 	// delivery of the events the pass appended).
 	AfterPass func(ctx context.Context)
@@ -230,6 +235,12 @@ func (s *Service) Run(ctx context.Context) (PassReport, error) {
 	var last PassReport
 	if len(reps) > 0 {
 		last = reps[len(reps)-1]
+	}
+	if err == nil && last.Leader && last.Busy() && s.o.Handover != nil {
+		// Out of time with deployments in flight: a kick that came during
+		// this run found the lock taken and ended, so nothing else would
+		// finish them before the next cron minute.
+		s.o.Handover()
 	}
 	return last, storeErr(err)
 }

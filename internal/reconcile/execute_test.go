@@ -229,7 +229,7 @@ func TestRunFor_RepeatsWhileBusyWithinBudget(t *testing.T) {
 	reps, err = r2.RunFor(context.Background(), 55*time.Second, 5*time.Second)
 	require.NoError(t, err)
 	require.Len(t, reps, 1)
-	require.False(t, Busy(reps[0]))
+	require.False(t, reps[0].Busy())
 }
 
 // A shut-down pool (its own flag or the manager's) is drained, not below
@@ -253,7 +253,7 @@ func TestRunFor_AShutPoolIsNotBusy(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, reps, 1)
 			require.Zero(t, reps[0].Pools["py"].Target, "a shut pool is held at nothing")
-			require.False(t, Busy(reps[0]))
+			require.False(t, reps[0].Busy())
 		})
 	}
 }

@@ -169,7 +169,7 @@ func TestLesson_CreationFailingForever(t *testing.T) {
 	e.Clock.Advance(5 * time.Second)
 	rep, err = e.Pass(ctx) // forgets the last failed record
 	require.NoError(t, err)
-	require.False(t, reconcile.Busy(rep), "an open circuit does not keep RunFor polling")
+	require.False(t, rep.Busy(), "an open circuit does not keep RunFor polling")
 
 	n := len(e.pv.creates())
 	require.NoError(t, e.Run(ctx, cfg.CircuitOpenFor.D()-10*time.Second))
@@ -500,7 +500,7 @@ func TestRunFor_FillsAnEmptyPoolWithinOneCronInvocation(t *testing.T) {
 	require.NoError(t, err)
 	last := reps[len(reps)-1]
 	require.Equal(t, 3, last.Pools["py"].Ready, "ready within the same invocation that started the creates")
-	require.False(t, reconcile.Busy(last))
+	require.False(t, last.Busy())
 	require.Less(t, e.Now().Sub(start), pool.RunBudget)
 	calls := 0
 	for _, r := range reps {

@@ -21,7 +21,7 @@ func (r *Reconciler) RunFor(ctx context.Context, budget, every time.Duration) ([
 	for {
 		rep, err := r.Reconcile(ctx)
 		reps = append(reps, rep)
-		if err != nil || !rep.Leader || !Busy(rep) {
+		if err != nil || !rep.Leader || !rep.Busy() {
 			return reps, err
 		}
 		if r.clock.Now().Add(every).Sub(start) >= budget {
@@ -31,20 +31,6 @@ func (r *Reconciler) RunFor(ctx context.Context, budget, every time.Duration) ([
 			return reps, nil
 		}
 	}
-}
-
-// Busy reports whether a pass left work that a pass a few seconds later
-// would advance.
-func Busy(rep pool.PassReport) bool {
-	for _, p := range rep.Pools {
-		if p.Creating > 0 || p.Deleting > 0 {
-			return true
-		}
-		if p.Ready < p.Target && !p.Idle && p.Circuit == "closed" {
-			return true
-		}
-	}
-	return false
 }
 
 // Kick asks a running Run loop for a pass now (the local server calls it
@@ -75,7 +61,7 @@ func (r *Reconciler) Run(ctx context.Context, interval, every time.Duration, aft
 			onPass(rep, err)
 		}
 		wait = interval
-		if err == nil && rep.Leader && Busy(rep) {
+		if err == nil && rep.Leader && rep.Busy() {
 			wait = every
 		}
 	}

@@ -39,6 +39,12 @@ type Options struct {
 	// runs every PassEvery (default 5s, the cadence of RunFor).
 	Step      time.Duration
 	PassEvery time.Duration
+	// Schedule says when passes run: ScheduleEvery (default) every
+	// PassEvery; ScheduleCron as the functions' scheduled trigger does, a run
+	// each minute that passes every PassEvery while work is in flight, for
+	// up to pool.RunBudget; ScheduleCronKicked the same, plus a run at the
+	// next step after an acquire or a release kicked one (fnenv's kicker).
+	Schedule Schedule
 	// CreateDelay is how long a deployment takes to go ACTIVE (default 40s);
 	// FailRate the share of deployments that end in ERROR.
 	CreateDelay time.Duration
@@ -58,6 +64,16 @@ type Options struct {
 	// ReconcilerOptions are added to the reconciler's.
 	ReconcilerOptions []reconcile.Option
 }
+
+// Schedule is when the harness runs passes (Options.Schedule).
+type Schedule int
+
+// The schedules a simulation can follow.
+const (
+	ScheduleEvery Schedule = iota
+	ScheduleCron
+	ScheduleCronKicked
+)
 
 // Stats counts what a run did. Violations lists every broken invariant.
 type Stats struct {
@@ -104,6 +120,12 @@ type Harness struct {
 	rng      *rand.Rand
 	http     *http.Client
 	lastPass time.Time
+	// The functions' schedules: a run under way since runStart, the minute
+	// whose cron run has fired, and a kick waiting for the next step.
+	running  bool
+	runStart time.Time
+	lastCron time.Time
+	kicked   bool
 	traffic  bool
 	handed   map[string]bool
 	leases   map[string]*lease
@@ -175,6 +197,7 @@ func New(rdb *redis.Client, prefix string, o Options) (*Harness, error) {
 	h.Service, err = pool.NewService(pool.ServiceOptions{
 		Store: h.Store, Config: o.Config, Clock: h.Clock, Secrets: secrets, Reconciler: h.Reconciler,
 		NewSandboxID: h.newID,
+		Kick:         func() { h.kicked = true },
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			h.Clock.Advance(d)
 			return ctx.Err()
@@ -235,12 +258,44 @@ func (h *Harness) Step(ctx context.Context) error {
 	}
 	h.pollClaims(ctx)
 	h.releaseDue(ctx)
-	if !h.Clock.Now().Before(h.lastPass.Add(h.o.PassEvery)) {
-		if _, err := h.Pass(ctx); err != nil {
-			return err
-		}
+	if err := h.schedule(ctx); err != nil {
+		return err
 	}
 	return h.Check(ctx)
+}
+
+// schedule runs the passes Options.Schedule has due at this step.
+func (h *Harness) schedule(ctx context.Context) error {
+	now := h.Clock.Now()
+	due := !now.Before(h.lastPass.Add(h.o.PassEvery))
+	if h.o.Schedule == ScheduleEvery {
+		if due {
+			_, err := h.Pass(ctx)
+			return err
+		}
+		return nil
+	}
+	kicked := h.kicked && h.o.Schedule == ScheduleCronKicked
+	h.kicked = false
+	if minute := now.Truncate(time.Minute); !h.running && (minute.After(h.lastCron) || kicked) {
+		if minute.After(h.lastCron) {
+			h.lastCron = minute
+		}
+		h.running, h.runStart, due = true, now, true
+	}
+	if !h.running || !due {
+		return nil
+	}
+	rep, err := h.Pass(ctx)
+	if err != nil || !rep.Busy() {
+		h.running = false
+	} else if now.Add(h.o.PassEvery).Sub(h.runStart) >= pool.RunBudget {
+		// Out of budget with work in flight: pool.Service.Run hands over
+		// through a kick where kicks exist.
+		h.running = false
+		h.kicked = h.o.Schedule == ScheduleCronKicked
+	}
+	return err
 }
 
 // Pass runs one reconcile pass now.

@@ -3,6 +3,7 @@ package simharness
 import (
 	"context"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -159,4 +160,65 @@ func TestSimulation_OnMiniredis(t *testing.T) {
 	require.NoError(t, h.CheckConsistency(ctx))
 	require.Positive(t, h.Stats.WarmHits)
 	require.Empty(t, h.Stats.Violations, strings.Join(h.Stats.Violations, "\n"))
+}
+
+// The functions' schedules after a burst (create delays 40 s and 70 s): the scheduled
+// trigger alone waits for the next cron minute before a create starts; a
+// kick from the acquire starts a run at once. The burst lands at each 10 s
+// offset of the minute in turn; lags are simulated time, so they repeat.
+func TestSimulation_RefillLagCronAgainstKicked(t *testing.T) {
+	t.Parallel()
+	// 40 s fits one run (55 s); 70 s does not, so a run ends with the
+	// deployments in flight and hands them to the next through a kick.
+	for _, delay := range []time.Duration{40 * time.Second, 70 * time.Second} {
+		t.Run(delay.String(), func(t *testing.T) { refillLagCronAgainstKicked(t, delay) })
+	}
+}
+
+func refillLagCronAgainstKicked(t *testing.T, delay time.Duration) {
+	lags := map[Schedule][]time.Duration{}
+	for _, sched := range []Schedule{ScheduleCron, ScheduleCronKicked} {
+		rdb, prefix := redistest.Client(t)
+		ctx := context.Background()
+		// py alone: node's max_warm_age replacements would take create slots
+		// (max_concurrent_creates 4) and delay py's creates whatever the
+		// schedule.
+		cfg := simConfig()
+		delete(cfg.Pools, "node")
+		h, err := New(rdb, prefix, Options{Config: cfg, Seed: 7, CreateDelay: delay, Step: time.Second, Schedule: sched,
+			// Each burst's leases outlast its refill, so no release kicks a
+			// run meanwhile, and are gone before the next burst.
+			HoldMin: 150 * time.Second, HoldMax: 160 * time.Second})
+		require.NoError(t, err)
+		h.SetTraffic(false)
+		_, err = h.Converge(ctx, ConvergePasses)
+		require.NoError(t, err)
+		for offset := time.Duration(0); offset < time.Minute; offset += 10 * time.Second {
+			// Settle, then land the burst at this offset of the minute.
+			now := h.Clock.Now()
+			wait := 3*time.Minute + (offset-now.Sub(now.Truncate(time.Minute))+time.Minute)%time.Minute
+			require.NoError(t, h.Run(ctx, wait))
+			require.Equal(t, 4, h.Burst(ctx, "py", 4))
+			lag, _, err := h.RefillLag(ctx, "py", 5*time.Minute)
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, lag, delay, "a refill cannot beat one deployment")
+			lags[sched] = append(lags[sched], lag)
+		}
+		require.Empty(t, h.Stats.Violations, strings.Join(h.Stats.Violations, "\n"))
+		h.Close()
+	}
+	mean := func(ds []time.Duration) time.Duration {
+		var s time.Duration
+		for _, d := range ds {
+			s += d
+		}
+		return s / time.Duration(len(ds))
+	}
+	cron, kicked := lags[ScheduleCron], lags[ScheduleCronKicked]
+	t.Logf("refill lag after a burst of 4 (target 4, create delay %v), %d burst offsets: cron only mean %v max %v; kicked mean %v max %v; mean ratio %.2f",
+		delay, len(cron), mean(cron), slices.Max(cron), mean(kicked), slices.Max(kicked), mean(cron).Seconds()/mean(kicked).Seconds())
+	// A kick starts the creates within a step; the next pass after the
+	// deployment marks them ready (every 5 s), whatever the minute.
+	require.LessOrEqual(t, slices.Max(kicked), delay+2*5*time.Second)
+	require.Greater(t, mean(cron), mean(kicked), "the cron minute is waited for without a kick")
 }
