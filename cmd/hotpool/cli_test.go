@@ -435,3 +435,44 @@ func TestCLIErrorsAgainstTheLocalServer(t *testing.T) {
 		require.Equal(t, 1, strings.Count(stderr, "\n"), "%v: one line: %q", tc.args, stderr)
 	}
 }
+
+// TestLocalSandboxesRunCommandsAndStopAtRelease: against `serve`'s simulated
+// platform, `hotpool exec` really runs the command (42, exit status 3), and
+// once the sandbox is released its agent stops answering.
+func TestLocalSandboxesRunCommandsAndStopAtRelease(t *testing.T) {
+	cfg, err := pool.ParseConfig([]byte(`{"pools": {"python": {"target_ready": 1, "max_ready": 2}}}`))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := localserver.Start(ctx, localserver.Options{Addr: "127.0.0.1:0", Config: cfg, Token: cliToken,
+		SimCreateDelay: 50 * time.Millisecond, ReconcileEvery: 100 * time.Millisecond})
+	require.NoError(t, err)
+	defer func() { cancel(); <-s.Done() }()
+	t.Setenv("HOTPOOL_URL", s.BaseURL)
+	t.Setenv("HOTPOOL_API_TOKEN", cliToken)
+	code, _, stderr := cli(t, "warm-up", "--timeout", "30s", "--interval", "1s")
+	require.Equal(t, exitOK, code, stderr)
+
+	code, out, stderr := cli(t, "acquire", "python", "--env")
+	require.Equal(t, exitOK, code, stderr)
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		k, v, ok := strings.Cut(strings.TrimPrefix(l, "export "), "=")
+		require.True(t, ok, l)
+		t.Setenv(k, strings.Trim(v, "'"))
+	}
+	code, out, _ = cli(t, "exec", "--", "echo $((6*7)); exit 3")
+	require.Equal(t, 3, code, "the command's own exit status")
+	require.Equal(t, "42\n", out)
+
+	code, _, stderr = cli(t, "release")
+	require.Equal(t, exitOK, code, stderr)
+	released := time.Now()
+	// The release kicks a pass that deletes the app: its agent goes with it.
+	require.Eventually(t, func() bool {
+		code, _, _ := cli(t, "exec", "--", "true")
+		return code != exitOK
+	}, 10*time.Second, 10*time.Millisecond, "a released sandbox stops answering")
+	t.Logf("the released sandbox refused exec %v after the release", time.Since(released))
+	code, _, stderr = cli(t, "renew", "--lease", "10m")
+	require.Equal(t, exitError, code)
+	require.Contains(t, stderr, "hotpool: lease_expired: lease released:", "renew after release says released, not expired")
+}

@@ -24,6 +24,9 @@ var (
 	// ErrLeaseExpired: renew of a lease that has already expired (the sandbox is
 	// being reaped).
 	ErrLeaseExpired = errors.New("pool: lease expired")
+	// ErrLeaseReleased: renew of a lease its holder released. It is also an
+	// ErrLeaseExpired (the API's lease_expired, 409): only the words differ.
+	ErrLeaseReleased error = leaseReleased{}
 	// ErrNotLeader: a fenced reconcile write whose leader-lock token is no longer
 	// the current one; the write changed nothing.
 	ErrNotLeader = errors.New("pool: not the reconcile leader")
@@ -36,3 +39,13 @@ var (
 	// ErrUnavailable: Redis or the platform cannot be reached; try again later.
 	ErrUnavailable = errors.New("pool: backend unavailable")
 )
+
+// leaseReleased is ErrLeaseReleased: its own words, and errors.Is matches
+// ErrLeaseExpired too, so every caller that handles an ended lease still does.
+type leaseReleased struct{}
+
+func (leaseReleased) Error() string {
+	return "pool: lease released: its holder released the sandbox, which is being destroyed; acquire another"
+}
+
+func (leaseReleased) Is(target error) bool { return target == ErrLeaseExpired }

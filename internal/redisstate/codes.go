@@ -18,6 +18,7 @@ const (
 	codeCreationFailed = 7
 	codeWrongState     = 8
 	codeBadArgument    = 9
+	codeLeaseReleased  = 10
 )
 
 var (
@@ -47,6 +48,8 @@ func codeErr(op string, code int64, detail string) error {
 		base = pool.ErrLeaseMismatch
 	case codeLeaseExpired:
 		base = pool.ErrLeaseExpired
+	case codeLeaseReleased:
+		base = pool.ErrLeaseReleased
 	case codeNotLeader:
 		base = pool.ErrNotLeader
 	case codeCreationFailed:

@@ -43,7 +43,7 @@ func TestMarkDeletingTransitions(t *testing.T) {
 			changes: append(toDeleting("a", pool.ReasonLeaseExpired),
 				set(kInUse, nil),
 				hset(kPool, "leases_reaped", "1"),
-				set(":released:a", map[string]any{"value": "h1", "ttl": true}),
+				set(":released:a", map[string]any{"value": "h1:lease_expired", "ttl": true}),
 				event(EventSandboxReaped, testPool, "a", now, pool.ReasonLeaseExpired)),
 		},
 		{

@@ -253,7 +253,21 @@ func TestRenewTransitions(t *testing.T) {
 				_, err := f.s.Renew(f.ctx, "a", "h1", time.Hour, now)
 				return err
 			},
-			wantErr: pool.ErrLeaseExpired,
+			wantErr: pool.ErrLeaseReleased,
+		},
+		{
+			name: "a released lease whose record is forgotten still says released (the tombstone)",
+			seed: func(f *fixture) {
+				f.leased()
+				_, err := f.s.Release(f.ctx, "a", "h1", at(2*time.Minute))
+				require.NoError(f.t, err)
+				require.NoError(f.t, f.s.Forget(f.ctx, leader, "a", at(3*time.Minute)))
+			},
+			run: func(f *fixture) error {
+				_, err := f.s.Renew(f.ctx, "a", "h1", time.Hour, now)
+				return err
+			},
+			wantErr: pool.ErrLeaseReleased,
 		},
 		{
 			name: "a never-existing id is not found",
@@ -302,7 +316,7 @@ func TestReleaseTransitions(t *testing.T) {
 				set(":deleting", zs("a="+msStr(now))),
 				set(kDeleting, zs("a="+msStr(now))),
 				hset(kPool, "released", "1"),
-				set(":released:a", map[string]any{"value": "h1", "ttl": true}),
+				set(":released:a", map[string]any{"value": "h1:released", "ttl": true}),
 				event(EventSandboxReleased, testPool, "a", now, "released"),
 			},
 		},
@@ -330,4 +344,27 @@ func TestPollClaimWithoutTTLUsesTheClaimsLease(t *testing.T) {
 		require.Equal(t, at(2*time.Minute).Add(15*time.Minute), res.LeaseExpiresAt)
 		f.check(nil)
 	}
+}
+
+// A reaped lease is expired, never "released", before and after its record
+// is forgotten; ErrLeaseReleased is an ErrLeaseExpired for every caller that
+// only knows that one.
+func TestRenewTellsReapedFromReleased(t *testing.T) {
+	now := at(20 * time.Minute)
+	for name, newF := range map[string]func(*testing.T) *fixture{"redis-server": newFixture, "miniredis": newMiniFixture} {
+		t.Run(name, func(t *testing.T) {
+			f := newF(t)
+			f.leased()
+			require.NoError(t, f.s.MarkDeleting(f.ctx, leader, "a", pool.ReasonLeaseExpired, at(16*time.Minute)))
+			for _, forget := range []bool{false, true} {
+				if forget {
+					require.NoError(t, f.s.Forget(f.ctx, leader, "a", at(17*time.Minute)))
+				}
+				_, err := f.s.Renew(f.ctx, "a", "h1", time.Hour, now)
+				require.ErrorIs(t, err, pool.ErrLeaseExpired)
+				require.NotErrorIs(t, err, pool.ErrLeaseReleased, "forgotten: %v", forget)
+			}
+		})
+	}
+	require.ErrorIs(t, pool.ErrLeaseReleased, pool.ErrLeaseExpired)
 }

@@ -36,7 +36,7 @@ elseif rec.state == 'in_use' then
   redis.call('ZREM', pk.in_use, id)
   if reason == 'lease_expired' then
     if rec.lease_handed == '1' then
-      redis.call('SET', RELEASED_PREFIX .. id, rec.lease_hash, 'PX', tomb_ttl)
+      redis.call('SET', RELEASED_PREFIX .. id, rec.lease_hash .. ':lease_expired', 'PX', tomb_ttl)
     end
     emit('sandbox.reaped', rec.pool, id, now_s, reason)
   end

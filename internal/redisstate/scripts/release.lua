@@ -19,7 +19,7 @@ local r = redis.call('HMGET', sk, 'state', 'pool', 'lease_hash', 'lease_handed')
 if not r[1] then
   local t = redis.call('GET', K_TOMB)
   if not t then return { NOT_FOUND } end
-  if t ~= lease_hash then return { LEASE_MISMATCH } end
+  if tomb_hash(t) ~= lease_hash then return { LEASE_MISMATCH } end
   return { OK, 'deleted' }
 end
 if r[4] ~= '1' or r[3] ~= lease_hash then return { LEASE_MISMATCH } end
@@ -30,6 +30,6 @@ local pk = pool_keys(r[2])
 redis.call('ZREM', pk.in_use, id)
 to_deleting(id, pk, 'released', now_s)
 redis.call('HINCRBY', pk.hash, 'released', 1)
-redis.call('SET', K_TOMB, lease_hash, 'PX', tomb_ttl)
+redis.call('SET', K_TOMB, lease_hash .. ':released', 'PX', tomb_ttl)
 emit('sandbox.released', r[2], id, now_s, 'released')
 return { OK, 'deleting' }

@@ -7,7 +7,8 @@
 -- Also extends the sandbox's idempotency key (record field idem_key) to the
 -- new lease.
 -- Returns {0, new lease expiry (ms, string)}; {1} never existed; {4} not the
--- holder; {5} the lease expired (or the sandbox was released or reaped).
+-- holder; {5} the lease expired (reaped, or condemned meanwhile); {10} the
+-- holder released it.
 -- @lib
 -- @state
 local K_TOMB = KEYS[9]
@@ -15,14 +16,16 @@ local id, lease_hash, ttl_s, now_s = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local now = tonumber(now_s)
 local sk = SB_PREFIX .. id
 
-local r = redis.call('HMGET', sk, 'state', 'pool', 'lease_hash', 'lease_handed', 'lease_expires_at', 'idem_key')
+local r = redis.call('HMGET', sk, 'state', 'pool', 'lease_hash', 'lease_handed', 'lease_expires_at', 'idem_key', 'delete_reason')
 if not r[1] then
   local t = redis.call('GET', K_TOMB)
   if not t then return { NOT_FOUND } end
-  if t ~= lease_hash then return { LEASE_MISMATCH } end
+  if tomb_hash(t) ~= lease_hash then return { LEASE_MISMATCH } end
+  if tomb_reason(t) == 'released' then return { LEASE_RELEASED } end
   return { LEASE_EXPIRED }
 end
 if r[4] ~= '1' or r[3] ~= lease_hash then return { LEASE_MISMATCH } end
+if r[1] == 'deleting' and r[7] == 'released' then return { LEASE_RELEASED } end
 if r[1] ~= 'in_use' or num(r[5]) <= now then return { LEASE_EXPIRED } end
 local exp = fmt_int(now + tonumber(ttl_s))
 redis.call('HSET', sk, 'lease_expires_at', exp)
