@@ -20,7 +20,7 @@ const e2eConfig = `{
   "pools": {
     "python": {"target_ready": 2, "max_ready": 4, "on_empty": "create"},
     "node":   {"target_ready": 1, "max_ready": 1, "on_empty": "fail"},
-    "go":     {"target_ready": 0, "max_ready": 2, "on_empty": "create"}
+    "go":     {"target_ready": 0, "max_ready": 2, "on_empty": "create", "template": {"registry": "acme", "repository": "go-sandbox"}}
   },
   "max_total_sandboxes": 10
 }`

@@ -129,7 +129,7 @@ func (v *validatingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 func TestRealHandlerMatchesOpenAPI(t *testing.T) {
 	doc := loadOpenAPI(t)
 	cfg, err := pool.ParseConfig([]byte(`{"pools": {"python": {"target_ready": 1, "max_ready": 2, "on_empty": "fail"},
-		"go": {"target_ready": 0, "max_ready": 1}}, "max_total_sandboxes": 5}`))
+		"go": {"target_ready": 0, "max_ready": 1, "template": {"repository": "sandbox-go-service"}}}, "max_total_sandboxes": 5}`))
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -261,6 +261,28 @@ func ConfigFromEnv() (*Config, error) {
 	return ParseConfig([]byte(v))
 }
 
+// PublishedImages are the images the do-app-sandbox SDK publishes in the
+// default registry (ghcr.io/bikramkgupta/sandbox-<image>-service): any other
+// name there points at a repository that does not exist.
+var PublishedImages = []string{"node", "python"}
+
+// defaultRepository reports whether t leaves the image to the default
+// registry's sandbox-<image>-service naming.
+func (t Template) defaultRepository() bool {
+	return t.Repository == "" && (t.RegistryType == "" || t.RegistryType == DefaultRegistryType) &&
+		(t.Registry == "" || t.Registry == DefaultRegistry)
+}
+
+// unpublished is the problem with image when it takes the default repository
+// and the SDK publishes no such image; "" when there is none.
+func unpublished(image string, t Template) string {
+	if !t.defaultRepository() || slices.Contains(PublishedImages, image) {
+		return ""
+	}
+	return fmt.Sprintf("ghcr.io/%s/sandbox-%s-service does not exist (the SDK publishes %s): name the pool's own image with template.registry and template.repository",
+		DefaultRegistry, image, strings.Join(PublishedImages, " and "))
+}
+
 // Pool returns the policy for image: its own, or default_pool_config.
 // ErrUnknownImage when there is neither, or the name is not a valid image.
 func (c *Config) Pool(image string) (PoolConfig, error) {
@@ -272,6 +294,9 @@ func (c *Config) Pool(image string) (PoolConfig, error) {
 	}
 	if err := ValidateImageName(image); err != nil {
 		return PoolConfig{}, fmt.Errorf("%w: %v", ErrUnknownImage, err)
+	}
+	if why := unpublished(image, c.DefaultPoolConfig.Template); why != "" {
+		return PoolConfig{}, fmt.Errorf("%w: %q: %s", ErrUnknownImage, image, why)
 	}
 	return *c.DefaultPoolConfig, nil
 }

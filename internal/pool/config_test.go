@@ -54,6 +54,7 @@ func TestValidateReportsEveryViolationWithItsPath(t *testing.T) {
 	  "pools": {
 	    "python": {"target_ready": 3, "max_ready": 2, "on_empty": "wait", "create_retries": 0},
 	    "Bad_Name": {},
+	    "ruby": {},
 	    "node": {"template": {"tag": "v1", "digest": "sha256:abc", "http_port": 70000, "health_check_path": "health", "env": {"HOTPOOL_SANDBOX_ID": "x", "1BAD": "y"}}}
 	  },
 	  "max_total_sandboxes": 2,
@@ -69,6 +70,7 @@ func TestValidateReportsEveryViolationWithItsPath(t *testing.T) {
 		`pools.python.on_empty: must be "create" or "fail", not "wait"`,
 		"pools.python.create_retries: must be >= 1",
 		"pools.Bad_Name: image name",
+		"pools.ruby.template.repository: ghcr.io/bikramkgupta/sandbox-ruby-service does not exist (the SDK publishes node and python)",
 		"pools.node.template.digest: give a tag or a digest, not both",
 		"pools.node.template.digest: must look like sha256",
 		"pools.node.template.http_port: must be 1-65535",
@@ -87,7 +89,7 @@ func TestValidateReportsEveryViolationWithItsPath(t *testing.T) {
 		}
 		require.Truef(t, found, "missing problem %q in:\n%s", want, err)
 	}
-	require.Len(t, v.Problems, 13)
+	require.Len(t, v.Problems, 15)
 }
 
 func TestUnknownFieldsAreRejected(t *testing.T) {
@@ -128,7 +130,16 @@ func TestPoolFallsBackToDefaultPoolConfig(t *testing.T) {
 
 	c, err = ParseConfig([]byte(`{"pools": {"python": {"target_ready": 3}}, "default_pool_config": {"target_ready": 1}}`))
 	require.NoError(t, err)
-	p, err := c.Pool("ruby")
+	_, err = c.Pool("ruby")
+	require.ErrorIs(t, err, ErrUnknownImage, "the SDK publishes no sandbox-ruby-service")
+	require.ErrorContains(t, err, "name the pool's own image")
+	p, err := c.Pool("node")
+	require.NoError(t, err, "a published image")
+	require.Equal(t, 1, p.TargetReady)
+
+	c, err = ParseConfig([]byte(`{"pools": {"python": {"target_ready": 3}}, "default_pool_config": {"target_ready": 1, "template": {"registry": "acme"}}}`))
+	require.NoError(t, err)
+	p, err = c.Pool("ruby")
 	require.NoError(t, err)
 	require.Equal(t, 1, p.TargetReady)
 	_, err = c.Pool("Ruby!")

@@ -66,6 +66,9 @@ func (c *Config) Validate() error {
 			continue
 		}
 		p.validate(path, &ps)
+		if why := unpublished(name, p.Template); why != "" {
+			ps.add(path+".template.repository", "%s", why)
+		}
 		sumTarget += p.TargetReady
 	}
 	if c.DefaultPoolConfig != nil {

@@ -26,6 +26,7 @@ func lessonConfig(target, maxReady int) *pool.Config {
 	py.TargetReady, py.MaxReady = target, maxReady
 	py.IdleTimeout = pool.Duration(24 * time.Hour)
 	py.OnEmpty = pool.OnEmptyFail
+	py.Template.Repository = "sandbox-python-service" // "py" names its image
 	c.Pools = map[string]*pool.PoolConfig{"py": &py}
 	c.CreateTimeout = pool.Duration(3 * time.Minute)
 	c.OrphanGrace = pool.Duration(2 * time.Minute)

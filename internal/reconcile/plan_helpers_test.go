@@ -14,6 +14,7 @@ func testConfig() *pool.Config {
 	pc := pool.DefaultPool()
 	pc.TargetReady = 3
 	pc.MaxReady = 5
+	pc.Template.Repository = "sandbox-python-service" // "py" names its image
 	c.Pools = map[string]*pool.PoolConfig{"py": &pc}
 	return &c
 }

@@ -18,7 +18,7 @@ func TestPlan_FillsEmptyPoolToTarget(t *testing.T) {
 		require.Equal(t, "py", c.Pool)
 		require.Equal(t, 1, c.Attempt)
 		require.Equal(t, t0.Add(cfg.CreateTimeout.D()), c.Deadline)
-		require.Equal(t, "sandbox-py-service", c.Spec.Template.Repository)
+		require.Equal(t, "sandbox-python-service", c.Spec.Template.Repository)
 		require.Equal(t, "nyc", c.Spec.Template.Region)
 	}
 	u, ok := update(as, "py")
@@ -495,7 +495,7 @@ func TestPlan_CrashRepair(t *testing.T) {
 	require.Equal(t, []Kind{KindCallCreate}, forSandbox(as, "b"))
 	cc := ofKind(as, KindCallCreate)[0]
 	require.Equal(t, "b", cc.Spec.SandboxID)
-	require.Equal(t, "sandbox-py-service", cc.Spec.Template.Repository)
+	require.Equal(t, "sandbox-python-service", cc.Spec.Template.Repository)
 
 	w.listFails()
 	require.Empty(t, ofKind(Plan(w.obs, cfg, t0), KindCallCreate), "with the list unknown the create may already exist")
@@ -546,6 +546,7 @@ func TestPlan_DefaultPoolConfigPoolsAreReconciled(t *testing.T) {
 	cfg := testConfig()
 	def := pool.DefaultPool()
 	def.TargetReady, def.MaxReady = 2, 2
+	def.Template.Registry = "acme" // its own registry: sandbox-<image>-service there
 	cfg.DefaultPoolConfig = &def
 	w := newWorld().ready("r1", time.Minute).ready("r2", time.Minute).ready("r3", time.Minute).
 		poolState("ruby", func(s *pool.PoolState) { s.ActivatedAt = t0 })

@@ -24,6 +24,7 @@ func simConfig() *pool.Config {
 	c := pool.DefaultConfig()
 	py := pool.DefaultPool()
 	py.TargetReady, py.MaxReady = 4, 6
+	py.Template.Repository = "sandbox-python-service" // "py" names its image
 	py.IdleTimeout = pool.Duration(time.Hour)
 	node := pool.DefaultPool()
 	node.TargetReady, node.MaxReady = 2, 3
