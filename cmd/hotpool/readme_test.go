@@ -267,6 +267,9 @@ func TestREADMECommands(t *testing.T) {
 				out, err := cmd.CombinedOutput()
 				require.NoError(t, err, "%s:\n%s", line, out)
 				require.NotContains(t, string(out), `"error"`, line)
+				if strings.Contains(line, "print(6*7)") {
+					require.Contains(t, string(out), "42", "%s: the local sandbox ran the code", line)
+				}
 				ran = append(ran, line)
 			default:
 				t.Fatalf("README command %q is neither run here nor listed as needing an account or CI", line)

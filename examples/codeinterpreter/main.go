@@ -36,15 +36,21 @@ type Result struct {
 	Error   string `json:"error,omitempty"`
 }
 
-const codePath = "/tmp/user_code.py"
+// The code is written in the agent's default working directory, /workspace,
+// and run by a relative name, so the same command works on a real sandbox and
+// on a local one (whose /workspace is a directory of the host).
+const (
+	codeDir  = "/workspace"
+	codeFile = "user_code.py"
+)
 
 // Execute acquires a sandbox, writes code to it, runs it and releases the
 // sandbox whatever happens (WithSandbox).
 func (ci *CodeInterpreter) Execute(ctx context.Context, code string) (Result, error) {
 	var res Result
 	err := ci.Client.WithSandbox(ctx, ci.Image, func(sb *client.Sandbox) error {
-		cmd := "python3 " + codePath
-		if err := sb.WriteFile(ctx, codePath, []byte(code)); err != nil {
+		cmd := "python3 " + codeFile
+		if err := sb.WriteFile(ctx, codeDir+"/"+codeFile, []byte(code)); err != nil {
 			var ae *client.AgentError
 			if !errors.As(err, &ae) || ae.Status != 404 {
 				return fmt.Errorf("write code: %w", err)
@@ -53,7 +59,7 @@ func (ci *CodeInterpreter) Execute(ctx context.Context, code string) (Result, er
 			// carry the code inside the command instead, base64 so no quoting
 			// can break it.
 			b64 := base64.StdEncoding.EncodeToString([]byte(code))
-			cmd = fmt.Sprintf("echo %s | base64 -d > %s && python3 %s", b64, codePath, codePath)
+			cmd = fmt.Sprintf("echo %s | base64 -d > %s && python3 %s", b64, codeFile, codeFile)
 		}
 		out, err := sb.Exec(ctx, cmd, client.ExecOptions{Timeout: ci.Timeout})
 		if err != nil {

@@ -46,7 +46,7 @@ func newFakeHotpool(t *testing.T, withFiles bool) (*fakeHotpool, *client.Client)
 		require.NoError(t, json.NewDecoder(r.Body).Decode(&req))
 		f.mu.Lock()
 		f.execs = append(f.execs, req.Command)
-		out := f.files[strings.TrimPrefix(req.Command, "python3 ")]
+		out := f.files["/workspace/"+strings.TrimPrefix(req.Command, "python3 ")]
 		f.mu.Unlock()
 		code := 0
 		if strings.Contains(out, "raise") {
@@ -88,7 +88,7 @@ func TestExecuteWritesRunsAndReleases(t *testing.T) {
 	res, err := ci.Execute(context.Background(), "print(42)")
 	require.NoError(t, err)
 	require.Equal(t, Result{Success: true, Output: "print(42)"}, res)
-	require.Equal(t, []string{"python3 /tmp/user_code.py"}, f.execs)
+	require.Equal(t, []string{"python3 user_code.py"}, f.execs)
 	require.Equal(t, []string{"sb1"}, f.released)
 
 	res, err = ci.Execute(context.Background(), "raise SystemExit(1)")
@@ -104,6 +104,6 @@ func TestExecuteFallsBackToExecWithoutTheFileAPI(t *testing.T) {
 	_, err := ci.Execute(context.Background(), "print('a' + \"b\")")
 	require.NoError(t, err)
 	b64 := base64.StdEncoding.EncodeToString([]byte("print('a' + \"b\")"))
-	require.Equal(t, []string{"echo " + b64 + " | base64 -d > /tmp/user_code.py && python3 /tmp/user_code.py"}, f.execs)
+	require.Equal(t, []string{"echo " + b64 + " | base64 -d > user_code.py && python3 user_code.py"}, f.execs)
 	require.Equal(t, []string{"sb1"}, f.released)
 }
