@@ -71,7 +71,11 @@ lambda-check:
 	./scripts/with-redis .ci/lambda-rie
 
 # AWS Lambda (provided.al2023): one bootstrap binary; see docs/lambda.md.
+# HOTPOOL_CONFIG=@file puts that config in the zip as hotpool-config.json
+# (Lambda's environment is capped at 4 KB; the template reads
+# @/var/task/hotpool-config.json).
 lambda:
-	mkdir -p build/lambda
+	rm -rf build/lambda && mkdir -p build/lambda
 	CGO_ENABLED=0 GOOS=linux GOARCH=$${GOARCH:-arm64} go build -trimpath -tags lambda.norpc -ldflags='-s -w' -o build/lambda/bootstrap ./cmd/lambda
-	cd build/lambda && rm -f hotpool-lambda.zip && zip -q hotpool-lambda.zip bootstrap
+	case "$${HOTPOOL_CONFIG:-}" in @*) go run ./cmd/hotpool config validate "$${HOTPOOL_CONFIG#@}" && cp "$${HOTPOOL_CONFIG#@}" build/lambda/hotpool-config.json;; esac
+	cd build/lambda && zip -q hotpool-lambda.zip bootstrap $$(ls hotpool-config.json 2>/dev/null)

@@ -8,6 +8,7 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -24,5 +25,8 @@ func main() {
 		fmt.Fprintf(os.Stderr, "lambda: HOTPOOL_FUNCTION %q: want acquire, release, metrics, reconcile or unset\n", fn)
 		os.Exit(2)
 	}
-	lambda.Start(lambdaevent.Handler(fnenv.NewLazy(), fn))
+	// Secrets come from Secrets Manager through AWS's extension layer when
+	// their variable is unset and X_SECRET_ID names them (docs/lambda.md).
+	getenv := lambdaevent.SecretsEnv(os.Getenv, &http.Client{}, os.Stderr)
+	lambda.Start(lambdaevent.Handler(fnenv.NewLazyEnv(getenv, os.Stderr), fn))
 }

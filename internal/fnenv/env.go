@@ -22,12 +22,15 @@ import (
 
 // The environment a function reads (project.yml and docs/lambda.md set it).
 const (
-	EnvAPIToken = "HOTPOOL_API_TOKEN"  // the bearer token of the HTTP API
-	EnvRedisURL = "REDIS_URL"          // redis:// or rediss:// (Managed Valkey)
-	EnvDOToken  = "DIGITALOCEAN_TOKEN" // App Platform API token (reconcile)
-	EnvConfig   = "HOTPOOL_CONFIG"     // the config document, or @path
-	EnvSecret   = "HOTPOOL_SECRET"     // keys derived tokens; default the API token
-	EnvLogLevel = "HOTPOOL_LOG_LEVEL"  // debug, info, warn, error
+	EnvAPIToken = "HOTPOOL_API_TOKEN" // the bearer token of the HTTP API
+	EnvRedisURL = "REDIS_URL"         // redis:// or rediss:// (Managed Valkey)
+	// EnvRedisPassword, when set, is the password of REDIS_URL, so the URL
+	// itself can be a plain setting and the password a secret (AWS template).
+	EnvRedisPassword = "REDIS_PASSWORD"
+	EnvDOToken       = "DIGITALOCEAN_TOKEN" // App Platform API token (reconcile)
+	EnvConfig        = "HOTPOOL_CONFIG"     // the config document, or @path
+	EnvSecret        = "HOTPOOL_SECRET"     // keys derived tokens; default the API token
+	EnvLogLevel      = "HOTPOOL_LOG_LEVEL"  // debug, info, warn, error
 )
 
 // App is everything one function instance serves with.
@@ -78,6 +81,9 @@ func Build(getenv Getenv, logOut io.Writer) (*App, error) {
 	if err != nil {
 		// The URL holds the password: never repeat it.
 		return nil, fmt.Errorf("%s does not parse as redis://[user:pass@]host:port[/db]", EnvRedisURL)
+	}
+	if pw := getenv(EnvRedisPassword); pw != "" {
+		opt.Password = pw
 	}
 	rdb := redis.NewClient(opt)
 	clock := pool.SystemClock{}

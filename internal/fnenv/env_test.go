@@ -132,3 +132,16 @@ func TestColdStartDialsNothingBeforeTheFirstRequest(t *testing.T) {
 	require.Equal(t, 503, resp["statusCode"], "the listener is not a Redis")
 	require.Eventually(t, func() bool { return accepted.Load() > 0 }, 5*time.Second, 10*time.Millisecond)
 }
+
+// REDIS_PASSWORD is the URL's password when set, so the URL can be a plain
+// setting and the password a secret.
+func TestRedisPasswordJoinsTheURL(t *testing.T) {
+	env := envMap{EnvAPIToken: token, EnvRedisURL: "rediss://default@cache.example:6379", EnvConfig: `{"pools":{"python":{}}}`,
+		EnvRedisPassword: "s3cret"}
+	app, err := Build(env.get, io.Discard)
+	require.NoError(t, err)
+	defer app.Redis.Close()
+	require.Equal(t, "s3cret", app.Redis.Options().Password)
+	require.Equal(t, "default", app.Redis.Options().Username)
+	require.NotNil(t, app.Redis.Options().TLSConfig, "rediss:// keeps TLS")
+}
