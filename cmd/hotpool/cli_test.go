@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -330,8 +331,24 @@ func TestConfigValidate(t *testing.T) {
 	require.NoError(t, os.WriteFile(unknown, []byte("pools:\n  python:\n    target_redy: 3\n"), 0o600))
 	code, _, stderr = cli(t, "config", "validate", unknown)
 	require.Equal(t, exitError, code)
-	require.Contains(t, stderr, "target_redy")
-	require.Equal(t, 1, strings.Count(stderr, "\n"))
+	require.Equal(t, unknown+": pools.python.target_redy: unknown key (did you mean target_ready?)\nhotpool: "+unknown+": 1 problem(s)\n", stderr)
+
+	// Five different mistakes: five lines, each with its path.
+	five := filepath.Join(dir, "five.yaml")
+	require.NoError(t, os.WriteFile(five, []byte("pools:\n  python:\n    max_redy: 4\n    target_ready: three\n    idle_timeout: 5 minutes\n"+
+		"  node:\n    targt_ready: 1\n  python: {}\n"), 0o600))
+	code, _, stderr = cli(t, "config", "validate", five)
+	require.Equal(t, exitError, code)
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	require.Len(t, lines, 6, stderr)
+	for _, l := range lines[:5] {
+		require.Regexp(t, `^`+regexp.QuoteMeta(five)+`: pools\.(python|node)[a-z_.]*: `, l)
+	}
+	require.Equal(t, "hotpool: "+five+": 5 problem(s)", lines[5])
+	// serve refuses it the same way, with the same exit code.
+	code, _, stderr = cli(t, "serve", "--config", five, "--token", "t")
+	require.Equal(t, exitError, code)
+	require.Contains(t, stderr, five+": pools.python.max_redy: unknown key (did you mean max_ready?)")
 
 	code, _, stderr = cli(t, "config", "validate", filepath.Join(dir, "missing.json"))
 	require.Equal(t, exitError, code)

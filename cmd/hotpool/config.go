@@ -26,18 +26,7 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	file := pos[1]
 	cfg, err := pool.LoadConfig(file)
 	if err != nil {
-		var ve *pool.ValidationError
-		if errors.As(err, &ve) {
-			for _, p := range ve.Problems {
-				fmt.Fprintf(stderr, "%s: %s\n", file, p)
-			}
-			fmt.Fprintf(stderr, "hotpool: %s: %d problem(s)\n", file, len(ve.Problems))
-			return exitError
-		}
-		// A syntax or unknown-field error: one line, the decoder names the field.
-		msg := strings.TrimPrefix(err.Error(), pool.ErrInvalidConfig.Error()+": ")
-		fmt.Fprintf(stderr, "hotpool: %s: %s\n", file, oneLine(msg))
-		return exitError
+		return configProblems(stderr, file, err)
 	}
 	names := cfg.PoolNames()
 	desc := strings.Join(names, ", ")
@@ -49,4 +38,21 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d pools: %s)\n", file, len(names), desc)
 	return exitOK
+}
+
+// configProblems prints a config's problems, one line each with its path,
+// and returns exitError: config validate and serve say it the same way.
+func configProblems(stderr io.Writer, file string, err error) int {
+	var ve *pool.ValidationError
+	if errors.As(err, &ve) {
+		for _, p := range ve.Problems {
+			fmt.Fprintf(stderr, "%s: %s\n", file, p)
+		}
+		fmt.Fprintf(stderr, "hotpool: %s: %d problem(s)\n", file, len(ve.Problems))
+		return exitError
+	}
+	// The file cannot be read, or the document is empty.
+	msg := strings.TrimPrefix(err.Error(), pool.ErrInvalidConfig.Error()+": ")
+	fmt.Fprintf(stderr, "hotpool: %s: %s\n", file, oneLine(msg))
+	return exitError
 }

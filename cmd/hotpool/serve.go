@@ -62,6 +62,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *provider == localserver.ProviderDigitalOcean {
 		doToken = os.Getenv("DIGITALOCEAN_TOKEN")
 	}
+	if *configPath == "" && os.Getenv("HOTPOOL_CONFIG") == "" {
+		return usageError(stderr, fs, "--config FILE (or HOTPOOL_CONFIG) is required")
+	}
 	var cfg *pool.Config
 	var err error
 	if *configPath != "" {
@@ -70,8 +73,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		cfg, err = pool.ConfigFromEnv()
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "hotpool serve: %v\n", err)
-		return exitUsage
+		where := *configPath
+		if where == "" {
+			where = "HOTPOOL_CONFIG"
+		}
+		return configProblems(stderr, where, err)
 	}
 	secret := os.Getenv("HOTPOOL_SECRET")
 	s, err := localserver.Start(ctx, localserver.Options{

@@ -57,7 +57,6 @@ func TestServeUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"serve", "--config", "x.json"},                                   // no token
 		{"serve", "--token", "t"},                                         // no config
-		{"serve", "--token", "t", "--config", "/nonexistent/config.json"}, // unreadable config
 		{"serve", "--token", "t", "--sim-fail-rate", "2"},
 		{"serve", "extra"},
 	} {
@@ -65,4 +64,8 @@ func TestServeUsageErrors(t *testing.T) {
 		require.Equal(t, exitUsage, run(context.Background(), args, &out, &errOut), "%v", args)
 		require.NotEmpty(t, errOut.String())
 	}
+	// An unreadable config is a failed config, 1, as in config validate.
+	var out, errOut bytes.Buffer
+	require.Equal(t, exitError, run(context.Background(), []string{"serve", "--token", "t", "--config", "/nonexistent/config.json"}, &out, &errOut))
+	require.Contains(t, errOut.String(), "/nonexistent/config.json")
 }

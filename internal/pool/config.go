@@ -11,8 +11,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"sigs.k8s.io/yaml"
 )
 
 // Seed defaults (PoolConfig and SandboxManager of do-app-sandbox).
@@ -213,23 +211,29 @@ func strictDecode(b []byte, v any) error {
 // ParseConfig reads a JSON or YAML document, applies defaults and validates
 // it. Every error wraps ErrInvalidConfig.
 func ParseConfig(data []byte) (*Config, error) {
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 {
+	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, fmt.Errorf("%w: empty document", ErrInvalidConfig)
 	}
-	if trimmed[0] != '{' {
-		j, err := yaml.YAMLToJSON(trimmed)
-		if err != nil {
-			return nil, fmt.Errorf("%w: yaml: %v", ErrInvalidConfig, err)
-		}
-		trimmed = j
+	// Every problem at once: the document's shape first (keys, kinds), then
+	// the rules over what remains.
+	clean, problems := lintConfig(data)
+	if clean == nil {
+		return nil, &ValidationError{Problems: problems}
 	}
 	var c Config
-	if err := strictDecode(trimmed, &c); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+	if err := strictDecode(clean, &c); err != nil {
+		// The lint passes nothing the decoder refuses; this is its safety net.
+		return nil, &ValidationError{Problems: append(problems, err.Error())}
 	}
 	if err := c.Validate(); err != nil {
-		return nil, err
+		var ve *ValidationError
+		if !errors.As(err, &ve) {
+			return nil, err
+		}
+		problems = append(problems, ve.Problems...)
+	}
+	if len(problems) > 0 {
+		return nil, &ValidationError{Problems: problems}
 	}
 	return &c, nil
 }

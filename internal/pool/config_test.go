@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -101,7 +102,7 @@ func TestUnknownFieldsAreRejected(t *testing.T) {
 	} {
 		_, err := ParseConfig([]byte(doc))
 		require.ErrorIs(t, err, ErrInvalidConfig, doc)
-		require.Contains(t, err.Error(), "unknown field", doc)
+		require.Contains(t, err.Error(), "unknown key", doc)
 	}
 }
 
@@ -239,4 +240,56 @@ func TestWebhookFiltersNameKnownEvents(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidConfig)
 	require.Contains(t, err.Error(), "webhooks[0].url: must be an http(s) URL")
 	require.Contains(t, err.Error(), "webhooks[0].secret_env")
+}
+
+// Five different mistakes, in JSON and in YAML: five problems, each with its
+// path, in the same words for both (line numbers aside), and no Go type name.
+func TestConfigProblemsAreAllReportedWithPaths(t *testing.T) {
+	jsonDoc := `{
+  "pools": {
+    "python": {"max_redy": 4, "target_ready": "three", "idle_timeout": "5 minutes"},
+    "node": {"targt_ready": 1},
+    "python": {}
+  },
+  "max_total_sandboxes": 50
+}`
+	yamlDoc := `pools:
+  python:
+    max_redy: 4
+    target_ready: three
+    idle_timeout: 5 minutes
+  node:
+    targt_ready: 1
+  python: {}
+max_total_sandboxes: 50
+`
+	want := []string{
+		"pools.python.max_redy: unknown key (did you mean max_ready?)",
+		`pools.python.target_ready: want a whole number, got "three"`,
+		`pools.python.idle_timeout: want a duration: seconds (90) or a Go duration ("90s", "5m"), got "5 minutes"`,
+		"pools.node.targt_ready: unknown key (did you mean target_ready?)",
+		"pools.python: duplicate key (first at line N)",
+	}
+	lines := regexp.MustCompile(`line \d+`)
+	for name, doc := range map[string]string{"json": jsonDoc, "yaml": yamlDoc} {
+		_, err := ParseConfig([]byte(doc))
+		var ve *ValidationError
+		require.ErrorAs(t, err, &ve, name)
+		var got []string
+		for _, p := range ve.Problems {
+			got = append(got, lines.ReplaceAllString(p, "line N"))
+			require.NotContains(t, p, "Go struct", name)
+			require.NotContains(t, p, "unmarshal", name)
+		}
+		require.Equal(t, want, got, name)
+	}
+}
+
+func TestConfigSyntaxErrorsSayWhere(t *testing.T) {
+	_, err := ParseConfig([]byte("{\n  \"pools\": {\"python\": {\"target_ready\": 3,}}\n}"))
+	require.ErrorContains(t, err, "line 2, column 42: '}' looking for beginning of object key string")
+	_, err = ParseConfig([]byte("pools:\n  python:\n    target_ready: 3\n   max_ready: 4\n"))
+	// YAML's parser names the line where it gave up (here the mapping's).
+	require.Regexp(t, `invalid config:\n  line \d+: did not find expected key`, err.Error())
+	require.NotContains(t, err.Error(), "yaml:")
 }
