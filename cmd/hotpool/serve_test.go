@@ -55,8 +55,8 @@ func TestServeUsageErrors(t *testing.T) {
 	t.Setenv("HOTPOOL_API_TOKEN", "")
 	t.Setenv("HOTPOOL_CONFIG", "")
 	for _, args := range [][]string{
-		{"serve", "--config", "x.json"},                                   // no token
-		{"serve", "--token", "t"},                                         // no config
+		{"serve", "--config", "x.json"}, // no token
+		{"serve", "--token", "t"},       // no config
 		{"serve", "--token", "t", "--sim-fail-rate", "2"},
 		{"serve", "extra"},
 	} {
