@@ -151,7 +151,7 @@ func TestAcquirePoolExhaustedIsNotRetried(t *testing.T) {
 	require.Equal(t, 503, ae.Status)
 	require.Equal(t, 5*time.Second, ae.RetryAfter)
 	require.Equal(t, "srv-req-1", ae.RequestID)
-	require.Equal(t, `pool_exhausted: no ready sandbox in pool "python" (retry after 5s)`, err.Error())
+	require.Equal(t, `hotpool: pool_exhausted: no ready sandbox in pool "python" (retry after 5s)`, err.Error())
 	require.Len(t, f.requests(), 1)
 	require.Empty(t, *slept)
 }

@@ -89,6 +89,13 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 	if u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("hotpool: base URL %q must not carry a query or fragment", baseURL)
 	}
+	// A function's own URL (…/hotpool/acquire) is not the base: every call
+	// would go to …/acquire/metrics and the like.
+	for _, fn := range []string{"acquire", "release", "metrics", "reconcile"} {
+		if base, ok := strings.CutSuffix(u.Path, "/"+fn); ok {
+			return nil, fmt.Errorf("hotpool: base URL %q is the %s function's URL; use the deployment's base URL, %s", baseURL, fn, u.Scheme+"://"+u.Host+base)
+		}
+	}
 	c := &Client{
 		base:        u,
 		token:       token,
@@ -240,7 +247,9 @@ func (c *Client) once(ctx context.Context, cl call, payload []byte, reqID string
 		return nil, fmt.Errorf("%w: reading the answer of %s %s: %v", ErrUnavailable, cl.method, pathOnly(cl.path), err)
 	}
 	if res.StatusCode < 200 || res.StatusCode > 299 {
-		return nil, decodeAPIError(res.StatusCode, res.Header, data)
+		ae := decodeAPIError(res.StatusCode, res.Header, data)
+		ae.URL = cl.method + " " + c.base.String() + pathOnly(cl.path)
+		return nil, ae
 	}
 	return &response{status: res.StatusCode, header: res.Header, body: data}, nil
 }

@@ -65,17 +65,25 @@ type APIError struct {
 	RequestID  string          // X-Request-Id of the answer, for the server's log
 	RetryAfter time.Duration   // from Retry-After; 0 when absent
 	Details    json.RawMessage // the error's details object, if any
+	// URL is what was called ("GET http://…/metrics"): a 404 names it, since
+	// it most often means HOTPOOL_URL is not a hotpool deployment's base URL.
+	URL string
 }
 
 func (e *APIError) Error() string {
 	var b strings.Builder
+	b.WriteString("hotpool: ")
 	b.WriteString(e.Code)
 	if e.Message != "" {
 		b.WriteString(": ")
 		b.WriteString(e.Message)
 	}
-	if e.RetryAfter > 0 {
+	// A shut-down pool waits for someone to start it, not for time to pass.
+	if e.RetryAfter > 0 && e.Code != "pool_shutdown" {
 		fmt.Fprintf(&b, " (retry after %s)", e.RetryAfter)
+	}
+	if e.Status == http.StatusNotFound && e.Code == "not_found" && e.URL != "" {
+		fmt.Fprintf(&b, " (%s: is the URL the base URL of a hotpool deployment, such as http://127.0.0.1:8080 or https://…/api/v1/web/NAMESPACE/hotpool?)", e.URL)
 	}
 	return b.String()
 }

@@ -1,8 +1,10 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -57,7 +59,7 @@ func TestDecodeAPIErrorReadsHeadersAndDetails(t *testing.T) {
 	require.Equal(t, 7*time.Second, err.RetryAfter)
 	require.Equal(t, "r-1", err.RequestID)
 	require.JSONEq(t, `{"pools":{"python":{"ready":1,"target":3}}}`, string(err.Details))
-	require.Equal(t, "warm_up_timeout: not yet (retry after 7s)", err.Error())
+	require.Equal(t, "hotpool: warm_up_timeout: not yet (retry after 7s)", err.Error())
 }
 
 func TestParseRetryAfter(t *testing.T) {
@@ -123,4 +125,21 @@ func documentedCodes(md string) []string {
 		}
 	}
 	return codes
+}
+
+// The messages a new user meets first say what to do.
+func TestFirstHourMessages(t *testing.T) {
+	_, err := New("https://faas-nyc1-x.doserverless.co/api/v1/web/fn-1/hotpool/acquire", "t")
+	require.ErrorContains(t, err, "is the acquire function's URL; use the deployment's base URL, https://faas-nyc1-x.doserverless.co/api/v1/web/fn-1/hotpool")
+
+	wrong := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(wrong.Close)
+	c, err := New(wrong.URL+"/not-hotpool", "t")
+	require.NoError(t, err)
+	_, err = c.Metrics(context.Background())
+	require.ErrorIs(t, err, ErrNotFound)
+	require.ErrorContains(t, err, "GET "+wrong.URL+"/not-hotpool/metrics: is the URL the base URL of a hotpool deployment")
+
+	e := &APIError{Status: 503, Code: "pool_shutdown", Message: `pool "node" is shut down`, RetryAfter: 30 * time.Second}
+	require.Equal(t, `hotpool: pool_shutdown: pool "node" is shut down`, e.Error(), "no retry-after: time does not start a pool")
 }

@@ -76,6 +76,6 @@ func TestNonJSONErrorBodyStillGivesAClearError(t *testing.T) {
 	c, _ := f.client()
 	_, err := c.Metrics(context.Background())
 	require.ErrorIs(t, err, ErrInternal)
-	require.Equal(t, "internal: HTTP 500 boom stack", err.Error())
+	require.Equal(t, "hotpool: internal: HTTP 500 boom stack", err.Error())
 	require.Len(t, f.requests(), 1, "a 500 is a bug, not retried")
 }

@@ -451,6 +451,14 @@ func TestCLIErrorsAgainstTheLocalServer(t *testing.T) {
 		require.True(t, strings.HasPrefix(stderr, tc.prefix), "%v: %q", tc.args, stderr)
 		require.Equal(t, 1, strings.Count(stderr, "\n"), "%v: one line: %q", tc.args, stderr)
 	}
+	// Messages that say what to do next.
+	_, _, stderr = cli(t, "acquire", "ruby")
+	require.Contains(t, stderr, `unknown image: "ruby": the pools are node; add it to pools, or set default_pool_config`)
+	code, _, stderr = cli(t, "shutdown", "node")
+	require.Equal(t, exitOK, code, stderr)
+	_, _, stderr = cli(t, "acquire", "node")
+	require.Contains(t, stderr, `hotpool: pool_shutdown: pool "node" is shut down (or the whole manager is): start it again with 'hotpool start node'`)
+	require.NotContains(t, stderr, "retry after")
 }
 
 // TestLocalSandboxesRunCommandsAndStopAtRelease: against `serve`'s simulated
@@ -492,4 +500,21 @@ func TestLocalSandboxesRunCommandsAndStopAtRelease(t *testing.T) {
 	code, _, stderr = cli(t, "renew", "--lease", "10m")
 	require.Equal(t, exitError, code)
 	require.Contains(t, stderr, "hotpool: lease_expired: lease released:", "renew after release says released, not expired")
+}
+
+// --version answers, and a bad flag value is one line that says where help is.
+func TestVersionAndOneLineFlagErrors(t *testing.T) {
+	code, out, _ := cli(t, "--version")
+	require.Equal(t, exitOK, code)
+	require.True(t, strings.HasPrefix(out, "hotpool "), out)
+	code, out, stderr := cli(t, "acquire", "python", "--lease", "abc")
+	require.Equal(t, exitUsage, code)
+	require.Empty(t, out)
+	require.Equal(t, 1, strings.Count(stderr, "\n"), stderr)
+	require.Contains(t, stderr, `hotpool acquire: invalid value "abc" for flag -lease`)
+	require.Contains(t, stderr, "(run 'hotpool acquire -h')")
+	code, _, stderr = cli(t, "acquire", "-h")
+	require.Equal(t, exitOK, code)
+	require.Contains(t, stderr, "usage: hotpool acquire IMAGE")
+	require.Contains(t, stderr, "-lease", "-h still prints the flags")
 }

@@ -60,11 +60,20 @@ func newFlagSet(name, args string, stderr io.Writer) *flag.FlagSet {
 // positional ones. done is set when the caller must return code at once
 // (-h, or a bad flag already reported by the flag package).
 func parseArgs(fs *flag.FlagSet, args []string) (pos []string, code int, done bool) {
+	// The flag package prints an error and the whole usage; a bad value
+	// deserves one line, -h the usage.
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	defer func() { fs.SetOutput(out); fs.Usage = usage }()
 	for {
 		if err := fs.Parse(args); err != nil {
+			fs.SetOutput(out)
 			if errors.Is(err, flag.ErrHelp) {
+				usage()
 				return nil, exitOK, true
 			}
+			fmt.Fprintf(out, "hotpool %s: %v (run 'hotpool %s -h')\n", fs.Name(), err, fs.Name())
 			return nil, exitUsage, true
 		}
 		rest := fs.Args()

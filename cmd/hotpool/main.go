@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"slices"
 	"syscall"
 )
@@ -50,6 +51,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
+	if args[0] == "--version" || args[0] == "version" {
+		fmt.Fprintln(stdout, "hotpool", version())
+		return exitOK
+	}
 	c, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "hotpool: unknown command %q (run 'hotpool help')\n", args[0])
@@ -67,4 +72,22 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nrun 'hotpool <command> -h' for a command's flags")
 	fmt.Fprintln(w, "environment: HOTPOOL_URL (default http://127.0.0.1:8080), HOTPOOL_API_TOKEN")
 	fmt.Fprintln(w, "exit codes: 0 ok, 1 failed, 2 bad usage, 3 unreachable or 503, 4 timed out")
+	fmt.Fprintln(w, "hotpool --version prints the version")
+}
+
+// version is the module version the binary was built from (a tagged
+// release, a pseudo-version, or "(devel)" for a local build) and its VCS
+// revision when the build recorded one.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+	}
+	return v + " " + bi.GoVersion
 }

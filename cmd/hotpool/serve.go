@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hotpool/hotpool/internal/appplatform"
@@ -85,6 +87,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		Provider: *provider, DOToken: doToken, DOAPIURL: os.Getenv(appplatform.EnvAPIURL), SimCreateDelay: createDelay, SimFailRate: *failRate,
 		ReconcileEvery: every, Logger: logging.New(stderr, logging.ParseLevel(*logLevel)),
 	})
+	if errors.Is(err, syscall.EADDRINUSE) {
+		fmt.Fprintf(stderr, "hotpool serve: %s is already in use (another hotpool serve?): pick a free one with --addr, e.g. --addr 127.0.0.1:8081, and set HOTPOOL_URL to match\n", *addr)
+		return exitUnavailable
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "hotpool serve: %v\n", err)
 		return exitUnavailable

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -68,4 +69,16 @@ func TestServeUsageErrors(t *testing.T) {
 	var out, errOut bytes.Buffer
 	require.Equal(t, exitError, run(context.Background(), []string{"serve", "--token", "t", "--config", "/nonexistent/config.json"}, &out, &errOut))
 	require.Contains(t, errOut.String(), "/nonexistent/config.json")
+}
+
+// A port already taken says which flag picks another.
+func TestServeOnATakenPortSuggestsAddr(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--token", "t", "--config", "../../examples/config.json", "--addr", ln.Addr().String()}, &out, &errOut)
+	require.Equal(t, exitUnavailable, code)
+	require.Contains(t, errOut.String(), ln.Addr().String()+" is already in use")
+	require.Contains(t, errOut.String(), "--addr")
 }

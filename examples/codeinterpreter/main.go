@@ -115,7 +115,11 @@ func envOr(k, def string) string {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+	err := run(ctx, os.Args[1:], os.Stdout)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		// -h printed the flags: asked for, so not a failure.
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "codeinterpreter:", err)
 		os.Exit(1)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"flag"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -106,4 +108,9 @@ func TestExecuteFallsBackToExecWithoutTheFileAPI(t *testing.T) {
 	b64 := base64.StdEncoding.EncodeToString([]byte("print('a' + \"b\")"))
 	require.Equal(t, []string{"echo " + b64 + " | base64 -d > user_code.py && python3 user_code.py"}, f.execs)
 	require.Equal(t, []string{"sb1"}, f.released)
+}
+
+// -h is asked for: main exits 0 on flag.ErrHelp.
+func TestHelpIsNotAFailure(t *testing.T) {
+	require.ErrorIs(t, run(context.Background(), []string{"-h"}, io.Discard), flag.ErrHelp)
 }

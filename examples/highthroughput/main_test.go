@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
+	"io"
 	"testing"
 	"time"
 
@@ -35,4 +37,9 @@ func TestPercentile(t *testing.T) {
 	require.Equal(t, time.Duration(5), pct(d, 50))
 	require.Equal(t, time.Duration(10), pct(d, 95))
 	require.Equal(t, time.Duration(1), pct(d[:1], 50))
+}
+
+// -h is asked for: main exits 0 on flag.ErrHelp.
+func TestHelpIsNotAFailure(t *testing.T) {
+	require.ErrorIs(t, run(context.Background(), []string{"-h"}, io.Discard), flag.ErrHelp)
 }

@@ -97,6 +97,9 @@ func message(r errorRule, err error) string {
 	}
 	var pe *pool.PoolError
 	if errors.As(err, &pe) {
+		if errors.Is(err, pool.ErrPoolShutdown) {
+			return fmt.Sprintf("pool %q is shut down (or the whole manager is): start it again with 'hotpool start %s', or 'hotpool start' for the manager (POST /reconcile {\"action\": \"start\"})", pe.Pool, pe.Pool)
+		}
 		return fmt.Sprintf("pool %q: %s", pe.Pool, message(r, pe.Err))
 	}
 	// The domain's sentinels read "pool: …", and the layers below may have

@@ -294,7 +294,7 @@ func (c *Config) Pool(image string) (PoolConfig, error) {
 		return *p, nil
 	}
 	if c.DefaultPoolConfig == nil {
-		return PoolConfig{}, fmt.Errorf("%w: %q", ErrUnknownImage, image)
+		return PoolConfig{}, fmt.Errorf("%w: %q: the pools are %s; add it to pools, or set default_pool_config", ErrUnknownImage, image, strings.Join(c.PoolNames(), ", "))
 	}
 	if err := ValidateImageName(image); err != nil {
 		return PoolConfig{}, fmt.Errorf("%w: %v", ErrUnknownImage, err)
