@@ -98,12 +98,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	redisWhere := "embedded (in memory)"
 	if *redisURL != "" {
 		redisWhere = "external"
+		if s.ClearedKeys > 0 {
+			redisWhere = fmt.Sprintf("external; %d keys of the previous run cleared, since its simulated apps are gone", s.ClearedKeys)
+		}
 	}
 	platform := "simulated"
 	if *provider == localserver.ProviderDigitalOcean {
 		platform = "DigitalOcean App Platform"
 	}
-	fmt.Fprintf(stdout, "hotpool listening on %s (redis: %s, platform: %s, reconcile every %s)\n", s.BaseURL, redisWhere, platform, every)
+	fmt.Fprintf(stdout, "hotpool listening on %s (redis: %s, platform: %s, reconcile every %s, every %s while sandboxes deploy or a pool is below target)\n",
+		s.BaseURL, redisWhere, platform, every, min(localserver.BusyEvery, every))
 	fmt.Fprintf(stdout, "pools: %s\n", describePools(cfg))
 	if *provider == localserver.ProviderDigitalOcean {
 		fmt.Fprintf(stderr, "hotpool serve: WARNING: this server creates real, billed App Platform apps (names %s-*) with DIGITALOCEAN_TOKEN; "+

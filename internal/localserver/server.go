@@ -33,9 +33,9 @@ const (
 const (
 	DefaultAddr           = "127.0.0.1:8080"
 	DefaultReconcileEvery = 5 * time.Second
-	// busyEvery is the pause between passes while sandboxes are being created
+	// BusyEvery is the pause between passes while sandboxes are being created
 	// or deleted: short, so a local pool refills seconds after its apps deploy.
-	busyEvery = time.Second
+	BusyEvery = time.Second
 	// simToken is the bearer token between the provider and the in-process
 	// simulator; nothing outside the process can reach either with it.
 	simToken = "hotpool-local-simulator"
@@ -76,6 +76,9 @@ type Options struct {
 // Server is a running local hotpool.
 type Server struct {
 	BaseURL    string // http://127.0.0.1:port
+	// ClearedKeys counts the keys of this deployment an external Redis held
+	// from an earlier run with the simulated platform, deleted at start.
+	ClearedKeys int
 	Config     *pool.Config
 	Redis      *redis.Client
 	Mini       *miniredis.Miniredis // nil with an external Redis
@@ -152,7 +155,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.Reconciler.Run(loopCtx, o.ReconcileEvery, min(busyEvery, o.ReconcileEvery), nil, func(rep pool.PassReport, err error) {
+			s.Reconciler.Run(loopCtx, o.ReconcileEvery, min(BusyEvery, o.ReconcileEvery), nil, func(rep pool.PassReport, err error) {
 				s.onPass(loopCtx, rep, err)
 			})
 		}()
@@ -194,6 +197,17 @@ func (s *Server) build(ctx context.Context, o Options) error {
 		s.Redis = redis.NewClient(opt)
 	}
 	s.addCloser(s.Redis.Close)
+	if o.RedisURL != "" && (o.Provider == "" || o.Provider == ProviderSim) {
+		// The simulated platform starts empty with every process, so what an
+		// external Redis remembers of this deployment names apps that no
+		// longer exist: the first acquire would hand out a dead sandbox.
+		// The simulator's state and Redis's go together.
+		n, err := clearDeployment(ctx, s.Redis, redisstate.NewKeys(o.KeyPrefix).Tag())
+		if err != nil {
+			return fmt.Errorf("localserver: redis: %w", err)
+		}
+		s.ClearedKeys = n
+	}
 	s.Store = redisstate.New(s.Redis, o.KeyPrefix)
 	if err := s.Store.Preload(ctx); err != nil {
 		return fmt.Errorf("localserver: redis: %w", err)
@@ -289,3 +303,31 @@ func (s *Server) Close() error {
 
 // Done is closed once the server has stopped (ctx ended, or Close).
 func (s *Server) Done() <-chan struct{} { return s.done }
+
+// clearDeployment deletes every key under a deployment's hash tag.
+func clearDeployment(ctx context.Context, rdb *redis.Client, tag string) (int, error) {
+	n := 0
+	iter := rdb.Scan(ctx, 0, tag+"*", 1000).Iterator()
+	var batch []string
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := rdb.Del(ctx, batch...).Err()
+		n += len(batch)
+		batch = batch[:0]
+		return err
+	}
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 1000 {
+			if err := flush(); err != nil {
+				return n, err
+			}
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return n, err
+	}
+	return n, flush()
+}

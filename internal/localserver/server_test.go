@@ -104,6 +104,35 @@ func TestServeExternalRedis(t *testing.T) {
 	exercise(t, s)
 }
 
+// A restart against the same external Redis: the simulated apps of the
+// first run died with it, so their records are cleared and the first acquire
+// of the second run gets a live sandbox.
+func TestRestartAgainstAPersistentRedisHandsOutLiveSandboxes(t *testing.T) {
+	_, prefix := redistest.Client(t)
+	opts := Options{
+		Addr: "127.0.0.1:0", Config: testConfig(t), Token: token, RedisURL: redistest.URL(), KeyPrefix: prefix,
+		SimCreateDelay: 100 * time.Millisecond, ReconcileEvery: 200 * time.Millisecond,
+	}
+	s1, err := Start(context.Background(), opts)
+	require.NoError(t, err)
+	code, m := post(t, s1.BaseURL, "POST", "/reconcile", `{"action":"warm_up","timeout_seconds":20}`)
+	require.Equal(t, http.StatusOK, code, m)
+	require.NoError(t, s1.Close())
+
+	s2, err := Start(context.Background(), opts)
+	require.NoError(t, err)
+	defer s2.Close()
+	code, m = post(t, s2.BaseURL, "POST", "/reconcile", `{"action":"warm_up","timeout_seconds":20}`)
+	require.Equal(t, http.StatusOK, code, m)
+	code, m = post(t, s2.BaseURL, "POST", "/acquire", `{"image":"python"}`)
+	require.Equal(t, http.StatusOK, code, m)
+	resp, err := http.Get(m["sandbox"].(map[string]any)["url"].(string) + "/health")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "the sandbox handed out is alive")
+	require.Positive(t, s2.ClearedKeys, "the first run's state was cleared")
+}
+
 func TestStartRefusesBadOptions(t *testing.T) {
 	ctx := context.Background()
 	_, err := Start(ctx, Options{Config: testConfig(t)})

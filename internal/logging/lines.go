@@ -53,18 +53,41 @@ func LogRequest(ctx context.Context, l *slog.Logger, r Request) {
 	l.LogAttrs(ctx, level, "request", attrs...)
 }
 
-// LogPass writes the one line of a reconcile pass: its outcome and duration,
-// then one group per pool with what the pass did (zeros left out so the line
-// stays short), and the pass's item errors.
-func LogPass(ctx context.Context, l *slog.Logger, rep pool.PassReport, err error) {
-	outcome, level := OutcomeOK, slog.LevelInfo
+// PassOutcome is a pass's outcome word: ok, error or not_leader.
+func PassOutcome(rep pool.PassReport, err error) string {
 	switch {
 	case err != nil:
-		outcome, level = OutcomeError, slog.LevelError
+		return OutcomeError
 	case !rep.Leader:
-		outcome = OutcomeNotLeader
-	case len(rep.Errors) > 0:
+		return OutcomeNotLeader
+	}
+	return OutcomeOK
+}
+
+// PassActed reports whether a pass changed anything: created, marked,
+// failed, deleted, forgot, reaped, expired, scaled down or condemned.
+func PassActed(rep pool.PassReport) bool {
+	for _, p := range rep.Pools {
+		if p.Created+p.MarkedReady+p.Failed+p.Deleted+p.Forgotten+p.Reaped+p.Expired+p.ScaledDown+p.Unhealthy+p.Orphans > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// LogPass writes the one line of a reconcile pass: its outcome and duration,
+// then one group per pool with what the pass did (zeros left out so the line
+// stays short), and the pass's item errors. quiet demotes a pass that would
+// log at info to debug: the caller's "nothing happened, as before".
+func LogPass(ctx context.Context, l *slog.Logger, rep pool.PassReport, err error, quiet bool) {
+	outcome, level := PassOutcome(rep, err), slog.LevelInfo
+	switch {
+	case err != nil:
+		level = slog.LevelError
+	case rep.Leader && len(rep.Errors) > 0:
 		level = slog.LevelWarn
+	case quiet:
+		level = slog.LevelDebug
 	}
 	attrs := []slog.Attr{
 		slog.String("op", "reconcile"),

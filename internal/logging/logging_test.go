@@ -147,11 +147,14 @@ func TestPassLine(t *testing.T) {
 		Errors: []string{"node: create: 500 Internal Server Error"}}
 	var buf bytes.Buffer
 	l := New(&buf, slog.LevelInfo)
-	LogPass(context.Background(), l, rep, nil)
-	LogPass(context.Background(), l, pool.PassReport{StartedAt: start, FinishedAt: start}, nil)
-	LogPass(context.Background(), l, pool.PassReport{}, errors.New("redis: connection refused"))
+	LogPass(context.Background(), l, rep, nil, true)
+	LogPass(context.Background(), l, pool.PassReport{StartedAt: start, FinishedAt: start}, nil, false)
+	LogPass(context.Background(), l, pool.PassReport{}, errors.New("redis: connection refused"), true)
+	// A quiet pass that did nothing, as the one before it: debug, not info.
+	idle := pool.PassReport{StartedAt: start, FinishedAt: start, Leader: true, Pools: map[string]pool.PoolPassReport{"python": {Ready: 3, Target: 3}}}
+	LogPass(context.Background(), l, idle, nil, true)
 	ls := lines(t, &buf)
-	require.Len(t, ls, 3)
+	require.Len(t, ls, 3, "warnings and errors are never quiet; the idle pass is")
 	require.Equal(t, "WARN", ls[0]["level"], "a pass with item errors warns")
 	require.Equal(t, "reconcile", ls[0]["op"])
 	require.Equal(t, OutcomeOK, ls[0]["outcome"])
@@ -164,4 +167,10 @@ func TestPassLine(t *testing.T) {
 	require.Equal(t, OutcomeError, ls[2]["outcome"])
 	require.Equal(t, "ERROR", ls[2]["level"])
 	require.Equal(t, "redis: connection refused", ls[2]["error"])
+
+	require.True(t, PassActed(rep))
+	require.False(t, PassActed(idle))
+	var dbg bytes.Buffer
+	LogPass(context.Background(), New(&dbg, slog.LevelDebug), idle, nil, true)
+	require.Equal(t, "DEBUG", lines(t, &dbg)[0]["level"])
 }
