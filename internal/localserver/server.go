@@ -75,19 +75,19 @@ type Options struct {
 
 // Server is a running local hotpool.
 type Server struct {
-	BaseURL    string // http://127.0.0.1:port
+	BaseURL string // http://127.0.0.1:port
 	// ClearedKeys counts the keys of this deployment an external Redis held
 	// from an earlier run with the simulated platform, deleted at start.
 	ClearedKeys int
-	Config     *pool.Config
-	Redis      *redis.Client
-	Mini       *miniredis.Miniredis // nil with an external Redis
-	Sim        *appsim.Server       // nil with the real platform
-	Provider   *appplatform.Provider
-	Store      *redisstate.Store
-	Service    *pool.Service
-	Reconciler *reconcile.Reconciler
-	Handler    *httpapi.Handler
+	Config      *pool.Config
+	Redis       *redis.Client
+	Mini        *miniredis.Miniredis // nil with an external Redis
+	Sim         *appsim.Server       // nil with the real platform
+	Provider    *appplatform.Provider
+	Store       *redisstate.Store
+	Service     *pool.Service
+	Reconciler  *reconcile.Reconciler
+	Handler     *httpapi.Handler
 
 	afterPass func(ctx context.Context) // webhook delivery; nil without webhooks
 
