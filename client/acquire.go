@@ -154,9 +154,13 @@ func (c *Client) Acquire(ctx context.Context, image string, opts AcquireOptions)
 		WaitSeconds:    ceilSeconds(opts.Wait),
 		IdempotencyKey: key,
 	}
+	started := c.now()
 	for poll := 0; ; poll++ {
 		resp, err := c.do(ctx, call{method: http.MethodPost, path: "/acquire", body: req, idempotent: true})
 		if err != nil {
+			if req.ClaimID != "" && ctx.Err() != nil {
+				return nil, &ColdStartError{Image: image, ClaimID: req.ClaimID, Waited: c.now().Sub(started), err: ctx.Err()}
+			}
 			return nil, err
 		}
 		var ar acquireResponse
@@ -174,7 +178,7 @@ func (c *Client) Acquire(ctx context.Context, image string, opts AcquireOptions)
 			req = acquireRequest{ClaimID: ar.Claim.ID}
 			wait := c.backoff(poll+1, time.Duration(ar.Claim.RetryAfterSeconds)*time.Second)
 			if err := c.sleep(ctx, wait); err != nil {
-				return nil, fmt.Errorf("hotpool: waiting for a cold sandbox of %q: %w", image, err)
+				return nil, &ColdStartError{Image: image, ClaimID: req.ClaimID, Waited: c.now().Sub(started), err: err}
 			}
 		default:
 			return nil, fmt.Errorf("hotpool: acquire: unexpected answer (HTTP %d): %s", resp.status, snippet(resp.body))
@@ -271,3 +275,21 @@ func validIdempotencyKey(k string) bool {
 	}
 	return true
 }
+
+// ColdStartError: the caller's context ended while its sandbox was still
+// being created. errors.Is matches the context's error (DeadlineExceeded or
+// Canceled); the message says what became of the sandbox.
+type ColdStartError struct {
+	Image   string
+	ClaimID string
+	Waited  time.Duration
+	err     error
+}
+
+func (e *ColdStartError) Error() string {
+	return fmt.Sprintf("hotpool: gave up after %s waiting for a new sandbox of %q, which is still deploying (claim %s): "+
+		"it stays leased to that claim until its lease ends and is then destroyed; a deployment takes 30-90 s, so wait longer (hotpool acquire --timeout)",
+		e.Waited.Round(time.Second), e.Image, e.ClaimID)
+}
+
+func (e *ColdStartError) Unwrap() error { return e.err }

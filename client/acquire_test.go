@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -285,4 +286,26 @@ func TestAcquireToleratesAnUnsetTime(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, sb.ReadyAt.IsZero())
 	require.False(t, sb.CreatedAt.IsZero())
+}
+
+// Running out of time on a cold start says what became of the sandbox, in
+// the user's words, and is still a deadline for errors.Is.
+func TestColdStartTimeoutSaysWhatHappened(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write([]byte(`{"claim": {"id": "claim-1", "status": "creating", "retry_after_seconds": 1}}`))
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL, "t")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = c.Acquire(ctx, "python", AcquireOptions{})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	var ce *ColdStartError
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, "claim-1", ce.ClaimID)
+	require.NotContains(t, err.Error(), "context deadline exceeded")
+	require.Contains(t, err.Error(), `waiting for a new sandbox of "python", which is still deploying (claim claim-1)`)
 }

@@ -96,7 +96,10 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fmt.Fprintf(tw, "url\t%s\n", sb.URL)
 	fmt.Fprintf(tw, "lease token\t%s\n", sb.LeaseToken)
 	fmt.Fprintf(tw, "lease expires\t%s\n", sb.LeaseExpiresAt.UTC().Format(time.RFC3339))
-	fmt.Fprintf(tw, "release with\thotpool release %s --lease-token %s\n", sb.ID, sb.LeaseToken)
+	// Tokens in the environment, not on argv, where ps shows them.
+	fmt.Fprintf(tw, "release with\tHOTPOOL_LEASE_TOKEN=%s hotpool release %s\n", shellQuote(sb.LeaseToken), sb.ID)
+	// The agent token stays off the screen: --env and --json carry it.
+	fmt.Fprintf(tw, "to exec\tacquire with eval \"$(hotpool acquire %s --env)\"; then hotpool exec -- COMMAND, renew and release need no arguments\n", sb.Image)
 	if err := tw.Flush(); err != nil {
 		return fail(stderr, err)
 	}

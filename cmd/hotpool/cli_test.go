@@ -156,7 +156,8 @@ func TestAcquireReleaseRenew(t *testing.T) {
 	require.Equal(t, exitOK, code, stderr)
 	require.Contains(t, out, "sandbox        sba")
 	require.Contains(t, out, "lease token    lease-sba")
-	require.Contains(t, out, "release with   hotpool release sba --lease-token lease-sba")
+	require.Contains(t, out, "release with   HOTPOOL_LEASE_TOKEN='lease-sba' hotpool release sba")
+	require.Contains(t, out, `to exec        acquire with eval "$(hotpool acquire python --env)"; then hotpool exec -- COMMAND`)
 	require.NotContains(t, out, "agent-sba", "the agent token is printed by --json only")
 
 	code, out, stderr = cli(t, "acquire", "--json", "python")
