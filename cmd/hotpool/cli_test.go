@@ -518,4 +518,18 @@ func TestVersionAndOneLineFlagErrors(t *testing.T) {
 	require.Equal(t, exitOK, code)
 	require.Contains(t, stderr, "usage: hotpool acquire IMAGE")
 	require.Contains(t, stderr, "-lease", "-h still prints the flags")
+
+	// HOTPOOL_URL set to a function's own URL, or to a server that is not hotpool.
+	t.Setenv("HOTPOOL_API_TOKEN", "t")
+	t.Setenv("HOTPOOL_URL", "https://faas.example/api/v1/web/fn-1/hotpool/metrics")
+	code, _, stderr = cli(t, "metrics")
+	require.Equal(t, exitError, code)
+	require.Contains(t, stderr, "use the deployment's base URL, https://faas.example/api/v1/web/fn-1/hotpool")
+	other := httptest.NewServer(http.NotFoundHandler())
+	defer other.Close()
+	t.Setenv("HOTPOOL_URL", other.URL)
+	code, _, stderr = cli(t, "metrics")
+	require.Equal(t, exitError, code)
+	require.Contains(t, stderr, "GET "+other.URL+"/metrics: is the URL the base URL of a hotpool deployment")
+	require.Equal(t, 1, strings.Count(stderr, "\n"))
 }
