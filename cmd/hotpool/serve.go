@@ -46,6 +46,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *token == "" {
 		*token = os.Getenv("HOTPOOL_API_TOKEN")
 	}
+	*token = strings.TrimSpace(*token)
 	if *token == "" {
 		return usageError(stderr, fs, "--token (or HOTPOOL_API_TOKEN) is required")
 	}

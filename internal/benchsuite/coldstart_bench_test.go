@@ -79,7 +79,7 @@ func BenchmarkColdStart(b *testing.B) {
 				"headers": map[string]any{"authorization": "Bearer " + benchToken, "content-type": "application/json"},
 			}})
 			env := append(os.Environ(), "HOTPOOL_API_TOKEN="+benchToken, "REDIS_URL="+redistest.URL(),
-				"HOTPOOL_CONFIG="+string(cfg), "HOTPOOL_LOG_LEVEL=error")
+				"HOTPOOL_CONFIG="+string(cfg), "HOTPOOL_LOG_LEVEL=error", "HOTPOOL_SECRET=bench-secret-bench-secret-0123456789")
 			var maxRSS int64
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {

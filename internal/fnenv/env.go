@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
@@ -65,9 +66,13 @@ type Getenv func(string) string
 // connects on the first command, godo on the first call.
 func Build(getenv Getenv, logOut io.Writer) (*App, error) {
 	logger := logging.New(logOut, logging.ParseLevel(getenv(EnvLogLevel)))
-	token := getenv(EnvAPIToken)
+	token := strings.TrimSpace(getenv(EnvAPIToken))
 	if token == "" {
-		return nil, fmt.Errorf("%s is not set", EnvAPIToken)
+		return nil, fmt.Errorf("%s is not set (or blank)", EnvAPIToken)
+	}
+	secret := getenv(EnvSecret)
+	if err := pool.CheckSecret(secret); err != nil {
+		return nil, err
 	}
 	cfg, err := configFrom(getenv)
 	if err != nil {
@@ -94,10 +99,6 @@ func Build(getenv Getenv, logOut io.Writer) (*App, error) {
 	if err != nil {
 		_ = rdb.Close()
 		return nil, err
-	}
-	secret := getenv(EnvSecret)
-	if secret == "" {
-		secret = token
 	}
 	secrets := pool.NewSecrets(secret)
 	app := &App{Config: cfg, Redis: rdb, Logger: logger}

@@ -16,6 +16,9 @@ import (
 
 const token = "fn-test-token"
 
+// secret is a HOTPOOL_SECRET of the length pool.CheckSecret asks.
+const secret = "fn-test-secret-fn-test-secret-0123456789"
+
 type envMap map[string]string
 
 // deployment is a fresh deployment name (at most 8 characters, as config
@@ -36,11 +39,11 @@ func deployment(t *testing.T) string {
 func (m envMap) get(k string) string { return m[k] }
 
 func TestBuildRefusesAnIncompleteEnvironment(t *testing.T) {
-	full := envMap{EnvAPIToken: token, EnvRedisURL: "redis://127.0.0.1:6379", EnvConfig: `{"pools":{"python":{"target_ready":1}}}`}
+	full := envMap{EnvAPIToken: token, EnvSecret: secret, EnvRedisURL: "redis://127.0.0.1:6379", EnvConfig: `{"pools":{"python":{"target_ready":1}}}`}
 	_, err := Build(full.get, io.Discard)
 	require.NoError(t, err, "a complete environment builds without dialing anything")
 
-	for _, k := range []string{EnvAPIToken, EnvRedisURL, EnvConfig} {
+	for _, k := range []string{EnvAPIToken, EnvSecret, EnvRedisURL, EnvConfig} {
 		e := envMap{}
 		for kk, v := range full {
 			e[kk] = v
@@ -49,7 +52,15 @@ func TestBuildRefusesAnIncompleteEnvironment(t *testing.T) {
 		_, err := Build(e.get, io.Discard)
 		require.ErrorContains(t, err, k)
 	}
-	bad := envMap{EnvAPIToken: token, EnvRedisURL: "redis://:s3cret-pass@[::1", EnvConfig: full[EnvConfig]}
+	bad := envMap{EnvAPIToken: token, EnvSecret: secret, EnvRedisURL: "redis://:s3cret-pass@[::1", EnvConfig: full[EnvConfig]}
+	// A blank token would close the API; a short secret is guessable.
+	blank := envMap{EnvAPIToken: "   ", EnvSecret: secret, EnvRedisURL: "redis://127.0.0.1:6379", EnvConfig: full[EnvConfig]}
+	_, err = Build(blank.get, io.Discard)
+	require.ErrorContains(t, err, EnvAPIToken)
+	short := envMap{EnvAPIToken: token, EnvSecret: "short", EnvRedisURL: "redis://127.0.0.1:6379", EnvConfig: full[EnvConfig]}
+	_, err = Build(short.get, io.Discard)
+	require.ErrorContains(t, err, "HOTPOOL_SECRET is 5 bytes: it must be at least 32")
+	require.NotContains(t, err.Error(), "short")
 	_, err = Build(bad.get, io.Discard)
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "s3cret-pass")
@@ -66,7 +77,7 @@ func webEvent(method, path, auth, body string) map[string]any {
 
 func TestLazyRetriesAFailedBuildAndKeepsASuccessfulOne(t *testing.T) {
 	prefix := deployment(t)
-	env := envMap{EnvAPIToken: token}
+	env := envMap{EnvAPIToken: token, EnvSecret: secret}
 	l := &Lazy{getenv: env.get, logOut: io.Discard}
 	ctx := context.Background()
 
@@ -117,7 +128,7 @@ func TestColdStartDialsNothingBeforeTheFirstRequest(t *testing.T) {
 			_ = c.Close()
 		}
 	}()
-	env := envMap{EnvAPIToken: token, EnvRedisURL: "redis://" + ln.Addr().String(), EnvConfig: `{"pools":{"python":{}}}`, EnvDOToken: "do-token"}
+	env := envMap{EnvAPIToken: token, EnvSecret: secret, EnvRedisURL: "redis://" + ln.Addr().String(), EnvConfig: `{"pools":{"python":{}}}`, EnvDOToken: "do-token"}
 	l := &Lazy{getenv: env.get, logOut: io.Discard}
 	app, err := l.Get()
 	require.NoError(t, err)
@@ -136,7 +147,7 @@ func TestColdStartDialsNothingBeforeTheFirstRequest(t *testing.T) {
 // REDIS_PASSWORD is the URL's password when set, so the URL can be a plain
 // setting and the password a secret.
 func TestRedisPasswordJoinsTheURL(t *testing.T) {
-	env := envMap{EnvAPIToken: token, EnvRedisURL: "rediss://default@cache.example:6379", EnvConfig: `{"pools":{"python":{}}}`,
+	env := envMap{EnvAPIToken: token, EnvSecret: secret, EnvRedisURL: "rediss://default@cache.example:6379", EnvConfig: `{"pools":{"python":{}}}`,
 		EnvRedisPassword: "s3cret"}
 	app, err := Build(env.get, io.Discard)
 	require.NoError(t, err)

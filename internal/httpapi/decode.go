@@ -32,6 +32,11 @@ func decodeStrict(body []byte, v any, allowEmpty bool) error {
 		}
 		return pool.InvalidField("body", "is required: a JSON object")
 	}
+	// encoding/json matches names case-insensitively and takes the last of
+	// two same keys; the contract's names are exact and said once.
+	if err := exactKeys(body, v); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -292,4 +297,56 @@ func parseQuery(q string) (url.Values, error) {
 		return nil, pool.InvalidField("query", "malformed query string")
 	}
 	return v, nil
+}
+
+// exactKeys checks the top-level object's keys against v's JSON field names,
+// exactly, and refuses a key given twice. A body that is not an object is
+// left to the decoder, which says so.
+func exactKeys(body []byte, v any) error {
+	names := map[string]bool{}
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			names[name] = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := tok.(string)
+		field := key
+		if field == "" {
+			field = "body"
+		}
+		switch {
+		case seen[key]:
+			return pool.InvalidField(field, "is given twice")
+		case !names[key]:
+			for n := range names {
+				if strings.EqualFold(n, key) {
+					return pool.InvalidField(field, "unknown field (names are exact-case: %s)", n)
+				}
+			}
+			return pool.InvalidField(field, "unknown field %q", key)
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil
+		}
+	}
+	return nil
 }

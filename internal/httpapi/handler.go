@@ -121,6 +121,10 @@ func (h *Handler) Handle(ctx context.Context, req Request) (resp Response) {
 			out = h.fail(op, fmt.Errorf("panic: %v", p))
 		}
 		resp = h.respond(ctx, rid, start, out)
+		if strings.EqualFold(req.Method, http.MethodHead) {
+			// HEAD is GET without the body (API.md).
+			resp.Body = nil
+		}
 	}()
 	out = h.route(ctx, req, &op)
 	return resp
@@ -146,8 +150,12 @@ func (h *Handler) route(ctx context.Context, req Request, op *string) outcome {
 		return h.fail("route", fmt.Errorf("%w: %s", errNotFound, path))
 	}
 	*op = rt.op
-	if method != rt.method {
-		return h.methodNotAllowed(rt.op, rt.method)
+	if method != rt.method && (method != http.MethodHead || rt.method != http.MethodGet) {
+		allow := rt.method
+		if allow == http.MethodGet {
+			allow = "GET, HEAD"
+		}
+		return h.methodNotAllowed(rt.op, allow)
 	}
 	if req.DecodeErr != nil {
 		return h.fail(rt.op, pool.InvalidField("body", "%v", req.DecodeErr))

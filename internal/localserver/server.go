@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -105,8 +106,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.Config == nil {
 		return nil, errors.New("localserver: a config is required")
 	}
+	o.Token = strings.TrimSpace(o.Token)
 	if o.Token == "" {
-		return nil, errors.New("localserver: an API token is required")
+		return nil, errors.New("localserver: an API token is required (a blank one would close the API)")
 	}
 	if o.Addr == "" {
 		o.Addr = DefaultAddr
@@ -123,8 +125,19 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.KeyPrefix == "" {
 		o.KeyPrefix = o.Config.Deployment
 	}
-	if o.Secret == "" {
-		o.Secret = o.Token
+	switch {
+	case o.Secret == "" && o.Provider == ProviderDigitalOcean:
+		// Real sandboxes outlive the process: their agent tokens must be
+		// derivable again after a restart.
+		return nil, fmt.Errorf("localserver: %w", pool.CheckSecret(""))
+	case o.Secret == "":
+		// Simulated sandboxes die with the process, so a fresh random secret
+		// each run is enough (and never the API token).
+		o.Secret = pool.NewToken() + pool.NewToken()
+	default:
+		if err := pool.CheckSecret(o.Secret); err != nil {
+			return nil, fmt.Errorf("localserver: %w", err)
+		}
 	}
 	if o.Getenv == nil {
 		o.Getenv = os.Getenv

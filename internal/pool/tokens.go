@@ -8,6 +8,9 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
 )
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
@@ -81,4 +84,20 @@ func (s Secrets) ClaimLeaseToken(claimID string) string {
 // AgentToken is the bearer token of a sandbox's service-mode agent.
 func (s Secrets) AgentToken(sandboxID string) string {
 	return s.derive("agent", sandboxID)
+}
+
+// MinSecretLength is the shortest HOTPOOL_SECRET accepted: it keys every
+// derived agent and lease token, so it must be as hard to guess as a key.
+const MinSecretLength = 32
+
+// CheckSecret refuses a derivation secret that is blank or short. It never
+// repeats the secret.
+func CheckSecret(secret string) error {
+	switch n := len(strings.TrimSpace(secret)); {
+	case n == 0:
+		return errors.New("HOTPOOL_SECRET is not set: it keys every sandbox's agent token and must be its own random value of at least 32 bytes (openssl rand -hex 32), not the API token")
+	case n < MinSecretLength:
+		return fmt.Errorf("HOTPOOL_SECRET is %d bytes: it must be at least %d (openssl rand -hex 32)", n, MinSecretLength)
+	}
+	return nil
 }
