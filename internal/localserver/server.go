@@ -70,6 +70,11 @@ type Options struct {
 	ReconcileEvery time.Duration
 	Logger         *slog.Logger // default: discard
 	Clock          pool.Clock   // default: the system clock
+	// MaxConns caps open connections (default DefaultMaxConns);
+	// ReadHeaderTimeout ends a connection whose headers do not arrive
+	// (default DefaultReadHeaderTimeout).
+	MaxConns          int
+	ReadHeaderTimeout time.Duration
 	// Getenv reads webhooks' secret_env variables; default os.Getenv.
 	Getenv func(string) string
 }
@@ -142,6 +147,12 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.Getenv == nil {
 		o.Getenv = os.Getenv
 	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = DefaultMaxConns
+	}
+	if o.ReadHeaderTimeout <= 0 {
+		o.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
 	s := &Server{Config: o.Config, log: o.Logger, done: make(chan struct{})}
 	if err := s.build(ctx, o); err != nil {
 		s.closeAll()
@@ -153,7 +164,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("localserver: listen on %s: %w", o.Addr, err)
 	}
 	s.BaseURL = "http://" + ln.Addr().String()
-	s.http = &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second}
+	ln = limitConns(ln, o.MaxConns)
+	s.http = newHTTPServer(s.Handler, o.ReadHeaderTimeout, o.Logger)
+	useRedisLogger(o.Logger)
 	loopCtx, stop := context.WithCancel(ctx)
 	s.stopCtx = stop
 	var wg sync.WaitGroup

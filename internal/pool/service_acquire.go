@@ -96,9 +96,12 @@ func (s *Service) Acquire(ctx context.Context, r AcquireRequest) (Acquired, erro
 		Now:            start,
 	}
 	var res AcquireResult
-	if r.WaitSeconds > 0 {
+	if r.WaitSeconds > 0 && s.startWaiting() {
 		res, err = s.acquireWaiting(ctx, p, start.Add(time.Duration(r.WaitSeconds)*time.Second))
+		s.doneWaiting()
 	} else {
+		// No wait asked, or MaxWaiting acquires already poll Redis: this one
+		// answers at once, as on_empty says.
 		res, err = s.o.Store.Acquire(ctx, p)
 	}
 	answered := s.o.Clock.Now()

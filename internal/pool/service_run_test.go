@@ -48,3 +48,22 @@ func TestRunHandsOverWorkStillInFlight(t *testing.T) {
 		})
 	}
 }
+
+// Past MaxWaiting waiting acquires, one more answers at once as on_empty
+// says, instead of polling Redis for its wait_seconds too.
+func TestWaitingAcquiresAreCapped(t *testing.T) {
+	s := &recStore{acquireFn: func(AcquireParams) (AcquireResult, error) { return AcquireResult{}, ErrPoolExhausted }}
+	svc, _ := newTestService(t, s, ServiceOptions{MaxWaiting: 1})
+	svc.waiting <- struct{}{} // another acquire is waiting
+	_, err := svc.Acquire(context.Background(), AcquireRequest{Image: "node", WaitSeconds: 5})
+	require.ErrorIs(t, err, ErrPoolExhausted)
+	require.Len(t, s.acquires, 1, "one try, no polling")
+	require.Equal(t, OnEmptyFail, s.acquires[0].OnEmpty, "the pool's own on_empty, not wait")
+
+	<-svc.waiting
+	s.acquires = nil
+	_, err = svc.Acquire(context.Background(), AcquireRequest{Image: "node", WaitSeconds: 5})
+	require.ErrorIs(t, err, ErrPoolExhausted)
+	require.Greater(t, len(s.acquires), 1, "with a slot free it waits, trying again")
+	require.Empty(t, svc.waiting, "the slot is given back")
+}
