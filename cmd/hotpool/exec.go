@@ -36,7 +36,7 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("exec", "[--cwd D] [--env K=V]... [--timeout D] -- COMMAND...", stderr)
 	cn := addConnFlags(fs)
 	sandboxURL := fs.String("sandbox-url", os.Getenv("HOTPOOL_SANDBOX_URL"), "the sandbox's URL (env HOTPOOL_SANDBOX_URL, set by acquire --env)")
-	agentToken := fs.String("agent-token", "", "the sandbox's agent token (env HOTPOOL_AGENT_TOKEN, set by acquire --env)")
+	agentToken := fs.String("agent-token", "", "the sandbox's agent token (env HOTPOOL_AGENT_TOKEN, set by acquire --env; prefer the env: flags show in ps)")
 	cwd := fs.String("cwd", "", "working directory inside the sandbox")
 	env := envFlag{}
 	fs.Var(env, "env", "K=V added to the command's environment (repeatable)")

@@ -19,7 +19,7 @@ func init() {
 func leaseArgs(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (id, token string, cn *conn, code int, done bool) {
 	fs := newFlagSet(name, "[ID] --lease-token T", stderr)
 	cn = addConnFlags(fs)
-	tok := fs.String("lease-token", "", "the lease token acquire printed (env HOTPOOL_LEASE_TOKEN)")
+	tok := fs.String("lease-token", "", "the lease token acquire printed (env HOTPOOL_LEASE_TOKEN; prefer the env: flags show in ps)")
 	if extra != nil {
 		extra(fs)
 	}

@@ -28,7 +28,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := newFlagSet("serve", "--config FILE --token T [flags]", stderr)
 	addr := fs.String("addr", localserver.DefaultAddr, "listen address (host:port; port 0 picks one)")
 	configPath := fs.String("config", "", "config file, JSON or YAML (default: env HOTPOOL_CONFIG)")
-	token := fs.String("token", "", "API bearer token (env HOTPOOL_API_TOKEN)")
+	token := fs.String("token", "", "API bearer token (env HOTPOOL_API_TOKEN; prefer the env: flags show in ps)")
 	redisURL := fs.String("redis-url", "", "external Redis (env REDIS_URL); empty embeds one in memory")
 	provider := fs.String("provider", localserver.ProviderSim, "sim (the simulated App Platform) or digitalocean (real, billed apps; needs DIGITALOCEAN_TOKEN)")
 	failRate := fs.Float64("sim-fail-rate", 0, "simulator: share of deployments that fail, 0-1")
