@@ -419,22 +419,28 @@ func TestAcquireSaysWhenItWaitsForAColdStart(t *testing.T) {
 	require.Equal(t, "go", got.Image)
 }
 
-// TestCLIErrorsAgainstTheLocalServer: the real server's errors come out as one
-// line with the documented exit code.
-func TestCLIErrorsAgainstTheLocalServer(t *testing.T) {
-	cfg, err := pool.ParseConfig([]byte(`{"pools": {"node": {"target_ready": 1, "max_ready": 1, "on_empty": "fail"}}}`))
+// startLocalForCLI runs the real local server with config (fast simulated
+// deployments), points the CLI at it and warms it up.
+func startLocalForCLI(t *testing.T, config string) {
+	t.Helper()
+	cfg, err := pool.ParseConfig([]byte(config))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := localserver.Start(ctx, localserver.Options{Addr: "127.0.0.1:0", Config: cfg, Token: cliToken,
 		SimCreateDelay: 50 * time.Millisecond, ReconcileEvery: 100 * time.Millisecond})
 	require.NoError(t, err)
-	defer func() { cancel(); <-s.Done() }()
+	t.Cleanup(func() { cancel(); <-s.Done() })
 	t.Setenv("HOTPOOL_URL", s.BaseURL)
 	t.Setenv("HOTPOOL_API_TOKEN", cliToken)
-
 	code, _, stderr := cli(t, "warm-up", "--timeout", "30s", "--interval", "1s")
 	require.Equal(t, exitOK, code, stderr)
-	code, _, stderr = cli(t, "acquire", "node")
+}
+
+// TestCLIErrorsAgainstTheLocalServer: the real server's errors come out as one
+// line with the documented exit code.
+func TestCLIErrorsAgainstTheLocalServer(t *testing.T) {
+	startLocalForCLI(t, `{"pools": {"node": {"target_ready": 1, "max_ready": 1, "on_empty": "fail"}}}`)
+	code, _, stderr := cli(t, "acquire", "node")
 	require.Equal(t, exitOK, code, stderr)
 	for _, tc := range []struct {
 		args   []string
@@ -466,18 +472,7 @@ func TestCLIErrorsAgainstTheLocalServer(t *testing.T) {
 // platform, `hotpool exec` really runs the command (42, exit status 3), and
 // once the sandbox is released its agent stops answering.
 func TestLocalSandboxesRunCommandsAndStopAtRelease(t *testing.T) {
-	cfg, err := pool.ParseConfig([]byte(`{"pools": {"python": {"target_ready": 1, "max_ready": 2}}}`))
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := localserver.Start(ctx, localserver.Options{Addr: "127.0.0.1:0", Config: cfg, Token: cliToken,
-		SimCreateDelay: 50 * time.Millisecond, ReconcileEvery: 100 * time.Millisecond})
-	require.NoError(t, err)
-	defer func() { cancel(); <-s.Done() }()
-	t.Setenv("HOTPOOL_URL", s.BaseURL)
-	t.Setenv("HOTPOOL_API_TOKEN", cliToken)
-	code, _, stderr := cli(t, "warm-up", "--timeout", "30s", "--interval", "1s")
-	require.Equal(t, exitOK, code, stderr)
-
+	startLocalForCLI(t, `{"pools": {"python": {"target_ready": 1, "max_ready": 2}}}`)
 	code, out, stderr := cli(t, "acquire", "python", "--env")
 	require.Equal(t, exitOK, code, stderr)
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
