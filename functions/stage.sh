@@ -25,16 +25,22 @@ rm -rf "$out"
 mkdir -p "$out/packages/hotpool"
 cd "$root"
 
+# Optional variables are added after the last required one of their map.
 pkg_opt="" rec_opt=""
 for v in HOTPOOL_LOG_LEVEL HOTPOOL_DO_API_URL; do
-  [ -n "${!v:-}" ] && pkg_opt+=" $v"
+  [ -n "${!v:-}" ] && pkg_opt+="      $v: '\${$v}'\n"
 done
 for v in $(compgen -v | grep '^HOTPOOL_WEBHOOK_SECRET' || true); do
-  [ -n "${!v:-}" ] && rec_opt+=" $v"
+  [ -n "${!v:-}" ] && rec_opt+="          $v: '\${$v}'\n"
 done
-sed -e "s/^\(    environment: \$(HOTPOOL_API_TOKEN REDIS_URL HOTPOOL_CONFIG HOTPOOL_SECRET\))/\1$pkg_opt)/" \
-    -e "s/^\(        environment: \$(DIGITALOCEAN_TOKEN\))/\1$rec_opt)/" project.yml >"$out/project.yml"
-[ -z "$pkg_opt$rec_opt" ] || echo "staged optional variables:$pkg_opt$rec_opt"
+awk -v pkg="$pkg_opt" -v rec="$rec_opt" '
+  { print }
+  /^      HOTPOOL_SECRET: /      { printf "%s", pkg }
+  /^          DIGITALOCEAN_TOKEN: / { printf "%s", rec }
+' project.yml >"$out/project.yml"
+grep -q "^      HOTPOOL_SECRET: " project.yml && grep -q "^          DIGITALOCEAN_TOKEN: " project.yml ||
+  { echo "stage.sh: project.yml lost the lines optional variables follow" >&2; exit 1; }
+[ -z "$pkg_opt$rec_opt" ] || echo "staged optional variables: $(printf "$pkg_opt$rec_opt" | awk -F: '{printf "%s ", $1}' | tr -s ' ')"
 
 for fn in "${fns[@]}"; do
   dst="$out/packages/hotpool/$fn"
