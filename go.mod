@@ -5,14 +5,14 @@ go 1.24.0
 require (
 	github.com/alicebob/miniredis/v2 v2.40.0
 	github.com/aws/aws-lambda-go v1.54.0
-	github.com/digitalocean/godo v1.240.0
+	github.com/digitalocean/godo v1.241.0
 	github.com/getkin/kin-openapi v0.135.0
-	github.com/hashicorp/go-retryablehttp v0.7.7
-	github.com/prometheus/client_model v0.6.2
+	github.com/hashicorp/go-retryablehttp v0.7.8
+	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.67.5
 	github.com/redis/go-redis/v9 v9.22.0
 	github.com/stretchr/testify v1.12.1
-	go.yaml.in/yaml/v3 v3.0.5
+	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/oauth2 v0.35.0
 	sigs.k8s.io/yaml v1.6.0
 )
@@ -36,6 +36,6 @@ require (
 	go.yaml.in/yaml/v2 v2.4.3 // indirect
 	golang.org/x/sys v0.39.0 // indirect
 	golang.org/x/time v0.6.0 // indirect
-	google.golang.org/protobuf v1.36.11 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
