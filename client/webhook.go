@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -13,11 +14,15 @@ import (
 
 // SignatureHeader carries a webhook delivery's signature:
 //
-//	X-Hotpool-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
+//	X-Hotpool-Signature: t=<unix seconds>,r=<receiver>,v2=<hex HMAC-SHA256(secret, "<t>.<receiver>.<body>")>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
 //
-// The signed text is the timestamp as written in the header, a dot, and the
-// raw request body. More than one v1 may appear (a secret being rotated);
-// any one matching is enough.
+// The signed text is the timestamp as written in the header, a dot, (for v2)
+// the receiver's name and a dot, and the raw request body. r is the
+// receiver's name query-escaped; the body's "receiver" field names it too.
+// v2 names the receiver, so VerifyWebhook refuses a delivery signed for
+// another one; v1 is the earlier form, which VerifySignature checks. More
+// than one v1 or v2 may appear (a secret being rotated); any one matching is
+// enough.
 const SignatureHeader = "X-Hotpool-Signature"
 
 // Signature errors, matched with errors.Is.
@@ -33,8 +38,11 @@ var (
 // outbox order. Delivery is at-least-once, so a receiver dedupes by ID; the
 // events of one sandbox never arrive out of order for the first time.
 type WebhookPayload struct {
-	Deployment string         `json:"deployment"`
-	Events     []WebhookEvent `json:"events"`
+	Deployment string `json:"deployment"`
+	// Receiver is the name of the webhook this delivery is for (config
+	// webhooks[].name, by default its URL without query or credentials).
+	Receiver string         `json:"receiver"`
+	Events   []WebhookEvent `json:"events"`
 }
 
 // WebhookEvent is one domain event.
@@ -47,20 +55,54 @@ type WebhookEvent struct {
 	Reason    string    `json:"reason,omitempty"`
 }
 
-// VerifySignature checks a delivery: header is the X-Hotpool-Signature value,
-// body the raw request body (read it before decoding). It compares in
-// constant time and rejects a timestamp more than tolerance away from now (a
+// VerifyWebhook checks a delivery meant for the receiver named receiver
+// (config webhooks[].name, by default the webhook's URL without its query
+// and credentials): header is the X-Hotpool-Signature value, body the raw
+// request body (read it before decoding). It checks the v2 signature, which
+// covers the receiver's name, so a delivery signed for another receiver is
+// refused even if the two were given one secret. It compares in constant
+// time and rejects a timestamp more than tolerance away from now (a
 // tolerance <= 0 means 5 minutes). It never echoes the secret or the
 // signature in its errors.
+func VerifyWebhook(secret, receiver, header string, body []byte, now time.Time, tolerance time.Duration) error {
+	if receiver == "" {
+		return fmt.Errorf("%w: empty receiver name", ErrSignatureInvalid)
+	}
+	h, err := parseSignature(secret, header, "v2")
+	if err != nil {
+		return err
+	}
+	if h.receiver != receiver {
+		// Checked before the MAC: the name is not secret, and naming it in
+		// the error tells an operator which receiver the delivery was for.
+		return fmt.Errorf("%w: signed for receiver %q, not %q", ErrSignatureInvalid, h.receiver, receiver)
+	}
+	return h.check(secret, body, now, tolerance, h.ts, receiver)
+}
+
+// VerifySignature checks a delivery's v1 signature, which does not name the
+// receiver: prefer VerifyWebhook. Arguments and errors are VerifyWebhook's.
 func VerifySignature(secret string, header string, body []byte, now time.Time, tolerance time.Duration) error {
+	h, err := parseSignature(secret, header, "v1")
+	if err != nil {
+		return err
+	}
+	return h.check(secret, body, now, tolerance, h.ts)
+}
+
+// signature is a parsed X-Hotpool-Signature header.
+type signature struct {
+	ts       string
+	unix     int64
+	receiver string
+	sigs     [][]byte // the candidates of the version asked for
+}
+
+func parseSignature(secret, header, version string) (signature, error) {
+	var h signature
 	if secret == "" {
-		return fmt.Errorf("%w: empty secret", ErrSignatureInvalid)
+		return h, fmt.Errorf("%w: empty secret", ErrSignatureInvalid)
 	}
-	if tolerance <= 0 {
-		tolerance = 5 * time.Minute
-	}
-	var ts string
-	var sigs [][]byte
 	for _, part := range strings.Split(header, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
@@ -68,27 +110,43 @@ func VerifySignature(secret string, header string, body []byte, now time.Time, t
 		}
 		switch k {
 		case "t":
-			ts = v
-		case "v1":
+			h.ts = v
+		case "r":
+			if r, err := url.QueryUnescape(v); err == nil {
+				h.receiver = r
+			}
+		case version:
 			if b, err := hex.DecodeString(v); err == nil && len(b) == sha256.Size {
-				sigs = append(sigs, b)
+				h.sigs = append(h.sigs, b)
 			}
 		}
 	}
-	if ts == "" || len(sigs) == 0 {
-		return fmt.Errorf("%w: want t=<unix>,v1=<hex>", ErrSignatureInvalid)
+	if h.ts == "" || len(h.sigs) == 0 {
+		return h, fmt.Errorf("%w: want t=<unix>,%s=<hex>", ErrSignatureInvalid, version)
 	}
-	unix, err := strconv.ParseInt(ts, 10, 64)
+	unix, err := strconv.ParseInt(h.ts, 10, 64)
 	if err != nil {
-		return fmt.Errorf("%w: timestamp is not a unix time", ErrSignatureInvalid)
+		return h, fmt.Errorf("%w: timestamp is not a unix time", ErrSignatureInvalid)
+	}
+	h.unix = unix
+	return h, nil
+}
+
+// check computes the HMAC of parts (each followed by a dot) and body, and
+// matches it against every candidate, then checks the timestamp.
+func (h signature) check(secret string, body []byte, now time.Time, tolerance time.Duration, parts ...string) error {
+	if tolerance <= 0 {
+		tolerance = 5 * time.Minute
 	}
 	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(ts))
-	m.Write([]byte{'.'})
+	for _, p := range parts {
+		m.Write([]byte(p))
+		m.Write([]byte{'.'})
+	}
 	m.Write(body)
 	want := m.Sum(nil)
 	matched := false
-	for _, s := range sigs {
+	for _, s := range h.sigs {
 		// Check every candidate so the time taken does not say which matched.
 		if hmac.Equal(s, want) {
 			matched = true
@@ -98,7 +156,7 @@ func VerifySignature(secret string, header string, body []byte, now time.Time, t
 		return fmt.Errorf("%w: no signature matches", ErrSignatureInvalid)
 	}
 	// Checked after the MAC so a forged header cannot probe the tolerance.
-	skew := now.Sub(time.Unix(unix, 0))
+	skew := now.Sub(time.Unix(h.unix, 0))
 	if skew > tolerance || skew < -tolerance {
 		return fmt.Errorf("%w: signed %s away from now", ErrSignatureStale, skew.Round(time.Second))
 	}

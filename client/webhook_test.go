@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,6 +20,45 @@ func sign(secret string, t int64, body string) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(strconv.FormatInt(t, 10) + "." + body))
 	return "t=" + strconv.FormatInt(t, 10) + ",v1=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// signFor is the v2 form, from the documented format: the receiver's name
+// is under the MAC and, query-escaped, in r.
+func signFor(secret, receiver string, t int64, body string) string {
+	ts := strconv.FormatInt(t, 10)
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(ts + "." + receiver + "." + body))
+	return "t=" + ts + ",r=" + url.QueryEscape(receiver) + ",v2=" + hex.EncodeToString(m.Sum(nil))
+}
+
+func TestVerifyWebhookChecksTheReceiver(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	body := `{"receiver":"https://a.example/h","events":[]}`
+	const a = "https://a.example/h, with a comma"
+	good := signFor("s3cret", a, now.Unix(), body)
+	require.Contains(t, good, "r=https%3A%2F%2Fa.example%2Fh%2C+with+a+comma,", "a comma in the name cannot split the header")
+	require.NoError(t, VerifyWebhook("s3cret", a, good, []byte(body), now, time.Minute))
+	require.NoError(t, VerifyWebhook("s3cret", a, signFor("old", a, now.Unix(), body)+","+strings.Split(good, ",")[2], []byte(body), now, time.Minute),
+		"any v2 may match")
+
+	v2 := strings.Split(good, ",")[2]
+	for name, tc := range map[string]struct {
+		receiver, header string
+		want             error
+	}{
+		"another receiver":            {"billing", good, ErrSignatureInvalid},
+		"name rewritten in header":    {"billing", "t=1800000000,r=billing," + v2, ErrSignatureInvalid},
+		"no receiver in header":       {a, "t=1800000000," + v2, ErrSignatureInvalid},
+		"only v1":                     {a, sign("s3cret", now.Unix(), body), ErrSignatureInvalid},
+		"v2 moved to v1":              {a, "t=1800000000,r=" + url.QueryEscape(a) + ",v1=" + strings.TrimPrefix(v2, "v2="), ErrSignatureInvalid},
+		"empty receiver name":         {"", good, ErrSignatureInvalid},
+		"stale, for this receiver":    {a, signFor("s3cret", a, now.Unix()-120, body), ErrSignatureStale},
+		"wrong secret, this receiver": {a, signFor("other", a, now.Unix(), body), ErrSignatureInvalid},
+	} {
+		err := VerifyWebhook("s3cret", tc.receiver, tc.header, []byte(body), now, time.Minute)
+		require.ErrorIs(t, err, tc.want, name)
+		require.NotContains(t, err.Error(), "s3cret", name)
+	}
 }
 
 func TestVerifySignature(t *testing.T) {

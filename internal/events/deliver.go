@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -138,6 +139,7 @@ type Report struct {
 // payload is the JSON body of one POST (client.WebhookPayload).
 type payload struct {
 	Deployment string             `json:"deployment"`
+	Receiver   string             `json:"receiver"`
 	Events     []redisstate.Event `json:"events"`
 }
 
@@ -229,13 +231,13 @@ func (d *Deliverer) step(ctx context.Context, h hook, rep *Report) (bool, error)
 		}
 		return moved, err
 	}
-	secret := d.secrets(h.secretEnv)
-	if secret == "" {
-		// A missing secret is a deployment mistake, not the receiver's: no
-		// attempt is counted, and the events wait until it is set.
-		return false, fmt.Errorf("events: webhook %s: secret variable %s is empty; not delivering", h.display, h.secretEnv)
+	secret, err := d.secretOf(h)
+	if err != nil {
+		// A missing or shared secret is a deployment mistake, not the
+		// receiver's: no attempt is counted, and the events wait until it is fixed.
+		return false, err
 	}
-	body, err := json.Marshal(payload{Deployment: d.deployment, Events: batch})
+	body, err := json.Marshal(payload{Deployment: d.deployment, Receiver: h.receiver, Events: batch})
 	if err != nil {
 		return false, fmt.Errorf("events: encode batch: %w", err)
 	}
@@ -302,6 +304,25 @@ func (d *Deliverer) collect(h hook, msgs []redis.XMessage) (batch []redisstate.E
 	return batch, last, skipped, malformed
 }
 
+// secretOf reads h's secret. It refuses an empty one, and one that another
+// webhook's variable also holds: either receiver could then sign events as
+// hotpool for the other (the config refuses a shared variable name; this
+// also catches two names set to one value).
+func (d *Deliverer) secretOf(h hook) (string, error) {
+	secret := d.secrets(h.secretEnv)
+	if secret == "" {
+		return "", fmt.Errorf("events: webhook %s: secret variable %s is empty; not delivering", h.display, h.secretEnv)
+	}
+	for _, o := range d.hooks {
+		if o.id != h.id &&
+			subtle.ConstantTimeCompare([]byte(d.secrets(o.secretEnv)), []byte(secret)) == 1 {
+			return "", fmt.Errorf("events: webhook %s: secret variables %s and %s (webhook %s) hold the same value; each receiver needs its own secret; not delivering",
+				h.display, h.secretEnv, o.secretEnv, o.display)
+		}
+	}
+	return secret, nil
+}
+
 func (d *Deliverer) post(ctx context.Context, h hook, secret string, body []byte) error {
 	rctx, cancel := context.WithTimeout(ctx, d.requestTimeout)
 	defer cancel()
@@ -311,7 +332,7 @@ func (d *Deliverer) post(ctx context.Context, h hook, secret string, body []byte
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "hotpool-webhook/1")
-	req.Header.Set(SignatureHeader, Sign(secret, d.clock.Now(), body))
+	req.Header.Set(SignatureHeader, Sign(secret, h.receiver, d.clock.Now(), body))
 	resp, err := d.hc.Do(req)
 	if err != nil {
 		// *url.Error repeats the URL, which may carry credentials.

@@ -2,9 +2,12 @@ package events
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hotpool/hotpool/client"
 	"github.com/hotpool/hotpool/internal/pool"
 	"github.com/hotpool/hotpool/internal/redisstate"
 )
@@ -208,8 +212,9 @@ func TestTrimStopsAtTheSlowestWebhook(t *testing.T) {
 		})
 		hooks := []pool.Webhook{
 			{URL: fast.srv.URL, SecretEnv: "HOOK_SECRET"},
-			{URL: slow.srv.URL, SecretEnv: "HOOK_SECRET"},
+			{URL: slow.srv.URL, SecretEnv: "HOOK_SECRET_2"},
 		}
+		slow.secret = testSecret2
 		d := NewDeliverer(b.rdb, b.prefix, hooks, secrets, http.DefaultClient, clock, nil,
 			WithBatchSize(2), WithBackoff(time.Second, time.Second), WithMaxAttempts(100))
 		var ids []string
@@ -411,5 +416,69 @@ func TestNilSecretsReadTheEnvironment(t *testing.T) {
 		rep, err := d.Deliver(context.Background())
 		require.NoError(t, err)
 		require.Equal(t, 1, rep.Delivered)
+	})
+}
+
+// One receiver cannot forge events to another. Two webhooks whose variables
+// hold one secret get nothing (no attempt is counted, and the error names
+// both variables, never the value). With a secret each, every signature
+// names its receiver, so a delivery replayed to the other receiver is
+// refused, even by a receiver that verifies with the same secret, and even
+// with the name in the header rewritten.
+func TestWebhooksNeedTheirOwnSecretAndSignForTheirReceiver(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		clock := pool.NewManualClock(t0)
+		type delivery struct {
+			header string
+			body   []byte
+		}
+		var mu sync.Mutex
+		got := map[string]delivery{}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			got[r.URL.Path] = delivery{r.Header.Get(client.SignatureHeader), body}
+			mu.Unlock()
+		}))
+		t.Cleanup(srv.Close)
+		hooks := []pool.Webhook{
+			{URL: srv.URL + "/a?token=x", SecretEnv: "A_SECRET"},
+			{URL: srv.URL + "/b", Name: "billing", SecretEnv: "B_SECRET"},
+		}
+		b.emit(t, redisstate.EventPoolDrained, "python", "", "")
+		ctx := context.Background()
+
+		shared := func(env string) string { return testSecret }
+		rep, err := NewDeliverer(b.rdb, b.prefix, hooks, shared, nil, clock, nil).Deliver(ctx)
+		require.Error(t, err)
+		require.Contains(t, err.Error(), "A_SECRET and B_SECRET")
+		require.NotContains(t, err.Error(), testSecret)
+		require.Zero(t, rep.Attempts)
+		require.Empty(t, got)
+
+		own := func(env string) string {
+			return map[string]string{"A_SECRET": testSecret, "B_SECRET": testSecret2}[env]
+		}
+		rep, err = NewDeliverer(b.rdb, b.prefix, hooks, own, nil, clock, nil).Deliver(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 2, rep.Delivered)
+		a, bb := got["/a"], got["/b"]
+		now := clock.Now()
+		nameA := srv.URL + "/a"
+		require.NoError(t, client.VerifyWebhook(testSecret, nameA, a.header, a.body, now, time.Minute))
+		require.NoError(t, client.VerifyWebhook(testSecret2, "billing", bb.header, bb.body, now, time.Minute))
+		var p client.WebhookPayload
+		require.NoError(t, json.Unmarshal(bb.body, &p))
+		require.Equal(t, "billing", p.Receiver)
+		require.NotContains(t, a.header+string(a.body), "token=x", "the default name drops the query")
+
+		require.ErrorIs(t, client.VerifyWebhook(testSecret, "billing", a.header, a.body, now, time.Minute), client.ErrSignatureInvalid,
+			"a's delivery replayed to billing, verified with a's secret")
+		forged := strings.Replace(a.header, "r="+url.QueryEscape(nameA), "r=billing", 1)
+		require.NotEqual(t, a.header, forged)
+		require.ErrorIs(t, client.VerifyWebhook(testSecret, "billing", forged, a.body, now, time.Minute), client.ErrSignatureInvalid,
+			"the name is under the MAC")
+		require.ErrorIs(t, client.VerifyWebhook(testSecret, nameA, bb.header, bb.body, now, time.Minute), client.ErrSignatureInvalid)
+		require.NoError(t, client.VerifySignature(testSecret, a.header, a.body, now, time.Minute), "v1 still verifies for earlier verifiers")
 	})
 }

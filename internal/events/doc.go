@@ -27,9 +27,14 @@
 //
 // Signature: every POST carries
 //
-//	X-Hotpool-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
+//	X-Hotpool-Signature: t=<unix>,r=<receiver>,v2=<hex HMAC-SHA256(secret, "<t>.<receiver>.<body>")>,v1=<…>
 //
-// with the secret read from the environment variable the webhook names;
-// client.VerifySignature checks it. Secrets and webhook URLs' query strings
+// with the secret read from the environment variable the webhook names (each
+// webhook its own: the config refuses a shared variable, and Deliver refuses
+// to sign for two webhooks whose variables hold one value). The receiver is
+// the webhook's name (by default its URL without query or credentials), and
+// the body names it too; client.VerifyWebhook checks v2 and that name, so a
+// delivery signed for one receiver is refused by every other. v1 (without the
+// receiver) stays for earlier verifiers. Secrets and webhook URLs' query strings
 // and credentials are never logged or stored.
 package events

@@ -21,7 +21,10 @@ import (
 	"github.com/hotpool/hotpool/internal/redistest"
 )
 
-const testSecret = "whsec-test-0123456789"
+const (
+	testSecret  = "whsec-test-0123456789"
+	testSecret2 = "whsec-test-second-receiver"
+)
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -117,7 +120,10 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	r.requests++
 	n := r.requests
-	if err := client.VerifySignature(r.secret, req.Header.Get(client.SignatureHeader), body, r.clock.Now(), 5*time.Minute); err != nil {
+	// The receiver's name is its webhook's default: the URL it was posted
+	// to, without the query (pool.Webhook.ReceiverName).
+	name := "http://" + req.Host + req.URL.Path
+	if err := client.VerifyWebhook(r.secret, name, req.Header.Get(client.SignatureHeader), body, r.clock.Now(), 5*time.Minute); err != nil {
 		r.badSigs++
 		r.mu.Unlock()
 		w.WriteHeader(http.StatusUnauthorized)
@@ -126,7 +132,7 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	b := r.decide(n)
 	if b == accept || b == acceptThenHang {
 		var p client.WebhookPayload
-		if err := json.Unmarshal(body, &p); err != nil {
+		if err := json.Unmarshal(body, &p); err != nil || p.Receiver != name {
 			r.mu.Unlock()
 			w.WriteHeader(http.StatusBadRequest)
 			return
@@ -174,9 +180,13 @@ func (r *receiver) count() int {
 
 func always(b behaviour) func(int) behaviour { return func(int) behaviour { return b } }
 
+// secrets holds two distinct secrets, as two webhooks must have.
 func secrets(env string) string {
-	if env == "HOOK_SECRET" {
+	switch env {
+	case "HOOK_SECRET":
 		return testSecret
+	case "HOOK_SECRET_2":
+		return testSecret2
 	}
 	return ""
 }

@@ -13,6 +13,7 @@ type hook struct {
 	id        string // names its fields in Keys.Webhooks
 	url       string // as configured; never logged or stored (it may carry credentials)
 	display   string // scheme://host/path, safe to log and to store
+	receiver  string // the name its signatures and bodies carry (pool.Webhook.ReceiverName)
 	secretEnv string
 	types     map[string]bool // nil: every type
 }
@@ -33,7 +34,7 @@ func newHooks(ws []pool.Webhook) []hook {
 			continue
 		}
 		seen[id] = true
-		h := hook{id: id, url: w.URL, display: displayURL(w.URL), secretEnv: w.SecretEnv}
+		h := hook{id: id, url: w.URL, display: displayURL(w.URL), receiver: w.ReceiverName(), secretEnv: w.SecretEnv}
 		if len(w.Events) > 0 {
 			h.types = map[string]bool{}
 			for _, t := range w.Events {

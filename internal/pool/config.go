@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -109,11 +110,34 @@ type APIBudget struct {
 // Webhook is one receiver of signed events.
 type Webhook struct {
 	URL string `json:"url"`
+	// Name is the receiver's name, which every signature and body carry so a
+	// receiver can refuse a delivery meant for another. Empty: the URL
+	// without its query, fragment and credentials (ReceiverName).
+	Name string `json:"name,omitempty"`
 	// SecretEnv names the environment variable holding the HMAC secret, so the
-	// secret never sits in the config file.
+	// secret never sits in the config file. Each webhook names its own.
 	SecretEnv string `json:"secret_env"`
 	// Events filters by event type; empty means all.
 	Events []string `json:"events,omitempty"`
+}
+
+// ReceiverName is the name w's deliveries are signed for: Name, or the URL
+// without its user info, query and fragment, where receivers keep their
+// credentials (and with path "/" when it has none), so a receiver can rebuild
+// it from its own request.
+func (w Webhook) ReceiverName() string {
+	if w.Name != "" {
+		return w.Name
+	}
+	u, err := url.Parse(w.URL)
+	if err != nil {
+		return ""
+	}
+	path := u.Path
+	if path == "" {
+		path = "/" // what the request line carries
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: path}).String()
 }
 
 // Config is the whole deployment's configuration: the seed SandboxManager's

@@ -242,6 +242,31 @@ func TestWebhookFiltersNameKnownEvents(t *testing.T) {
 	require.Contains(t, err.Error(), "webhooks[0].secret_env")
 }
 
+// Each webhook has its own secret and its own receiver name: a shared
+// secret would let either receiver forge events to the other, and a shared
+// name would let a signature for one pass at the other.
+func TestWebhooksHaveTheirOwnSecretsAndNames(t *testing.T) {
+	ok, err := ParseConfig([]byte(`{"pools": {"python": {}}, "webhooks": [
+		{"url": "https://a.example.test/h?key=k", "secret_env": "A_SECRET"},
+		{"url": "https://b.example.test", "secret_env": "B_SECRET", "name": "billing"},
+		{"url": "https://b.example.test", "secret_env": "C_SECRET"}]}`))
+	require.NoError(t, err)
+	require.Equal(t, "https://a.example.test/h", ok.Webhooks[0].ReceiverName(), "no query: receivers keep credentials there")
+	require.Equal(t, "billing", ok.Webhooks[1].ReceiverName())
+	require.Equal(t, "https://b.example.test/", ok.Webhooks[2].ReceiverName(), "the path a request line carries")
+
+	_, err = ParseConfig([]byte(`{"pools": {"python": {}}, "webhooks": [
+		{"url": "https://a.example.test/h", "secret_env": "HOOK_SECRET"},
+		{"url": "https://b.example.test/h", "secret_env": "HOOK_SECRET"},
+		{"url": "https://c.example.test/h", "secret_env": "C_SECRET", "name": "https://a.example.test/h"},
+		{"url": "https://d.example.test/h", "secret_env": "D_SECRET", "name": "two words"}]}`))
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	require.Contains(t, err.Error(), "webhooks[1].secret_env: HOOK_SECRET is already webhooks[0]'s secret: give each webhook its own")
+	require.Contains(t, err.Error(), `webhooks[2].name: "https://a.example.test/h" already names webhooks[0]`)
+	require.Contains(t, err.Error(), "webhooks[3].name: must be 1-200 visible ASCII characters")
+	require.NotContains(t, err.Error(), "  webhooks[0].", "the first of each pair is not the one at fault")
+}
+
 // Five different mistakes, in JSON and in YAML: five problems, each with its
 // path, in the same words for both (line numbers aside), and no Go type name.
 func TestConfigProblemsAreAllReportedWithPaths(t *testing.T) {

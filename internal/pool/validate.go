@@ -13,6 +13,7 @@ import (
 var (
 	imageNameRE  = regexp.MustCompile(`^[a-z]([a-z0-9-]*[a-z0-9])?$`)
 	envKeyRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	receiverRE   = regexp.MustCompile(`^[\x21-\x7e]{1,200}$`)
 	slugRE       = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
 	digestRE     = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
 	registryType = map[string]bool{"GHCR": true, "DOCR": true, "DOCKER_HUB": true}
@@ -119,6 +120,7 @@ func (c *Config) Validate() error {
 	if c.APIBudget.PerHour < 1 || c.APIBudget.PerHour > 5000 {
 		ps.add("api_budget.per_hour", "must be 1-5000 (DigitalOcean allows 5,000 an hour)")
 	}
+	secretEnvs, receivers := map[string]int{}, map[string]int{}
 	for i, w := range c.Webhooks {
 		path := fmt.Sprintf("webhooks[%d]", i)
 		u, err := url.Parse(w.URL)
@@ -127,6 +129,20 @@ func (c *Config) Validate() error {
 		}
 		if !envKeyRE.MatchString(w.SecretEnv) {
 			ps.add(path+".secret_env", "must name the environment variable that holds the signing secret")
+		} else if j, ok := secretEnvs[w.SecretEnv]; ok {
+			// One secret for two receivers would let either forge the other's events.
+			ps.add(path+".secret_env", "%s is already webhooks[%d]'s secret: give each webhook its own", w.SecretEnv, j)
+		} else {
+			secretEnvs[w.SecretEnv] = i
+		}
+		if w.Name != "" && !receiverRE.MatchString(w.Name) {
+			ps.add(path+".name", "must be 1-200 visible ASCII characters, without spaces")
+		} else if name := w.ReceiverName(); name != "" {
+			if j, ok := receivers[name]; ok {
+				ps.add(path+".name", "%q already names webhooks[%d]: each receiver needs its own name (set name)", name, j)
+			} else {
+				receivers[name] = i
+			}
 		}
 		for j, ev := range w.Events {
 			if !slices.Contains(EventTypes, ev) {
