@@ -31,6 +31,7 @@ type fakeStore struct {
 type fakeSandbox struct {
 	sb        pool.Sandbox
 	leaseHash string
+	idemNonce string
 }
 
 type fakeClaim struct {
@@ -88,9 +89,12 @@ func (f *fakeStore) Acquire(_ context.Context, p pool.AcquireParams) (pool.Acqui
 		return pool.AcquireResult{}, pool.ErrPoolShutdown
 	}
 	if p.IdempotencyKey != "" {
-		if id, ok := f.idem[p.Pool+"\x00"+p.IdempotencyKey]; ok {
+		// As acquire.lua: only a lease still held replays.
+		if id, ok := f.idem[p.Pool+"\x00"+p.IdempotencyKey]; ok && f.sandboxes[id] != nil &&
+			f.sandboxes[id].sb.State == pool.StateInUse && f.sandboxes[id].sb.LeaseExpiresAt.After(p.Now) {
 			s := f.sandboxes[id]
-			return pool.AcquireResult{Sandbox: s.sb, LeaseExpiresAt: s.sb.LeaseExpiresAt, Source: pool.SourcePool, Replayed: true}, nil
+			return pool.AcquireResult{Sandbox: s.sb, LeaseExpiresAt: s.sb.LeaseExpiresAt, Source: pool.SourcePool, Replayed: true,
+				IdempotencyNonce: s.idemNonce, LeaseTokenHash: s.leaseHash}, nil
 		}
 	}
 	if ids := f.ready[p.Pool]; len(ids) > 0 {
@@ -99,6 +103,7 @@ func (f *fakeStore) Acquire(_ context.Context, p pool.AcquireParams) (pool.Acqui
 		s.sb.State, s.sb.AcquiredAt, s.sb.LeaseExpiresAt, s.leaseHash = pool.StateInUse, p.Now, p.Now.Add(p.LeaseTTL), p.LeaseTokenHash
 		if p.IdempotencyKey != "" {
 			f.idem[p.Pool+"\x00"+p.IdempotencyKey] = s.sb.ID
+			s.idemNonce = p.IdempotencyNonce
 		}
 		st := f.statsOf(p.Pool)
 		st.TotalAcquires++

@@ -197,7 +197,24 @@ func testIdempotentAcquireReplays(t *testing.T, kind string) {
 	r2 := e.call("POST", "/acquire", testToken, body)
 	require.Equal(t, http.StatusOK, r2.Status)
 	require.Equal(t, "true", r2.Headers["Idempotent-Replay"])
-	require.Equal(t, decode(t, r1), decode(t, r2))
+	first := decode(t, r1)
+	require.Equal(t, first, decode(t, r2))
+
+	// Released, the key leases the next sandbox with a new lease token: the
+	// key scopes a retry, and the old token opens nothing.
+	idOf := func(m map[string]any) string { return m["sandbox"].(map[string]any)["id"].(string) }
+	tokenOf := func(m map[string]any) string { return m["lease"].(map[string]any)["token"].(string) }
+	rel := e.call("POST", "/release", testToken, `{"sandbox_id":"`+idOf(first)+`","lease_token":"`+tokenOf(first)+`"}`)
+	require.Equal(t, http.StatusOK, rel.Status, "%s", rel.Body)
+	r3 := e.call("POST", "/acquire", testToken, body)
+	require.Equal(t, http.StatusOK, r3.Status, "%s", r3.Body)
+	require.Empty(t, r3.Headers["Idempotent-Replay"])
+	next := decode(t, r3)
+	require.NotEqual(t, idOf(first), idOf(next))
+	require.NotEqual(t, tokenOf(first), tokenOf(next))
+	renew := e.call("POST", "/acquire/renew", testToken, `{"sandbox_id":"`+idOf(next)+`","lease_token":"`+tokenOf(first)+`"}`)
+	require.Equal(t, http.StatusForbidden, renew.Status, "the first acquisition's token does not hold the second's lease: %s", renew.Body)
+	require.Contains(t, string(renew.Body), `"lease_mismatch"`)
 }
 
 func TestAcquireWaitsForAReadySandbox(t *testing.T) {

@@ -42,7 +42,11 @@ type answer struct {
 // compared are the response headers the contract defines.
 var compared = []string{"Content-Type", "Retry-After", "Idempotent-Replay", "Allow", "X-Request-Id"}
 
-func idemToken() string { return pool.NewSecrets("test-secret").IdempotentLeaseToken("python", "k1") }
+// idemToken is the lease token of the table's idempotent acquire: its nonce is
+// the first token the service mints (env_test.go's NewToken counts them).
+func idemToken() string {
+	return pool.NewSecrets("test-secret").IdempotentLeaseToken("python", "k1", "tok-001")
+}
 
 var transportRows = []row{
 	{name: "no token", method: "POST", path: "/acquire", noAuth: true, body: `{"image":"python"}`, want: 401},

@@ -77,23 +77,28 @@ func (s *Service) Acquire(ctx context.Context, r AcquireRequest) (Acquired, erro
 	if r.IdempotencyKey != "" && !ValidIdempotencyKey(r.IdempotencyKey) {
 		return Acquired{}, InvalidField("idempotency_key", "must be 1-%d printable ASCII characters", MaxIdempotencyKeyLen)
 	}
-	leaseToken := s.o.NewToken()
+	var leaseToken, nonce string
 	if r.IdempotencyKey != "" {
-		// Derived, not stored: a repeat with the same key answers the same token.
-		leaseToken = s.o.Secrets.IdempotentLeaseToken(r.Image, r.IdempotencyKey)
+		// Derived from a nonce the record keeps, never stored: a repeat
+		// answers the same token, a new acquisition with the key another.
+		nonce = s.o.NewToken()
+		leaseToken = s.o.Secrets.IdempotentLeaseToken(r.Image, r.IdempotencyKey, nonce)
+	} else {
+		leaseToken = s.o.NewToken()
 	}
 	claimID := s.o.NewToken()
 	p := AcquireParams{
-		Pool:           r.Image,
-		OnEmpty:        pc.OnEmpty,
-		Caps:           CapsFor(s.o.Config, pc),
-		LeaseTTL:       ttl,
-		LeaseTokenHash: HashToken(leaseToken),
-		IdempotencyKey: r.IdempotencyKey,
-		ClaimHash:      HashToken(claimID),
-		NewSandboxID:   s.o.NewSandboxID(),
-		CreateDeadline: start.Add(s.o.Config.CreateTimeout.D()),
-		Now:            start,
+		Pool:             r.Image,
+		OnEmpty:          pc.OnEmpty,
+		Caps:             CapsFor(s.o.Config, pc),
+		LeaseTTL:         ttl,
+		LeaseTokenHash:   HashToken(leaseToken),
+		IdempotencyKey:   r.IdempotencyKey,
+		IdempotencyNonce: nonce,
+		ClaimHash:        HashToken(claimID),
+		NewSandboxID:     s.o.NewSandboxID(),
+		CreateDeadline:   start.Add(s.o.Config.CreateTimeout.D()),
+		Now:              start,
 	}
 	var res AcquireResult
 	if r.WaitSeconds > 0 && s.startWaiting() {
@@ -113,6 +118,14 @@ func (s *Service) Acquire(ctx context.Context, r AcquireRequest) (Acquired, erro
 	}
 	if res.Claim != nil {
 		return Acquired{Claim: &PendingClaim{ID: claimID, Pool: r.Image, Status: string(StateCreating), RetryAfter: ClaimRetryAfter}}, nil
+	}
+	if res.Replayed {
+		// The first acquisition's token, from the nonce its record kept,
+		// checked against the hash the record holds.
+		leaseToken = s.o.Secrets.IdempotentLeaseToken(r.Image, r.IdempotencyKey, res.IdempotencyNonce)
+		if !TokensEqual(HashToken(leaseToken), res.LeaseTokenHash) {
+			return Acquired{}, inPool(r.Image, ErrLeaseMismatch)
+		}
 	}
 	a := s.lease(res, leaseToken)
 	// A replay is the earlier acquire answered again, not a new one: only

@@ -102,11 +102,61 @@ func TestAcquireHandsTheStoreOnlyHashes(t *testing.T) {
 	require.Equal(t, NewSecrets("k").AgentToken("sb1"), a.AgentToken)
 	require.Equal(t, 1, kicks, "a pool with a target is refilled at once")
 
-	// With an idempotency key the token is derived, so a repeat answers the same one.
+	// With an idempotency key the token is derived from a fresh nonce, which
+	// goes to the Store to keep with the record.
 	b, err := svc.Acquire(context.Background(), AcquireRequest{Image: "python", IdempotencyKey: "job-1"})
 	require.NoError(t, err)
-	require.Equal(t, NewSecrets("k").IdempotentLeaseToken("python", "job-1"), b.LeaseToken)
+	nonce := s.acquires[1].IdempotencyNonce
+	require.Len(t, nonce, 43, "256 random bits")
+	require.Equal(t, NewSecrets("k").IdempotentLeaseToken("python", "job-1", nonce), b.LeaseToken)
+	require.Equal(t, HashToken(b.LeaseToken), s.acquires[1].LeaseTokenHash)
 	require.Equal(t, DefaultLease, s.acquires[1].LeaseTTL)
+}
+
+// An idempotency key scopes a retry, not an identity: two acquisitions with
+// one key (the first released in between) get different lease tokens, and a
+// replay answers the first acquisition's token, derived from the nonce its
+// record kept and checked against the hash the record holds.
+func TestIdempotentAcquisitionsAreBoundToTheirNonce(t *testing.T) {
+	var record AcquireResult // what the "Redis" record holds after the first acquisition
+	replay := false
+	s := &recStore{acquireFn: func(p AcquireParams) (AcquireResult, error) {
+		if replay {
+			return record, nil
+		}
+		record = AcquireResult{Sandbox: Sandbox{ID: "sb1", Pool: p.Pool}, LeaseExpiresAt: p.Now.Add(p.LeaseTTL), Source: SourcePool,
+			Replayed: true, IdempotencyNonce: p.IdempotencyNonce, LeaseTokenHash: p.LeaseTokenHash}
+		return AcquireResult{Sandbox: record.Sandbox, LeaseExpiresAt: record.LeaseExpiresAt, Source: SourcePool}, nil
+	}}
+	svc, _ := newTestService(t, s, ServiceOptions{})
+	ctx := context.Background()
+	req := AcquireRequest{Image: "python", IdempotencyKey: "job-1"}
+
+	first, err := svc.Acquire(ctx, req)
+	require.NoError(t, err)
+	second, err := svc.Acquire(ctx, req) // the first was released: a new acquisition
+	require.NoError(t, err)
+	require.NotEqual(t, first.LeaseToken, second.LeaseToken, "the same key, another acquisition, another token")
+	require.NotEqual(t, s.acquires[0].IdempotencyNonce, s.acquires[1].IdempotencyNonce)
+
+	replay = true
+	again, err := svc.Acquire(ctx, req)
+	require.NoError(t, err)
+	require.True(t, again.Replayed)
+	require.Equal(t, second.LeaseToken, again.LeaseToken, "a retry answers the acquisition it repeats")
+	require.NotEqual(t, HashToken(again.LeaseToken), s.acquires[2].LeaseTokenHash, "the retry's own nonce is not used")
+
+	// A record whose hash does not match its nonce is not handed over.
+	record.LeaseTokenHash = HashToken("someone else's token")
+	_, err = svc.Acquire(ctx, req)
+	require.ErrorIs(t, err, ErrLeaseMismatch)
+
+	// A record written before nonces replays the token of the pool and key alone.
+	record.IdempotencyNonce = ""
+	record.LeaseTokenHash = HashToken(NewSecrets("k").IdempotentLeaseToken("python", "job-1", ""))
+	legacy, err := svc.Acquire(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, NewSecrets("k").IdempotentLeaseToken("python", "job-1", ""), legacy.LeaseToken)
 }
 
 func TestAcquireRefusesBadRequestsBeforeTheStore(t *testing.T) {

@@ -26,6 +26,11 @@ type AcquireParams struct {
 	LeaseTTL       time.Duration
 	LeaseTokenHash string // sha256 hex of the lease token that goes to the caller
 	IdempotencyKey string // optional; the same key within the lease replays the same sandbox and lease
+	// IdempotencyNonce is this acquisition's random nonce, kept with its
+	// idempotency record (the sandbox record) when a key is given: the lease
+	// token is derived from it, so a later acquisition with the same key gets
+	// another token.
+	IdempotencyNonce string
 	// For on_empty "create": the claim to reserve if the pool is empty.
 	ClaimHash      string // sha256 hex of the claim id that goes to the caller
 	NewSandboxID   string // the id the claim's sandbox gets
@@ -43,6 +48,11 @@ type AcquireResult struct {
 	Source         Source
 	Replayed       bool   // an idempotent repeat: the lease token is the one minted before
 	Claim          *Claim // a cold claim is pending
+	// For a replay: the nonce the first acquisition kept ("" for a record
+	// written before nonces) and the lease token hash it holds, so the
+	// service derives the same token and checks it against the record.
+	IdempotencyNonce string
+	LeaseTokenHash   string
 }
 
 // PollClaimParams polls a cold claim; when its sandbox is ready the lease is

@@ -71,9 +71,16 @@ func (s Secrets) derive(parts ...string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// IdempotentLeaseToken is the lease token of an acquire with an idempotency key.
-func (s Secrets) IdempotentLeaseToken(pool, idempotencyKey string) string {
-	return s.derive("lease-idem", pool, idempotencyKey)
+// IdempotentLeaseToken is the lease token of an acquire with an idempotency
+// key: derived from the acquisition's random nonce, kept with its record, so
+// a repeat answers the same token and the next acquisition with the same key
+// (after a release) gets a new one. An empty nonce is a record written before
+// nonces, whose token came from the pool and key alone.
+func (s Secrets) IdempotentLeaseToken(pool, idempotencyKey, nonce string) string {
+	if nonce == "" {
+		return s.derive("lease-idem", pool, idempotencyKey)
+	}
+	return s.derive("lease-idem-nonce", pool, idempotencyKey, nonce)
 }
 
 // ClaimLeaseToken is the lease token handed out when a cold claim is served.

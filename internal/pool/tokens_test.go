@@ -33,10 +33,13 @@ func TestTokensAndHashes(t *testing.T) {
 
 func TestSecretsDeriveStableDistinctTokens(t *testing.T) {
 	s := NewSecrets("k1")
-	require.Equal(t, s.IdempotentLeaseToken("python", "key"), NewSecrets("k1").IdempotentLeaseToken("python", "key"))
-	require.NotEqual(t, s.IdempotentLeaseToken("python", "key"), NewSecrets("k2").IdempotentLeaseToken("python", "key"))
-	require.NotEqual(t, s.IdempotentLeaseToken("python", "key"), s.IdempotentLeaseToken("node", "key"))
+	require.Equal(t, s.IdempotentLeaseToken("python", "key", "n1"), NewSecrets("k1").IdempotentLeaseToken("python", "key", "n1"))
+	require.NotEqual(t, s.IdempotentLeaseToken("python", "key", "n1"), NewSecrets("k2").IdempotentLeaseToken("python", "key", "n1"))
+	require.NotEqual(t, s.IdempotentLeaseToken("python", "key", "n1"), s.IdempotentLeaseToken("node", "key", "n1"))
+	require.NotEqual(t, s.IdempotentLeaseToken("python", "key", "n1"), s.IdempotentLeaseToken("python", "key", "n2"), "another acquisition, another token")
+	require.NotEqual(t, s.IdempotentLeaseToken("python", "key", "n1"), s.IdempotentLeaseToken("python", "key", ""))
 	require.NotEqual(t, s.ClaimLeaseToken("c"), s.AgentToken("c"))
 	// The separator keeps ("ab","c") and ("a","bc") apart.
-	require.NotEqual(t, s.IdempotentLeaseToken("ab", "c"), s.IdempotentLeaseToken("a", "bc"))
+	require.NotEqual(t, s.IdempotentLeaseToken("ab", "c", "n"), s.IdempotentLeaseToken("a", "bc", "n"))
+	require.NotEqual(t, s.IdempotentLeaseToken("p", "k", "n"), s.IdempotentLeaseToken("p", "k\x00n", ""))
 }

@@ -23,6 +23,9 @@ func (s *Store) Acquire(ctx context.Context, p pool.AcquireParams) (pool.Acquire
 	if p.LeaseTokenHash == "" {
 		return pool.AcquireResult{}, invalid(op, "empty lease token hash")
 	}
+	if p.IdempotencyKey != "" && p.IdempotencyNonce == "" {
+		return pool.AcquireResult{}, invalid(op, "an idempotency key needs a nonce")
+	}
 	keys := s.acquireKeys(p.Pool)
 	idem := "0"
 	if p.IdempotencyKey != "" || p.ClaimHash != "" {
@@ -35,7 +38,7 @@ func (s *Store) Acquire(ctx context.Context, p pool.AcquireParams) (pool.Acquire
 	}
 	arr, err := s.runKeys(ctx, op, scriptAcquire, keys,
 		p.Pool, msArg(p.Now), durMs(p.LeaseTTL), p.LeaseTokenHash, idem, string(p.OnEmpty), strconv.Itoa(p.Caps.MaxTotal), strconv.Itoa(p.Caps.MaxConcurrentCreates),
-		p.ClaimHash, p.NewSandboxID, msArg(p.CreateDeadline))
+		p.ClaimHash, p.NewSandboxID, msArg(p.CreateDeadline), p.IdempotencyNonce)
 	if err != nil {
 		return pool.AcquireResult{}, err
 	}
@@ -114,6 +117,7 @@ func leaseReply(op string, arr []any) (pool.AcquireResult, error) {
 		res.Source = pool.SourceCold
 	case "replay":
 		res.Replayed = true
+		res.IdempotencyNonce, res.LeaseTokenHash = m["idem_nonce"], m["lease_hash"]
 		res.Source = pool.SourcePool
 		if sb.ClaimHash != "" {
 			res.Source = pool.SourceCold

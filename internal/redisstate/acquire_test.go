@@ -63,26 +63,26 @@ func TestAcquireTransitions(t *testing.T) {
 			seed: twoReady,
 			run: func(f *fixture) error {
 				p := acquireParams(now, "h1")
-				p.IdempotencyKey = "k1"
+				p.IdempotencyKey, p.IdempotencyNonce = "k1", "n1"
 				_, err := f.s.Acquire(f.ctx, p)
 				return err
 			},
 			changes: append(append([]change(nil), warmHit...),
 				set(":idem:python:k1", map[string]any{"value": "a", "ttl": true}),
-				hset(":sb:a", "idem_key", ":idem:python:k1")),
+				hset(":sb:a", "idem_key", ":idem:python:k1", "idem_nonce", "n1")),
 		},
 		{
 			name: "an idempotent repeat replays the lease and changes nothing",
 			seed: func(f *fixture) {
 				twoReady(f)
 				p := acquireParams(now, "h1")
-				p.IdempotencyKey = "k1"
+				p.IdempotencyKey, p.IdempotencyNonce = "k1", "n1"
 				_, err := f.s.Acquire(f.ctx, p)
 				require.NoError(f.t, err)
 			},
 			run: func(f *fixture) error {
 				p := acquireParams(now.Add(time.Second), "h1")
-				p.IdempotencyKey = "k1"
+				p.IdempotencyKey, p.IdempotencyNonce = "k1", "n1"
 				res, err := f.s.Acquire(f.ctx, p)
 				require.NoError(f.t, err)
 				require.True(f.t, res.Replayed)
@@ -92,21 +92,37 @@ func TestAcquireTransitions(t *testing.T) {
 			},
 		},
 		{
-			name: "an idempotent repeat with another lease hash is a mismatch",
+			// The retry mints its own nonce and hash; the replay answers the
+			// first acquisition's, for the service to derive its token from.
+			name: "an idempotent repeat answers the first acquisition's nonce and hash",
 			seed: func(f *fixture) {
 				twoReady(f)
 				p := acquireParams(now, "h1")
-				p.IdempotencyKey = "k1"
+				p.IdempotencyKey, p.IdempotencyNonce = "k1", "n1"
 				_, err := f.s.Acquire(f.ctx, p)
 				require.NoError(f.t, err)
 			},
 			run: func(f *fixture) error {
-				p := acquireParams(now, "other")
-				p.IdempotencyKey = "k1"
-				_, err := f.s.Acquire(f.ctx, p)
+				p := acquireParams(now, "h2")
+				p.IdempotencyKey, p.IdempotencyNonce = "k1", "n2"
+				res, err := f.s.Acquire(f.ctx, p)
+				require.NoError(f.t, err)
+				require.True(f.t, res.Replayed)
+				require.Equal(f.t, "n1", res.IdempotencyNonce)
+				require.Equal(f.t, "h1", res.LeaseTokenHash)
 				return err
 			},
-			wantErr: pool.ErrLeaseMismatch,
+		},
+		{
+			name: "an idempotency key without a nonce is refused before Redis",
+			seed: twoReady,
+			run: func(f *fixture) error {
+				p := acquireParams(now, "h1")
+				p.IdempotencyKey = "k1"
+				_, err := f.s.Acquire(f.ctx, p)
+				require.ErrorContains(f.t, err, "needs a nonce")
+				return nil
+			},
 		},
 		{
 			name: "sandboxes past their warm deadline go to deleting, never out",

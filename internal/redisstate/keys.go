@@ -21,7 +21,8 @@ func (k Keys) Tag() string { return k.tag }
 //	claim_hash (serves a cold claim), ready_at, warm_deadline, last_healthy_at,
 //	health_failures, acquired_at, lease_expires_at, lease_hash (sha256 hex of
 //	the lease token), lease_handed (0|1), idem_key (the idempotency key's
-//	name, when the lease has one), deleting_since, delete_reason,
+//	name, when the lease has one), idem_nonce (that acquisition's random
+//	nonce, from which its lease token is derived), deleting_since, delete_reason,
 //	delete_attempts, last_delete_at, fail_reason (free text of a failed create)
 func (k Keys) Sandbox(id string) string { return k.tag + ":sb:" + id }
 

@@ -206,7 +206,7 @@ func TestRenewTransitions(t *testing.T) {
 			seed: func(f *fixture) {
 				f.ready("a", at(0))
 				p := acquireParams(at(time.Minute), "h1")
-				p.IdempotencyKey = "k1"
+				p.IdempotencyKey, p.IdempotencyNonce = "k1", "n1"
 				_, err := f.s.Acquire(f.ctx, p)
 				require.NoError(f.t, err)
 			},

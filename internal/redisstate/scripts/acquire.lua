@@ -15,14 +15,18 @@
 -- ARGV[11] max_total_sandboxes (-1 unlimited)   ARGV[12] max_concurrent_creates
 -- ARGV[13] claim hash            ARGV[14] the claim's new sandbox id
 -- ARGV[15] the claim sandbox's create deadline (unix ms)
+-- ARGV[16] the acquisition's idempotency nonce (kept as the record's
+--          idem_nonce when ARGV[9] is "1"; the lease token derives from it)
 -- The warm latency is not counted here: the service measures it and records
 -- it after answering, off this path (recordlatency.lua).
 -- Returns {0, "pool", id, app_id, url, region, instance_size, created_at (ms),
 --         ready_at (ms), warm_deadline (ms), lease_expires_at (ms)} a warm lease;
---         {0, "replay", sandbox HGETALL} an idempotent repeat;
+--         {0, "replay", sandbox HGETALL} an idempotent repeat (the service
+--         derives the first acquisition's token from its idem_nonce and checks
+--         it against its lease_hash: this request's hash is another nonce's);
 --         {0, "claim", claim HGETALL} a new pending cold claim;
 --         {2, why} exhausted ("empty", "capacity", "circuit_open");
---         {3} shut down; {4} lease mismatch on an idempotent replay; {9, why}.
+--         {3} shut down; {9, why}.
 -- An acquire that finds the pool empty (whatever it answers, shut down aside)
 -- sets the pool's activated_at to now.
 -- Events: sandbox.acquired, pool.exhausted.
@@ -32,7 +36,7 @@ local K_IDEM, K_CLAIM = KEYS[14], KEYS[15]
 local pool, now_s, ttl_s, lease_hash, use_idem = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local on_empty = ARGV[10]
 local max_total, max_cc = tonumber(ARGV[11]), tonumber(ARGV[12])
-local claim_hash, new_id, create_deadline = ARGV[13], ARGV[14], ARGV[15]
+local claim_hash, new_id, create_deadline, idem_nonce = ARGV[13], ARGV[14], ARGV[15], ARGV[16]
 local now, ttl = tonumber(now_s), tonumber(ttl_s)
 
 -- An idempotent repeat replays the lease it got before (warm leases only: a
@@ -41,9 +45,8 @@ if use_idem == '1' then
   local prev = redis.call('GET', K_IDEM)
   if prev then
     local sk = SB_PREFIX .. prev
-    local r = redis.call('HMGET', sk, 'state', 'lease_hash', 'lease_expires_at')
-    if r[1] == 'in_use' and num(r[3]) > now then
-      if r[2] ~= lease_hash then return { LEASE_MISMATCH } end
+    local r = redis.call('HMGET', sk, 'state', 'lease_expires_at')
+    if r[1] == 'in_use' and num(r[2]) > now then
       return { OK, 'replay', redis.call('HGETALL', sk) }
     end
   end
@@ -83,7 +86,7 @@ while true do
         -- The record names its idempotency key so a renew keeps the key
         -- alive as long as the lease.
         redis.call('SET', K_IDEM, id, 'PX', ttl_s)
-        redis.call('HSET', sk, 'idem_key', K_IDEM)
+        redis.call('HSET', sk, 'idem_key', K_IDEM, 'idem_nonce', idem_nonce)
       end
       emit('sandbox.acquired', pool, id, now_s, 'pool')
       -- What a lease holder needs, from the read above (no second read),
