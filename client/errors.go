@@ -15,12 +15,16 @@ import (
 // exceptions (PoolExhaustedError, PoolShutdownError, WarmUpTimeoutError,
 // SandboxCreationError) plus the rest of the contract's stable codes.
 var (
-	ErrPoolExhausted   = errors.New("hotpool: pool exhausted")
-	ErrPoolShutdown    = errors.New("hotpool: pool shut down")
-	ErrWarmUpTimeout   = errors.New("hotpool: warm-up timed out")
-	ErrSandboxCreation = errors.New("hotpool: sandbox creation failed")
-	ErrLeaseMismatch   = errors.New("hotpool: lease token does not match")
-	ErrLeaseExpired    = errors.New("hotpool: lease expired")
+	ErrPoolExhausted = errors.New("hotpool: pool exhausted")
+	// ErrTooManyPools: default_pool_config already serves max_dynamic_pools
+	// pools; empty ones are collected after their idle_timeout. It is also an
+	// ErrPoolExhausted.
+	ErrTooManyPools    error = tooManyPools{}
+	ErrPoolShutdown          = errors.New("hotpool: pool shut down")
+	ErrWarmUpTimeout         = errors.New("hotpool: warm-up timed out")
+	ErrSandboxCreation       = errors.New("hotpool: sandbox creation failed")
+	ErrLeaseMismatch         = errors.New("hotpool: lease token does not match")
+	ErrLeaseExpired          = errors.New("hotpool: lease expired")
 	// ErrStateConflict: the sandbox moved to another state meanwhile (for
 	// instance reaped as its lease expired); read the new state, do not retry blindly.
 	ErrStateConflict   = errors.New("hotpool: sandbox state changed meanwhile")
@@ -40,6 +44,7 @@ var (
 // codeErrors maps each stable error code of the contract to its sentinel.
 var codeErrors = map[string]error{
 	"pool_exhausted":          ErrPoolExhausted,
+	"too_many_pools":          ErrTooManyPools,
 	"pool_shutdown":           ErrPoolShutdown,
 	"warm_up_timeout":         ErrWarmUpTimeout,
 	"sandbox_creation_failed": ErrSandboxCreation,
@@ -55,6 +60,11 @@ var codeErrors = map[string]error{
 	"unavailable":             ErrUnavailable,
 	"internal":                ErrInternal,
 }
+
+type tooManyPools struct{}
+
+func (tooManyPools) Error() string        { return "hotpool: too many pools" }
+func (tooManyPools) Is(target error) bool { return target == ErrPoolExhausted }
 
 // APIError is an error answer of the hotpool API. It unwraps to the sentinel
 // of its code, so errors.Is(err, ErrPoolExhausted) works on it.

@@ -20,6 +20,8 @@ func TestEveryCodeUnwrapsToItsSentinel(t *testing.T) {
 		want   error
 	}{
 		{503, "pool_exhausted", ErrPoolExhausted},
+		{503, "too_many_pools", ErrTooManyPools},
+		{503, "too_many_pools", ErrPoolExhausted}, // it is also exhaustion
 		{503, "pool_shutdown", ErrPoolShutdown},
 		{504, "warm_up_timeout", ErrWarmUpTimeout},
 		{502, "sandbox_creation_failed", ErrSandboxCreation},

@@ -49,6 +49,8 @@ var errorTable = []errorRule{
 	{pool.ErrStateConflict, http.StatusConflict, "state_conflict", 0, true},
 	{pool.ErrSandboxCreation, http.StatusBadGateway, "sandbox_creation_failed", 0, true},
 	{pool.ErrPoolShutdown, http.StatusServiceUnavailable, "pool_shutdown", retryShutdown, true},
+	// Before pool_exhausted, which it also is.
+	{pool.ErrTooManyPools, http.StatusServiceUnavailable, "too_many_pools", retryExhausted, true},
 	{pool.ErrPoolExhausted, http.StatusServiceUnavailable, "pool_exhausted", retryExhausted, true},
 	{pool.ErrWarmUpTimeout, http.StatusGatewayTimeout, "warm_up_timeout", 0, true},
 	// Another pass holds the reconcile lock: transient, like a backend outage.

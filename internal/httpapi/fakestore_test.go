@@ -224,13 +224,13 @@ func (f *fakeStore) Metrics(_ context.Context, pools []string, now time.Time) (p
 	return snap, nil
 }
 
-func (f *fakeStore) SetShutdown(_ context.Context, p string, shutdown bool, _ time.Time) error {
+func (f *fakeStore) SetShutdown(_ context.Context, p pool.ShutdownParams) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.failWith != nil {
 		return f.failWith
 	}
-	f.shutdown[p] = shutdown
+	f.shutdown[p.Pool] = p.Shutdown
 	return nil
 }
 

@@ -458,6 +458,11 @@ func TestErrorMessagesReadAsTheDomainsWords(t *testing.T) {
 	require.Equal(t, `pool "python": pool exhausted (empty)`, message(ruleFor(ex), ex))
 	require.Equal(t, map[string]string{"pool": "python"}, details(ex))
 	require.Equal(t, "pool_exhausted", ruleFor(ex).code)
+	many := &pool.PoolError{Pool: "ruby", Err: fmt.Errorf("redisstate: acquire: %w (50)", pool.ErrTooManyPools)}
+	require.Equal(t, "too_many_pools", ruleFor(many).code, "its own code, though it is also exhaustion")
+	require.Equal(t, http.StatusServiceUnavailable, ruleFor(many).status)
+	require.Equal(t, `pool "ruby": too many pools: default_pool_config already serves max_dynamic_pools pools; empty ones are collected after their idle_timeout (50)`,
+		message(ruleFor(many), many))
 	img := fmt.Errorf("%w: %q", pool.ErrUnknownImage, "ruby")
 	require.Equal(t, `unknown image: "ruby"`, message(ruleFor(img), img))
 	outage := fmt.Errorf("%w: %v", pool.ErrUnavailable, errors.New("dial tcp 127.0.0.1:6379: connection refused"))

@@ -48,6 +48,9 @@ const (
 	DefaultAPIPerMinute     = 200
 	DefaultAPIPerHour       = 4000
 	DefaultWebhookAttempts  = 8
+	// DefaultMaxDynamicPools bounds the pools default_pool_config may serve at
+	// once (each costs a pool record, its metrics and a pass's work).
+	DefaultMaxDynamicPools  = 50
 	MaxImageNameLength      = 20
 	MaxDeploymentNameLength = 8
 )
@@ -145,6 +148,10 @@ func (w Webhook) ReceiverName() string {
 type Config struct {
 	Pools                map[string]*PoolConfig `json:"pools"`
 	DefaultPoolConfig    *PoolConfig            `json:"default_pool_config,omitempty"`
+	// MaxDynamicPools caps the pools default_pool_config serves at once; an
+	// acquire that would make one more is refused (ErrTooManyPools). Empty
+	// ones are collected by reconcile.
+	MaxDynamicPools int `json:"max_dynamic_pools"`
 	MaxTotalSandboxes    *int                   `json:"max_total_sandboxes,omitempty"` // nil: unlimited
 	MaxConcurrentCreates int                    `json:"max_concurrent_creates"`
 	SandboxDefaults      SandboxDefaults        `json:"sandbox_defaults"`
@@ -194,6 +201,7 @@ func DefaultConfig() Config {
 		CircuitOpenFor:       Duration(DefaultCircuitOpenFor),
 		APIBudget:            APIBudget{PerMinute: DefaultAPIPerMinute, PerHour: DefaultAPIPerHour},
 		WebhookMaxAttempts:   DefaultWebhookAttempts,
+		MaxDynamicPools:      DefaultMaxDynamicPools,
 	}
 }
 
@@ -327,6 +335,13 @@ func (c *Config) Pool(image string) (PoolConfig, error) {
 		return PoolConfig{}, fmt.Errorf("%w: %q: %s", ErrUnknownImage, image, why)
 	}
 	return *c.DefaultPoolConfig, nil
+}
+
+// Dynamic reports whether image's pool is served by default_pool_config (or
+// by nothing, once removed from the config) rather than named in pools.
+func (c *Config) Dynamic(image string) bool {
+	p, ok := c.Pools[image]
+	return !ok || p == nil
 }
 
 // Template returns the complete app template of image: the pool's template

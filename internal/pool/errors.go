@@ -8,6 +8,10 @@ var (
 	// ErrPoolExhausted: no ready sandbox and on_empty is "fail", or no capacity
 	// is left (max_ready, max_total_sandboxes, max_concurrent_creates).
 	ErrPoolExhausted = errors.New("pool: pool exhausted")
+	// ErrTooManyPools: the image would be one pool more than
+	// max_dynamic_pools lets default_pool_config serve at once. It is also an
+	// ErrPoolExhausted (the manager's capacity for pools is spent).
+	ErrTooManyPools error = tooManyPools{}
 	// ErrPoolShutdown: the pool, or the whole manager, is shut down.
 	ErrPoolShutdown = errors.New("pool: pool shut down")
 	// ErrWarmUpTimeout: the pools did not reach target_ready in time.
@@ -49,3 +53,12 @@ func (leaseReleased) Error() string {
 }
 
 func (leaseReleased) Is(target error) bool { return target == ErrLeaseExpired }
+
+// tooManyPools is ErrTooManyPools, which errors.Is matches to ErrPoolExhausted too.
+type tooManyPools struct{}
+
+func (tooManyPools) Error() string {
+	return "pool: too many pools: default_pool_config already serves max_dynamic_pools pools; empty ones are collected after their idle_timeout"
+}
+
+func (tooManyPools) Is(target error) bool { return target == ErrPoolExhausted }

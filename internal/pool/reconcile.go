@@ -55,4 +55,7 @@ type PoolPassReport struct {
 	Orphans     int    `json:"orphans"`
 	Idle        bool   `json:"idle"`
 	Circuit     string `json:"circuit"` // "closed", or "open: <reason>"
+	// Collected: the pool (named in no config's pools) held nothing and was
+	// forgotten: its record, counters and metrics are gone until it is used again.
+	Collected bool `json:"collected,omitempty"`
 }

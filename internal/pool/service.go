@@ -204,7 +204,11 @@ func (s *Service) setShutdown(ctx context.Context, pool string, shutdown bool) (
 			return ShutdownResult{}, err
 		}
 	}
-	if err := s.o.Store.SetShutdown(ctx, pool, shutdown, s.o.Clock.Now()); err != nil {
+	p := ShutdownParams{Pool: pool, Shutdown: shutdown, Now: s.o.Clock.Now()}
+	if pool != "" && s.o.Config.Dynamic(pool) {
+		p.Dynamic, p.MaxDynamicPools = true, s.o.Config.MaxDynamicPools
+	}
+	if err := s.o.Store.SetShutdown(ctx, p); err != nil {
 		return ShutdownResult{}, storeErr(err)
 	}
 	res := ShutdownResult{Pool: pool, Shutdown: shutdown}

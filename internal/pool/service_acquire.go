@@ -98,6 +98,9 @@ func (s *Service) Acquire(ctx context.Context, r AcquireRequest) (Acquired, erro
 		ClaimHash:        HashToken(claimID),
 		NewSandboxID:     s.o.NewSandboxID(),
 		CreateDeadline:   start.Add(s.o.Config.CreateTimeout.D()),
+		Dynamic:          s.o.Config.Dynamic(r.Image),
+		MaxDynamicPools:  s.o.Config.MaxDynamicPools,
+		Fills:            pc.TargetReady > 0,
 		Now:              start,
 	}
 	var res AcquireResult

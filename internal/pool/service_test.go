@@ -42,11 +42,11 @@ func (s *recStore) Metrics(_ context.Context, pools []string, now time.Time) (Sn
 	return snap, s.err
 }
 
-func (s *recStore) SetShutdown(_ context.Context, p string, on bool, _ time.Time) error {
+func (s *recStore) SetShutdown(_ context.Context, p ShutdownParams) error {
 	if s.err != nil {
 		return s.err
 	}
-	s.shutdowns = append(s.shutdowns, p)
+	s.shutdowns = append(s.shutdowns, p.Pool)
 	return nil
 }
 

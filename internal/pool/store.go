@@ -35,6 +35,13 @@ type AcquireParams struct {
 	ClaimHash      string // sha256 hex of the claim id that goes to the caller
 	NewSandboxID   string // the id the claim's sandbox gets
 	CreateDeadline time.Time
+	// Dynamic: default_pool_config serves the pool. A dynamic pool the Store
+	// does not know yet is persisted only when this acquire leaves it holding
+	// a sandbox (a cold claim) or, when Fills, to be filled by reconcile; and
+	// never more than MaxDynamicPools of them (ErrTooManyPools).
+	Dynamic         bool
+	MaxDynamicPools int
+	Fills           bool // the pool's config has a target_ready
 	// Now is when the acquire happens. The acquire latency is not the
 	// Store's: the Service measures it and records it off the caller's path
 	// through LatencyRecorder.
@@ -53,6 +60,16 @@ type AcquireResult struct {
 	// service derives the same token and checks it against the record.
 	IdempotencyNonce string
 	LeaseTokenHash   string
+}
+
+// ShutdownParams asks Store.SetShutdown to shut a pool down or start it.
+type ShutdownParams struct {
+	Pool     string // "" is the whole manager
+	Shutdown bool   // false: start
+	// Dynamic: default_pool_config serves the pool (see AcquireParams).
+	Dynamic         bool
+	MaxDynamicPools int
+	Now             time.Time
 }
 
 // PollClaimParams polls a cold claim; when its sandbox is ready the lease is
@@ -113,8 +130,10 @@ type Store interface {
 	Release(ctx context.Context, sandboxID, leaseTokenHash string, now time.Time) (State, error)
 	// Metrics reads every named pool (and any pool with state) in one round trip.
 	Metrics(ctx context.Context, pools []string, now time.Time) (Snapshot, error)
-	// SetShutdown shuts a pool down (or starts it again); pool "" is the whole manager.
-	SetShutdown(ctx context.Context, pool string, shutdown bool, now time.Time) error
+	// SetShutdown shuts a pool down (or starts it again); pool "" is the whole
+	// manager. A dynamic pool with no state is not created by a start, and a
+	// shutdown creates it only within MaxDynamicPools (ErrTooManyPools).
+	SetShutdown(ctx context.Context, p ShutdownParams) error
 
 	// Lock takes or renews the reconcile leader lock; false when another holds it.
 	Lock(ctx context.Context, f Fence, ttl time.Duration, now time.Time) (bool, error)
@@ -151,6 +170,9 @@ type Store interface {
 	Adopt(ctx context.Context, f Fence, sb Sandbox, now time.Time) error
 	// UpdatePool records a pass's per-pool bookkeeping.
 	UpdatePool(ctx context.Context, f Fence, pool string, u PoolUpdate, now time.Time) error
+	// CollectPool forgets a pool no config names once nothing is left of it
+	// (no sandbox in any state, not shut down); it reports whether it did.
+	CollectPool(ctx context.Context, f Fence, pool string) (bool, error)
 }
 
 // LatencyRecorder is what a Store may also implement to keep the acquire

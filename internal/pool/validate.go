@@ -150,6 +150,9 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if c.MaxDynamicPools < 1 || c.MaxDynamicPools > 10000 {
+		ps.add("max_dynamic_pools", "must be 1-10000")
+	}
 	if c.WebhookMaxAttempts < 1 {
 		ps.add("webhook_max_attempts", "must be >= 1")
 	}

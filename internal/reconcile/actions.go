@@ -41,6 +41,9 @@ const (
 	KindDeleteOrphanApp Kind = "delete_orphan_app"
 	// UpdatePool writes the pass's bookkeeping for a pool.
 	KindUpdatePool Kind = "update_pool"
+	// CollectPool forgets a pool no config names (default_pool_config's, or
+	// one removed from the config) once nothing is left of it.
+	KindCollectPool Kind = "collect_pool"
 )
 
 // Action is one step of a pass. Only the fields of its Kind are set.

@@ -119,6 +119,14 @@ func (e *executor) do(ctx context.Context, a Action) error {
 		e.pool(a.Pool, func(p *pool.PoolPassReport) { p.Orphans++; p.Deleted++ })
 	case KindUpdatePool:
 		return st.UpdatePool(ctx, f, a.Pool, a.Update, e.now)
+	case KindCollectPool:
+		collected, err := st.CollectPool(ctx, f, a.Pool)
+		if err != nil {
+			return err
+		}
+		if collected {
+			e.pool(a.Pool, func(p *pool.PoolPassReport) { p.Collected = true })
+		}
 	default:
 		return fmt.Errorf("unknown action kind %q", a.Kind)
 	}

@@ -66,7 +66,7 @@ func (s *fakeStore) Renew(context.Context, string, string, time.Duration, time.T
 func (s *fakeStore) Release(context.Context, string, string, time.Time) (pool.State, error) {
 	return "", fmt.Errorf("fakeStore: Release is not a reconcile call")
 }
-func (s *fakeStore) SetShutdown(context.Context, string, bool, time.Time) error {
+func (s *fakeStore) SetShutdown(context.Context, pool.ShutdownParams) error {
 	return fmt.Errorf("fakeStore: SetShutdown is not a reconcile call")
 }
 
@@ -242,4 +242,11 @@ func seqIDs() func() string {
 		n++
 		return fmt.Sprintf("s%d", n)
 	}
+}
+
+func (s *fakeStore) CollectPool(_ context.Context, f pool.Fence, name string) (bool, error) {
+	if err := s.write("CollectPool", name, f); err != nil {
+		return false, err
+	}
+	return true, nil
 }

@@ -20,6 +20,7 @@ func Plan(obs Observation, cfg *pool.Config, now time.Time) []Action {
 	}
 	p.planOrphans()
 	p.planCreates()
+	p.planCollect()
 	p.planUpdates()
 	return p.out
 }
@@ -44,6 +45,7 @@ type poolPlan struct {
 	update       pool.PoolUpdate
 	changed      bool
 	want         int
+	collect      bool // forgotten in this pass (planCollect)
 }
 
 type planner struct {
@@ -555,6 +557,36 @@ func (p *planner) planCreates() {
 	}
 }
 
+// planCollect forgets the pools no config names (default_pool_config's, or
+// ones removed from the config) that Redis knows but that hold nothing: no
+// record in any state, no claim waiting for a retry, nothing created in this
+// pass, not shut down, and either idle or wanting nothing (no target, or no
+// config at all). Without it every distinct image name ever asked for would
+// keep a record, its metrics and its share of every pass. The script checks
+// emptiness again, atomically.
+func (p *planner) planCollect() {
+	waiting := map[string]bool{}
+	for _, c := range p.obs.State.Claims {
+		if !c.Failed {
+			waiting[c.Pool] = true
+		}
+	}
+	for _, name := range p.poolNames() {
+		pp := p.pools[name]
+		if !p.cfg.Dynamic(name) || len(pp.records) > 0 || pp.creating > 0 || pp.want > 0 || waiting[name] || pp.state.Shutdown {
+			continue
+		}
+		if _, persisted := p.obs.State.Pools[name]; !persisted {
+			continue
+		}
+		if pp.known && pp.pc.TargetReady > 0 && !pp.idle {
+			continue
+		}
+		pp.collect = true
+		p.emit(Action{Kind: KindCollectPool, Pool: name})
+	}
+}
+
 // planUpdates writes each pool's bookkeeping. LastHealthCheckAt dates the
 // pool's last full list, which ListReason reads to let the next passes go
 // without one: a pool whose health was checked records it, and so does,
@@ -572,7 +604,7 @@ func (p *planner) planUpdates() {
 			pp.update.LastHealthCheckAt = &t
 			pp.changed = true
 		}
-		if pp.changed {
+		if pp.changed && !pp.collect {
 			p.emit(Action{Kind: KindUpdatePool, Pool: name, Update: pp.update})
 		}
 	}

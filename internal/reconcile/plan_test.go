@@ -597,3 +597,49 @@ func TestPlan_IsDeterministic(t *testing.T) {
 		app(pool.App{ID: "x", SandboxID: "o", Pool: "py", CreatedAt: t0.Add(-time.Hour)})
 	require.Equal(t, Plan(w.obs, cfg, t0), Plan(w.obs, cfg, t0))
 }
+
+// Pools no config names are forgotten once nothing is left of them, so
+// distinct image names cannot grow Redis; a configured pool never is, and
+// neither is one that holds, awaits or wants a sandbox, or is shut down.
+func TestPlan_CollectsEmptyPoolsNoConfigNames(t *testing.T) {
+	cfg := testConfig()
+	d := pool.DefaultPool()
+	d.Template.Registry = "example"
+	d.IdleTimeout = pool.Duration(time.Minute)
+	cfg.DefaultPoolConfig = &d
+	active := func(st *pool.PoolState) { st.ActivatedAt = t0.Add(-10 * time.Second) }
+	idle := func(st *pool.PoolState) { st.ActivatedAt = t0.Add(-time.Hour) }
+	w := newWorld().
+		poolState("empty", idle).                                                    // no target: wanting nothing
+		poolState("holds", idle).                                                    // a sandbox in use
+		poolState("waits", idle).                                                    // a claim waiting for its retry
+		poolState("shut", func(st *pool.PoolState) { idle(st); st.Shutdown = true }) // keeps its flag
+	w.record(pool.Sandbox{ID: "u1", Pool: "holds", State: pool.StateInUse, AppID: "app-u1", LeaseExpiresAt: t0.Add(time.Hour)}).
+		app(pool.App{ID: "app-u1", SandboxID: "u1", Pool: "holds", Phase: pool.PhaseActive})
+	w.obs.State.Claims = append(w.obs.State.Claims, pool.Claim{Hash: "c1", Pool: "waits", SandboxID: "gone", Attempts: 1, NextTryAt: t0.Add(time.Minute)})
+	got := func(as []Action) []string {
+		var names []string
+		for _, a := range ofKind(as, KindCollectPool) {
+			names = append(names, a.Pool)
+		}
+		return names
+	}
+	as := Plan(w.obs, cfg, t0)
+	require.Equal(t, []string{"empty"}, got(as))
+	_, updated := update(as, "empty")
+	require.False(t, updated, "no bookkeeping for a pool being forgotten")
+
+	// With a target, an active dynamic pool is filled, not collected; once
+	// idle, it wants nothing and goes.
+	d.TargetReady = 1
+	w.poolState("empty", active)
+	as = Plan(w.obs, cfg, t0)
+	require.Empty(t, got(as))
+	require.Len(t, ofKind(as, KindCreate), 4, "py's three and empty's one")
+	w.poolState("empty", idle)
+	require.Equal(t, []string{"empty"}, got(Plan(w.obs, cfg, t0)))
+
+	// A pool removed from the config (no default_pool_config either) goes too.
+	cfg.DefaultPoolConfig = nil
+	require.Equal(t, []string{"empty"}, got(Plan(w.obs, cfg, t0)), "the others still hold or await a sandbox")
+}

@@ -23,6 +23,9 @@ func (s *Store) Acquire(ctx context.Context, p pool.AcquireParams) (pool.Acquire
 	if p.LeaseTokenHash == "" {
 		return pool.AcquireResult{}, invalid(op, "empty lease token hash")
 	}
+	if p.Dynamic && p.MaxDynamicPools < 1 {
+		return pool.AcquireResult{}, invalid(op, "a dynamic pool needs max_dynamic_pools")
+	}
 	if p.IdempotencyKey != "" && p.IdempotencyNonce == "" {
 		return pool.AcquireResult{}, invalid(op, "an idempotency key needs a nonce")
 	}
@@ -32,13 +35,14 @@ func (s *Store) Acquire(ctx context.Context, p pool.AcquireParams) (pool.Acquire
 		keys = append([]string(nil), keys...)
 		if p.IdempotencyKey != "" {
 			idem = "1"
-			keys[len(keys)-2] = s.keys.Idempotency(p.Pool, p.IdempotencyKey)
+			keys[len(keys)-3] = s.keys.Idempotency(p.Pool, p.IdempotencyKey)
 		}
-		keys[len(keys)-1] = s.keys.Claim(p.ClaimHash)
+		keys[len(keys)-2] = s.keys.Claim(p.ClaimHash)
 	}
 	arr, err := s.runKeys(ctx, op, scriptAcquire, keys,
 		p.Pool, msArg(p.Now), durMs(p.LeaseTTL), p.LeaseTokenHash, idem, string(p.OnEmpty), strconv.Itoa(p.Caps.MaxTotal), strconv.Itoa(p.Caps.MaxConcurrentCreates),
-		p.ClaimHash, p.NewSandboxID, msArg(p.CreateDeadline), p.IdempotencyNonce)
+		p.ClaimHash, p.NewSandboxID, msArg(p.CreateDeadline), p.IdempotencyNonce,
+		flag(p.Dynamic), strconv.Itoa(p.MaxDynamicPools), flag(p.Fills))
 	if err != nil {
 		return pool.AcquireResult{}, err
 	}
@@ -63,17 +67,17 @@ func warmReply(op string, arr []any, p pool.AcquireParams) (pool.AcquireResult, 
 }
 
 // acquireKeys are acquire.lua's KEYS for a pool, built once: the shared keys,
-// the pool's keys, and placeholders for the idempotency and claim keys (the
-// lock key, unused when no idempotency key or claim is given). Shared: copy
-// before changing.
+// the pool's keys, placeholders for the idempotency and claim keys (the lock
+// key, unused when no idempotency key or claim is given) and the dynamic
+// pools set. Shared: copy before changing.
 func (s *Store) acquireKeys(poolName string) []string {
 	if v, ok := s.hotKeys.Load(poolName); ok {
 		return v.([]string)
 	}
-	keys := make([]string, 0, len(s.global)+7)
+	keys := make([]string, 0, len(s.global)+8)
 	keys = append(keys, s.global...)
 	keys = append(keys, s.poolKeys(poolName)...)
-	keys = append(keys, s.keys.Lock(), s.keys.Lock())
+	keys = append(keys, s.keys.Lock(), s.keys.Lock(), s.keys.DynamicPools())
 	s.hotKeys.Store(poolName, keys)
 	return keys
 }
@@ -126,4 +130,12 @@ func leaseReply(op string, arr []any) (pool.AcquireResult, error) {
 		return pool.AcquireResult{}, fmt.Errorf("%w: %s: kind %q", ErrInternal, op, kind)
 	}
 	return res, nil
+}
+
+// flag is a script's boolean argument: "1" or "0".
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }

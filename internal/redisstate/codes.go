@@ -19,6 +19,7 @@ const (
 	codeWrongState     = 8
 	codeBadArgument    = 9
 	codeLeaseReleased  = 10
+	codeTooManyPools   = 11
 )
 
 var (
@@ -50,6 +51,8 @@ func codeErr(op string, code int64, detail string) error {
 		base = pool.ErrLeaseExpired
 	case codeLeaseReleased:
 		base = pool.ErrLeaseReleased
+	case codeTooManyPools:
+		base = pool.ErrTooManyPools
 	case codeNotLeader:
 		base = pool.ErrNotLeader
 	case codeCreationFailed:

@@ -17,7 +17,7 @@ func TestCodeErrMapsEveryCode(t *testing.T) {
 		codeNotFound: pool.ErrSandboxNotFound, codeExhausted: pool.ErrPoolExhausted, codeShutdown: pool.ErrPoolShutdown,
 		codeLeaseMismatch: pool.ErrLeaseMismatch, codeLeaseExpired: pool.ErrLeaseExpired, codeNotLeader: pool.ErrNotLeader,
 		codeCreationFailed: pool.ErrSandboxCreation, codeWrongState: pool.ErrStateConflict, codeBadArgument: ErrInvalidArgument,
-		codeLeaseReleased: pool.ErrLeaseReleased,
+		codeLeaseReleased: pool.ErrLeaseReleased, codeTooManyPools: pool.ErrTooManyPools,
 	} {
 		err := codeErr("op", code, "why")
 		require.ErrorIs(t, err, want)
@@ -50,9 +50,11 @@ func TestLuaCodesMatchGo(t *testing.T) {
 		got[keys[i]] = vals[i]
 	}
 	require.Equal(t, map[string]string{"OK": "0", "NOT_FOUND": "1", "EXHAUSTED": "2", "SHUTDOWN": "3", "LEASE_MISMATCH": "4",
-		"LEASE_EXPIRED": "5", "NOT_LEADER": "6", "CREATION_FAILED": "7", "WRONG_STATE": "8", "BAD_ARG": "9", "LEASE_RELEASED": "10"}, got)
-	require.Equal(t, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, []int{codeOK, codeNotFound, codeExhausted, codeShutdown,
-		codeLeaseMismatch, codeLeaseExpired, codeNotLeader, codeCreationFailed, codeWrongState, codeBadArgument, codeLeaseReleased})
+		"LEASE_EXPIRED": "5", "NOT_LEADER": "6", "CREATION_FAILED": "7", "WRONG_STATE": "8", "BAD_ARG": "9", "LEASE_RELEASED": "10",
+		"TOO_MANY_POOLS": "11"}, got)
+	require.Equal(t, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, []int{codeOK, codeNotFound, codeExhausted, codeShutdown,
+		codeLeaseMismatch, codeLeaseExpired, codeNotLeader, codeCreationFailed, codeWrongState, codeBadArgument, codeLeaseReleased,
+		codeTooManyPools})
 }
 
 func TestScriptsCarryContractAndLib(t *testing.T) {

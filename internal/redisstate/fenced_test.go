@@ -96,7 +96,7 @@ func TestReserveTransitions(t *testing.T) {
 		},
 		{
 			name: "a shut-down pool reserves nothing",
-			seed: func(f *fixture) { require.NoError(f.t, f.s.SetShutdown(f.ctx, testPool, true, at(0))) },
+			seed: func(f *fixture) { require.NoError(f.t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: testPool, Shutdown: true, Now: at(0)})) },
 			run:  reserve(reserveParams("n1", now)), wantErr: pool.ErrPoolShutdown,
 		},
 		{
@@ -326,7 +326,7 @@ func TestMarkFailedTransitions(t *testing.T) {
 			name: "the last creating sandbox of a shut-down pool drains it",
 			seed: func(f *fixture) {
 				f.reserve("n1", at(0))
-				require.NoError(f.t, f.s.SetShutdown(f.ctx, testPool, true, at(0)))
+				require.NoError(f.t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: testPool, Shutdown: true, Now: at(0)}))
 			},
 			run: func(f *fixture) error { return f.s.MarkFailed(f.ctx, leader, "n1", params) },
 			changes: append(append([]change(nil), failed...),

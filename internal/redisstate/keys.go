@@ -42,6 +42,12 @@ func (k Keys) Deleting() string { return k.tag + ":deleting" }
 // Pools is a SET: every pool name that has state.
 func (k Keys) Pools() string { return k.tag + ":pools" }
 
+// DynamicPools is a SET: the pools of Pools that default_pool_config serves
+// (named in no config's pools), counted against max_dynamic_pools. Acquire
+// adds one only when it will hold a sandbox; reconcile removes it with the
+// pool once nothing is left of it (collectpool.lua).
+func (k Keys) DynamicPools() string { return k.tag + ":pools:dynamic" }
+
 // Pool is a HASH: one pool's state and counters. Times are unix ms.
 //
 //	flags:    shutdown (0|1), shutdown_at, manager_shutdown (0|1, a copy of the

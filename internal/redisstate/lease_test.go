@@ -120,7 +120,7 @@ func TestPollClaimTransitions(t *testing.T) {
 			seed: func(f *fixture) {
 				f.claim(at(0))
 				require.NoError(f.t, f.s.MarkFailed(f.ctx, leader, "cold1", pool.FailParams{MaxAttempts: 3, ClaimNextTryAt: at(time.Minute), Now: at(0)}))
-				require.NoError(f.t, f.s.SetShutdown(f.ctx, testPool, true, at(time.Second)))
+				require.NoError(f.t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: testPool, Shutdown: true, Now: at(time.Second)}))
 			},
 			run: func(f *fixture) error {
 				_, err := f.s.PollClaim(f.ctx, poll(now, "h1"))
@@ -138,7 +138,7 @@ func TestPollClaimTransitions(t *testing.T) {
 			seed: func(f *fixture) {
 				f.claim(at(0))
 				require.NoError(f.t, f.s.MarkFailed(f.ctx, leader, "cold1", pool.FailParams{MaxAttempts: 3, ClaimNextTryAt: at(time.Minute), Now: at(0)}))
-				require.NoError(f.t, f.s.SetShutdown(f.ctx, testPool, true, at(time.Second)))
+				require.NoError(f.t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: testPool, Shutdown: true, Now: at(time.Second)}))
 				_, err := f.s.PollClaim(f.ctx, poll(now, "h1"))
 				require.ErrorIs(f.t, err, pool.ErrPoolShutdown)
 			},
@@ -152,7 +152,7 @@ func TestPollClaimTransitions(t *testing.T) {
 			name: "a claim whose creating sandbox the shutdown condemned answers shut down",
 			seed: func(f *fixture) {
 				f.claim(at(0))
-				require.NoError(f.t, f.s.SetShutdown(f.ctx, testPool, true, at(time.Second)))
+				require.NoError(f.t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: testPool, Shutdown: true, Now: at(time.Second)}))
 				require.NoError(f.t, f.s.MarkDeleting(f.ctx, leader, "cold1", pool.ReasonShutdown, at(time.Second)))
 			},
 			run: func(f *fixture) error {

@@ -50,6 +50,7 @@ var (
 	scriptForget          = loadScript("forget")
 	scriptAdopt           = loadScript("adopt")
 	scriptUpdatePool      = loadScript("updatepool")
+	scriptCollectPool     = loadScript("collectpool")
 	scriptSetShutdown     = loadScript("setshutdown")
 	scriptActivate        = loadScript("activate")
 	scriptLock            = loadScript("lock")
@@ -64,14 +65,14 @@ var (
 var scriptNames = []string{
 	"acquire", "pollclaim", "renew", "release", "reserve", "createcalled",
 	"markready", "markfailed", "markdeleting", "deleteattempted", "forget",
-	"adopt", "updatepool", "setshutdown", "activate", "lock", "unlock", "metrics",
+	"adopt", "updatepool", "collectpool", "setshutdown", "activate", "lock", "unlock", "metrics",
 	"observe", "dump", "recordlatency",
 }
 
 var allScripts = []*redis.Script{
 	scriptAcquire, scriptPollClaim, scriptRenew, scriptRelease, scriptReserve,
 	scriptCreateCalled, scriptMarkReady, scriptMarkFailed, scriptMarkDeleting,
-	scriptDeleteAttempted, scriptForget, scriptAdopt, scriptUpdatePool,
+	scriptDeleteAttempted, scriptForget, scriptAdopt, scriptUpdatePool, scriptCollectPool,
 	scriptSetShutdown, scriptActivate, scriptLock, scriptUnlock, scriptMetrics, scriptObserve,
 	scriptDump, scriptRecordLatency,
 }

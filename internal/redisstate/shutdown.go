@@ -4,17 +4,19 @@ import (
 	"context"
 	"strconv"
 	"time"
+
+	"github.com/hotpool/hotpool/internal/pool"
 )
 
 // SetShutdown shuts a pool down or starts it again; pool "" is the manager.
-func (s *Store) SetShutdown(ctx context.Context, poolName string, shutdown bool, now time.Time) error {
+func (s *Store) SetShutdown(ctx context.Context, p pool.ShutdownParams) error {
 	const op = "set shutdown"
-	flag := "0"
-	if shutdown {
-		flag = "1"
+	if p.Dynamic && (p.Pool == "" || p.MaxDynamicPools < 1) {
+		return invalid(op, "a dynamic pool needs a name and max_dynamic_pools")
 	}
-	keys := s.poolKeys(poolName)
-	_, err := s.run(ctx, op, scriptSetShutdown, keys, poolName, flag, msArg(now))
+	keys := append(s.poolKeys(p.Pool), s.keys.DynamicPools())
+	_, err := s.run(ctx, op, scriptSetShutdown, keys, p.Pool, flag(p.Shutdown), msArg(p.Now),
+		flag(p.Dynamic), strconv.Itoa(p.MaxDynamicPools))
 	return err
 }
 

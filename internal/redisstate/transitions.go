@@ -140,6 +140,24 @@ func (s *Store) UpdatePool(ctx context.Context, f pool.Fence, poolName string, u
 	return err
 }
 
+// CollectPool forgets a pool no config names once nothing is left of it
+// (scripts/collectpool.lua). It reports whether it did: a pool that holds a
+// sandbox again, or is shut down, is kept.
+func (s *Store) CollectPool(ctx context.Context, f pool.Fence, poolName string) (bool, error) {
+	const op = "collect pool"
+	if err := needFence(op, f); err != nil {
+		return false, err
+	}
+	if poolName == "" {
+		return false, invalid(op, "empty pool")
+	}
+	arr, err := s.run(ctx, op, scriptCollectPool, append(s.poolKeys(poolName), s.keys.DynamicPools()), f.Token, poolName)
+	if err != nil {
+		return false, err
+	}
+	return str(arr, 1) == "collected", nil
+}
+
 func fenceAndID(op string, f pool.Fence, id string) error {
 	if err := needFence(op, f); err != nil {
 		return err

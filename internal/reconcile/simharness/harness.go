@@ -81,6 +81,7 @@ type Stats struct {
 	Acquires, WarmHits, ColdClaims   int
 	ClaimsServed, ClaimsFailed       int
 	Exhausted, Shutdown, OtherErrors int
+	TooManyPools                     int // of Exhausted: refused by max_dynamic_pools
 	Released, Abandoned              int
 	PassErrors                       int
 	APICalls                         int
@@ -327,6 +328,9 @@ func (h *Harness) Acquire(ctx context.Context, name string) {
 		h.hold(name, a)
 	case errors.Is(err, pool.ErrPoolExhausted):
 		h.Stats.Exhausted++
+		if errors.Is(err, pool.ErrTooManyPools) {
+			h.Stats.TooManyPools++
+		}
 	case errors.Is(err, pool.ErrPoolShutdown):
 		h.Stats.Shutdown++
 	default:

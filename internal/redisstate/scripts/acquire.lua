@@ -7,6 +7,7 @@
 -- KEYS[13]    pool deleting ZSET
 -- KEYS[14]    idempotency STRING (any key when ARGV[9] is "0")
 -- KEYS[15]    claim HASH of ARGV[13] (any key when no claim can be made)
+-- KEYS[16]    dynamic pools SET (Keys.DynamicPools)
 -- ARGV[1..4]  the shared prefixes (lib.lua)
 -- ARGV[5]  pool name            ARGV[6]  now (unix ms)
 -- ARGV[7]  lease TTL (ms)       ARGV[8]  lease token hash (sha256 hex)
@@ -17,6 +18,14 @@
 -- ARGV[15] the claim sandbox's create deadline (unix ms)
 -- ARGV[16] the acquisition's idempotency nonce (kept as the record's
 --          idem_nonce when ARGV[9] is "1"; the lease token derives from it)
+-- ARGV[17] "1" when default_pool_config serves the pool (a dynamic pool)
+-- ARGV[18] max_dynamic_pools
+-- ARGV[19] "1" when the pool's config has a target_ready (reconcile fills it)
+-- A dynamic pool Redis does not know yet is written only when this acquire
+-- leaves it holding a sandbox (a cold claim) or, with a target, to be filled;
+-- otherwise the miss writes nothing at all (no record, counter or event), so
+-- distinct image names cannot grow Redis. It joins KEYS[16] then, unless
+-- max_dynamic_pools are already there: {11, max} too many pools.
 -- The warm latency is not counted here: the service measures it and records
 -- it after answering, off this path (recordlatency.lua).
 -- Returns {0, "pool", id, app_id, url, region, instance_size, created_at (ms),
@@ -26,17 +35,18 @@
 --         it against its lease_hash: this request's hash is another nonce's);
 --         {0, "claim", claim HGETALL} a new pending cold claim;
 --         {2, why} exhausted ("empty", "capacity", "circuit_open");
---         {3} shut down; {9, why}.
+--         {3} shut down; {9, why}; {11, max} too many dynamic pools.
 -- An acquire that finds the pool empty (whatever it answers, shut down aside)
 -- sets the pool's activated_at to now.
 -- Events: sandbox.acquired, pool.exhausted.
 -- @lib
 local pk = { hash = KEYS[9], ready = KEYS[10], creating = KEYS[11], in_use = KEYS[12], deleting = KEYS[13] }
-local K_IDEM, K_CLAIM = KEYS[14], KEYS[15]
+local K_IDEM, K_CLAIM, K_DYNAMIC = KEYS[14], KEYS[15], KEYS[16]
 local pool, now_s, ttl_s, lease_hash, use_idem = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local on_empty = ARGV[10]
 local max_total, max_cc = tonumber(ARGV[11]), tonumber(ARGV[12])
 local claim_hash, new_id, create_deadline, idem_nonce = ARGV[13], ARGV[14], ARGV[15], ARGV[16]
+local dynamic, max_dynamic, fills = ARGV[17] == '1', tonumber(ARGV[18]), ARGV[19] == '1'
 local now, ttl = tonumber(now_s), tonumber(ttl_s)
 
 -- An idempotent repeat replays the lease it got before (warm leases only: a
@@ -104,13 +114,31 @@ local function exhausted(counter, why)
   return { EXHAUSTED, why }
 end
 
+local function over_capacity()
+  return (max_total >= 0 and redis.call('ZCARD', K_ALL) >= max_total)
+    or redis.call('ZCARD', K_CREATING_ALL) >= max_cc
+end
+
+-- A dynamic pool seen for the first time: nothing is written unless it will
+-- hold a sandbox, and no more than max_dynamic pools are kept.
+if dynamic and redis.call('SISMEMBER', K_POOLS, pool) == 0 then
+  if redis.call('HGET', K_MANAGER, 'shutdown') == '1' then return { SHUTDOWN } end
+  if on_empty == 'wait' then return { EXHAUSTED, 'empty' } end
+  local claims = on_empty == 'create' and not over_capacity()
+  if not claims and not fills then
+    return { EXHAUSTED, on_empty == 'create' and 'capacity' or 'empty' }
+  end
+  if redis.call('SCARD', K_DYNAMIC) >= max_dynamic then return { TOO_MANY_POOLS, fmt_int(max_dynamic) } end
+  redis.call('SADD', K_DYNAMIC, pool)
+end
+
 -- A pool not yet in the pools set has no mirrored flag: ask the manager.
 if redis.call('HGET', K_MANAGER, 'shutdown') == '1' then return shutdown_miss() end
 -- An empty pool is demand: like the seed's acquire() on an IDLE pool, it
 -- makes the pool active (its idle clock restarts), so reconcile refills a
 -- pool that idle scale-down emptied instead of leaving every acquire to miss.
--- A pool seen for the first time (an image served by default_pool_config)
--- joins the pools set here, so reconcile fills it and metrics report it.
+-- A dynamic pool let through above joins the pools set here, so reconcile
+-- fills it and metrics report it.
 touch_pool(pool, pk, now_s)
 redis.call('HSET', pk.hash, 'activated_at', now_s)
 -- "wait": a caller still inside its wait_seconds looks again later; only its
@@ -118,10 +146,7 @@ redis.call('HSET', pk.hash, 'activated_at', now_s)
 if on_empty == 'wait' then return { EXHAUSTED, 'empty' } end
 if on_empty ~= 'create' then return exhausted('misses_empty', 'empty') end
 if num(ph[3]) > now then return exhausted('misses_circuit', 'circuit_open') end
-if (max_total >= 0 and redis.call('ZCARD', K_ALL) >= max_total)
-    or redis.call('ZCARD', K_CREATING_ALL) >= max_cc then
-  return exhausted('misses_capacity', 'capacity')
-end
+if over_capacity() then return exhausted('misses_capacity', 'capacity') end
 if claim_hash == '' or new_id == '' then return { BAD_ARG, 'a cold claim needs a claim hash and a sandbox id' } end
 local sk = SB_PREFIX .. new_id
 if redis.call('EXISTS', sk) == 1 or redis.call('EXISTS', K_CLAIM) == 1 then

@@ -26,13 +26,13 @@
 -- Return codes (mirrored in codes.go):
 --   0 ok, 1 not found, 2 exhausted, 3 shut down, 4 lease mismatch,
 --   5 lease expired, 6 not leader, 7 creation failed, 8 wrong state,
---   9 bad argument, 10 lease released
+--   9 bad argument, 10 lease released, 11 too many (dynamic) pools
 local K_LOCK, K_MANAGER, K_ALL, K_CREATING_ALL = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_DELETING_ALL, K_POOLS, K_CLAIMS, K_EVENTS = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local SB_PREFIX, POOL_PREFIX, CLAIM_PREFIX, RELEASED_PREFIX = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 
 local OK, NOT_FOUND, EXHAUSTED, SHUTDOWN, LEASE_MISMATCH = 0, 1, 2, 3, 4
-local LEASE_EXPIRED, NOT_LEADER, CREATION_FAILED, WRONG_STATE, BAD_ARG, LEASE_RELEASED = 5, 6, 7, 8, 9, 10
+local LEASE_EXPIRED, NOT_LEADER, CREATION_FAILED, WRONG_STATE, BAD_ARG, LEASE_RELEASED, TOO_MANY_POOLS = 5, 6, 7, 8, 9, 10, 11
 
 -- A released tombstone is "<lease hash>:<why>": released, or lease_expired
 -- when reconcile reaped the lease. One written before the reason was kept is
