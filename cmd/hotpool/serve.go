@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -83,8 +84,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return configProblems(stderr, where, err)
 	}
 	secret := os.Getenv("HOTPOOL_SECRET")
+	var onStop func(context.Context, *localserver.Server)
+	if *provider == localserver.ProviderDigitalOcean {
+		// Once the reconcile loop has stopped (nothing is created after the
+		// list) and before Redis closes (the list spends the API budget kept there).
+		onStop = func(ctx context.Context, s *localserver.Server) {
+			reportLeftRunning(ctx, s.Provider, cfg.Deployment, stderr)
+		}
+	}
 	s, err := localserver.Start(ctx, localserver.Options{
-		Addr: *addr, Config: cfg, Token: *token, Secret: secret, RedisURL: *redisURL,
+		OnStop: onStop,
+		Addr:   *addr, Config: cfg, Token: *token, Secret: secret, RedisURL: *redisURL,
 		Provider: *provider, DOToken: doToken, DOAPIURL: os.Getenv(appplatform.EnvAPIURL), SimCreateDelay: createDelay, SimFailRate: *failRate,
 		ReconcileEvery: every, Logger: logging.New(stderr, logging.ParseLevel(*logLevel)),
 	})
@@ -116,12 +126,29 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "hotpool: stopping")
-	if *provider == localserver.ProviderDigitalOcean {
-		fmt.Fprintf(stderr, "hotpool serve: the App Platform apps named %s-* that were not deleted are still running; "+
-			"list them with 'doctl apps list' and start the server again to shut the pools down (hotpool shutdown)\n", cfg.Deployment)
-	}
 	_ = s.Close()
 	return exitOK
+}
+
+// reportLeftRunning says exactly which of this deployment's App Platform
+// apps a stopping real-platform server leaves running (billed), from a fresh
+// list; when the list fails it says how to find them.
+func reportLeftRunning(ctx context.Context, p pool.Provider, deployment string, stderr io.Writer) {
+	apps, err := p.List(ctx)
+	switch {
+	case err != nil:
+		fmt.Fprintf(stderr, "hotpool serve: could not list the App Platform apps left running (%v); "+
+			"list them with 'doctl apps list' (names %s-*) and start the server again to shut the pools down (hotpool shutdown)\n", err, deployment)
+	case len(apps) == 0:
+		fmt.Fprintf(stderr, "hotpool serve: no App Platform app of deployment %s is left running\n", deployment)
+	default:
+		sort.Slice(apps, func(i, j int) bool { return apps[i].Name < apps[j].Name })
+		fmt.Fprintf(stderr, "hotpool serve: %d App Platform apps of deployment %s are left running (billed until deleted; "+
+			"start the server again and run 'hotpool shutdown', or 'doctl apps delete ID'):\n", len(apps), deployment)
+		for _, a := range apps {
+			fmt.Fprintf(stderr, "  %s  id %s  pool %s  %s\n", a.Name, a.ID, a.Pool, a.Phase)
+		}
+	}
 }
 
 // describePools is one line: "python target_ready=3 max_ready=10 on_empty=create; …".

@@ -10,10 +10,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/hotpool/hotpool/internal/appplatform"
+	"github.com/hotpool/hotpool/internal/appsim"
+	"github.com/hotpool/hotpool/internal/pool"
 )
 
 func TestServeListensPrintsPoolsAndStopsOnCancel(t *testing.T) {
@@ -81,4 +86,53 @@ func TestServeOnATakenPortSuggestsAddr(t *testing.T) {
 	require.Equal(t, exitUnavailable, code)
 	require.Contains(t, errOut.String(), ln.Addr().String()+" is already in use")
 	require.Contains(t, errOut.String(), "--addr")
+}
+
+// A real-platform server says, as it stops, exactly which apps it leaves
+// running (here against the simulated App Platform through
+// HOTPOOL_DO_API_URL, as against DigitalOcean's).
+func TestServeOnTheRealPlatformListsWhatItLeavesRunning(t *testing.T) {
+	sim := appsim.New(appsim.Options{Token: "do-token", CreateDelay: 50 * time.Millisecond})
+	base, err := sim.Start()
+	require.NoError(t, err)
+	defer sim.Close()
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("pools:\n  python:\n    target_ready: 2\n"), 0o600))
+	t.Setenv("REDIS_URL", "")
+	t.Setenv("DIGITALOCEAN_TOKEN", "do-token")
+	t.Setenv("HOTPOOL_DO_API_URL", base)
+	t.Setenv("HOTPOOL_SECRET", strings.Repeat("s", 32))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	var stderr syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--config", cfg, "--token", "serve-token",
+			"--provider", "digitalocean", "--reconcile-every", "100ms"}, pw, &stderr)
+		pw.Close()
+	}()
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	platform, err := appplatform.New(appplatform.Options{Token: "do-token", BaseURL: base, Deployment: "hp", RetryMax: -1})
+	require.NoError(t, err)
+	apps := func() []pool.App {
+		as, err := platform.List(context.Background())
+		require.NoError(t, err)
+		return as
+	}
+	require.Eventually(t, func() bool { return len(apps()) == 2 }, 20*time.Second, 50*time.Millisecond, stderr.String())
+	cancel()
+	select {
+	case c := <-code:
+		require.Equal(t, exitOK, c)
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	out := stderr.String()
+	require.Contains(t, out, "WARNING: this server creates real, billed App Platform apps")
+	require.Contains(t, out, "2 App Platform apps of deployment hp are left running")
+	for _, a := range apps() {
+		require.Contains(t, out, a.ID, "each app is named with its id")
+	}
+	require.NotContains(t, out, "do-token")
 }

@@ -55,6 +55,9 @@ type Options struct {
 	// KeyPrefix overrides the Redis key prefix (default Config.Deployment),
 	// so tests can share one Redis.
 	KeyPrefix string
+	// OnStop, when set, runs as the server stops: after the HTTP server and
+	// the reconcile loop have, before Redis and the platform close.
+	OnStop func(ctx context.Context, s *Server)
 	// Provider is ProviderSim (default) or ProviderDigitalOcean (needs DOToken).
 	Provider string
 	DOToken  string
@@ -196,6 +199,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		if s.Service != nil {
 			// Latency samples still being written need Redis open.
 			_ = s.Service.Flush(shutCtx)
+		}
+		if o.OnStop != nil {
+			o.OnStop(shutCtx, s)
 		}
 		s.closeAll()
 		close(s.done)
