@@ -38,6 +38,8 @@ type PoolPassReport struct {
 	Orphans     int    `json:"orphans"`
 	Idle        bool   `json:"idle"`
 	Circuit     string `json:"circuit"`
+	// Collected: the pool, named in no config's pools, held nothing and was forgotten.
+	Collected bool `json:"collected,omitempty"`
 }
 
 // ShutdownResult is the answer of the shutdown and start actions.
@@ -54,8 +56,11 @@ type PoolProgress struct {
 
 // WarmUpStatus is the answer of the warm_up action.
 type WarmUpStatus struct {
-	Done  bool                    `json:"done"`
-	Pools map[string]PoolProgress `json:"pools"`
+	Done bool `json:"done"`
+	// Capped: done because max_total_sandboxes binds (the targets sum above
+	// it) and every sandbox it allows exists.
+	Capped bool                    `json:"capped,omitempty"`
+	Pools  map[string]PoolProgress `json:"pools"`
 }
 
 type reconcileRequest struct {

@@ -37,6 +37,9 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		desc += "default_pool_config"
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d pools: %s)\n", file, len(names), desc)
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", file, w)
+	}
 	return exitOK
 }
 

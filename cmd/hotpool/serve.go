@@ -120,6 +120,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fmt.Fprintf(stdout, "hotpool listening on %s (redis: %s, platform: %s, reconcile every %s, every %s while sandboxes deploy or a pool is below target)\n",
 		s.BaseURL, redisWhere, platform, every, min(localserver.BusyEvery, every))
 	fmt.Fprintf(stdout, "pools: %s\n", describePools(cfg))
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stderr, "hotpool serve: warning: %s\n", w)
+	}
 	if *provider == localserver.ProviderDigitalOcean {
 		fmt.Fprintf(stderr, "hotpool serve: WARNING: this server creates real, billed App Platform apps (names %s-*) with DIGITALOCEAN_TOKEN; "+
 			"run 'hotpool shutdown' and wait for the deletes before stopping it, or they keep running\n", cfg.Deployment)

@@ -45,9 +45,9 @@ const (
 	DefaultHealthPath     = "/health"
 	// DefaultAPIPerMinute and DefaultAPIPerHour leave 20% headroom under
 	// DigitalOcean's 250 requests a minute and 5,000 an hour.
-	DefaultAPIPerMinute     = 200
-	DefaultAPIPerHour       = 4000
-	DefaultWebhookAttempts  = 8
+	DefaultAPIPerMinute    = 200
+	DefaultAPIPerHour      = 4000
+	DefaultWebhookAttempts = 8
 	// DefaultMaxDynamicPools bounds the pools default_pool_config may serve at
 	// once (each costs a pool record, its metrics and a pass's work).
 	DefaultMaxDynamicPools  = 50
@@ -146,15 +146,15 @@ func (w Webhook) ReceiverName() string {
 // Config is the whole deployment's configuration: the seed SandboxManager's
 // parameters plus what a serverless backend needs.
 type Config struct {
-	Pools                map[string]*PoolConfig `json:"pools"`
-	DefaultPoolConfig    *PoolConfig            `json:"default_pool_config,omitempty"`
+	Pools             map[string]*PoolConfig `json:"pools"`
+	DefaultPoolConfig *PoolConfig            `json:"default_pool_config,omitempty"`
 	// MaxDynamicPools caps the pools default_pool_config serves at once; an
 	// acquire that would make one more is refused (ErrTooManyPools). Empty
 	// ones are collected by reconcile.
-	MaxDynamicPools int `json:"max_dynamic_pools"`
-	MaxTotalSandboxes    *int                   `json:"max_total_sandboxes,omitempty"` // nil: unlimited
-	MaxConcurrentCreates int                    `json:"max_concurrent_creates"`
-	SandboxDefaults      SandboxDefaults        `json:"sandbox_defaults"`
+	MaxDynamicPools      int             `json:"max_dynamic_pools"`
+	MaxTotalSandboxes    *int            `json:"max_total_sandboxes,omitempty"` // nil: unlimited
+	MaxConcurrentCreates int             `json:"max_concurrent_creates"`
+	SandboxDefaults      SandboxDefaults `json:"sandbox_defaults"`
 
 	// Deployment names this hotpool: it prefixes every app name and every Redis
 	// key, so two deployments can share an account and a Redis.

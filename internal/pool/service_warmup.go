@@ -11,10 +11,13 @@ type WarmUpPool struct {
 	Target int `json:"target"`
 }
 
-// WarmUpStatus is every configured pool's progress; Done once each has ready >= target.
+// WarmUpStatus is every configured pool's progress; Done once each has ready
+// >= target, or (Capped) once max_total_sandboxes binds: every sandbox the cap
+// allows exists and none is still deploying.
 type WarmUpStatus struct {
-	Done  bool                  `json:"done"`
-	Pools map[string]WarmUpPool `json:"pools"`
+	Done   bool                  `json:"done"`
+	Capped bool                  `json:"capped,omitempty"`
+	Pools  map[string]WarmUpPool `json:"pools"`
 }
 
 // WarmUp waits up to timeout (0: just report) until every configured pool
@@ -48,6 +51,10 @@ func (s *Service) WarmUp(ctx context.Context, timeout time.Duration) (WarmUpStat
 			if wp.Ready < wp.Target {
 				st.Done = false
 			}
+		}
+		if cp := s.o.Config.TotalCap(); !st.Done && cp >= 0 && snap.Total >= cp && snap.CreatingTotal == 0 {
+			// Targets that sum above the cap: the cap is the fill.
+			st.Done, st.Capped = true, true
 		}
 		if st.Done {
 			return st, nil

@@ -55,7 +55,6 @@ func (c *Config) Validate() error {
 		ps.add("pools", "at least one pool, or default_pool_config, is required")
 	}
 	names := c.PoolNames()
-	sumTarget := 0
 	for _, name := range names {
 		path := "pools." + name
 		if err := ValidateImageName(name); err != nil {
@@ -70,7 +69,6 @@ func (c *Config) Validate() error {
 		if why := unpublished(name, p.Template); why != "" {
 			ps.add(path+".template.repository", "%s", why)
 		}
-		sumTarget += p.TargetReady
 	}
 	if c.DefaultPoolConfig != nil {
 		c.DefaultPoolConfig.validate("default_pool_config", &ps)
@@ -78,14 +76,10 @@ func (c *Config) Validate() error {
 			ps.add("default_pool_config.template.repository", "must be empty: each image gets sandbox-<image>-service")
 		}
 	}
-	if c.MaxTotalSandboxes != nil {
-		switch {
-		case *c.MaxTotalSandboxes < 1:
-			ps.add("max_total_sandboxes", "must be >= 1, or absent for unlimited")
-		case sumTarget > *c.MaxTotalSandboxes:
-			// A pool whose target can never be reached would make warm-up time out.
-			ps.add("max_total_sandboxes", "must be >= the sum of target_ready over pools (%d)", sumTarget)
-		}
+	// A sum of targets above max_total_sandboxes is accepted, as the seed's
+	// manager accepts it: the cap binds and the pools share it (Warnings).
+	if c.MaxTotalSandboxes != nil && *c.MaxTotalSandboxes < 1 {
+		ps.add("max_total_sandboxes", "must be >= 1, or absent for unlimited")
 	}
 	if c.MaxConcurrentCreates < 1 {
 		ps.add("max_concurrent_creates", "must be >= 1")
@@ -233,4 +227,24 @@ func (t *Template) validate(path string, ps *problems) {
 func IsValidation(err error) bool {
 	var v *ValidationError
 	return errors.As(err, &v)
+}
+
+// Warnings are what a valid config may not mean: today, a sum of
+// target_ready above max_total_sandboxes, which the cap binds (the pools share
+// it, filled round-robin, so some stay below target and a warm-up ends when
+// the cap is reached).
+func (c *Config) Warnings() []string {
+	var out []string
+	if cp := c.TotalCap(); cp >= 0 {
+		sum := 0
+		for _, p := range c.Pools {
+			if p != nil {
+				sum += p.TargetReady
+			}
+		}
+		if sum > cp {
+			out = append(out, fmt.Sprintf("max_total_sandboxes (%d) is below the sum of target_ready over pools (%d): the pools share the cap, filled round-robin up to it, so some stay below target", cp, sum))
+		}
+	}
+	return out
 }

@@ -189,7 +189,7 @@ func TestAcquireTransitions(t *testing.T) {
 			name: "a shut-down pool answers shutdown",
 			seed: func(f *fixture) {
 				twoReady(f)
-				require.NoError(f.t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: testPool, Shutdown: true, Now: at(2*time.Second)}))
+				require.NoError(f.t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: testPool, Shutdown: true, Now: at(2 * time.Second)}))
 			},
 			run: func(f *fixture) error {
 				_, err := f.s.Acquire(f.ctx, acquireParams(now, "h1"))
@@ -202,7 +202,7 @@ func TestAcquireTransitions(t *testing.T) {
 			name: "a shut-down manager answers shutdown",
 			seed: func(f *fixture) {
 				twoReady(f)
-				require.NoError(f.t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: "", Shutdown: true, Now: at(2*time.Second)}))
+				require.NoError(f.t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: "", Shutdown: true, Now: at(2 * time.Second)}))
 			},
 			run: func(f *fixture) error {
 				_, err := f.s.Acquire(f.ctx, acquireParams(now, "h1"))

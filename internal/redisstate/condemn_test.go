@@ -202,7 +202,9 @@ func TestShutdownTransitions(t *testing.T) {
 		{
 			name: "shutting a pool down",
 			seed: func(f *fixture) { f.ready("r1", at(0)) },
-			run:  func(f *fixture) error { return f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: testPool, Shutdown: true, Now: now}) },
+			run: func(f *fixture) error {
+				return f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: testPool, Shutdown: true, Now: now})
+			},
 			changes: []change{
 				hset(kPool, "shutdown", "1", "shutdown_at", msStr(now)),
 				event(EventPoolShutdown, testPool, "", now, ""),
@@ -211,7 +213,9 @@ func TestShutdownTransitions(t *testing.T) {
 		{
 			name: "shutting an empty pool down drains it at once",
 			seed: func(f *fixture) { f.leased() },
-			run:  func(f *fixture) error { return f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: testPool, Shutdown: true, Now: now}) },
+			run: func(f *fixture) error {
+				return f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: testPool, Shutdown: true, Now: now})
+			},
 			changes: []change{
 				hset(kPool, "shutdown", "1", "shutdown_at", msStr(now)),
 				event(EventPoolShutdown, testPool, "", now, ""),
@@ -220,13 +224,21 @@ func TestShutdownTransitions(t *testing.T) {
 		},
 		{
 			name: "shutting down twice changes nothing",
-			seed: func(f *fixture) { require.NoError(f.t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: testPool, Shutdown: true, Now: at(0)})) },
-			run:  func(f *fixture) error { return f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: testPool, Shutdown: true, Now: now}) },
+			seed: func(f *fixture) {
+				require.NoError(f.t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: testPool, Shutdown: true, Now: at(0)}))
+			},
+			run: func(f *fixture) error {
+				return f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: testPool, Shutdown: true, Now: now})
+			},
 		},
 		{
 			name: "starting a pool again restarts its idle clock",
-			seed: func(f *fixture) { require.NoError(f.t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: testPool, Shutdown: true, Now: at(0)})) },
-			run:  func(f *fixture) error { return f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: testPool, Shutdown: false, Now: now}) },
+			seed: func(f *fixture) {
+				require.NoError(f.t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: testPool, Shutdown: true, Now: at(0)}))
+			},
+			run: func(f *fixture) error {
+				return f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: testPool, Shutdown: false, Now: now})
+			},
 			changes: []change{
 				hset(kPool, "shutdown", "0", "activated_at", msStr(now)),
 				hdel(kPool, "shutdown_at"),
@@ -236,7 +248,9 @@ func TestShutdownTransitions(t *testing.T) {
 		{
 			name: "the whole manager",
 			seed: func(f *fixture) { f.ready("r1", at(0)) },
-			run:  func(f *fixture) error { return f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: "", Shutdown: true, Now: now}) },
+			run: func(f *fixture) error {
+				return f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: "", Shutdown: true, Now: now})
+			},
 			changes: []change{
 				set(":manager", map[string]string{"shutdown": "1", "shutdown_at": msStr(now)}),
 				hset(kPool, "manager_shutdown", "1"),
@@ -245,8 +259,13 @@ func TestShutdownTransitions(t *testing.T) {
 		},
 		{
 			name: "starting the manager again clears every pool's copy",
-			seed: func(f *fixture) { f.ready("r1", at(0)); require.NoError(f.t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: "", Shutdown: true, Now: at(0)})) },
-			run:  func(f *fixture) error { return f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: "", Shutdown: false, Now: now}) },
+			seed: func(f *fixture) {
+				f.ready("r1", at(0))
+				require.NoError(f.t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: "", Shutdown: true, Now: at(0)}))
+			},
+			run: func(f *fixture) error {
+				return f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: "", Shutdown: false, Now: now})
+			},
 			changes: []change{
 				set(":manager", map[string]string{"shutdown": "0"}),
 				hset(kPool, "manager_shutdown", "0", "activated_at", msStr(now)),
@@ -255,7 +274,9 @@ func TestShutdownTransitions(t *testing.T) {
 		},
 		{
 			name: "a pool that appears while the manager is shut down takes its flag",
-			seed: func(f *fixture) { require.NoError(f.t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: "", Shutdown: true, Now: at(0)})) },
+			seed: func(f *fixture) {
+				require.NoError(f.t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: "", Shutdown: true, Now: at(0)}))
+			},
 			run: func(f *fixture) error {
 				return f.s.UpdatePool(f.ctx, leader, testPool, pool.PoolUpdate{}, now)
 			},
@@ -288,8 +309,11 @@ func TestActivateTransitions(t *testing.T) {
 		},
 		{
 			name: "nor is a pool under a shut-down manager",
-			seed: func(f *fixture) { f.ready("r1", at(0)); require.NoError(f.t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: "", Shutdown: true, Now: at(0)})) },
-			run:  func(f *fixture) error { return f.s.Activate(f.ctx, []string{testPool}, now) },
+			seed: func(f *fixture) {
+				f.ready("r1", at(0))
+				require.NoError(f.t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: "", Shutdown: true, Now: at(0)}))
+			},
+			run: func(f *fixture) error { return f.s.Activate(f.ctx, []string{testPool}, now) },
 		},
 		{
 			name: "a pool with no state yet gets its state",

@@ -96,8 +96,10 @@ func TestReserveTransitions(t *testing.T) {
 		},
 		{
 			name: "a shut-down pool reserves nothing",
-			seed: func(f *fixture) { require.NoError(f.t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: testPool, Shutdown: true, Now: at(0)})) },
-			run:  reserve(reserveParams("n1", now)), wantErr: pool.ErrPoolShutdown,
+			seed: func(f *fixture) {
+				require.NoError(f.t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: testPool, Shutdown: true, Now: at(0)}))
+			},
+			run: reserve(reserveParams("n1", now)), wantErr: pool.ErrPoolShutdown,
 		},
 		{
 			name: "a stale leader changes nothing",

@@ -36,7 +36,7 @@ func testMetrics(t *testing.T, f *fixture) {
 	p := acquireParams(at(3*time.Minute), "h3")
 	_, err = f.s.Acquire(f.ctx, p)
 	require.ErrorIs(t, err, pool.ErrPoolExhausted)
-	require.NoError(t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: "", Shutdown: true, Now: at(4*time.Minute)}))
+	require.NoError(t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: "", Shutdown: true, Now: at(4 * time.Minute)}))
 	// The two warm acquires' latencies, as the service records them after answering.
 	for range 2 {
 		require.NoError(t, f.s.RecordAcquireLatency(f.ctx, testPool, pool.SourcePool, 3*time.Millisecond))
@@ -75,7 +75,7 @@ func testObserve(t *testing.T, f *fixture) {
 	f.ready("r1", at(0))
 	require.NoError(t, f.s.MarkFailed(f.ctx, leader, "cold1", pool.FailParams{MaxAttempts: 3, ClaimNextTryAt: at(2 * time.Minute),
 		NextCreateAt: at(3 * time.Minute), CircuitOpenUntil: at(4 * time.Minute), CircuitReason: "boom", Now: at(time.Minute)}))
-	require.NoError(t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: testPool, Shutdown: true, Now: at(2*time.Minute)}))
+	require.NoError(t, f.s.SetShutdown(f.ctx, pool.ShutdownParams{Pool: testPool, Shutdown: true, Now: at(2 * time.Minute)}))
 
 	obs, err := f.s.Observe(f.ctx, at(3*time.Minute))
 	require.NoError(t, err)

@@ -120,3 +120,36 @@ func TestDistinctImagesKeepRedisBounded(t *testing.T) {
 			n, h.Stats.ColdClaims, h.Stats.TooManyPools, h.Stats.Exhausted-h.Stats.TooManyPools, maxPools, maxKeys, keys)
 	})
 }
+
+// Targets that sum above max_total_sandboxes are accepted, as the seed's
+// manager accepts them: the pools share the cap, filled exactly to it (never
+// past it, never one short), and a warm-up ends once it is.
+func TestTargetsAboveTheCapFillExactlyToIt(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	ctx := context.Background()
+	cfg := simConfig() // py 4 + node 2 = 6
+	total := 5
+	cfg.MaxTotalSandboxes = &total
+	require.NoError(t, cfg.Validate())
+	require.Len(t, cfg.Warnings(), 1)
+	h, err := New(rdb, prefix, Options{Config: cfg, Seed: 3, CreateDelay: 20 * time.Second})
+	require.NoError(t, err)
+	defer h.Close()
+	_, err = h.Converge(ctx, ConvergePasses)
+	require.NoError(t, err)
+	for range 12 { // a minute more of passes: the fill holds
+		h.Clock.Advance(5 * time.Second)
+		rep, err := h.Pass(ctx)
+		require.NoError(t, err)
+		py, node := rep.Pools["py"], rep.Pools["node"]
+		require.Equal(t, 5, py.Ready+node.Ready, "exactly the cap: py %d, node %d", py.Ready, node.Ready)
+		require.Positive(t, node.Ready, "round-robin: no pool starves")
+		require.Zero(t, py.Creating+node.Creating)
+	}
+	st, err := h.Service.WarmUp(ctx, 0)
+	require.NoError(t, err, "warm-up is done when the cap is filled")
+	require.True(t, st.Done)
+	require.True(t, st.Capped)
+	require.LessOrEqual(t, h.Stats.MaxTotal, 5)
+	require.Empty(t, h.Stats.Violations, strings.Join(h.Stats.Violations, "\n"))
+}

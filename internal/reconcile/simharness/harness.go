@@ -512,16 +512,27 @@ func (h *Harness) releaseAll(ctx context.Context) {
 	}
 }
 
+// settled: every active pool holds exactly its target ready, with nothing
+// creating, deleting or in use, or, when the targets sum above
+// max_total_sandboxes, the cap is filled exactly (the pools share it).
 func (h *Harness) settled(rep pool.PassReport) bool {
+	total, capped := 0, false
 	for _, name := range h.Config.PoolNames() {
 		p := rep.Pools[name]
 		want := p.Target
 		if p.Idle {
 			want = 0
 		}
-		if p.Ready != want || p.Creating != 0 || p.Deleting != 0 || p.InUse != 0 {
+		if p.Creating != 0 || p.Deleting != 0 || p.InUse != 0 || p.Ready > want {
 			return false
 		}
+		if p.Ready < want {
+			capped = true
+		}
+		total += p.Ready
+	}
+	if capped && (h.Config.TotalCap() < 0 || total != h.Config.TotalCap()) {
+		return false
 	}
 	return len(h.claims) == 0
 }
