@@ -101,6 +101,7 @@ type faultyProvider struct {
 	loseCreateResponse atomic.Bool
 	healthUnknown      atomic.Bool
 	onCreate           func(n int) // called before the n-th create call (1-based)
+	onDelete           func()      // called before each delete call
 
 	mu          sync.Mutex
 	createTimes []time.Time
@@ -122,6 +123,19 @@ func (f *faultyProvider) Create(ctx context.Context, spec pool.CreateSpec) (pool
 		return pool.App{}, fmt.Errorf("create: connection reset after the request was sent: %w", pool.ErrProviderUnknown)
 	}
 	return app, err
+}
+
+func (f *faultyProvider) Delete(ctx context.Context, appID string) error {
+	f.mu.Lock()
+	hook := f.onDelete
+	f.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return f.Provider.Delete(ctx, appID)
 }
 
 func (f *faultyProvider) Health(ctx context.Context, app pool.App, path string) error {

@@ -30,6 +30,10 @@ func TestMarkDeletingTransitions(t *testing.T) {
 		if counter != "" {
 			ch = append(ch, hset(kPool, counter, "1"))
 		}
+		if reason == pool.ReasonScaleDown {
+			// Dated in the same step, not by the pass's later update_pool.
+			ch = append(ch, hset(kPool, "last_scale_down_at", msStr(now)))
+		}
 		cases = append(cases, transitionCase{
 			name: "ready -> deleting for " + reason, seed: func(f *fixture) { f.ready("r1", at(0)) },
 			run: mark("r1", reason, now), changes: ch,

@@ -7,6 +7,10 @@
 -- ARGV[1..4]  the shared prefixes (lib.lua)
 -- ARGV[5] fence token   ARGV[6] sandbox id   ARGV[7] reason   ARGV[8] now (unix ms)
 -- ARGV[9] released tombstone TTL (ms): a reaped lease leaves one, like a release
+-- A scale_down condemnation also dates the pool's last_scale_down_at, in
+-- this same atomic step: a pass killed after it (during the app's Delete,
+-- before its update_pool) cannot let the next pass scale down again within
+-- scale_down_delay.
 -- Returns {0}; {1} no record; {6} not leader; {8, why} the move is not allowed.
 -- Events: sandbox.reaped (lease_expired), pool.drained.
 -- @lib
@@ -45,5 +49,6 @@ else
 end
 to_deleting(id, pk, reason, now_s)
 if counters[reason] then redis.call('HINCRBY', pk.hash, counters[reason], 1) end
+if reason == 'scale_down' then redis.call('HSET', pk.hash, 'last_scale_down_at', now_s) end
 if rec.state ~= 'in_use' then maybe_drained(rec.pool, pk, now_s) end
 return { OK }

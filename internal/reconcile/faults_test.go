@@ -1,0 +1,58 @@
+package reconcile_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/hotpool/hotpool/internal/reconcile/simharness"
+)
+
+// The faults real deployments have, each an exact interleaving, in the
+// deterministic harness against real Redis.
+
+// A pass killed after it condemned a sandbox for scale-down (here, during
+// that sandbox's Delete, before the pass's update_pool) must not let the
+// next pass, 5 s later, scale down a second one: the condemnation itself
+// dates last_scale_down_at.
+func TestFault_KilledPassCannotDoubleScaleDown(t *testing.T) {
+	t.Parallel()
+	cfg := lessonConfig(3, 5)
+	py(cfg).IdleTimeout = pool.Duration(2 * time.Minute)
+	py(cfg).ScaleDownDelay = pool.Duration(time.Minute)
+	py(cfg).CooldownAfterAcquire = pool.Duration(2 * time.Minute)
+	e := newLesson(t, cfg, simharness.Options{})
+	ctx := context.Background()
+	_, err := e.Converge(ctx, 30)
+	require.NoError(t, err)
+	require.Len(t, e.readyIDs(t), 3)
+
+	// Idle from here on: the next passes scale down. The first one's Delete
+	// kills its pass (its context ends, as when the function is killed).
+	e.Clock.Advance(3 * time.Minute)
+	passCtx, kill := context.WithCancel(ctx)
+	e.pv.mu.Lock()
+	e.pv.onDelete = kill
+	e.pv.mu.Unlock()
+	_, _ = e.Reconciler.Reconcile(passCtx)
+	e.pv.mu.Lock()
+	e.pv.onDelete = nil
+	e.pv.mu.Unlock()
+	require.Len(t, e.readyIDs(t), 2, "the killed pass condemned one")
+
+	for range 6 { // 30 s of passes, well inside scale_down_delay
+		e.Clock.Advance(5 * time.Second)
+		rep, err := e.Pass(ctx)
+		require.NoError(t, err)
+		require.Zero(t, rep.Pools["py"].ScaledDown, "a second scale-down within scale_down_delay")
+	}
+	require.Len(t, e.readyIDs(t), 2)
+	e.Clock.Advance(time.Minute)
+	rep, err := e.Pass(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Pools["py"].ScaledDown, "the next one comes once the delay has passed")
+	e.noViolations(t)
+}
