@@ -108,6 +108,10 @@ type Observed struct {
 	Pools           map[string]PoolState // every pool with state, configured or not
 	Sandboxes       []Sandbox
 	Claims          []Claim
+	// Untracked and UntrackedCreating are the apps with no record inside
+	// their orphan grace (and those still deploying) as the last pass noted
+	// them (Store.NoteUntracked); every capacity check counts them.
+	Untracked, UntrackedCreating int
 }
 
 // Store is the pool state. Every method is one atomic transition (one Lua
@@ -170,6 +174,11 @@ type Store interface {
 	Adopt(ctx context.Context, f Fence, sb Sandbox, now time.Time) error
 	// UpdatePool records a pass's per-pool bookkeeping.
 	UpdatePool(ctx context.Context, f Fence, pool string, u PoolUpdate, now time.Time) error
+	// NoteUntracked records how many apps a full list found with no record,
+	// inside their orphan grace, and how many of those still deploy: acquire
+	// and Reserve count them against max_total_sandboxes and
+	// max_concurrent_creates.
+	NoteUntracked(ctx context.Context, f Fence, apps, deploying int) error
 	// CollectPool forgets a pool no config names once nothing is left of it
 	// (no sandbox in any state, not shut down); it reports whether it did.
 	CollectPool(ctx context.Context, f Fence, pool string) (bool, error)

@@ -44,6 +44,10 @@ const (
 	// CollectPool forgets a pool no config names (default_pool_config's, or
 	// one removed from the config) once nothing is left of it.
 	KindCollectPool Kind = "collect_pool"
+	// NoteUntracked records the apps a full list found with no record, inside
+	// their orphan grace (Untracked, UntrackedCreating), which acquire and
+	// Reserve then count against the caps.
+	KindNoteUntracked Kind = "note_untracked"
 )
 
 // Action is one step of a pass. Only the fields of its Kind are set.
@@ -65,6 +69,8 @@ type Action struct {
 	Failures  int
 	ClaimHash string          // Create: a cold claim's retry
 	Sandbox   pool.Sandbox    // Adopt
+	// Untracked and UntrackedCreating: NoteUntracked's counts.
+	Untracked, UntrackedCreating int
 	Update    pool.PoolUpdate // UpdatePool
 	// Spec is what Provider.Create gets, except the sandbox id (Create) and the
 	// secret env, which the executor adds.

@@ -119,6 +119,8 @@ func (e *executor) do(ctx context.Context, a Action) error {
 		e.pool(a.Pool, func(p *pool.PoolPassReport) { p.Orphans++; p.Deleted++ })
 	case KindUpdatePool:
 		return st.UpdatePool(ctx, f, a.Pool, a.Update, e.now)
+	case KindNoteUntracked:
+		return st.NoteUntracked(ctx, f, a.Untracked, a.UntrackedCreating)
 	case KindCollectPool:
 		collected, err := st.CollectPool(ctx, f, a.Pool)
 		if err != nil {

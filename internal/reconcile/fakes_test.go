@@ -250,3 +250,7 @@ func (s *fakeStore) CollectPool(_ context.Context, f pool.Fence, name string) (b
 	}
 	return true, nil
 }
+
+func (s *fakeStore) NoteUntracked(_ context.Context, f pool.Fence, apps, deploying int) error {
+	return s.write("NoteUntracked", fmt.Sprintf("%d/%d", apps, deploying), f)
+}

@@ -56,3 +56,43 @@ func TestFault_KilledPassCannotDoubleScaleDown(t *testing.T) {
 	require.Equal(t, 1, rep.Pools["py"].ScaledDown, "the next one comes once the delay has passed")
 	e.noViolations(t)
 }
+
+// After Redis is emptied, the live apps are young orphans the first pass
+// rightly leaves alone; three acquires on the empty pool must not add three
+// cold-claim sandboxes to them: 6 apps under a cap of 3 for the whole
+// orphan_grace. The orphans count against the caps everywhere, cold claims
+// included, and are deleted (never adopted as stock) once their grace ends.
+func TestFault_EmptiedRedisCannotBreachTheCap(t *testing.T) {
+	t.Parallel()
+	cfg := lessonConfig(3, 5)
+	py(cfg).OnEmpty = pool.OnEmptyCreate
+	total := 3
+	cfg.MaxTotalSandboxes = &total
+	e := newLesson(t, cfg, simharness.Options{})
+	ctx := context.Background()
+	_, err := e.Converge(ctx, 30)
+	require.NoError(t, err)
+	require.Len(t, e.apps(t), 3)
+
+	require.NoError(t, e.FlushRedis(ctx, e.rdb))
+	e.Clock.Advance(5 * time.Second)
+	_, err = e.Pass(ctx)
+	require.NoError(t, err)
+	for range 3 {
+		e.Acquire(ctx, "py")
+	}
+	require.Zero(t, e.Stats.ColdClaims, "no cold claim beyond the cap")
+	require.Equal(t, 3, e.Stats.Exhausted)
+
+	maxApps := 0
+	for range 60 { // 5 minutes: the 2-minute grace, the orphans' deletes, the refill
+		require.NoError(t, e.Step(ctx))
+		maxApps = max(maxApps, len(e.apps(t)))
+	}
+	require.LessOrEqual(t, maxApps, 3, "the platform never held more than the cap")
+	_, err = e.Converge(ctx, 30)
+	require.NoError(t, err)
+	require.Len(t, e.readyIDs(t), 3, "the pool refilled under its cap")
+	require.NoError(t, e.CheckConsistency(ctx))
+	e.noViolations(t)
+}

@@ -59,10 +59,11 @@ type planner struct {
 	records   map[string]pool.State // every record's state, by sandbox id
 	pools     map[string]*poolPlan
 
-	total        int // records after this pass (deletes not yet confirmed still count)
-	creatingAll  int // creating after this pass, all pools
-	youngOrphans int // apps no record claims, inside their grace: the next pass lists again
-	out          []Action
+	total          int // records after this pass (deletes not yet confirmed still count)
+	creatingAll    int // creating after this pass, all pools
+	youngOrphans   int // apps no record claims, inside their grace: the next pass lists again
+	youngDeploying int // of them, still deploying: they count toward max_concurrent_creates
+	out            []Action
 }
 
 func (p *planner) emit(a Action) { p.out = append(p.out, a) }
@@ -478,6 +479,10 @@ func (p *planner) planOrphans() {
 			// Only a full list sees it, so the next pass lists again.
 			p.total++
 			p.youngOrphans++
+			if a.Phase == pool.PhaseInProgress {
+				p.youngDeploying++
+				p.creatingAll++
+			}
 			continue
 		}
 		if a.SandboxID == "" || a.Pool == "" {
@@ -494,6 +499,10 @@ func (p *planner) planOrphans() {
 		p.emit(Action{Kind: KindAdopt, Pool: a.Pool, SandboxID: a.SandboxID, AppID: a.ID, Reason: pool.ReasonOrphan, Sandbox: sb})
 		p.emit(Action{Kind: KindDestroy, Pool: a.Pool, SandboxID: a.SandboxID, AppID: a.ID, Reason: pool.ReasonOrphan})
 		p.total++
+	}
+	// Before any create: acquire's cold claims and Reserve count them too.
+	if p.youngOrphans != p.obs.State.Untracked || p.youngDeploying != p.obs.State.UntrackedCreating {
+		p.emit(Action{Kind: KindNoteUntracked, Untracked: p.youngOrphans, UntrackedCreating: p.youngDeploying})
 	}
 }
 

@@ -46,6 +46,7 @@ func (s *Store) Observe(ctx context.Context, now time.Time) (pool.Observed, erro
 		}
 		obs.Claims = append(obs.Claims, claimFrom(m))
 	}
+	obs.Untracked, obs.UntrackedCreating = int(integer(arr, 5)), int(integer(arr, 6))
 	return obs, nil
 }
 

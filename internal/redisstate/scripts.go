@@ -51,6 +51,7 @@ var (
 	scriptAdopt           = loadScript("adopt")
 	scriptUpdatePool      = loadScript("updatepool")
 	scriptCollectPool     = loadScript("collectpool")
+	scriptUntracked       = loadScript("untracked")
 	scriptSetShutdown     = loadScript("setshutdown")
 	scriptActivate        = loadScript("activate")
 	scriptLock            = loadScript("lock")
@@ -65,14 +66,14 @@ var (
 var scriptNames = []string{
 	"acquire", "pollclaim", "renew", "release", "reserve", "createcalled",
 	"markready", "markfailed", "markdeleting", "deleteattempted", "forget",
-	"adopt", "updatepool", "collectpool", "setshutdown", "activate", "lock", "unlock", "metrics",
+	"adopt", "updatepool", "collectpool", "untracked", "setshutdown", "activate", "lock", "unlock", "metrics",
 	"observe", "dump", "recordlatency",
 }
 
 var allScripts = []*redis.Script{
 	scriptAcquire, scriptPollClaim, scriptRenew, scriptRelease, scriptReserve,
 	scriptCreateCalled, scriptMarkReady, scriptMarkFailed, scriptMarkDeleting,
-	scriptDeleteAttempted, scriptForget, scriptAdopt, scriptUpdatePool, scriptCollectPool,
+	scriptDeleteAttempted, scriptForget, scriptAdopt, scriptUpdatePool, scriptCollectPool, scriptUntracked,
 	scriptSetShutdown, scriptActivate, scriptLock, scriptUnlock, scriptMetrics, scriptObserve,
 	scriptDump, scriptRecordLatency,
 }

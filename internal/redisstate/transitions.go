@@ -2,6 +2,7 @@ package redisstate
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/hotpool/hotpool/internal/pool"
@@ -156,6 +157,20 @@ func (s *Store) CollectPool(ctx context.Context, f pool.Fence, poolName string) 
 		return false, err
 	}
 	return str(arr, 1) == "collected", nil
+}
+
+// NoteUntracked records the apps with no record inside their orphan grace
+// (scripts/untracked.lua).
+func (s *Store) NoteUntracked(ctx context.Context, f pool.Fence, apps, deploying int) error {
+	const op = "note untracked"
+	if err := needFence(op, f); err != nil {
+		return err
+	}
+	if apps < 0 || deploying < 0 || deploying > apps {
+		return invalid(op, "apps %d, deploying %d", apps, deploying)
+	}
+	_, err := s.run(ctx, op, scriptUntracked, nil, f.Token, strconv.Itoa(apps), strconv.Itoa(deploying))
+	return err
 }
 
 func fenceAndID(op string, f pool.Fence, id string) error {

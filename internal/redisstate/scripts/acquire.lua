@@ -115,8 +115,9 @@ local function exhausted(counter, why)
 end
 
 local function over_capacity()
-  return (max_total >= 0 and redis.call('ZCARD', K_ALL) >= max_total)
-    or redis.call('ZCARD', K_CREATING_ALL) >= max_cc
+  local apps, deploying = untracked()
+  return (max_total >= 0 and redis.call('ZCARD', K_ALL) + apps >= max_total)
+    or redis.call('ZCARD', K_CREATING_ALL) + deploying >= max_cc
 end
 
 -- A dynamic pool seen for the first time: nothing is written unless it will

@@ -53,6 +53,15 @@ local function num(v)
   return tonumber(v) or 0
 end
 
+-- untracked returns the apps the last full list found with no record,
+-- inside their orphan grace, and how many of them still deploy, as reconcile
+-- noted them (untracked.lua): they exist and cost, so every capacity check
+-- counts them, which keeps an emptied Redis from doubling the fleet.
+local function untracked()
+  local u = redis.call('HMGET', K_MANAGER, 'untracked', 'untracked_creating')
+  return num(u[1]), num(u[2])
+end
+
 local function emit(typ, pool, id, at, reason)
   redis.call('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAXLEN, '*',
     'type', typ, 'pool', pool or '', 'sandbox_id', id or '', 'at', at, 'reason', reason or '')

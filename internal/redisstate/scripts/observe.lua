@@ -5,7 +5,8 @@
 -- Returns {0, manager shutdown ("1"|"0"),
 --          {{pool name, pool HGETALL}, ...}    every pool in the pools SET,
 --          {sandbox HGETALL, ...}              every record, oldest first,
---          {claim HGETALL, ...}}               every pending claim
+--          {claim HGETALL, ...},               every pending claim
+--          untracked, untracked_creating}      as the last pass noted them
 -- @lib
 -- @state
 local pools = {}
@@ -22,4 +23,5 @@ for _, h in ipairs(redis.call('ZRANGE', K_CLAIMS, 0, -1)) do
   local c = redis.call('HGETALL', CLAIM_PREFIX .. h)
   if #c > 0 then claims[#claims + 1] = c end
 end
-return { OK, redis.call('HGET', K_MANAGER, 'shutdown') or '0', pools, sandboxes, claims }
+local apps, deploying = untracked()
+return { OK, redis.call('HGET', K_MANAGER, 'shutdown') or '0', pools, sandboxes, claims, apps, deploying }

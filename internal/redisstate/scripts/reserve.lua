@@ -40,8 +40,9 @@ else
     - num(redis.call('HGET', pk.hash, 'claims_creating'))
   if stock >= max_ready then return { EXHAUSTED, 'max_ready' } end
 end
-if max_total >= 0 and redis.call('ZCARD', K_ALL) >= max_total then return { EXHAUSTED, 'max_total_sandboxes' } end
-if redis.call('ZCARD', K_CREATING_ALL) >= max_cc then return { EXHAUSTED, 'max_concurrent_creates' } end
+local apps, deploying = untracked()
+if max_total >= 0 and redis.call('ZCARD', K_ALL) + apps >= max_total then return { EXHAUSTED, 'max_total_sandboxes' } end
+if redis.call('ZCARD', K_CREATING_ALL) + deploying >= max_cc then return { EXHAUSTED, 'max_concurrent_creates' } end
 if attempt < 1 then attempt = 1 end
 
 touch_pool(pool, pk, now_s)

@@ -1,0 +1,43 @@
+package redisstate
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hotpool/hotpool/internal/pool"
+)
+
+// Apps with no record inside their orphan grace count against the caps in
+// every capacity check: a cold claim and a reservation are refused when
+// they would exceed max_total_sandboxes or max_concurrent_creates with them.
+func TestUntrackedAppsCountAgainstTheCaps(t *testing.T) {
+	now := at(time.Minute)
+	claim := func(f *fixture) error {
+		p := acquireParams(now, "h1")
+		p.OnEmpty, p.ClaimHash, p.NewSandboxID, p.CreateDeadline = pool.OnEmptyCreate, "c1", "cold1", now.Add(time.Minute)
+		_, err := f.s.Acquire(f.ctx, p)
+		return err
+	}
+	reserve := func(f *fixture) error {
+		return f.s.Reserve(f.ctx, leader, pool.ReserveParams{Pool: testPool, SandboxID: "n1", Caps: testCaps, Attempt: 1,
+			Region: "nyc", InstanceSize: "s", CreateDeadline: now.Add(time.Minute), Now: now})
+	}
+	note := func(apps, deploying int) func(f *fixture) {
+		return func(f *fixture) {
+			f.reserve("r1", at(0)) // one record, none ready: an acquire finds the pool empty
+			require.NoError(f.t, f.s.NoteUntracked(f.ctx, leader, apps, deploying))
+		}
+	}
+	// testCaps: max_total 8, max_concurrent_creates 4; one creating record.
+	runTransitionCases(t, []transitionCase{
+		{name: "a claim at the total with 7 untracked", seed: note(7, 0), run: claim, wantErr: pool.ErrPoolExhausted,
+			changes: []change{hset(kPool, "misses_capacity", "1", "activated_at", msStr(now)), event(EventPoolExhausted, testPool, "", now, "capacity")}},
+		{name: "a reservation at the total with 7 untracked", seed: note(7, 0), run: reserve, wantErr: pool.ErrPoolExhausted},
+		{name: "a reservation at max_concurrent_creates with 3 deploying", seed: note(3, 3), run: reserve, wantErr: pool.ErrPoolExhausted},
+		{name: "only the leader notes", run: func(f *fixture) error { return f.s.NoteUntracked(f.ctx, stranger, 1, 0) }, wantErr: pool.ErrNotLeader},
+		{name: "zero clears the note", seed: note(3, 1), run: func(f *fixture) error { return f.s.NoteUntracked(f.ctx, leader, 0, 0) },
+			changes: []change{set(":manager", nil)}},
+	})
+}
