@@ -67,11 +67,11 @@ type Action struct {
 	// CallCreate), from which the executor computes FailureParams when the
 	// create call fails definitely.
 	Failures  int
-	ClaimHash string          // Create: a cold claim's retry
-	Sandbox   pool.Sandbox    // Adopt
+	ClaimHash string       // Create: a cold claim's retry
+	Sandbox   pool.Sandbox // Adopt
 	// Untracked and UntrackedCreating: NoteUntracked's counts.
 	Untracked, UntrackedCreating int
-	Update    pool.PoolUpdate // UpdatePool
+	Update                       pool.PoolUpdate // UpdatePool
 	// Spec is what Provider.Create gets, except the sandbox id (Create) and the
 	// secret env, which the executor adds.
 	Spec pool.CreateSpec
