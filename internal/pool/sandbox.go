@@ -33,6 +33,10 @@ const (
 	ReasonCreateFailed = "create_failed" // ERROR/CANCELED, or create deadline passed
 	ReasonOverCapacity = "over_capacity" // above max_ready (config lowered)
 	ReasonOrphan       = "orphan"        // adopted from the platform with no usable record
+	// Why a cold claim between attempts fails without another (FailClaim).
+	ReasonPoolRetired   = "pool_retired"   // its pool left the config
+	ReasonRetriesSpent  = "retries_spent"  // create_retries fell to its attempts
+	ReasonClaimDeadline = "claim_deadline" // older than ClaimDeadline
 )
 
 // EventTypes are the outbox's event types: every state change worth knowing,
@@ -179,4 +183,11 @@ type Snapshot struct {
 	Pools           map[string]PoolMetrics `json:"pools"`
 	Total           int                    `json:"total_sandboxes"` // ready+creating+in_use+deleting, all pools
 	CreatingTotal   int                    `json:"creating_total"`
+}
+
+// ClaimDeadline bounds how long a cold claim may wait for its sandbox: every
+// attempt's create_timeout, plus the circuit's window. Past it a claim
+// between attempts fails, so no poll answers "creating" forever.
+func ClaimDeadline(cfg *Config, pc PoolConfig) time.Duration {
+	return time.Duration(max(pc.CreateRetries, 1))*cfg.CreateTimeout.D() + cfg.CircuitOpenFor.D()
 }

@@ -179,6 +179,11 @@ type Store interface {
 	// and Reserve count them against max_total_sandboxes and
 	// max_concurrent_creates.
 	NoteUntracked(ctx context.Context, f Fence, apps, deploying int) error
+	// FailClaim fails a cold claim between attempts that can make no
+	// further one (its pool left the config, create_retries fell to its
+	// attempts, or it outlived its deadline): its next poll answers
+	// ErrSandboxCreation. ErrStateConflict when its sandbox is still on its way.
+	FailClaim(ctx context.Context, f Fence, claimHash, reason string, now time.Time) error
 	// CollectPool forgets a pool no config names once nothing is left of it
 	// (no sandbox in any state, not shut down); it reports whether it did.
 	CollectPool(ctx context.Context, f Fence, pool string) (bool, error)

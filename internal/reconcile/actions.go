@@ -48,6 +48,9 @@ const (
 	// their orphan grace (Untracked, UntrackedCreating), which acquire and
 	// Reserve then count against the caps.
 	KindNoteUntracked Kind = "note_untracked"
+	// FailClaim fails a cold claim (ClaimHash) that can make no further
+	// attempt, with Reason, so its caller's poll ends.
+	KindFailClaim Kind = "fail_claim"
 )
 
 // Action is one step of a pass. Only the fields of its Kind are set.

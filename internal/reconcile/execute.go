@@ -119,6 +119,11 @@ func (e *executor) do(ctx context.Context, a Action) error {
 		e.pool(a.Pool, func(p *pool.PoolPassReport) { p.Orphans++; p.Deleted++ })
 	case KindUpdatePool:
 		return st.UpdatePool(ctx, f, a.Pool, a.Update, e.now)
+	case KindFailClaim:
+		if err := st.FailClaim(ctx, f, a.ClaimHash, a.Reason, e.now); err != nil {
+			return err
+		}
+		e.pool(a.Pool, func(p *pool.PoolPassReport) { p.Failed++ })
 	case KindNoteUntracked:
 		return st.NoteUntracked(ctx, f, a.Untracked, a.UntrackedCreating)
 	case KindCollectPool:

@@ -254,3 +254,7 @@ func (s *fakeStore) CollectPool(_ context.Context, f pool.Fence, name string) (b
 func (s *fakeStore) NoteUntracked(_ context.Context, f pool.Fence, apps, deploying int) error {
 	return s.write("NoteUntracked", fmt.Sprintf("%d/%d", apps, deploying), f)
 }
+
+func (s *fakeStore) FailClaim(_ context.Context, f pool.Fence, hash, reason string, _ time.Time) error {
+	return s.write("FailClaim", hash+" "+reason, f)
+}

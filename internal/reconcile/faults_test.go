@@ -96,3 +96,43 @@ func TestFault_EmptiedRedisCannotBreachTheCap(t *testing.T) {
 	require.NoError(t, e.CheckConsistency(ctx))
 	e.noViolations(t)
 }
+
+// A claim waiting for its next attempt must still resolve when a redeploy
+// removes its pool or lowers create_retries below its attempts: its poll
+// answers creation failed within a pass or two, never "creating" forever.
+func TestFault_ClaimResolvesWhateverTheConfigDoes(t *testing.T) {
+	t.Parallel()
+	for name, change := range map[string]func(*pool.Config){
+		"pool removed":           func(c *pool.Config) { delete(c.Pools, "py") },
+		"create_retries lowered": func(c *pool.Config) { py(c).CreateRetries = 1 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cfg := lessonConfig(0, 5)
+			py(cfg).OnEmpty = pool.OnEmptyCreate
+			py(cfg).CreateRetries = 3
+			e := newLesson(t, cfg, simharness.Options{})
+			ctx := context.Background()
+			e.pv.refuseCreates.Store(true)
+			e.Acquire(ctx, "py")
+			require.Equal(t, 1, e.Stats.ColdClaims)
+			e.Clock.Advance(5 * time.Second)
+			_, err := e.Pass(ctx) // attempt 1 refused: the claim waits for attempt 2
+			require.NoError(t, err)
+			obs, err := e.Store.Observe(ctx, e.Now())
+			require.NoError(t, err)
+			require.Len(t, obs.Claims, 1)
+			require.Equal(t, 1, obs.Claims[0].Attempts)
+			require.False(t, obs.Claims[0].Failed)
+
+			change(cfg) // the redeploy
+			e.pv.refuseCreates.Store(false)
+			for range 3 {
+				require.NoError(t, e.Step(ctx))
+			}
+			require.Equal(t, 1, e.Stats.ClaimsFailed, "the poll ended: creation failed")
+			require.Zero(t, e.Stats.ClaimsServed)
+			e.noViolations(t)
+		})
+	}
+}

@@ -536,11 +536,20 @@ func (p *planner) planCreates() {
 	})
 	for _, c := range claims {
 		pp := p.pools[c.Pool]
-		if c.Failed || pp == nil || pp.shutdown || p.now.Before(c.NextTryAt) || c.Attempts >= pp.pc.CreateRetries {
+		if c.Failed || pp == nil {
 			continue
 		}
 		if st, ok := p.records[c.SandboxID]; ok && st != pool.StateDeleting {
 			continue // its sandbox is still on its way, or already serves it
+		}
+		if why := p.claimStuck(c, pp); why != "" {
+			// Between attempts with none to come: fail it, so its caller's
+			// poll ends instead of answering "creating" forever.
+			p.emit(Action{Kind: KindFailClaim, Pool: c.Pool, ClaimHash: c.Hash, Reason: why})
+			continue
+		}
+		if pp.shutdown || p.now.Before(c.NextTryAt) {
+			continue
 		}
 		if !room() {
 			continue
@@ -594,6 +603,21 @@ func (p *planner) planCollect() {
 		pp.collect = true
 		p.emit(Action{Kind: KindCollectPool, Pool: name})
 	}
+}
+
+// claimStuck says why a claim between attempts can make no further one:
+// its pool left the config, create_retries fell to its attempts (a
+// redeploy), or it is past ClaimDeadline; "" when it can.
+func (p *planner) claimStuck(c pool.Claim, pp *poolPlan) string {
+	switch {
+	case !pp.known:
+		return pool.ReasonPoolRetired
+	case c.Attempts >= pp.pc.CreateRetries:
+		return pool.ReasonRetriesSpent
+	case !c.CreatedAt.IsZero() && p.now.Sub(c.CreatedAt) > pool.ClaimDeadline(p.cfg, pp.pc):
+		return pool.ReasonClaimDeadline
+	}
+	return ""
 }
 
 // planUpdates writes each pool's bookkeeping. LastHealthCheckAt dates the

@@ -643,3 +643,24 @@ func TestPlan_CollectsEmptyPoolsNoConfigNames(t *testing.T) {
 	cfg.DefaultPoolConfig = nil
 	require.Equal(t, []string{"empty"}, got(Plan(w.obs, cfg, t0)), "the others still hold or await a sandbox")
 }
+
+// A claim between attempts that can make no further one is failed, with
+// why: past its deadline, its retries spent, or its pool gone. One whose
+// sandbox is on its way is left to it.
+func TestPlan_FailsClaimsThatCannotResolve(t *testing.T) {
+	cfg := testConfig()
+	w := newWorld()
+	old := t0.Add(-pool.ClaimDeadline(cfg, *poolCfg(cfg, "py")) - time.Second)
+	w.obs.State.Claims = []pool.Claim{
+		{Hash: "late", Pool: "py", Attempts: 1, CreatedAt: old},
+		{Hash: "spent", Pool: "py", Attempts: 3, CreatedAt: t0.Add(-time.Minute)},
+		{Hash: "waiting", Pool: "py", Attempts: 1, CreatedAt: t0.Add(-time.Minute), NextTryAt: t0.Add(time.Minute)},
+		{Hash: "on-its-way", Pool: "py", Attempts: 1, CreatedAt: old, SandboxID: "c1"},
+	}
+	w.creating("c1", pool.PhaseInProgress)
+	got := map[string]string{}
+	for _, a := range ofKind(Plan(w.obs, cfg, t0), KindFailClaim) {
+		got[a.ClaimHash] = a.Reason
+	}
+	require.Equal(t, map[string]string{"late": pool.ReasonClaimDeadline, "spent": pool.ReasonRetriesSpent}, got)
+}

@@ -52,6 +52,7 @@ var (
 	scriptUpdatePool      = loadScript("updatepool")
 	scriptCollectPool     = loadScript("collectpool")
 	scriptUntracked       = loadScript("untracked")
+	scriptFailClaim       = loadScript("failclaim")
 	scriptSetShutdown     = loadScript("setshutdown")
 	scriptActivate        = loadScript("activate")
 	scriptLock            = loadScript("lock")
@@ -66,14 +67,14 @@ var (
 var scriptNames = []string{
 	"acquire", "pollclaim", "renew", "release", "reserve", "createcalled",
 	"markready", "markfailed", "markdeleting", "deleteattempted", "forget",
-	"adopt", "updatepool", "collectpool", "untracked", "setshutdown", "activate", "lock", "unlock", "metrics",
+	"adopt", "updatepool", "collectpool", "untracked", "failclaim", "setshutdown", "activate", "lock", "unlock", "metrics",
 	"observe", "dump", "recordlatency",
 }
 
 var allScripts = []*redis.Script{
 	scriptAcquire, scriptPollClaim, scriptRenew, scriptRelease, scriptReserve,
 	scriptCreateCalled, scriptMarkReady, scriptMarkFailed, scriptMarkDeleting,
-	scriptDeleteAttempted, scriptForget, scriptAdopt, scriptUpdatePool, scriptCollectPool, scriptUntracked,
+	scriptDeleteAttempted, scriptForget, scriptAdopt, scriptUpdatePool, scriptCollectPool, scriptUntracked, scriptFailClaim,
 	scriptSetShutdown, scriptActivate, scriptLock, scriptUnlock, scriptMetrics, scriptObserve,
 	scriptDump, scriptRecordLatency,
 }

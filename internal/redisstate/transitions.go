@@ -173,6 +173,20 @@ func (s *Store) NoteUntracked(ctx context.Context, f pool.Fence, apps, deploying
 	return err
 }
 
+// FailClaim fails a cold claim between attempts that can make no further
+// one (scripts/failclaim.lua).
+func (s *Store) FailClaim(ctx context.Context, f pool.Fence, claimHash, reason string, now time.Time) error {
+	const op = "fail claim"
+	if err := needFence(op, f); err != nil {
+		return err
+	}
+	if claimHash == "" || reason == "" {
+		return invalid(op, "empty claim hash or reason")
+	}
+	_, err := s.run(ctx, op, scriptFailClaim, []string{s.keys.Claim(claimHash)}, f.Token, reason, msArg(now))
+	return err
+}
+
 func fenceAndID(op string, f pool.Fence, id string) error {
 	if err := needFence(op, f); err != nil {
 		return err

@@ -41,3 +41,33 @@ func TestUntrackedAppsCountAgainstTheCaps(t *testing.T) {
 			changes: []change{set(":manager", nil)}},
 	})
 }
+
+func TestFailClaimTransitions(t *testing.T) {
+	now := at(time.Minute)
+	claim := func(f *fixture) {
+		p := acquireParams(at(0), "h1")
+		p.OnEmpty, p.ClaimHash, p.NewSandboxID, p.CreateDeadline = pool.OnEmptyCreate, "c1", "cold1", at(time.Minute)
+		_, err := f.s.Acquire(f.ctx, p)
+		require.NoError(f.t, err)
+	}
+	fail := func(f *fixture) error { return f.s.FailClaim(f.ctx, leader, "c1", pool.ReasonPoolRetired, now) }
+	runTransitionCases(t, []transitionCase{
+		{name: "a claim whose sandbox is creating is left to it", seed: claim, run: fail, wantErr: pool.ErrStateConflict},
+		{name: "an unknown claim", run: fail, wantErr: pool.ErrSandboxNotFound},
+		{name: "only the leader fails claims", seed: claim, wantErr: pool.ErrNotLeader,
+			run: func(f *fixture) error { return f.s.FailClaim(f.ctx, stranger, "c1", pool.ReasonPoolRetired, now) }},
+	})
+	for _, open := range []func(*testing.T) *fixture{newFixture, newMiniFixture} {
+		f := open(t)
+		claim(f)
+		require.NoError(t, f.s.MarkFailed(f.ctx, leader, "cold1", pool.FailParams{Reason: pool.ReasonCreateFailed, MaxAttempts: 3,
+			ClaimNextTryAt: at(2 * time.Minute), Now: at(30 * time.Second)}))
+		require.NoError(t, fail(f), "between attempts")
+		_, err := f.s.PollClaim(f.ctx, pool.PollClaimParams{ClaimHash: "c1", LeaseTokenHash: "h1", Now: now})
+		require.ErrorIs(t, err, pool.ErrSandboxCreation, "its poll ends")
+		obs, err := f.s.Observe(f.ctx, now)
+		require.NoError(t, err)
+		require.Empty(t, obs.Claims, "no longer pending")
+		require.NoError(t, fail(f), "failing it again changes nothing")
+	}
+}
