@@ -42,6 +42,9 @@ type AcquireParams struct {
 	Dynamic         bool
 	MaxDynamicPools int
 	Fills           bool // the pool's config has a target_ready
+	// WarmMargin: a sandbox is handed out only while its warm deadline is at
+	// least this far away (WarmMargin of the pool's config).
+	WarmMargin time.Duration
 	// Now is when the acquire happens. The acquire latency is not the
 	// Store's: the Service measures it and records it off the caller's path
 	// through LatencyRecorder.

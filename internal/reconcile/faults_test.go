@@ -136,3 +136,33 @@ func TestFault_ClaimResolvesWhateverTheConfigDoes(t *testing.T) {
 		})
 	}
 }
+
+// With reconcile's clock 45 s ahead of acquire's, a 60 s lease must not be
+// reaped with 40 s left by its holder's clock: reaping waits
+// ClockSkewTolerance past expiry. The lease still ends: once that margin
+// has passed too, it is reaped.
+func TestFault_SkewedReconcileClockNeverReapsALiveLease(t *testing.T) {
+	t.Parallel()
+	cfg := lessonConfig(2, 3)
+	e := newLesson(t, cfg, simharness.Options{ReconcileSkew: 45 * time.Second, LeaseTTL: time.Minute})
+	ctx := context.Background()
+	_, err := e.Converge(ctx, 30)
+	require.NoError(t, err)
+	e.Acquire(ctx, "py")
+	require.Len(t, e.Leases(), 1)
+	l := e.Leases()[0]
+	require.Equal(t, e.Now().Add(time.Minute), l.ExpiresAt)
+
+	e.Clock.Advance(20 * time.Second) // 40 s left by acquire's clock; reconcile reads 5 s past expiry
+	rep, err := e.Pass(ctx)
+	require.NoError(t, err)
+	require.Zero(t, rep.Pools["py"].Reaped)
+	_, err = e.Service.Renew(ctx, l.Sandbox.ID, l.Token, 60)
+	require.NoError(t, err, "the holder's lease is live")
+
+	e.Clock.Advance(2*time.Minute + 5*time.Second) // past the renewed lease and the margin
+	rep, err = e.Pass(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Pools["py"].Reaped, "an abandoned lease still ends")
+	e.noViolations(t)
+}

@@ -125,6 +125,36 @@ func TestAcquireTransitions(t *testing.T) {
 			},
 		},
 		{
+			// now is 60 s; "near"'s warm deadline is 90 s: 30 s away, inside
+			// a 60 s margin, so a clock here 30+ s slow would hand it out late.
+			name: "sandboxes within the warm margin of their deadline go to deleting, never out",
+			seed: func(f *fixture) {
+				f.reserve("near", at(0))
+				require.NoError(f.t, f.s.MarkReady(f.ctx, leader, "near", "", "u", at(90*time.Second), at(0)))
+				f.ready("a", at(0))
+			},
+			run: func(f *fixture) error {
+				p := acquireParams(now, "h1")
+				p.WarmMargin = pool.ClockSkewTolerance
+				res, err := f.s.Acquire(f.ctx, p)
+				require.NoError(f.t, err)
+				require.Equal(f.t, "a", res.Sandbox.ID)
+				return err
+			},
+			changes: []change{
+				hset(":sb:near", "state", "deleting", "deleting_since", msStr(now), "delete_reason", "warm_age"),
+				set(":deleting", zs("near="+msStr(now))),
+				set(kDeleting, zs("near="+msStr(now))),
+				hset(":sb:a", "state", "in_use", "acquired_at", msStr(now), "lease_expires_at", msStr(leaseEnd),
+					"lease_hash", "h1", "lease_handed", "1"),
+				set(kReady, nil),
+				set(kInUse, zs("a="+msStr(leaseEnd))),
+				hset(kPool, "expired_warm", "1", "acquires_from_pool", "1", "warm_age_ms_sum", "60000",
+					"last_acquire_at", msStr(now)),
+				event(EventSandboxAcquired, testPool, "a", now, "pool"),
+			},
+		},
+		{
 			name: "sandboxes past their warm deadline go to deleting, never out",
 			seed: func(f *fixture) {
 				f.reserve("old", at(0))

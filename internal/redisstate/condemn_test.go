@@ -51,6 +51,14 @@ func TestMarkDeletingTransitions(t *testing.T) {
 				event(EventSandboxReaped, testPool, "a", now, pool.ReasonLeaseExpired)),
 		},
 		{
+			// The lease ended at 16 m by this clock, 30 s ago: acquire's
+			// clock may be that far behind, so its holder may still hold it.
+			name:    "a lease expired by less than the clock skew tolerance is not reaped",
+			seed:    func(f *fixture) { f.leased() },
+			run:     mark("a", pool.ReasonLeaseExpired, at(16*time.Minute+30*time.Second)),
+			wantErr: pool.ErrStateConflict,
+		},
+		{
 			name:    "a live lease is never reaped",
 			seed:    func(f *fixture) { f.leased() },
 			run:     mark("a", pool.ReasonLeaseExpired, at(10*time.Minute)),

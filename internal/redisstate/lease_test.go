@@ -355,10 +355,10 @@ func TestRenewTellsReapedFromReleased(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := newF(t)
 			f.leased()
-			require.NoError(t, f.s.MarkDeleting(f.ctx, leader, "a", pool.ReasonLeaseExpired, at(16*time.Minute)))
+			require.NoError(t, f.s.MarkDeleting(f.ctx, leader, "a", pool.ReasonLeaseExpired, at(16*time.Minute).Add(pool.ClockSkewTolerance)))
 			for _, forget := range []bool{false, true} {
 				if forget {
-					require.NoError(t, f.s.Forget(f.ctx, leader, "a", at(17*time.Minute)))
+					require.NoError(t, f.s.Forget(f.ctx, leader, "a", at(18*time.Minute)))
 				}
 				_, err := f.s.Renew(f.ctx, "a", "h1", time.Hour, now)
 				require.ErrorIs(t, err, pool.ErrLeaseExpired)

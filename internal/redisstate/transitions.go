@@ -72,7 +72,8 @@ func (s *Store) MarkDeleting(ctx context.Context, f pool.Fence, sandboxID, reaso
 	if !deleteReasons[reason] {
 		return invalid(op, "unknown reason %q", reason)
 	}
-	_, err := s.run(ctx, op, scriptMarkDeleting, nil, f.Token, sandboxID, reason, msArg(now), durMs(s.releasedTTL))
+	_, err := s.run(ctx, op, scriptMarkDeleting, nil, f.Token, sandboxID, reason, msArg(now), durMs(s.releasedTTL),
+		durMs(pool.ClockSkewTolerance))
 	return err
 }
 

@@ -61,6 +61,9 @@ type Options struct {
 	// WrapProvider, when set, wraps the provider the reconciler uses (to
 	// inject faults the simulator does not model, or to count calls).
 	WrapProvider func(pool.Provider) pool.Provider
+	// ReconcileSkew sets the reconciler's clock this far ahead of the
+	// service's (negative: behind), as between two functions' hosts.
+	ReconcileSkew time.Duration
 	// ReconcilerOptions are added to the reconciler's.
 	ReconcilerOptions []reconcile.Option
 }
@@ -193,7 +196,11 @@ func New(rdb *redis.Client, prefix string, o Options) (*Harness, error) {
 	if o.WrapProvider != nil {
 		pv = o.WrapProvider(pv)
 	}
-	h.Reconciler = reconcile.New(h.Store, pv, o.Config, h.Clock,
+	var rclock pool.Clock = h.Clock
+	if o.ReconcileSkew != 0 {
+		rclock = skewedClock{h.Clock, o.ReconcileSkew}
+	}
+	h.Reconciler = reconcile.New(h.Store, pv, o.Config, rclock,
 		append([]reconcile.Option{reconcile.WithSecrets(secrets), reconcile.WithIDs(h.newID)}, o.ReconcilerOptions...)...)
 	h.Service, err = pool.NewService(pool.ServiceOptions{
 		Store: h.Store, Config: o.Config, Clock: h.Clock, Secrets: secrets, Reconciler: h.Reconciler,
@@ -646,3 +653,11 @@ func (h *Harness) Abandon() {
 		l.releaseAt = time.Time{}
 	}
 }
+
+// skewedClock is another host's clock: the harness's, off by d.
+type skewedClock struct {
+	base pool.Clock
+	d    time.Duration
+}
+
+func (c skewedClock) Now() time.Time { return c.base.Now().Add(c.d) }

@@ -21,6 +21,9 @@
 -- ARGV[17] "1" when default_pool_config serves the pool (a dynamic pool)
 -- ARGV[18] max_dynamic_pools
 -- ARGV[19] "1" when the pool's config has a target_ready (reconcile fills it)
+-- ARGV[20] warm margin (ms): a sandbox is handed out only while its warm
+--          deadline is at least this far away (pool.WarmMargin), so a slow
+--          clock here never hands one out past max_warm_age
 -- A dynamic pool Redis does not know yet is written only when this acquire
 -- leaves it holding a sandbox (a cold claim) or, with a target, to be filled;
 -- otherwise the miss writes nothing at all (no record, counter or event), so
@@ -47,6 +50,7 @@ local on_empty = ARGV[10]
 local max_total, max_cc = tonumber(ARGV[11]), tonumber(ARGV[12])
 local claim_hash, new_id, create_deadline, idem_nonce = ARGV[13], ARGV[14], ARGV[15], ARGV[16]
 local dynamic, max_dynamic, fills = ARGV[17] == '1', tonumber(ARGV[18]), ARGV[19] == '1'
+local warm_margin = num(ARGV[20])
 local now, ttl = tonumber(now_s), tonumber(ttl_s)
 
 -- An idempotent repeat replays the lease it got before (warm leases only: a
@@ -80,7 +84,7 @@ while true do
   local r = redis.call('HMGET', sk, 'state', 'warm_deadline', 'ready_at', 'app_id', 'url', 'region',
     'instance_size', 'created_at')
   if r[1] == 'ready' then
-    if num(r[2]) > now then
+    if num(r[2]) - warm_margin > now then
       local exp = fmt_int(now + ttl)
       redis.call('HSET', sk, 'state', 'in_use', 'acquired_at', now_s, 'lease_expires_at', exp,
         'lease_hash', lease_hash, 'lease_handed', '1')

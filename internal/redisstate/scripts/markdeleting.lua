@@ -7,6 +7,8 @@
 -- ARGV[1..4]  the shared prefixes (lib.lua)
 -- ARGV[5] fence token   ARGV[6] sandbox id   ARGV[7] reason   ARGV[8] now (unix ms)
 -- ARGV[9] released tombstone TTL (ms): a reaped lease leaves one, like a release
+-- ARGV[10] clock skew tolerance (ms): a lease is reaped only this long after
+--          it expired by the caller's clock (pool.ClockSkewTolerance)
 -- A scale_down condemnation also dates the pool's last_scale_down_at, in
 -- this same atomic step: a pass killed after it (during the app's Delete,
 -- before its update_pool) cannot let the next pass scale down again within
@@ -15,7 +17,7 @@
 -- Events: sandbox.reaped (lease_expired), pool.drained.
 -- @lib
 -- @state
-local token, id, reason, now_s, tomb_ttl = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local token, id, reason, now_s, tomb_ttl, skew = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], num(ARGV[10])
 local now = tonumber(now_s)
 if not is_leader(token) then return { NOT_LEADER } end
 local sk = SB_PREFIX .. id
@@ -35,7 +37,7 @@ elseif rec.state == 'creating' then
   leave_creating(id, rec, pk)
   if (rec.claim_hash or '') ~= '' then fail_claim(rec.claim_hash, now_s, reason) end
 elseif rec.state == 'in_use' then
-  local expired = reason == 'lease_expired' and num(rec.lease_expires_at) <= now
+  local expired = reason == 'lease_expired' and num(rec.lease_expires_at) + skew <= now
   if not expired and reason ~= 'orphan' then return { WRONG_STATE, 'in_use and its lease is live' } end
   redis.call('ZREM', pk.in_use, id)
   if reason == 'lease_expired' then
