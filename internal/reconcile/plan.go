@@ -39,7 +39,7 @@ type poolPlan struct {
 	alive        []pool.Sandbox // ready sandboxes that survive this pass, oldest first
 	creating     int            // creating after this pass's transitions, claims included
 	creatingFill int            // the same without cold-claim sandboxes
-	failures     int            // consecutive failures, counting this pass's
+	failures     int            // consecutive failures, counting this pass's (a success resets it)
 	failedNow    bool           // a creation failed in this pass: the pool backs off
 	healthDue    bool
 	update       pool.PoolUpdate
@@ -277,6 +277,10 @@ func (p *planner) planCreating(pp *poolPlan, sb pool.Sandbox) {
 		wd := WarmDeadline(pp.pc, sb.ID, p.now)
 		p.emit(Action{Kind: KindMarkReady, Pool: sb.Pool, SandboxID: sb.ID, AppID: app.ID, URL: app.URL, WarmDeadline: wd})
 		leave()
+		// A success ends the streak (as markready.lua does): failures on
+		// either side of it are not consecutive. Records are walked in
+		// creation order, which is the order their outcomes arrive.
+		pp.failures = 0
 		if !claim {
 			r := sb
 			r.State, r.AppID, r.URL, r.ReadyAt, r.WarmDeadline = pool.StateReady, app.ID, app.URL, p.now, wd
@@ -422,8 +426,15 @@ func (p *planner) planWant(pp *poolPlan) {
 		pp.update.BelowTargetSince = &zero
 		pp.changed = true
 	}
-	if pp.failedNow || st.CircuitOpen(p.now) || p.now.Before(st.NextCreateAt) {
+	if st.CircuitOpen(p.now) {
 		return
+	}
+	// Only the slots that failed in a row wait out their backoff; the others
+	// go on, so intermittent failures cost about their share of throughput.
+	// A success resets the streak and the backoff (markready.lua).
+	held := 0
+	if pp.failedNow || p.now.Before(st.NextCreateAt) {
+		held = pp.failures
 	}
 	// Rolling refresh: a sandbox within RefreshLead of its warm deadline
 	// still serves, but no longer counts toward target, so its replacement
@@ -435,7 +446,7 @@ func (p *planner) planWant(pp *poolPlan) {
 			fresh++
 		}
 	}
-	want := pp.pc.TargetReady - (fresh + pp.creatingFill)
+	want := pp.pc.TargetReady - (fresh + pp.creatingFill) - held
 	if room := pp.pc.MaxReady - (have + pp.creatingFill); room < want {
 		want = room
 	}

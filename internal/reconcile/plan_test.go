@@ -170,7 +170,11 @@ func TestPlan_CreationFailures(t *testing.T) {
 				require.Equal(t, t0.Add(cfg.CircuitOpenFor.D()), mf.Fail.CircuitOpenUntil)
 				require.Contains(t, mf.Fail.CircuitReason, "3 consecutive create failures")
 			}
-			require.Empty(t, ofKind(as, KindCreate), "no create in the pass that saw a failure")
+			if tc.wantCircuit {
+				require.Empty(t, ofKind(as, KindCreate), "no create once the circuit opens")
+			} else {
+				require.Len(t, ofKind(as, KindCreate), pc.TargetReady-1, "the failed slot waits out its backoff; the others go on")
+			}
 		})
 	}
 }
@@ -182,7 +186,9 @@ func TestPlan_CreateGating(t *testing.T) {
 		want  int
 	}{
 		{"closed", func(s *pool.PoolState) {}, 3},
-		{"backing off", func(s *pool.PoolState) { s.NextCreateAt = t0.Add(time.Second) }, 0},
+		// Only the slots that failed in a row wait; the others go on.
+		{"backing off after one failure", func(s *pool.PoolState) { s.NextCreateAt = t0.Add(time.Second); s.ConsecutiveFailures = 1 }, 2},
+		{"backing off after two in a row", func(s *pool.PoolState) { s.NextCreateAt = t0.Add(time.Second); s.ConsecutiveFailures = 2 }, 1},
 		{"backoff over", func(s *pool.PoolState) { s.NextCreateAt = t0 }, 3},
 		{"circuit open", func(s *pool.PoolState) { s.CircuitOpenUntil = t0.Add(time.Second); s.ConsecutiveFailures = 3 }, 0},
 		{"half-open: one probe", func(s *pool.PoolState) { s.CircuitOpenUntil = t0; s.ConsecutiveFailures = 3 }, 1},
@@ -667,4 +673,20 @@ func TestPlan_FailsClaimsThatCannotResolve(t *testing.T) {
 		got[a.ClaimHash] = a.Reason
 	}
 	require.Equal(t, map[string]string{"late": pool.ReasonClaimDeadline, "spent": pool.ReasonRetriesSpent}, got)
+}
+
+// A success between failures ends the streak: failures on either side of it
+// are not consecutive, so they neither open the circuit nor hold back more
+// than the slots that failed after it.
+func TestPlan_ASuccessResetsTheStreak(t *testing.T) {
+	cfg := testConfig()
+	pc := cfg.Pools["py"]
+	w := newWorld().poolState("py", func(s *pool.PoolState) { s.ConsecutiveFailures = pc.CreateRetries - 1 })
+	w.creating("ok", pool.PhaseActive).creating("bad", pool.PhaseFailed)
+	w.obs.State.Sandboxes[1].CreatedAt = t0.Add(-time.Minute) // "ok" was created (and finishes) first
+	as := Plan(w.obs, cfg, t0)
+	mf := ofKind(as, KindMarkFailed)
+	require.Len(t, mf, 1)
+	require.True(t, mf[0].Fail.CircuitOpenUntil.IsZero(), "one failure after a success is not the third in a row")
+	require.Len(t, ofKind(as, KindCreate), pc.TargetReady-1-1, "one ready, one slot backing off")
 }

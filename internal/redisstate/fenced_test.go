@@ -203,10 +203,11 @@ func TestMarkReadyTransitions(t *testing.T) {
 			},
 		},
 		{
-			name: "a ready creation closes an open circuit",
+			name: "a ready creation closes an open circuit and ends the backoff",
 			seed: func(f *fixture) {
 				f.reserve("bad", at(0))
-				require.NoError(f.t, f.s.MarkFailed(f.ctx, leader, "bad", pool.FailParams{Now: at(0), CircuitOpenUntil: at(time.Hour), CircuitReason: "r"}))
+				require.NoError(f.t, f.s.MarkFailed(f.ctx, leader, "bad", pool.FailParams{Now: at(0), NextCreateAt: at(time.Minute),
+					CircuitOpenUntil: at(time.Hour), CircuitReason: "r"}))
 				f.reserve("n1", at(0))
 			},
 			run: func(f *fixture) error { return f.s.MarkReady(f.ctx, leader, "n1", "", "https://n1", warm, now) },
@@ -217,7 +218,7 @@ func TestMarkReadyTransitions(t *testing.T) {
 				set(":creating", nil),
 				set(kCreating, nil),
 				hset(kPool, "consecutive_failures", "0"),
-				hdel(kPool, "circuit_open_until", "circuit_reason"),
+				hdel(kPool, "circuit_open_until", "circuit_reason", "next_create_at"),
 				event(EventPoolCircuitClosed, testPool, "n1", now, ""),
 				event(EventSandboxReady, testPool, "n1", now, "ready"),
 			},

@@ -1,7 +1,8 @@
 -- markready.lua (fenced): creating -> ready at the FIFO tail with its warm
 -- deadline; a claim's sandbox goes straight to in_use for its claimant (lease
 -- not yet handed, held until now + the claim's lease TTL). Resets the pool's
--- consecutive failures and closes an open circuit.
+-- consecutive failures and its create backoff, and closes an open circuit: a
+-- success ends the streak.
 --
 -- KEYS[1..8]  the shared keys (lib.lua)
 -- ARGV[1..4]  the shared prefixes (lib.lua)
@@ -43,6 +44,7 @@ end
 
 local p = redis.call('HMGET', pk.hash, 'circuit_open_until')
 redis.call('HSET', pk.hash, 'consecutive_failures', '0')
+redis.call('HDEL', pk.hash, 'next_create_at')
 if num(p[1]) > 0 then
   redis.call('HDEL', pk.hash, 'circuit_open_until', 'circuit_reason')
   emit('pool.circuit_closed', rec.pool, id, now_s, '')
