@@ -105,6 +105,9 @@ type Observation struct {
 	// nothing is condemned, forgotten or adopted on the basis of what the
 	// list would have said.
 	ListOK bool
+	// Unconfirmed names the records (by sandbox id) that a full list lacked
+	// but whose Get gave no definite answer: not proven absent.
+	Unconfirmed map[string]bool
 	// Partial is set when the pass did not list (ListReason answered ""):
 	// Apps holds only the fetched creating apps. The planner then treats no
 	// record as gone unless its own Get answered gone, computes no orphans

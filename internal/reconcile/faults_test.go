@@ -166,3 +166,45 @@ func TestFault_SkewedReconcileClockNeverReapsALiveLease(t *testing.T) {
 	require.Equal(t, 1, rep.Pools["py"].Reaped, "an abandoned lease still ends")
 	e.noViolations(t)
 }
+
+// A list fetched by page number can miss an app when another is deleted
+// between two page fetches. A ready sandbox missing from a full list is
+// confirmed with a Get before anything is dropped: one that exists stays
+// ready; one whose Get answers 404 is gone indeed.
+func TestFault_AShiftedListNeverDropsAHealthySandbox(t *testing.T) {
+	t.Parallel()
+	cfg := lessonConfig(3, 5)
+	e := newLesson(t, cfg, simharness.Options{})
+	ctx := context.Background()
+	_, err := e.Converge(ctx, 30)
+	require.NoError(t, err)
+	obs, err := e.Store.Observe(ctx, e.Now())
+	require.NoError(t, err)
+	var victim pool.Sandbox
+	for _, sb := range obs.Sandboxes {
+		if sb.State == pool.StateReady {
+			victim = sb
+			break
+		}
+	}
+	require.NotEmpty(t, victim.AppID)
+
+	e.pv.mu.Lock()
+	e.pv.hideFromList = victim.AppID
+	e.pv.mu.Unlock()
+	e.Clock.Advance(2 * time.Minute) // a health check is due: the pass lists
+	rep, err := e.Pass(ctx)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, rep.APICalls, 2, "the pass listed, and asked for the missing app")
+	require.Zero(t, rep.Pools["py"].Unhealthy, "a sandbox the list missed but a Get found is not dropped")
+	require.Contains(t, e.readyIDs(t), victim.ID)
+
+	// Really gone (deleted behind hotpool's back): the Get's 404 proves it.
+	require.NoError(t, e.Provider.Delete(ctx, victim.AppID))
+	e.Clock.Advance(2 * time.Minute)
+	rep, err = e.Pass(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Pools["py"].Unhealthy)
+	require.NotContains(t, e.readyIDs(t), victim.ID)
+	e.noViolations(t)
+}

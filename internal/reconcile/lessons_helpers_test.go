@@ -102,6 +102,7 @@ type faultyProvider struct {
 	healthUnknown      atomic.Bool
 	onCreate           func(n int) // called before the n-th create call (1-based)
 	onDelete           func()      // called before each delete call
+	hideFromList       string      // an app id List leaves out (a page shifted by a delete)
 
 	mu          sync.Mutex
 	createTimes []time.Time
@@ -123,6 +124,23 @@ func (f *faultyProvider) Create(ctx context.Context, spec pool.CreateSpec) (pool
 		return pool.App{}, fmt.Errorf("create: connection reset after the request was sent: %w", pool.ErrProviderUnknown)
 	}
 	return app, err
+}
+
+func (f *faultyProvider) List(ctx context.Context) ([]pool.App, error) {
+	apps, err := f.Provider.List(ctx)
+	f.mu.Lock()
+	hide := f.hideFromList
+	f.mu.Unlock()
+	if err != nil || hide == "" {
+		return apps, err
+	}
+	var out []pool.App
+	for _, a := range apps {
+		if a.ID != hide {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 func (f *faultyProvider) Delete(ctx context.Context, appID string) error {

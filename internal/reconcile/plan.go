@@ -158,7 +158,7 @@ func (p *planner) match(sb pool.Sandbox) (pool.App, bool) {
 func (p *planner) absent(sb pool.Sandbox) bool {
 	if p.obs.ListOK {
 		_, found := p.match(sb)
-		return !found
+		return !found && !p.obs.Unconfirmed[sb.ID]
 	}
 	if !p.obs.Partial || sb.AppID == "" {
 		return false

@@ -159,7 +159,7 @@ func (r *Reconciler) observe(ctx context.Context, now time.Time, rep *pool.PassR
 			rep.Errors = append(rep.Errors, "list apps: "+err.Error()+" (nothing condemned on its basis)")
 			r.log.Warn("list apps failed", "op", "list", "err", err)
 		} else {
-			obs.Apps, obs.ListOK = apps, true
+			obs.Apps, obs.ListOK = r.confirmAbsent(ctx, st, apps, &obs, rep), true
 		}
 	} else {
 		obs.Partial = true
@@ -179,6 +179,44 @@ func (r *Reconciler) observe(ctx context.Context, now time.Time, rep *pool.PassR
 	}
 	obs.Health = r.checkHealth(ctx, HealthTargets(obs, r.cfg, now))
 	return obs, why, nil
+}
+
+// confirmAbsent makes sure a full list's silence is a definite answer before
+// anything is dropped on its basis. A list is fetched page by page, so an app
+// deleted between two fetches shifts the next page and an app that exists
+// can be missing. For each ready or in-use record whose app the list lacks
+// (the states where a wrong "absent" destroys a sandbox that serves), it asks
+// with a Get: an app that exists joins the list, a 404 proves the absence,
+// and an unknown answer leaves the record unconfirmed, which condemns
+// nothing. Deleting and creating records are not asked for: forgetting a
+// deleting one whose app still exists only makes it an orphan collected
+// later, and a creating one is failed only after orphan_grace.
+func (r *Reconciler) confirmAbsent(ctx context.Context, st pool.Observed, apps []pool.App, obs *Observation, rep *pool.PassReport) []pool.App {
+	listed := make(map[string]bool, 2*len(apps))
+	for _, a := range apps {
+		listed[a.ID] = true
+		if a.SandboxID != "" {
+			listed["sb:"+a.SandboxID] = true
+		}
+	}
+	for _, sb := range st.Sandboxes {
+		if (sb.State != pool.StateReady && sb.State != pool.StateInUse) || sb.AppID == "" ||
+			listed[sb.AppID] || listed["sb:"+sb.ID] {
+			continue
+		}
+		app, err := r.provider.Get(ctx, sb.AppID)
+		if err != nil {
+			if obs.Unconfirmed == nil {
+				obs.Unconfirmed = map[string]bool{}
+			}
+			obs.Unconfirmed[sb.ID] = true
+			rep.Errors = append(rep.Errors, "get app "+sb.AppID+" missing from the list: "+err.Error()+" (nothing condemned on its basis)")
+			continue
+		}
+		app.ID = sb.AppID
+		apps = append(apps, app)
+	}
+	return apps
 }
 
 // summarize fills the per-pool counts from one metrics read after the pass.
