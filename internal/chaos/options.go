@@ -109,6 +109,7 @@ const defaultConfig = `{
   "create_timeout": "15s",
   "orphan_grace": "3s",
   "circuit_open_for": "2s",
+  "clock_skew_tolerance": "1s",
   "health_check_url": true,
   "default_lease": "10s",
   "max_lease": "10m",

@@ -92,7 +92,7 @@ func Build(getenv Getenv, logOut io.Writer) (*App, error) {
 	}
 	rdb := redis.NewClient(opt)
 	clock := pool.SystemClock{}
-	store := redisstate.New(rdb, cfg.Deployment)
+	store := redisstate.New(rdb, cfg.Deployment, redisstate.WithClockSkewTolerance(cfg.ClockSkewTolerance.D()))
 	budget, err := appplatform.NewBudget(appplatform.BudgetOptions{
 		Redis: rdb, Key: redisstate.NewKeys(cfg.Deployment).Budget(), Limits: cfg.APIBudget, Clock: clock,
 	})

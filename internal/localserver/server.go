@@ -240,7 +240,7 @@ func (s *Server) build(ctx context.Context, o Options) error {
 		}
 		s.ClearedKeys = n
 	}
-	s.Store = redisstate.New(s.Redis, o.KeyPrefix)
+	s.Store = redisstate.New(s.Redis, o.KeyPrefix, redisstate.WithClockSkewTolerance(o.Config.ClockSkewTolerance.D()))
 	if err := s.Store.Preload(ctx); err != nil {
 		return fmt.Errorf("localserver: redis: %w", err)
 	}

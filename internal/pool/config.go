@@ -158,15 +158,18 @@ type Config struct {
 
 	// Deployment names this hotpool: it prefixes every app name and every Redis
 	// key, so two deployments can share an account and a Redis.
-	Deployment     string    `json:"deployment"`
-	DefaultLease   Duration  `json:"default_lease"`
-	MaxLease       Duration  `json:"max_lease"`
-	CreateTimeout  Duration  `json:"create_timeout"`
-	OrphanGrace    Duration  `json:"orphan_grace"`
-	CircuitOpenFor Duration  `json:"circuit_open_for"`
-	HealthCheckURL bool      `json:"health_check_url"` // also GET each ready app's health path
-	APIBudget      APIBudget `json:"api_budget"`
-	Webhooks       []Webhook `json:"webhooks,omitempty"`
+	Deployment     string   `json:"deployment"`
+	DefaultLease   Duration `json:"default_lease"`
+	MaxLease       Duration `json:"max_lease"`
+	CreateTimeout  Duration `json:"create_timeout"`
+	OrphanGrace    Duration `json:"orphan_grace"`
+	CircuitOpenFor Duration `json:"circuit_open_for"`
+	// ClockSkewTolerance is the skew between the functions' clocks that
+	// reaping and warm expiry allow for (DefaultClockSkewTolerance).
+	ClockSkewTolerance Duration  `json:"clock_skew_tolerance"`
+	HealthCheckURL     bool      `json:"health_check_url"` // also GET each ready app's health path
+	APIBudget          APIBudget `json:"api_budget"`
+	Webhooks           []Webhook `json:"webhooks,omitempty"`
 	// WebhookMaxAttempts is how many deliveries an event gets before it goes to
 	// the dead letter stream.
 	WebhookMaxAttempts int `json:"webhook_max_attempts"`
@@ -199,6 +202,7 @@ func DefaultConfig() Config {
 		CreateTimeout:        Duration(DefaultCreateTimeout),
 		OrphanGrace:          Duration(DefaultOrphanGrace),
 		CircuitOpenFor:       Duration(DefaultCircuitOpenFor),
+		ClockSkewTolerance:   Duration(DefaultClockSkewTolerance),
 		APIBudget:            APIBudget{PerMinute: DefaultAPIPerMinute, PerHour: DefaultAPIPerHour},
 		WebhookMaxAttempts:   DefaultWebhookAttempts,
 		MaxDynamicPools:      DefaultMaxDynamicPools,

@@ -192,20 +192,20 @@ func ClaimDeadline(cfg *Config, pc PoolConfig) time.Duration {
 	return time.Duration(max(pc.CreateRetries, 1))*cfg.CreateTimeout.D() + cfg.CircuitOpenFor.D()
 }
 
-// ClockSkewTolerance is the clock skew between functions hotpool tolerates.
-// Each function takes its time from its own clock (so the deterministic
-// harness's virtual clock works), and the two decisions a skew would make
-// unsafe keep this margin instead:
-//   - reconcile reaps a lease only ClockSkewTolerance after it expired by its
-//     own clock, so a reconcile clock ahead of acquire's never reaps a live lease;
+// DefaultClockSkewTolerance is clock_skew_tolerance's default: the clock
+// skew between functions hotpool tolerates. Each function takes its time from
+// its own clock (so the deterministic harness's virtual clock works), and the
+// two decisions a skew would make unsafe keep this margin instead:
+//   - reconcile reaps a lease only this long after it expired by its own
+//     clock, so a reconcile clock ahead of acquire's never reaps a live lease;
 //   - acquire hands out a sandbox only while its warm deadline is at least
 //     WarmMargin away by acquire's clock, so a slow acquire clock never hands
 //     one out past max_warm_age.
-const ClockSkewTolerance = 60 * time.Second
+const DefaultClockSkewTolerance = 60 * time.Second
 
 // WarmMargin is how far from its warm deadline a sandbox must still be for
-// acquire to hand it out: ClockSkewTolerance, but at most a quarter of
+// acquire to hand it out: clock_skew_tolerance, but at most a quarter of
 // max_warm_age (a very short warm age keeps most of its life).
-func WarmMargin(pc PoolConfig) time.Duration {
-	return min(ClockSkewTolerance, pc.MaxWarmAge.D()/4)
+func WarmMargin(c *Config, pc PoolConfig) time.Duration {
+	return min(c.ClockSkewTolerance.D(), pc.MaxWarmAge.D()/4)
 }

@@ -101,7 +101,7 @@ func (s *Service) Acquire(ctx context.Context, r AcquireRequest) (Acquired, erro
 		Dynamic:          s.o.Config.Dynamic(r.Image),
 		MaxDynamicPools:  s.o.Config.MaxDynamicPools,
 		Fills:            pc.TargetReady > 0,
-		WarmMargin:       WarmMargin(pc),
+		WarmMargin:       WarmMargin(s.o.Config, pc),
 		Now:              start,
 	}
 	var res AcquireResult

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 var (
@@ -143,6 +144,9 @@ func (c *Config) Validate() error {
 				ps.add(fmt.Sprintf("%s.events[%d]", path, j), "unknown event type %q (one of %s)", ev, strings.Join(EventTypes, ", "))
 			}
 		}
+	}
+	if c.ClockSkewTolerance < 0 || c.ClockSkewTolerance.D() > 10*time.Minute {
+		ps.add("clock_skew_tolerance", "must be 0-10m")
 	}
 	if c.MaxDynamicPools < 1 || c.MaxDynamicPools > 10000 {
 		ps.add("max_dynamic_pools", "must be 1-10000")

@@ -139,7 +139,7 @@ func TestFault_ClaimResolvesWhateverTheConfigDoes(t *testing.T) {
 
 // With reconcile's clock 45 s ahead of acquire's, a 60 s lease must not be
 // reaped with 40 s left by its holder's clock: reaping waits
-// ClockSkewTolerance past expiry. The lease still ends: once that margin
+// clock_skew_tolerance past expiry. The lease still ends: once that margin
 // has passed too, it is reaped.
 func TestFault_SkewedReconcileClockNeverReapsALiveLease(t *testing.T) {
 	t.Parallel()

@@ -368,8 +368,8 @@ func (p *planner) planReady(pp *poolPlan, sb pool.Sandbox) {
 
 func (p *planner) planInUse(sb pool.Sandbox) {
 	// A leased sandbox is never touched before its lease expires, and then
-	// not before ClockSkewTolerance more: acquire's clock may be behind ours.
-	if sb.LeaseExpiresAt.IsZero() || p.now.Before(sb.LeaseExpiresAt.Add(pool.ClockSkewTolerance)) {
+	// not before clock_skew_tolerance more: acquire's clock may be behind ours.
+	if sb.LeaseExpiresAt.IsZero() || p.now.Before(sb.LeaseExpiresAt.Add(p.cfg.ClockSkewTolerance.D())) {
 		return
 	}
 	app, found := p.match(sb)

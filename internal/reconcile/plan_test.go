@@ -415,10 +415,10 @@ func TestPlan_HealthIntervalIsAtMostScanEvery(t *testing.T) {
 func TestPlan_Leases(t *testing.T) {
 	cfg := testConfig()
 	w := newWorld().
-		record(pool.Sandbox{ID: "exp", State: pool.StateInUse, AppID: "app-exp", LeaseExpiresAt: t0.Add(-pool.ClockSkewTolerance)}).
+		record(pool.Sandbox{ID: "exp", State: pool.StateInUse, AppID: "app-exp", LeaseExpiresAt: t0.Add(-pool.DefaultClockSkewTolerance)}).
 		app(pool.App{ID: "app-exp", SandboxID: "exp", Phase: pool.PhaseActive}).
-		// Expired by our clock, but acquire's may be up to ClockSkewTolerance behind.
-		record(pool.Sandbox{ID: "skew", State: pool.StateInUse, AppID: "app-skew", LeaseExpiresAt: t0.Add(-pool.ClockSkewTolerance + time.Second)}).
+		// Expired by our clock, but acquire's may be up to clock_skew_tolerance behind.
+		record(pool.Sandbox{ID: "skew", State: pool.StateInUse, AppID: "app-skew", LeaseExpiresAt: t0.Add(-pool.DefaultClockSkewTolerance + time.Second)}).
 		app(pool.App{ID: "app-skew", SandboxID: "skew", Phase: pool.PhaseActive}).
 		record(pool.Sandbox{ID: "live", State: pool.StateInUse, AppID: "app-live", LeaseExpiresAt: t0.Add(time.Second)}).
 		app(pool.App{ID: "app-live", SandboxID: "live", Phase: pool.PhaseFailed}).
@@ -427,7 +427,7 @@ func TestPlan_Leases(t *testing.T) {
 	require.Equal(t, []Kind{KindMarkDeleting, KindDestroy}, forSandbox(as, "exp"))
 	require.Equal(t, pool.ReasonLeaseExpired, reasons(as, KindMarkDeleting)["exp"])
 	require.Empty(t, forSandbox(as, "live"), "a leased sandbox is never touched before its lease expires")
-	require.Empty(t, forSandbox(as, "skew"), "nor within ClockSkewTolerance after")
+	require.Empty(t, forSandbox(as, "skew"), "nor within clock_skew_tolerance after")
 	require.Empty(t, forSandbox(as, "gone"))
 }
 

@@ -158,7 +158,7 @@ func TestPlan_PartialObservation(t *testing.T) {
 			w.record(pool.Sandbox{ID: "n", State: pool.StateCreating, ClaimHash: "h", CreateDeadline: t0.Add(time.Minute)})
 		}, "n", []Kind{KindCallCreate}},
 		{"an expired lease is reaped", func(w *world) {
-			w.record(pool.Sandbox{ID: "u", State: pool.StateInUse, AppID: "app-u", LeaseExpiresAt: t0.Add(-pool.ClockSkewTolerance)}).
+			w.record(pool.Sandbox{ID: "u", State: pool.StateInUse, AppID: "app-u", LeaseExpiresAt: t0.Add(-pool.DefaultClockSkewTolerance)}).
 				app(pool.App{ID: "app-u", SandboxID: "u", Phase: pool.PhaseActive})
 		}, "u", []Kind{KindMarkDeleting, KindDestroy}},
 		{"a warm deadline expires", func(w *world) {

@@ -135,7 +135,7 @@ func TestAcquireTransitions(t *testing.T) {
 			},
 			run: func(f *fixture) error {
 				p := acquireParams(now, "h1")
-				p.WarmMargin = pool.ClockSkewTolerance
+				p.WarmMargin = pool.DefaultClockSkewTolerance
 				res, err := f.s.Acquire(f.ctx, p)
 				require.NoError(f.t, err)
 				require.Equal(f.t, "a", res.Sandbox.ID)

@@ -355,7 +355,7 @@ func TestRenewTellsReapedFromReleased(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := newF(t)
 			f.leased()
-			require.NoError(t, f.s.MarkDeleting(f.ctx, leader, "a", pool.ReasonLeaseExpired, at(16*time.Minute).Add(pool.ClockSkewTolerance)))
+			require.NoError(t, f.s.MarkDeleting(f.ctx, leader, "a", pool.ReasonLeaseExpired, at(16*time.Minute).Add(pool.DefaultClockSkewTolerance)))
 			for _, forget := range []bool{false, true} {
 				if forget {
 					require.NoError(t, f.s.Forget(f.ctx, leader, "a", at(18*time.Minute)))

@@ -23,16 +23,24 @@ type Store struct {
 	rdb         redis.Scripter
 	keys        Keys
 	releasedTTL time.Duration
-	global      []string // KEYS[1..8] of every script (lib.lua)
-	prefixes    []any    // ARGV[1..4] of every script (lib.lua)
-	bounds      string   // the latency histogram bounds for pollclaim.lua
-	hotKeys     sync.Map // pool name -> []string: acquire's KEYS, built once per pool
+	skew        time.Duration // a lease is reaped only this long past its expiry
+	global      []string      // KEYS[1..8] of every script (lib.lua)
+	prefixes    []any         // ARGV[1..4] of every script (lib.lua)
+	bounds      string        // the latency histogram bounds for pollclaim.lua
+	hotKeys     sync.Map      // pool name -> []string: acquire's KEYS, built once per pool
 }
 
 var _ pool.Store = (*Store)(nil)
 
 // Option configures a Store.
 type Option func(*Store)
+
+// WithClockSkewTolerance sets how long after a lease's expiry MarkDeleting
+// may reap it (config clock_skew_tolerance; default
+// pool.DefaultClockSkewTolerance).
+func WithClockSkewTolerance(d time.Duration) Option {
+	return func(s *Store) { s.skew = d }
+}
 
 // WithReleasedTTL sets how long release tombstones live (default 24h).
 func WithReleasedTTL(d time.Duration) Option {
@@ -49,7 +57,7 @@ func WithReleasedTTL(d time.Duration) Option {
 // use of each script loads it (NOSCRIPT falls back to EVAL, which caches it).
 func New(client redis.Scripter, prefix string, opts ...Option) *Store {
 	k := NewKeys(prefix)
-	s := &Store{rdb: client, keys: k, releasedTTL: DefaultReleasedTTL}
+	s := &Store{rdb: client, keys: k, releasedTTL: DefaultReleasedTTL, skew: pool.DefaultClockSkewTolerance}
 	for _, o := range opts {
 		o(s)
 	}

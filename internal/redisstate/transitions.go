@@ -73,7 +73,7 @@ func (s *Store) MarkDeleting(ctx context.Context, f pool.Fence, sandboxID, reaso
 		return invalid(op, "unknown reason %q", reason)
 	}
 	_, err := s.run(ctx, op, scriptMarkDeleting, nil, f.Token, sandboxID, reason, msArg(now), durMs(s.releasedTTL),
-		durMs(pool.ClockSkewTolerance))
+		durMs(s.skew))
 	return err
 }
 

@@ -190,7 +190,7 @@ func New(rdb *redis.Client, prefix string, o Options) (*Harness, error) {
 		_ = h.Sim.Close()
 		return nil, err
 	}
-	h.Store = redisstate.New(rdb, prefix)
+	h.Store = redisstate.New(rdb, prefix, redisstate.WithClockSkewTolerance(o.Config.ClockSkewTolerance.D()))
 	secrets := pool.NewSecrets("sim-secret")
 	var pv pool.Provider = h.Provider
 	if o.WrapProvider != nil {
