@@ -28,12 +28,18 @@ func (h *Handler) acquire(ctx context.Context, req Request) outcome {
 	}
 	if a.Claim != nil {
 		secs := int(a.Claim.RetryAfter / time.Second)
-		return outcome{
+		o := outcome{
 			status:  http.StatusAccepted,
 			body:    claimJSON{Claim: claimBody{ID: a.Claim.ID, Status: a.Claim.Status, RetryAfterSeconds: secs}},
 			headers: map[string]string{"Retry-After": strconv.Itoa(secs)},
 			op:      op, pool: a.Claim.Pool, result: "claim",
 		}
+		if a.Replayed {
+			// An idempotent retry of a cold acquire: the same claim.
+			o.headers["Idempotent-Replay"] = "true"
+			o.result = "replay"
+		}
+		return o
 	}
 	o := outcome{status: http.StatusOK, body: acquiredJSON(a), op: op, pool: a.Sandbox.Pool, sandboxID: a.Sandbox.ID, result: "ok", source: string(a.Source)}
 	if a.Replayed {

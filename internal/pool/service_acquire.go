@@ -87,6 +87,9 @@ func (s *Service) Acquire(ctx context.Context, r AcquireRequest) (Acquired, erro
 		leaseToken = s.o.NewToken()
 	}
 	claimID := s.o.NewToken()
+	if r.IdempotencyKey != "" {
+		claimID = s.o.Secrets.IdempotentClaimID(r.Image, r.IdempotencyKey, nonce)
+	}
 	p := AcquireParams{
 		Pool:             r.Image,
 		OnEmpty:          pc.OnEmpty,
@@ -121,7 +124,16 @@ func (s *Service) Acquire(ctx context.Context, r AcquireRequest) (Acquired, erro
 		s.o.Kick()
 	}
 	if res.Claim != nil {
-		return Acquired{Claim: &PendingClaim{ID: claimID, Pool: r.Image, Status: string(StateCreating), RetryAfter: ClaimRetryAfter}}, nil
+		if res.Replayed {
+			// The claim the first acquisition made, its id derived again
+			// from the nonce the claim kept and checked against its hash.
+			claimID = s.o.Secrets.IdempotentClaimID(r.Image, r.IdempotencyKey, res.IdempotencyNonce)
+			if !TokensEqual(HashToken(claimID), res.Claim.Hash) {
+				return Acquired{}, inPool(r.Image, ErrLeaseMismatch)
+			}
+		}
+		return Acquired{Claim: &PendingClaim{ID: claimID, Pool: r.Image, Status: string(StateCreating), RetryAfter: ClaimRetryAfter},
+			Replayed: res.Replayed}, nil
 	}
 	if res.Replayed {
 		// The first acquisition's token, from the nonce its record kept,

@@ -83,6 +83,13 @@ func (s Secrets) IdempotentLeaseToken(pool, idempotencyKey, nonce string) string
 	return s.derive("lease-idem-nonce", pool, idempotencyKey, nonce)
 }
 
+// IdempotentClaimID is the claim id of an acquire with an idempotency key
+// that made a cold claim: derived from the acquisition's nonce, which the
+// claim keeps, so a retry with the same key answers the same claim.
+func (s Secrets) IdempotentClaimID(pool, idempotencyKey, nonce string) string {
+	return s.derive("claim-idem", pool, idempotencyKey, nonce)
+}
+
 // ClaimLeaseToken is the lease token handed out when a cold claim is served.
 func (s Secrets) ClaimLeaseToken(claimID string) string {
 	return s.derive("lease-claim", claimID)

@@ -208,3 +208,45 @@ func TestFault_AShiftedListNeverDropsAHealthySandbox(t *testing.T) {
 	require.NotContains(t, e.readyIDs(t), victim.ID)
 	e.noViolations(t)
 }
+
+// The client always sends an idempotency key and retries on 502/504 and
+// transport errors. On an empty on_empty "create" pool the same key twice
+// must make one claim and one creating record, answer the same claim id,
+// and then the same sandbox and lease, not a second sandbox held in_use for
+// nobody.
+func TestFault_IdempotentRetryOfAColdAcquireMakesOneSandbox(t *testing.T) {
+	t.Parallel()
+	cfg := lessonConfig(0, 5)
+	py(cfg).OnEmpty = pool.OnEmptyCreate
+	e := newLesson(t, cfg, simharness.Options{CreateDelay: 20 * time.Second})
+	ctx := context.Background()
+	req := pool.AcquireRequest{Image: "py", IdempotencyKey: "job-7", LeaseSeconds: 600}
+	first, err := e.Service.Acquire(ctx, req)
+	require.NoError(t, err)
+	require.NotNil(t, first.Claim)
+	retry, err := e.Service.Acquire(ctx, req) // the 202 was lost: the client retries
+	require.NoError(t, err)
+	require.NotNil(t, retry.Claim)
+	require.Equal(t, first.Claim.ID, retry.Claim.ID, "the same claim")
+	require.True(t, retry.Replayed)
+	require.Equal(t, 1, e.metrics(t).Creating, "one creating record")
+
+	for range 8 {
+		e.Clock.Advance(5 * time.Second)
+		_, err := e.Pass(ctx)
+		require.NoError(t, err)
+	}
+	lease, err := e.Service.Acquire(ctx, pool.AcquireRequest{ClaimID: first.Claim.ID})
+	require.NoError(t, err)
+	require.Nil(t, lease.Claim, "served")
+	again, err := e.Service.Acquire(ctx, req) // a retry after the claim was served
+	require.NoError(t, err)
+	require.NotNil(t, again.Claim)
+	require.Equal(t, first.Claim.ID, again.Claim.ID)
+	polled, err := e.Service.Acquire(ctx, pool.AcquireRequest{ClaimID: again.Claim.ID})
+	require.NoError(t, err)
+	require.Equal(t, lease.Sandbox.ID, polled.Sandbox.ID, "the same sandbox")
+	require.Equal(t, lease.LeaseToken, polled.LeaseToken, "and the same lease")
+	require.Len(t, e.apps(t), 1, "one app on the platform")
+	e.noViolations(t)
+}

@@ -110,9 +110,13 @@ func leaseReply(op string, arr []any) (pool.AcquireResult, error) {
 		return pool.AcquireResult{}, fmt.Errorf("%s: %w", op, err)
 	}
 	kind := str(arr, 1)
-	if kind == "claim" {
+	switch kind {
+	case "claim":
 		c := claimFrom(m)
 		return pool.AcquireResult{Claim: &c}, nil
+	case "claim_replay":
+		c := claimFrom(m)
+		return pool.AcquireResult{Claim: &c, Replayed: true, IdempotencyNonce: m["idem_nonce"]}, nil
 	}
 	sb := sandboxFrom(m)
 	res := pool.AcquireResult{Sandbox: sb, LeaseExpiresAt: sb.LeaseExpiresAt}

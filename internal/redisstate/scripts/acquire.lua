@@ -37,6 +37,7 @@
 --         derives the first acquisition's token from its idem_nonce and checks
 --         it against its lease_hash: this request's hash is another nonce's);
 --         {0, "claim", claim HGETALL} a new pending cold claim;
+--         {0, "claim_replay", claim HGETALL} an idempotent repeat of one;
 --         {2, why} exhausted ("empty", "capacity", "circuit_open");
 --         {3} shut down; {9, why}; {11, max} too many dynamic pools.
 -- An acquire that finds the pool empty (whatever it answers, shut down aside)
@@ -53,11 +54,19 @@ local dynamic, max_dynamic, fills = ARGV[17] == '1', tonumber(ARGV[18]), ARGV[19
 local warm_margin = num(ARGV[20])
 local now, ttl = tonumber(now_s), tonumber(ttl_s)
 
--- An idempotent repeat replays the lease it got before (warm leases only: a
--- cold claim's id is minted per request, so it cannot be replayed).
+-- An idempotent repeat replays what it got before: the warm lease while it
+-- is held, or the cold claim ("claim:<hash>") until it fails, so a retry of
+-- a cold acquire makes no second claim and no second sandbox. The service
+-- derives the claim id again from the claim's idem_nonce.
 if use_idem == '1' then
   local prev = redis.call('GET', K_IDEM)
-  if prev then
+  local prev_claim = prev and string.match(prev, '^claim:(.+)$')
+  if prev_claim then
+    local ck = CLAIM_PREFIX .. prev_claim
+    if redis.call('HGET', ck, 'failed') == '0' then
+      return { OK, 'claim_replay', redis.call('HGETALL', ck) }
+    end
+  elseif prev then
     local sk = SB_PREFIX .. prev
     local r = redis.call('HMGET', sk, 'state', 'lease_expires_at')
     if r[1] == 'in_use' and num(r[2]) > now then
@@ -171,4 +180,10 @@ redis.call('HINCRBY', pk.hash, 'claims_creating', 1)
 redis.call('HSET', K_CLAIM, 'hash', claim_hash, 'pool', pool, 'sandbox_id', new_id, 'attempts', '1',
   'failed', '0', 'created_at', now_s, 'lease_ttl_ms', ttl_s)
 redis.call('ZADD', K_CLAIMS, now_s, claim_hash)
+if use_idem == '1' then
+  -- A retry with the same key finds this claim, for as long as it can
+  -- still be served (its lease, and an hour for the attempts).
+  redis.call('HSET', K_CLAIM, 'idem_nonce', idem_nonce)
+  redis.call('SET', K_IDEM, 'claim:' .. claim_hash, 'PX', fmt_int(ttl + 3600000))
+end
 return { OK, 'claim', redis.call('HGETALL', K_CLAIM) }
