@@ -159,7 +159,7 @@ func (c *Client) Acquire(ctx context.Context, image string, opts AcquireOptions)
 		resp, err := c.do(ctx, call{method: http.MethodPost, path: "/acquire", body: req, idempotent: true})
 		if err != nil {
 			if req.ClaimID != "" && ctx.Err() != nil {
-				return nil, &ColdStartError{Image: image, ClaimID: req.ClaimID, Waited: c.now().Sub(started), err: ctx.Err()}
+				return nil, c.giveUp(ctx, image, req.ClaimID, started, ctx.Err())
 			}
 			return nil, err
 		}
@@ -178,12 +178,28 @@ func (c *Client) Acquire(ctx context.Context, image string, opts AcquireOptions)
 			req = acquireRequest{ClaimID: ar.Claim.ID}
 			wait := c.backoff(poll+1, time.Duration(ar.Claim.RetryAfterSeconds)*time.Second)
 			if err := c.sleep(ctx, wait); err != nil {
-				return nil, &ColdStartError{Image: image, ClaimID: req.ClaimID, Waited: c.now().Sub(started), err: err}
+				return nil, c.giveUp(ctx, image, req.ClaimID, started, err)
 			}
 		default:
 			return nil, fmt.Errorf("hotpool: acquire: unexpected answer (HTTP %d): %s", resp.status, snippet(resp.body))
 		}
 	}
+}
+
+// giveUp cancels a claim whose caller stopped waiting (POST /acquire/cancel),
+// so its sandbox joins the pool instead of being held for nobody, and says
+// so in the error. The cancel gets its own few seconds: ctx has ended.
+func (c *Client) giveUp(ctx context.Context, image, claimID string, started time.Time, cause error) error {
+	e := &ColdStartError{Image: image, ClaimID: claimID, Waited: c.now().Sub(started), err: cause}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_, err := c.do(cctx, call{method: http.MethodPost, path: "/acquire/cancel", body: cancelRequest{ClaimID: claimID}, idempotent: true})
+	e.Cancelled = err == nil
+	return e
+}
+
+type cancelRequest struct {
+	ClaimID string `json:"claim_id"`
 }
 
 func (c *Client) sandboxFrom(ar acquireResponse, replayed bool) *Sandbox {
@@ -283,13 +299,20 @@ type ColdStartError struct {
 	Image   string
 	ClaimID string
 	Waited  time.Duration
-	err     error
+	// Cancelled: the claim was cancelled (POST /acquire/cancel), so its
+	// sandbox joins the pool when ready; false when the cancel failed too.
+	Cancelled bool
+	err       error
 }
 
 func (e *ColdStartError) Error() string {
+	fate := "the claim is cancelled and its sandbox joins the pool when ready"
+	if !e.Cancelled {
+		fate = "cancelling the claim failed too, so its sandbox stays leased to it until its lease ends and is then destroyed"
+	}
 	return fmt.Sprintf("hotpool: gave up after %s waiting for a new sandbox of %q, which is still deploying (claim %s): "+
-		"it stays leased to that claim until its lease ends and is then destroyed; a deployment takes 30-90 s, so wait longer (hotpool acquire --timeout)",
-		e.Waited.Round(time.Second), e.Image, e.ClaimID)
+		"%s; a deployment takes 30-90 s, so wait longer (hotpool acquire --timeout)",
+		e.Waited.Round(time.Second), e.Image, e.ClaimID, fate)
 }
 
 func (e *ColdStartError) Unwrap() error { return e.err }

@@ -3,9 +3,11 @@ package client
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -288,11 +290,22 @@ func TestAcquireToleratesAnUnsetTime(t *testing.T) {
 	require.False(t, sb.CreatedAt.IsZero())
 }
 
-// Running out of time on a cold start says what became of the sandbox, in
-// the user's words, and is still a deadline for errors.Is.
+// Running out of time on a cold start cancels the claim (so its sandbox
+// joins the pool), says what became of the sandbox in the user's words, and
+// is still a deadline for errors.Is.
 func TestColdStartTimeoutSaysWhatHappened(t *testing.T) {
+	var mu sync.Mutex
+	var cancelled []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/acquire/cancel" {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			cancelled = append(cancelled, string(b))
+			mu.Unlock()
+			_, _ = w.Write([]byte(`{"claim": {"id": "claim-1", "status": "cancelled", "sandbox_to_pool": true}}`))
+			return
+		}
 		w.WriteHeader(http.StatusAccepted)
 		_, _ = w.Write([]byte(`{"claim": {"id": "claim-1", "status": "creating", "retry_after_seconds": 1}}`))
 	}))
@@ -308,4 +321,9 @@ func TestColdStartTimeoutSaysWhatHappened(t *testing.T) {
 	require.Equal(t, "claim-1", ce.ClaimID)
 	require.NotContains(t, err.Error(), "context deadline exceeded")
 	require.Contains(t, err.Error(), `waiting for a new sandbox of "python", which is still deploying (claim claim-1)`)
+	require.True(t, ce.Cancelled)
+	require.Contains(t, err.Error(), "the claim is cancelled and its sandbox joins the pool when ready")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []string{`{"claim_id":"claim-1"}`}, cancelled, "the claim is cancelled once, by id alone")
 }

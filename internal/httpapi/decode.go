@@ -173,6 +173,25 @@ type releaseBody struct {
 	LeaseToken *string `json:"lease_token"`
 }
 
+type cancelBody struct {
+	ClaimID *string `json:"claim_id"`
+}
+
+// DecodeCancel reads a POST /acquire/cancel body: the claim id alone.
+func DecodeCancel(body []byte) (string, error) {
+	var b cancelBody
+	if err := decodeStrict(body, &b, false); err != nil {
+		return "", err
+	}
+	if b.ClaimID == nil || *b.ClaimID == "" {
+		return "", pool.InvalidField("claim_id", "is required")
+	}
+	if len(*b.ClaimID) > 256 {
+		return "", pool.InvalidField("claim_id", "is too long")
+	}
+	return *b.ClaimID, nil
+}
+
 // DecodeRenew reads a POST /acquire/renew body.
 func DecodeRenew(body []byte) (LeaseRequest, error) {
 	var b leaseBody

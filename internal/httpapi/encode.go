@@ -41,6 +41,16 @@ type claimBody struct {
 	RetryAfterSeconds int    `json:"retry_after_seconds"`
 }
 
+type cancelJSON struct {
+	Claim cancelledClaim `json:"claim"`
+}
+
+type cancelledClaim struct {
+	ID            string `json:"id"`
+	Status        string `json:"status"`          // "cancelled"
+	SandboxToPool bool   `json:"sandbox_to_pool"` // its sandbox joins (or will join) the ready list
+}
+
 type leaseExpiry struct {
 	ExpiresAt string `json:"expires_at"`
 }

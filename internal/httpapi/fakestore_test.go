@@ -254,3 +254,23 @@ func (r *fakeReconciler) Reconcile(context.Context) (pool.PassReport, error) {
 }
 
 var errRedisDown = errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
+
+// CancelClaim: the fake keeps no ready list for claim sandboxes, so it only
+// ends the claim (redisstate's cancelclaim.lua is the model; the HTTP cancel
+// test runs on Redis).
+func (f *fakeStore) CancelClaim(_ context.Context, hash string, _ time.Time) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failWith != nil {
+		return false, f.failWith
+	}
+	c, ok := f.claims[hash]
+	if !ok {
+		return false, pool.ErrSandboxNotFound
+	}
+	if c.leaseHash != "" {
+		return false, pool.ErrStateConflict
+	}
+	delete(f.claims, hash)
+	return false, nil
+}

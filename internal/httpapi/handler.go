@@ -54,11 +54,12 @@ func New(o Options) *Handler {
 	}
 	h := &Handler{o: o}
 	h.routes = map[string]route{
-		"/acquire":       {"acquire", http.MethodPost, h.acquire},
-		"/acquire/renew": {"renew", http.MethodPost, h.renew},
-		"/release":       {"release", http.MethodPost, h.release},
-		"/metrics":       {"metrics", http.MethodGet, h.metrics},
-		"/reconcile":     {"reconcile", http.MethodPost, h.reconcile},
+		"/acquire":        {"acquire", http.MethodPost, h.acquire},
+		"/acquire/renew":  {"renew", http.MethodPost, h.renew},
+		"/acquire/cancel": {"cancel", http.MethodPost, h.cancel},
+		"/release":        {"release", http.MethodPost, h.release},
+		"/metrics":        {"metrics", http.MethodGet, h.metrics},
+		"/reconcile":      {"reconcile", http.MethodPost, h.reconcile},
 	}
 	// Trimmed like a presented token: a stray newline from a .env file or a
 	// secret store would otherwise refuse every request, forever.

@@ -468,3 +468,51 @@ func TestErrorMessagesReadAsTheDomainsWords(t *testing.T) {
 	outage := fmt.Errorf("%w: %v", pool.ErrUnavailable, errors.New("dial tcp 127.0.0.1:6379: connection refused"))
 	require.NotContains(t, message(ruleFor(outage), outage), "6379", "backend detail stays in the log")
 }
+
+// A caller that gives up on a cold start cancels its claim: the claim ends
+// (its polls answer claim_not_found), and its sandbox, ready but never
+// handed out, joins the pool and serves the next acquire instead of being
+// held for nobody. A served claim cannot be cancelled.
+func TestCancelledClaimsSandboxJoinsThePool(t *testing.T) {
+	for _, kind := range []string{"miniredis", "redis"} {
+		t.Run(kind, func(t *testing.T) {
+			e := newEnvOn(t, kind)
+			r := e.call("POST", "/acquire", testToken, `{"image":"python"}`)
+			require.Equal(t, http.StatusAccepted, r.Status, "%s", r.Body)
+			id := decode(t, r)["claim"].(map[string]any)["id"].(string)
+			e.seed.readyClaims(t0) // deployed: held in_use for the claim, not yet handed out
+
+			c := e.call("POST", "/acquire/cancel", testToken, `{"claim_id":"`+id+`"}`)
+			require.Equal(t, http.StatusOK, c.Status, "%s", c.Body)
+			require.Equal(t, map[string]any{"id": id, "status": "cancelled", "sandbox_to_pool": true}, decode(t, c)["claim"])
+			p := e.call("POST", "/acquire", testToken, `{"claim_id":"`+id+`"}`)
+			require.Equal(t, http.StatusNotFound, p.Status)
+			require.Equal(t, "claim_not_found", errCode(t, p))
+
+			next := e.call("POST", "/acquire", testToken, `{"image":"python"}`)
+			require.Equal(t, http.StatusOK, next.Status, "the claim's sandbox serves the next acquire: %s", next.Body)
+			require.Equal(t, "pool", decode(t, next)["source"])
+
+			again := e.call("POST", "/acquire/cancel", testToken, `{"claim_id":"`+id+`"}`)
+			require.Equal(t, http.StatusOK, again.Status, "cancelling twice is harmless")
+
+			// Served claims are the holder's to release.
+			r = e.call("POST", "/acquire", testToken, `{"image":"python"}`)
+			require.Equal(t, http.StatusAccepted, r.Status)
+			id2 := decode(t, r)["claim"].(map[string]any)["id"].(string)
+			e.seed.readyClaims(t0)
+			served := e.call("POST", "/acquire", testToken, `{"claim_id":"`+id2+`"}`)
+			require.Equal(t, http.StatusOK, served.Status)
+			late := e.call("POST", "/acquire/cancel", testToken, `{"claim_id":"`+id2+`"}`)
+			require.Equal(t, http.StatusConflict, late.Status)
+			require.Equal(t, "state_conflict", errCode(t, late))
+
+			for _, bad := range []string{`{}`, `{"claim_id":""}`, `{"claim_id":"x","image":"python"}`} {
+				b := e.call("POST", "/acquire/cancel", testToken, bad)
+				require.Equal(t, http.StatusBadRequest, b.Status, bad)
+			}
+			u := e.call("POST", "/acquire/cancel", testToken, `{"claim_id":"never"}`)
+			require.Equal(t, http.StatusNotFound, u.Status)
+		})
+	}
+}

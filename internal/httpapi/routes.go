@@ -49,6 +49,22 @@ func (h *Handler) acquire(ctx context.Context, req Request) outcome {
 	return o
 }
 
+func (h *Handler) cancel(ctx context.Context, req Request) outcome {
+	id, err := DecodeCancel(req.Body)
+	if err != nil {
+		return h.fail("cancel", err)
+	}
+	toPool, err := h.o.Service.CancelClaim(ctx, id)
+	if err != nil {
+		return h.fail("cancel", err)
+	}
+	return outcome{
+		status: http.StatusOK,
+		body:   cancelJSON{Claim: cancelledClaim{ID: id, Status: "cancelled", SandboxToPool: toPool}},
+		op:     "cancel", result: "ok",
+	}
+}
+
 func (h *Handler) renew(ctx context.Context, req Request) outcome {
 	r, err := DecodeRenew(req.Body)
 	if err != nil {

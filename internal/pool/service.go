@@ -154,6 +154,26 @@ func (s *Service) Renew(ctx context.Context, sandboxID, leaseToken string, lease
 	return exp, storeErr(err)
 }
 
+// CancelClaim gives up a cold claim for its claimant, who no longer waits:
+// the claim ends (its polls answer ErrClaimNotFound) and its sandbox, which
+// nobody was handed, joins the pool's ready list (now, or when it is ready)
+// instead of being held for nobody. It reports whether one did.
+// ErrClaimNotFound for an unknown claim; ErrStateConflict once the claim was
+// served (release the sandbox instead).
+func (s *Service) CancelClaim(ctx context.Context, claimID string) (bool, error) {
+	if claimID == "" {
+		return false, InvalidField("claim_id", "is required")
+	}
+	toPool, err := s.o.Store.CancelClaim(ctx, HashToken(claimID), s.o.Clock.Now())
+	if errors.Is(err, ErrSandboxNotFound) {
+		return false, ErrClaimNotFound
+	}
+	if err == nil && toPool && s.o.Kick != nil {
+		s.o.Kick() // the pool gained a sandbox: a pass may trim or stop a create
+	}
+	return toPool, storeErr(err)
+}
+
 // Release hands a sandbox back for destruction; it is never reused. The
 // answer is its state: deleting, or "deleted" once reconcile destroyed it.
 func (s *Service) Release(ctx context.Context, sandboxID, leaseToken string) (State, error) {

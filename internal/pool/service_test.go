@@ -319,3 +319,5 @@ func TestWarmUpActivatesEveryPoolOnEachLook(t *testing.T) {
 	_, err = svc.WarmUp(context.Background(), time.Second)
 	require.ErrorIs(t, err, ErrUnavailable)
 }
+
+func (s *recStore) CancelClaim(context.Context, string, time.Time) (bool, error) { return false, s.err }

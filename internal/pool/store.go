@@ -137,6 +137,12 @@ type Store interface {
 	Release(ctx context.Context, sandboxID, leaseTokenHash string, now time.Time) (State, error)
 	// Metrics reads every named pool (and any pool with state) in one round trip.
 	Metrics(ctx context.Context, pools []string, now time.Time) (Snapshot, error)
+	// CancelClaim gives up a cold claim for its claimant: the claim fails
+	// (its polls answer not found) and its sandbox, never handed out, goes to
+	// the pool's ready list (now, or once ready); it reports whether one did.
+	// ErrSandboxNotFound for an unknown claim, ErrStateConflict for a claim
+	// whose lease was already handed out.
+	CancelClaim(ctx context.Context, claimHash string, now time.Time) (bool, error)
 	// SetShutdown shuts a pool down (or starts it again); pool "" is the whole
 	// manager. A dynamic pool with no state is not created by a start, and a
 	// shutdown creates it only within MaxDynamicPools (ErrTooManyPools).

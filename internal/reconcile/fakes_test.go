@@ -258,3 +258,7 @@ func (s *fakeStore) NoteUntracked(_ context.Context, f pool.Fence, apps, deployi
 func (s *fakeStore) FailClaim(_ context.Context, f pool.Fence, hash, reason string, _ time.Time) error {
 	return s.write("FailClaim", hash+" "+reason, f)
 }
+
+func (s *fakeStore) CancelClaim(context.Context, string, time.Time) (bool, error) {
+	return false, fmt.Errorf("fakeStore: CancelClaim is not a reconcile call")
+}

@@ -99,6 +99,21 @@ func (s *Store) PollClaim(ctx context.Context, p pool.PollClaimParams) (pool.Acq
 	return leaseReply(op, arr)
 }
 
+// CancelClaim gives a cold claim up for its claimant
+// (scripts/cancelclaim.lua). It reports whether the claim's sandbox goes to
+// the pool (now, or when it is ready).
+func (s *Store) CancelClaim(ctx context.Context, claimHash string, now time.Time) (bool, error) {
+	const op = "cancel claim"
+	if claimHash == "" {
+		return false, invalid(op, "empty claim hash")
+	}
+	arr, err := s.run(ctx, op, scriptCancelClaim, []string{s.keys.Claim(claimHash)}, msArg(now))
+	if err != nil {
+		return false, err
+	}
+	return str(arr, 1) == "to_pool", nil
+}
+
 // leaseReply decodes {0, kind, fields}: a lease ("cold", "replay") or a
 // pending claim ("claim").
 func leaseReply(op string, arr []any) (pool.AcquireResult, error) {

@@ -53,6 +53,7 @@ var (
 	scriptCollectPool     = loadScript("collectpool")
 	scriptUntracked       = loadScript("untracked")
 	scriptFailClaim       = loadScript("failclaim")
+	scriptCancelClaim     = loadScript("cancelclaim")
 	scriptSetShutdown     = loadScript("setshutdown")
 	scriptActivate        = loadScript("activate")
 	scriptLock            = loadScript("lock")
@@ -67,14 +68,14 @@ var (
 var scriptNames = []string{
 	"acquire", "pollclaim", "renew", "release", "reserve", "createcalled",
 	"markready", "markfailed", "markdeleting", "deleteattempted", "forget",
-	"adopt", "updatepool", "collectpool", "untracked", "failclaim", "setshutdown", "activate", "lock", "unlock", "metrics",
+	"adopt", "updatepool", "collectpool", "untracked", "failclaim", "cancelclaim", "setshutdown", "activate", "lock", "unlock", "metrics",
 	"observe", "dump", "recordlatency",
 }
 
 var allScripts = []*redis.Script{
 	scriptAcquire, scriptPollClaim, scriptRenew, scriptRelease, scriptReserve,
 	scriptCreateCalled, scriptMarkReady, scriptMarkFailed, scriptMarkDeleting,
-	scriptDeleteAttempted, scriptForget, scriptAdopt, scriptUpdatePool, scriptCollectPool, scriptUntracked, scriptFailClaim,
+	scriptDeleteAttempted, scriptForget, scriptAdopt, scriptUpdatePool, scriptCollectPool, scriptUntracked, scriptFailClaim, scriptCancelClaim,
 	scriptSetShutdown, scriptActivate, scriptLock, scriptUnlock, scriptMetrics, scriptObserve,
 	scriptDump, scriptRecordLatency,
 }

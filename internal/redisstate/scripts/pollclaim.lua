@@ -8,7 +8,8 @@
 -- ARGV[5] lease token hash    ARGV[6] lease TTL (ms; 0: the claim's own)
 -- ARGV[7] now (unix ms)       ARGV[8] cold histogram bucket bounds (ms, comma separated)
 -- Returns {0, "claim", claim HGETALL} pending; {0, "cold"|"replay", sandbox HGETALL};
---         {1} unknown claim, or its sandbox is gone; {4} another lease hash;
+--         {1} unknown claim, its sandbox is gone, or it was cancelled;
+--         {4} another lease hash;
 --         {3} the shutdown failed the claim (between attempts, or its creating
 --         sandbox condemned); {5} the handed lease expired; {7} every attempt
 --         failed (or the claim's sandbox was condemned for another reason).
@@ -24,6 +25,8 @@ if not c.hash then return { NOT_FOUND } end
 if c.failed == '1' then
   -- A shutdown is not a creation failure: every poll says so.
   if c.fail_reason == 'shutdown' then return { SHUTDOWN } end
+  -- Its claimant cancelled it: there is nothing left to poll.
+  if c.fail_reason == 'cancelled' then return { NOT_FOUND } end
   return { CREATION_FAILED }
 end
 local id = c.sandbox_id or ''
