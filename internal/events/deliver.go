@@ -125,14 +125,15 @@ func NewDeliverer(rdb redis.Cmdable, prefix string, webhooks []pool.Webhook, sec
 
 // Report is what one Deliver did.
 type Report struct {
-	Delivered    int      `json:"delivered"`     // events a receiver acknowledged
-	Skipped      int      `json:"skipped"`       // events a webhook's filter passed over
-	Malformed    int      `json:"malformed"`     // outbox entries that could not be read, passed over
-	Attempts     int      `json:"attempts"`      // POSTs sent
-	Failures     int      `json:"failures"`      // POSTs that failed (non-2xx, network, timeout)
-	DeadLettered int      `json:"dead_lettered"` // events moved to the dead letter stream
-	Waiting      int      `json:"waiting"`       // webhooks whose head waits for its backoff
-	Trimmed      int64    `json:"trimmed"`       // outbox entries removed
+	Delivered    int      `json:"delivered"`      // events a receiver acknowledged
+	Skipped      int      `json:"skipped"`        // events a webhook's filter passed over
+	Malformed    int      `json:"malformed"`      // outbox entries that could not be read, passed over
+	Attempts     int      `json:"attempts"`       // POSTs sent
+	Failures     int      `json:"failures"`       // POSTs that failed (non-2xx, network, timeout)
+	DeadLettered int      `json:"dead_lettered"`  // events moved to the dead letter stream
+	Waiting      int      `json:"waiting"`        // webhooks whose head waits for its backoff
+	Trimmed      int64    `json:"trimmed"`        // outbox entries removed
+	Gaps         int      `json:"gaps,omitempty"` // webhooks found behind entries the outbox cap dropped
 	Errors       []string `json:"errors,omitempty"`
 }
 
@@ -214,6 +215,9 @@ func (d *Deliverer) step(ctx context.Context, h hook, rep *Report) (bool, error)
 	if now.Before(st.nextAt) {
 		rep.Waiting++
 		return false, nil
+	}
+	if err := d.checkGap(ctx, h, st.cursor, now, rep); err != nil {
+		return false, err
 	}
 	msgs, err := d.rdb.XRangeN(ctx, d.keys.Events(), after(st.cursor), "+", scanCount).Result()
 	if err != nil {
@@ -349,6 +353,55 @@ func (d *Deliverer) post(ctx context.Context, h hook, secret string, body []byte
 		return fmt.Errorf("status %d", resp.StatusCode)
 	}
 	return nil
+}
+
+// checkGap reports, once, that the outbox dropped events h never got: its
+// cap trimmed entries past h's cursor (lib.lua notes how far in the
+// manager's events_trimmed_to). A gap marker goes to the dead letter stream
+// and into the report; delivery goes on from the oldest entry kept. A new
+// webhook (no cursor) starts from the oldest entry anyway and has no gap. A
+// cursor exactly on the last dropped entry is reported too: the trim does
+// not say which entry was last.
+func (d *Deliverer) checkGap(ctx context.Context, h hook, cursor string, now time.Time, rep *Report) error {
+	if cursor == "" {
+		return nil
+	}
+	trimmedTo, err := d.rdb.HGet(ctx, d.keys.Manager(), "events_trimmed_to").Result()
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("events: read outbox trim mark: %w", err)
+	}
+	if !idBefore(cursor, trimmedTo) {
+		return nil
+	}
+	n, err := gapScript.Run(ctx, d.rdb, []string{d.keys.Webhooks(), d.keys.DeadEvents()},
+		h.id, cursor, trimmedTo, h.display, DefaultDeadMaxLen, now.UnixMilli()).Int()
+	if err != nil {
+		return fmt.Errorf("events: report outbox gap for %s: %w", h.display, err)
+	}
+	if n == 1 {
+		rep.Gaps++
+		msg := fmt.Sprintf("events: webhook %s lost events: the outbox cap dropped entries after %s (kept from %s); a gap marker is in the dead letter stream", h.display, cursor, trimmedTo)
+		rep.Errors = append(rep.Errors, msg)
+		d.log.Error("outbox gap", "op", "webhook", "webhook", h.display, "cursor", cursor, "trimmed_to", trimmedTo)
+	}
+	return nil
+}
+
+// idBefore reports whether stream id a sorts before b ("ms-seq").
+func idBefore(a, b string) bool {
+	am, as, _ := strings.Cut(a, "-")
+	bm, bs, _ := strings.Cut(b, "-")
+	ami, _ := strconv.ParseUint(am, 10, 64)
+	bmi, _ := strconv.ParseUint(bm, 10, 64)
+	if ami != bmi {
+		return ami < bmi
+	}
+	asi, _ := strconv.ParseUint(as, 10, 64)
+	bsi, _ := strconv.ParseUint(bs, 10, 64)
+	return asi < bsi
 }
 
 func (d *Deliverer) ack(ctx context.Context, h hook, expected, cursor string) (bool, error) {

@@ -482,3 +482,50 @@ func TestWebhooksNeedTheirOwnSecretAndSignForTheirReceiver(t *testing.T) {
 		require.NoError(t, client.VerifySignature(testSecret, a.header, a.body, now, time.Minute), "v1 still verifies for earlier verifiers")
 	})
 }
+
+// Past its cap the outbox drops its oldest entries. A webhook whose cursor is
+// behind them has lost events: the deliverer reports the gap once, leaves a
+// gap marker in the dead letter stream, and goes on from the oldest entry
+// kept, instead of carrying on as if nothing happened.
+func TestOutboxGapIsReportedAndDeadLettered(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		clock := pool.NewManualClock(t0)
+		rcv := newReceiver(t, clock, always(accept))
+		hook := pool.Webhook{URL: rcv.srv.URL, SecretEnv: "HOOK_SECRET"}
+		d := NewDeliverer(b.rdb, b.prefix, []pool.Webhook{hook}, secrets, nil, clock, nil)
+		first := b.emit(t, redisstate.EventSandboxReady, "python", "a", "ready")
+		rep, err := d.Deliver(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, rep.Delivered)
+
+		// The receiver's cursor is at "first". Three more events; the cap
+		// drops two of them (as lib.lua's emit does, noting the mark).
+		lost1 := b.emit(t, redisstate.EventSandboxAcquired, "python", "a", "pool")
+		b.emit(t, redisstate.EventSandboxReleased, "python", "a", "")
+		kept := b.emit(t, redisstate.EventSandboxDeleted, "python", "a", "released")
+		require.NoError(t, b.rdb.XTrimMinID(ctx, b.keys.Events(), kept).Err())
+		require.NoError(t, b.rdb.HSet(ctx, b.keys.Manager(), "events_trimmed_to", kept).Err())
+
+		rep, err = d.Deliver(ctx)
+		require.NoError(t, err, "a gap is reported, not a failure of the pass")
+		require.Equal(t, 1, rep.Gaps)
+		require.Equal(t, 1, rep.Delivered, "delivery goes on from the oldest entry kept")
+		require.Len(t, rep.Errors, 1)
+		require.Contains(t, rep.Errors[0], "lost events")
+		require.Contains(t, rep.Errors[0], first)
+		dead, err := b.rdb.XRange(ctx, b.keys.DeadEvents(), "-", "+").Result()
+		require.NoError(t, err)
+		require.Len(t, dead, 1)
+		require.Equal(t, "outbox.gap", dead[0].Values["type"])
+		require.Contains(t, dead[0].Values["reason"], first)
+		require.Contains(t, dead[0].Values["reason"], kept)
+		require.NotEqual(t, lost1, kept)
+
+		b.emit(t, redisstate.EventPoolDrained, "python", "", "")
+		rep, err = d.Deliver(ctx)
+		require.NoError(t, err)
+		require.Zero(t, rep.Gaps, "reported once")
+		require.Equal(t, int64(1), b.xlen(t, b.keys.DeadEvents()))
+	})
+}

@@ -13,10 +13,13 @@ var (
 	failSrc string
 	//go:embed scripts/trim.lua
 	trimSrc string
+	//go:embed scripts/gap.lua
+	gapSrc string
 
 	ackScript  = redis.NewScript(ackSrc)
 	failScript = redis.NewScript(failSrc)
 	trimScript = redis.NewScript(trimSrc)
+	gapScript  = redis.NewScript(gapSrc)
 )
 
 // Script result codes of fail.lua.

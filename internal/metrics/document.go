@@ -23,6 +23,9 @@ type Document struct {
 	// MaxTotalSandboxes is null when unlimited.
 	MaxTotalSandboxes *int `json:"max_total_sandboxes"`
 	ManagerShutdown   bool `json:"manager_shutdown"`
+	// Outbox is the webhook outbox's backlog: events kept until every
+	// webhook has passed them, and the dead letter stream.
+	Outbox pool.OutboxStats `json:"outbox"`
 	// APIBudget is absent when no budget source was given or it could not be read.
 	APIBudget *Budget `json:"api_budget,omitempty"`
 	// BudgetErr is why APIBudget is absent (for the caller's log); the metrics
@@ -114,6 +117,7 @@ func Build(ctx context.Context, s pool.Snapshot, cfg *pool.Config, budget Budget
 		At:              now,
 		Pools:           map[string]*PoolDoc{},
 		TotalSandboxes:  s.Total,
+		Outbox:          s.Outbox,
 		ManagerShutdown: s.ManagerShutdown,
 	}
 	var names []string

@@ -148,6 +148,10 @@ func (d *Document) WritePrometheus(w io.Writer) error {
 
 	p.family("hotpool_sandboxes", "gauge", "Sandboxes of every state and pool (counted against max_total_sandboxes).")
 	p.sample("hotpool_sandboxes", float64(d.TotalSandboxes))
+	p.family("hotpool_outbox_entries", "gauge", "Webhook outbox entries kept until every webhook has passed them.")
+	p.sample("hotpool_outbox_entries", float64(d.Outbox.Entries))
+	p.family("hotpool_outbox_dead_letters", "gauge", "Entries of the webhook dead letter stream, gap markers included.")
+	p.sample("hotpool_outbox_dead_letters", float64(d.Outbox.DeadLetters))
 	if d.MaxTotalSandboxes != nil {
 		p.family("hotpool_max_total_sandboxes", "gauge", "Configured max_total_sandboxes (absent when unlimited).")
 		p.sample("hotpool_max_total_sandboxes", float64(*d.MaxTotalSandboxes))

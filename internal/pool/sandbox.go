@@ -183,6 +183,14 @@ type Snapshot struct {
 	Pools           map[string]PoolMetrics `json:"pools"`
 	Total           int                    `json:"total_sandboxes"` // ready+creating+in_use+deleting, all pools
 	CreatingTotal   int                    `json:"creating_total"`
+	Outbox          OutboxStats            `json:"outbox"`
+}
+
+// OutboxStats is the webhook outbox's backlog.
+type OutboxStats struct {
+	Entries     int    `json:"entries"`              // events kept: not yet passed by every webhook
+	DeadLetters int    `json:"dead_letters"`         // the dead letter stream's length, gap markers included
+	TrimmedTo   string `json:"trimmed_to,omitempty"` // the oldest id kept when the cap last dropped events
 }
 
 // ClaimDeadline bounds how long a cold claim may wait for its sandbox: every

@@ -391,6 +391,19 @@ func (p *planner) planShrink(pp *poolPlan) {
 		app, found := p.match(sb)
 		p.condemn(sb, app, found, pool.ReasonOverCapacity)
 	}
+	// A cancelled claim's sandbox joins the ready list (it still carries its
+	// claim hash) to serve if the pool needs it; beyond target_ready it is
+	// surplus, and goes first.
+	for i := 0; i < len(pp.alive) && len(pp.alive)+pp.creatingFill > pp.pc.TargetReady; {
+		sb := pp.alive[i]
+		if sb.ClaimHash == "" {
+			i++
+			continue
+		}
+		pp.alive = append(pp.alive[:i], pp.alive[i+1:]...)
+		app, found := p.match(sb)
+		p.condemn(sb, app, found, pool.ReasonOverCapacity)
+	}
 	pp.idle = pp.state.Idle(pp.pc, p.now)
 	if !pp.idle || len(pp.alive) == 0 {
 		return

@@ -690,3 +690,18 @@ func TestPlan_ASuccessResetsTheStreak(t *testing.T) {
 	require.True(t, mf[0].Fail.CircuitOpenUntil.IsZero(), "one failure after a success is not the third in a row")
 	require.Len(t, ofKind(as, KindCreate), pc.TargetReady-1-1, "one ready, one slot backing off")
 }
+
+// A cancelled claim's sandbox joins the ready list; beyond target_ready it
+// is surplus and is condemned, and it is the one that goes.
+func TestPlan_CancelledClaimSandboxesBeyondTargetGo(t *testing.T) {
+	cfg := testConfig() // py: target 3
+	w := newWorld().ready("r1", 3*time.Minute).ready("r2", 2*time.Minute).ready("r3", time.Minute).ready("c1", 30*time.Second)
+	w.obs.State.Sandboxes[3].ClaimHash = "cancelled"
+	as := Plan(w.obs, cfg, t0)
+	require.Equal(t, map[string]string{"c1": pool.ReasonOverCapacity}, reasons(as, KindMarkDeleting))
+	w = newWorld().ready("r1", time.Minute).ready("c1", 30*time.Second)
+	w.obs.State.Sandboxes[1].ClaimHash = "cancelled"
+	as = Plan(w.obs, cfg, t0)
+	require.Empty(t, reasons(as, KindMarkDeleting), "below target it serves")
+	require.Len(t, ofKind(as, KindCreate), 1)
+}

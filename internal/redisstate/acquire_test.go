@@ -188,7 +188,7 @@ func TestAcquireTransitions(t *testing.T) {
 				return err
 			},
 			wantErr: pool.ErrPoolExhausted,
-			changes: []change{hset(kPool, "misses_empty", "1", "activated_at", msStr(now)), event(EventPoolExhausted, testPool, "", now, "empty")},
+			changes: []change{hset(kPool, "misses_empty", "1", "activated_at", msStr(now)), hset(kPool, "exhausted_event_at", msStr(now)), event(EventPoolExhausted, testPool, "", now, "empty")},
 		},
 		{
 			name: "a first acquire of a pool with no state (a default_pool_config image) makes it known and active",
@@ -200,7 +200,7 @@ func TestAcquireTransitions(t *testing.T) {
 			changes: []change{
 				set(":pools", []string{testPool}),
 				set(kPool, map[string]string{"activated_at": msStr(now), "misses_empty": "1"}),
-				event(EventPoolExhausted, testPool, "", now, "empty"),
+				hset(kPool, "exhausted_event_at", msStr(now)), event(EventPoolExhausted, testPool, "", now, "empty"),
 			},
 		},
 		{
@@ -288,7 +288,7 @@ func TestAcquireTransitions(t *testing.T) {
 				return err
 			},
 			wantErr: pool.ErrPoolExhausted,
-			changes: []change{hset(kPool, "misses_capacity", "1", "activated_at", msStr(now)), event(EventPoolExhausted, testPool, "", now, "capacity")},
+			changes: []change{hset(kPool, "misses_capacity", "1", "activated_at", msStr(now)), hset(kPool, "exhausted_event_at", msStr(now)), event(EventPoolExhausted, testPool, "", now, "capacity")},
 		},
 		{
 			name: "a cold claim over max_concurrent_creates is exhausted",
@@ -302,7 +302,7 @@ func TestAcquireTransitions(t *testing.T) {
 				return err
 			},
 			wantErr: pool.ErrPoolExhausted,
-			changes: []change{hset(kPool, "misses_capacity", "1", "activated_at", msStr(now)), event(EventPoolExhausted, testPool, "", now, "capacity")},
+			changes: []change{hset(kPool, "misses_capacity", "1", "activated_at", msStr(now)), hset(kPool, "exhausted_event_at", msStr(now)), event(EventPoolExhausted, testPool, "", now, "capacity")},
 		},
 		{
 			name: "no cold claim while the circuit is open",
@@ -316,7 +316,7 @@ func TestAcquireTransitions(t *testing.T) {
 				return err
 			},
 			wantErr: pool.ErrPoolExhausted,
-			changes: []change{hset(kPool, "misses_circuit", "1", "activated_at", msStr(now)), event(EventPoolExhausted, testPool, "", now, "circuit_open")},
+			changes: []change{hset(kPool, "misses_circuit", "1", "activated_at", msStr(now)), hset(kPool, "exhausted_event_at", msStr(now)), event(EventPoolExhausted, testPool, "", now, "circuit_open")},
 		},
 	}
 	runTransitionCases(t, cases)

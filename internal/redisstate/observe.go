@@ -61,11 +61,11 @@ func (s *Store) Metrics(ctx context.Context, pools []string, now time.Time) (poo
 		}
 		args = append(args, p)
 	}
-	arr, err := s.run(ctx, op, scriptMetrics, nil, args...)
+	arr, err := s.run(ctx, op, scriptMetrics, []string{s.keys.DeadEvents()}, args...)
 	if err != nil {
 		return pool.Snapshot{}, err
 	}
-	if len(arr) < 4 {
+	if len(arr) < 7 {
 		return pool.Snapshot{}, fmt.Errorf("%w: %s: short reply", ErrInternal, op)
 	}
 	snap := pool.Snapshot{
@@ -74,8 +74,9 @@ func (s *Store) Metrics(ctx context.Context, pools []string, now time.Time) (poo
 		Pools:           make(map[string]pool.PoolMetrics, len(arr)),
 		Total:           int(integer(arr, 2)),
 		CreatingTotal:   int(integer(arr, 3)),
+		Outbox:          pool.OutboxStats{Entries: int(integer(arr, 4)), DeadLetters: int(integer(arr, 5)), TrimmedTo: str(arr, 6)},
 	}
-	for _, row := range arr[4:] {
+	for _, row := range arr[7:] {
 		r := list(row)
 		if len(r) < 6 {
 			return pool.Snapshot{}, fmt.Errorf("%w: %s: pool row", ErrInternal, op)

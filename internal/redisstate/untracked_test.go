@@ -1,6 +1,7 @@
 package redisstate
 
 import (
+	"github.com/redis/go-redis/v9"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ func TestUntrackedAppsCountAgainstTheCaps(t *testing.T) {
 	// testCaps: max_total 8, max_concurrent_creates 4; one creating record.
 	runTransitionCases(t, []transitionCase{
 		{name: "a claim at the total with 7 untracked", seed: note(7, 0), run: claim, wantErr: pool.ErrPoolExhausted,
-			changes: []change{hset(kPool, "misses_capacity", "1", "activated_at", msStr(now)), event(EventPoolExhausted, testPool, "", now, "capacity")}},
+			changes: []change{hset(kPool, "misses_capacity", "1", "activated_at", msStr(now)), hset(kPool, "exhausted_event_at", msStr(now)), event(EventPoolExhausted, testPool, "", now, "capacity")}},
 		{name: "a reservation at the total with 7 untracked", seed: note(7, 0), run: reserve, wantErr: pool.ErrPoolExhausted},
 		{name: "a reservation at max_concurrent_creates with 3 deploying", seed: note(3, 3), run: reserve, wantErr: pool.ErrPoolExhausted},
 		{name: "only the leader notes", run: func(f *fixture) error { return f.s.NoteUntracked(f.ctx, stranger, 1, 0) }, wantErr: pool.ErrNotLeader},
@@ -70,4 +71,44 @@ func TestFailClaimTransitions(t *testing.T) {
 		require.Empty(t, obs.Claims, "no longer pending")
 		require.NoError(t, fail(f), "failing it again changes nothing")
 	}
+}
+
+// Every miss is counted, but pool.exhausted goes to the outbox at most once
+// per pool every 10 s: any caller can miss thousands of times a second.
+func TestExhaustedEventsAreCoalesced(t *testing.T) {
+	for _, open := range []func(*testing.T) *fixture{newFixture, newMiniFixture} {
+		f := open(t)
+		miss := func(at time.Time) {
+			_, err := f.s.Acquire(f.ctx, acquireParams(at, "h"))
+			require.ErrorIs(t, err, pool.ErrPoolExhausted)
+		}
+		for i := range 200 {
+			miss(at(time.Duration(i) * 10 * time.Millisecond)) // 2 s of misses
+		}
+		miss(at(10 * time.Second))
+		n, err := f.rdb.XLen(f.ctx, f.s.Keys().Events()).Result()
+		require.NoError(t, err)
+		require.Equal(t, int64(2), n, "one event for the first 10 s, one after")
+		require.Equal(t, "201", f.rdb.HGet(f.ctx, f.s.Keys().Pool(testPool), "misses_empty").Val())
+	}
+}
+
+// Past EVENTS_MAXLEN the outbox drops its oldest entries, and the trim
+// notes the oldest id it kept, from which the deliverer reports a gap.
+func TestOutboxTrimLeavesItsMark(t *testing.T) {
+	f := newFixture(t)
+	pipe := f.rdb.Pipeline()
+	for range 100_500 {
+		pipe.XAdd(f.ctx, &redis.XAddArgs{Stream: f.s.Keys().Events(), Values: []any{"type", "sandbox.ready"}})
+	}
+	_, err := pipe.Exec(f.ctx)
+	require.NoError(t, err)
+	_, err = f.s.Acquire(f.ctx, acquireParams(at(0), "h")) // a miss emits
+	require.ErrorIs(t, err, pool.ErrPoolExhausted)
+	n, err := f.rdb.XLen(f.ctx, f.s.Keys().Events()).Result()
+	require.NoError(t, err)
+	require.Less(t, n, int64(100_501), "trimmed")
+	first, err := f.rdb.XRangeN(f.ctx, f.s.Keys().Events(), "-", "+", 1).Result()
+	require.NoError(t, err)
+	require.Equal(t, first[0].ID, f.rdb.HGet(f.ctx, f.s.Keys().Manager(), "events_trimmed_to").Val())
 }

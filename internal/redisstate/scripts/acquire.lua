@@ -78,7 +78,7 @@ end
 -- One read of the pool: its flags (manager_shutdown mirrors the manager's, see
 -- touch_pool) and the counters this acquire adds to.
 local ph = redis.call('HMGET', pk.hash, 'shutdown', 'manager_shutdown', 'circuit_open_until',
-  'acquires_from_pool', 'warm_age_ms_sum')
+  'acquires_from_pool', 'warm_age_ms_sum', 'exhausted_event_at')
 local function shutdown_miss()
   redis.call('HINCRBY', pk.hash, 'misses_shutdown', 1)
   return { SHUTDOWN }
@@ -121,9 +121,15 @@ while true do
   end
 end
 
+-- Every miss is counted; pool.exhausted is emitted at most once per pool
+-- every EXHAUSTED_EVERY_MS, so a flood of misses cannot flood the outbox.
+local EXHAUSTED_EVERY_MS = 10000
 local function exhausted(counter, why)
   redis.call('HINCRBY', pk.hash, counter, 1)
-  emit('pool.exhausted', pool, '', now_s, why)
+  if now - num(ph[6]) >= EXHAUSTED_EVERY_MS then
+    emit('pool.exhausted', pool, '', now_s, why)
+    redis.call('HSET', pk.hash, 'exhausted_event_at', now_s)
+  end
   return { EXHAUSTED, why }
 end
 

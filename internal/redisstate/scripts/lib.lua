@@ -62,9 +62,18 @@ local function untracked()
   return num(u[1]), num(u[2])
 end
 
+-- emit appends an event to the outbox. Past EVENTS_MAXLEN the oldest
+-- entries are dropped; a webhook whose cursor is behind them would skip them
+-- silently, so a trim that drops anything notes the oldest id it kept in the
+-- manager's events_trimmed_to, from which the deliverer reports the gap.
 local function emit(typ, pool, id, at, reason)
-  redis.call('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAXLEN, '*',
+  redis.call('XADD', K_EVENTS, '*',
     'type', typ, 'pool', pool or '', 'sandbox_id', id or '', 'at', at, 'reason', reason or '')
+  if redis.call('XLEN', K_EVENTS) > EVENTS_MAXLEN
+      and redis.call('XTRIM', K_EVENTS, 'MAXLEN', '~', EVENTS_MAXLEN) > 0 then
+    local first = redis.call('XRANGE', K_EVENTS, '-', '+', 'COUNT', 1)[1]
+    if first then redis.call('HSET', K_MANAGER, 'events_trimmed_to', first[1]) end
+  end
 end
 
 -- touch_pool records that a pool has state (not on the warm acquire path,

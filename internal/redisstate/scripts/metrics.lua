@@ -1,9 +1,11 @@
 -- metrics.lua: every pool's counts and counters in one round trip (read only).
 --
 -- KEYS[1..8]  the shared keys (lib.lua)
+-- KEYS[9]     the dead letter STREAM (Keys.DeadEvents)
 -- ARGV[1..4]  the shared prefixes (lib.lua)
 -- ARGV[5..]   pool names to include besides every pool in the pools SET
 -- Returns {0, manager shutdown ("1"|"0"), total records, creating total,
+--          outbox entries, dead letters, outbox trimmed to ("" never),
 --          {name, ready, creating, in_use, deleting, pool HGETALL}, ...}
 -- @lib
 -- @state
@@ -14,8 +16,9 @@ end
 for _, n in ipairs(redis.call('SMEMBERS', K_POOLS)) do
   if not seen[n] then seen[n] = true; names[#names + 1] = n end
 end
-local out = { OK, redis.call('HGET', K_MANAGER, 'shutdown') or '0',
-  redis.call('ZCARD', K_ALL), redis.call('ZCARD', K_CREATING_ALL) }
+local m = redis.call('HMGET', K_MANAGER, 'shutdown', 'events_trimmed_to')
+local out = { OK, m[1] or '0', redis.call('ZCARD', K_ALL), redis.call('ZCARD', K_CREATING_ALL),
+  redis.call('XLEN', K_EVENTS), redis.call('XLEN', KEYS[9]), m[2] or '' }
 for _, n in ipairs(names) do
   local pk = pool_keys(n)
   out[#out + 1] = { n, redis.call('LLEN', pk.ready), redis.call('ZCARD', pk.creating),
