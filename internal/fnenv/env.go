@@ -92,7 +92,8 @@ func Build(getenv Getenv, logOut io.Writer) (*App, error) {
 	}
 	rdb := redis.NewClient(opt)
 	clock := pool.SystemClock{}
-	store := redisstate.New(rdb, cfg.Deployment, redisstate.WithClockSkewTolerance(cfg.ClockSkewTolerance.D()))
+	store := redisstate.New(rdb, cfg.Deployment, redisstate.WithClockSkewTolerance(cfg.ClockSkewTolerance.D()),
+		redisstate.WithDurability(cfg.Durability.Replicas, cfg.Durability.Timeout.D()))
 	budget, err := appplatform.NewBudget(appplatform.BudgetOptions{
 		Redis: rdb, Key: redisstate.NewKeys(cfg.Deployment).Budget(), Limits: cfg.APIBudget, Clock: clock,
 	})

@@ -240,7 +240,8 @@ func (s *Server) build(ctx context.Context, o Options) error {
 		}
 		s.ClearedKeys = n
 	}
-	s.Store = redisstate.New(s.Redis, o.KeyPrefix, redisstate.WithClockSkewTolerance(o.Config.ClockSkewTolerance.D()))
+	s.Store = redisstate.New(s.Redis, o.KeyPrefix, redisstate.WithClockSkewTolerance(o.Config.ClockSkewTolerance.D()),
+		redisstate.WithDurability(o.Config.Durability.Replicas, o.Config.Durability.Timeout.D()))
 	if err := s.Store.Preload(ctx); err != nil {
 		return fmt.Errorf("localserver: redis: %w", err)
 	}

@@ -104,6 +104,19 @@ type SandboxDefaults struct {
 	InstanceSize string `json:"instance_size"`
 }
 
+// Durability asks every state change to be acknowledged by Replicas Redis
+// replicas within Timeout (Redis WAIT) before an acquire is answered or a
+// pass makes the platform call that follows it. Off (Replicas 0) by default:
+// then a lease is handed out at most once, except across a failover that
+// loses the last writes (Managed Valkey replicates asynchronously).
+type Durability struct {
+	Replicas int      `json:"replicas"`
+	Timeout  Duration `json:"timeout"`
+}
+
+// DefaultDurabilityTimeout is durability.timeout's default.
+const DefaultDurabilityTimeout = 250 * time.Millisecond
+
 // APIBudget sizes the shared DigitalOcean API rate limiter.
 type APIBudget struct {
 	PerMinute int `json:"per_minute"`
@@ -164,6 +177,9 @@ type Config struct {
 	CreateTimeout  Duration `json:"create_timeout"`
 	OrphanGrace    Duration `json:"orphan_grace"`
 	CircuitOpenFor Duration `json:"circuit_open_for"`
+	// Durability: how many Redis replicas must acknowledge each state change
+	// before it counts (Redis WAIT). Off (0) by default.
+	Durability Durability `json:"durability"`
 	// ClockSkewTolerance is the skew between the functions' clocks that
 	// reaping and warm expiry allow for (DefaultClockSkewTolerance).
 	ClockSkewTolerance Duration  `json:"clock_skew_tolerance"`
@@ -203,6 +219,7 @@ func DefaultConfig() Config {
 		OrphanGrace:          Duration(DefaultOrphanGrace),
 		CircuitOpenFor:       Duration(DefaultCircuitOpenFor),
 		ClockSkewTolerance:   Duration(DefaultClockSkewTolerance),
+		Durability:           Durability{Timeout: Duration(DefaultDurabilityTimeout)},
 		APIBudget:            APIBudget{PerMinute: DefaultAPIPerMinute, PerHour: DefaultAPIPerHour},
 		WebhookMaxAttempts:   DefaultWebhookAttempts,
 		MaxDynamicPools:      DefaultMaxDynamicPools,

@@ -145,6 +145,12 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if c.Durability.Replicas < 0 || c.Durability.Replicas > 5 {
+		ps.add("durability.replicas", "must be 0-5")
+	}
+	if c.Durability.Timeout.D() < time.Millisecond || c.Durability.Timeout.D() > 10*time.Second {
+		ps.add("durability.timeout", "must be 1ms-10s")
+	}
 	if c.ClockSkewTolerance < 0 || c.ClockSkewTolerance.D() > 10*time.Minute {
 		ps.add("clock_skew_tolerance", "must be 0-10m")
 	}

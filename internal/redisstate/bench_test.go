@@ -65,3 +65,41 @@ func BenchmarkRawEvalSha(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAcquireDurability is the warm acquire against a real primary with
+// one replica, without and with durability (WAIT for that replica after the
+// script, in one pipeline): the durability setting's cost.
+func BenchmarkAcquireDurability(b *testing.B) {
+	primary, _ := redistest.Pair(b)
+	for _, replicas := range []int{0, 1} {
+		b.Run(fmt.Sprintf("replicas=%d", replicas), func(b *testing.B) {
+			ctx := context.Background()
+			prefix := redistest.Prefix(b)
+			s := New(primary.Client(), prefix, WithDurability(replicas, 5*time.Second))
+			fence := pool.Fence{Token: "bench"}
+			if ok, err := s.Lock(ctx, fence, time.Hour, t0); err != nil || !ok {
+				b.Fatalf("lock: %v %v", ok, err)
+			}
+			caps := pool.Caps{MaxReady: b.N + 1, MaxTotal: -1, MaxConcurrentCreates: 10}
+			for i := 0; i < b.N; i++ {
+				id := fmt.Sprintf("sb%08d", i)
+				if err := s.Reserve(ctx, fence, pool.ReserveParams{Pool: testPool, SandboxID: id, Caps: caps,
+					CreateDeadline: at(time.Hour), Now: t0}); err != nil {
+					b.Fatal(err)
+				}
+				if err := s.MarkReady(ctx, fence, id, "app", "https://x", at(time.Hour), t0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			p := pool.AcquireParams{Pool: testPool, OnEmpty: pool.OnEmptyFail, Caps: caps, LeaseTTL: 15 * time.Minute,
+				LeaseTokenHash: pool.HashToken("lease"), Now: at(time.Minute)}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := s.Acquire(ctx, p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -24,10 +24,14 @@ type Store struct {
 	keys        Keys
 	releasedTTL time.Duration
 	skew        time.Duration // a lease is reaped only this long past its expiry
-	global      []string      // KEYS[1..8] of every script (lib.lua)
-	prefixes    []any         // ARGV[1..4] of every script (lib.lua)
-	bounds      string        // the latency histogram bounds for pollclaim.lua
-	hotKeys     sync.Map      // pool name -> []string: acquire's KEYS, built once per pool
+	// replicas > 0: every state change waits (WAIT) for that many replicas
+	// to acknowledge it, within waitTimeout, before its answer counts.
+	replicas    int
+	waitTimeout time.Duration
+	global      []string // KEYS[1..8] of every script (lib.lua)
+	prefixes    []any    // ARGV[1..4] of every script (lib.lua)
+	bounds      string   // the latency histogram bounds for pollclaim.lua
+	hotKeys     sync.Map // pool name -> []string: acquire's KEYS, built once per pool
 }
 
 var _ pool.Store = (*Store)(nil)
@@ -41,6 +45,21 @@ type Option func(*Store)
 func WithClockSkewTolerance(d time.Duration) Option {
 	return func(s *Store) { s.skew = d }
 }
+
+// WithDurability makes every state change wait until replicas replicas
+// have acknowledged it (Redis WAIT, pipelined on the script's connection),
+// for at most timeout: an acquire is answered, and a pass's create or delete
+// call follows its reservation or condemnation, only once the change would
+// survive a failover to one of them. A change acknowledged by fewer is
+// ErrNotDurable (an ErrUnavailable: the caller retries, and an idempotent
+// retry replays it). replicas 0 (the default) waits for none.
+func WithDurability(replicas int, timeout time.Duration) Option {
+	return func(s *Store) { s.replicas, s.waitTimeout = replicas, timeout }
+}
+
+// ErrNotDurable: a state change was made on the primary but fewer replicas
+// than the durability setting acknowledged it in time.
+var ErrNotDurable = fmt.Errorf("redisstate: change not acknowledged by enough replicas (%w)", pool.ErrUnavailable)
 
 // WithReleasedTTL sets how long release tombstones live (default 24h).
 func WithReleasedTTL(d time.Duration) Option {
@@ -104,7 +123,14 @@ func (s *Store) runKeys(ctx context.Context, op string, sc *redis.Script, keys [
 	argv := make([]any, 0, len(s.prefixes)+len(args))
 	argv = append(argv, s.prefixes...)
 	argv = append(argv, args...)
-	v, err := sc.Run(ctx, s.rdb, keys, argv...).Result()
+	var v any
+	var err error
+	acked := -1 // not asked
+	if s.replicas > 0 && !readOnly[sc] {
+		v, acked, err = s.runDurable(ctx, sc, keys, argv)
+	} else {
+		v, err = sc.Run(ctx, s.rdb, keys, argv...).Result()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("redisstate: %s: %w", op, err)
 	}
@@ -123,7 +149,43 @@ func (s *Store) runKeys(ctx context.Context, op string, sc *redis.Script, keys [
 		}
 		return nil, codeErr(op, code, detail)
 	}
+	if acked >= 0 && acked < s.replicas {
+		return nil, fmt.Errorf("%w: %s: %d of %d replicas within %s", ErrNotDurable, op, acked, s.replicas, s.waitTimeout)
+	}
 	return arr, nil
+}
+
+// readOnly are the scripts that change nothing: no WAIT after them.
+var readOnly = map[*redis.Script]bool{scriptObserve: true, scriptMetrics: true, scriptDump: true}
+
+// runDurable runs the script and WAIT in one pipeline, so WAIT counts the
+// replicas that have this connection's write. It answers the script's reply
+// and how many replicas acknowledged.
+func (s *Store) runDurable(ctx context.Context, sc *redis.Script, keys []string, argv []any) (any, int, error) {
+	p, ok := s.rdb.(interface{ Pipeline() redis.Pipeliner })
+	if !ok {
+		return nil, 0, fmt.Errorf("%w: durability needs a client that pipelines", ErrInvalidArgument)
+	}
+	for attempt := 0; ; attempt++ {
+		pipe := p.Pipeline()
+		reply := pipe.EvalSha(ctx, sc.Hash(), keys, argv...)
+		wait := pipe.Do(ctx, "WAIT", s.replicas, s.waitTimeout.Milliseconds())
+		_, _ = pipe.Exec(ctx)
+		if err := reply.Err(); err != nil {
+			if attempt == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
+				if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+					return nil, 0, err
+				}
+				continue
+			}
+			return nil, 0, err
+		}
+		n, err := wait.Int()
+		if err != nil {
+			return nil, 0, err
+		}
+		return reply.Val(), n, nil
+	}
 }
 
 // str reads reply element i as a string.

@@ -190,7 +190,8 @@ func New(rdb *redis.Client, prefix string, o Options) (*Harness, error) {
 		_ = h.Sim.Close()
 		return nil, err
 	}
-	h.Store = redisstate.New(rdb, prefix, redisstate.WithClockSkewTolerance(o.Config.ClockSkewTolerance.D()))
+	h.Store = redisstate.New(rdb, prefix, redisstate.WithClockSkewTolerance(o.Config.ClockSkewTolerance.D()),
+		redisstate.WithDurability(o.Config.Durability.Replicas, o.Config.Durability.Timeout.D()))
 	secrets := pool.NewSecrets("sim-secret")
 	var pv pool.Provider = h.Provider
 	if o.WrapProvider != nil {
