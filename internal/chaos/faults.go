@@ -9,6 +9,8 @@ import (
 	"github.com/hotpool/hotpool/internal/appsim"
 	"github.com/hotpool/hotpool/internal/pool"
 	"github.com/hotpool/hotpool/internal/reconcile"
+	"github.com/hotpool/hotpool/internal/redisstate"
+	"github.com/redis/go-redis/v9"
 )
 
 // faultCounts is what the injectors did.
@@ -17,6 +19,7 @@ type faultCounts struct {
 	storms          int // platform fault storms started
 	redisRestarts   int
 	restartFailures int
+	flushes         int
 	passesStarted   int // passes started only to be killed
 	passesKilled    int // of those, cancelled before they finished
 }
@@ -92,4 +95,25 @@ func killPasses(ctx context.Context, r *reconcile.Reconciler, every time.Duratio
 		}
 		fc.mu.Unlock()
 	}
+}
+
+// flushOnce empties the deployment's keys once, after `after`: every record,
+// lease, claim and counter is gone while the apps live on, as after a
+// failover to an empty replica. The next passes must count the live apps
+// against the caps and delete them after orphan_grace, never adopt them.
+func flushOnce(ctx context.Context, rdb *redis.Client, prefix string, after time.Duration, fc *faultCounts) {
+	if pool.Sleep(ctx, after) != nil {
+		return
+	}
+	iter := rdb.Scan(ctx, 0, redisstate.NewKeys(prefix).Tag()+"*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if iter.Err() != nil || len(keys) == 0 || rdb.Del(ctx, keys...).Err() != nil {
+		return // Redis down (a restart): the flush is simply not counted
+	}
+	fc.mu.Lock()
+	fc.flushes++
+	fc.mu.Unlock()
 }

@@ -50,6 +50,9 @@ type Options struct {
 	RestartEvery time.Duration
 	// KillPassEvery is the pause between killed reconcile passes.
 	KillPassEvery time.Duration
+	// NoFlush skips emptying the deployment's Redis keys once, midway
+	// through the fault phase (a failover to an empty replica, a FLUSHALL).
+	NoFlush bool
 	// ConvergeTimeout bounds the convergence phase.
 	ConvergeTimeout time.Duration
 	// Config overrides the soak's pool config (DefaultConfig).

@@ -27,6 +27,7 @@ type Report struct {
 	Storms        int            // platform fault storms
 	Injected      map[string]int // faults the simulator injected into API requests, by kind
 	RedisRestarts int
+	Flushes       int // times the deployment's Redis keys were emptied mid-run
 	KilledStarted int // passes started to be killed
 	PassesKilled  int // of those, cancelled mid-way
 	APICalls      int // App Platform API requests, retries included
@@ -58,8 +59,8 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "soak:        %s of faults, %d clients, seed %d, %s\n", r.FaultPhase.Round(time.Millisecond), r.Clients, r.Seed, r.Redis)
 	fmt.Fprintf(w, "acquires:    ok %d (warm %d, cold %d); failed %d%s\n", sum(r.AcquireOK), r.AcquireOK["pool"], r.AcquireOK["cold"], sum(r.AcquireErr), kv(r.AcquireErr))
 	fmt.Fprintf(w, "releases:    ok %d; failed %d%s; abandoned %d (reaped on lease expiry)\n", r.ReleaseOK, sum(r.ReleaseErr), kv(r.ReleaseErr), r.Abandoned)
-	fmt.Fprintf(w, "faults:      %d platform storms, injected %d%s; %d redis restarts; %d passes killed mid-way (of %d started to be killed)\n",
-		r.Storms, sum(r.Injected), kv(r.Injected), r.RedisRestarts, r.PassesKilled, r.KilledStarted)
+	fmt.Fprintf(w, "faults:      %d platform storms, injected %d%s; %d redis restarts; %d redis flushes; %d passes killed mid-way (of %d started to be killed)\n",
+		r.Storms, sum(r.Injected), kv(r.Injected), r.RedisRestarts, r.Flushes, r.PassesKilled, r.KilledStarted)
 	fmt.Fprintf(w, "platform:    %d API calls; at most %d sandboxes at once\n", r.APICalls, r.MaxTotal)
 	fmt.Fprintf(w, "books:       %d creates (%d failed), %d deletes, %d leases reaped, %d orphans deleted\n",
 		r.Creates, r.CreatesFailed, r.Deletes, r.LeasesReaped, r.OrphansDeleted)
