@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -135,4 +136,37 @@ func TestServeOnTheRealPlatformListsWhatItLeavesRunning(t *testing.T) {
 		require.Contains(t, out, a.ID, "each app is named with its id")
 	}
 	require.NotContains(t, out, "do-token")
+}
+
+// simulate refuses what it cannot replay, saying why, and replays a trace.
+func TestSimulateCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.json")
+	require.NoError(t, os.WriteFile(cfg, []byte(`{"pools": {"python": {"target_ready": 1}}}`), 0o600))
+	bad := filepath.Join(dir, "bad.csv")
+	require.NoError(t, os.WriteFile(bad, []byte("at_seconds,image,hold_seconds\n1,python,60\nsoon,python,60\n"), 0o600))
+	for _, args := range [][]string{
+		{"simulate", "--curve", "steady"}, // no config
+		{"simulate", "--config", cfg},     // neither trace nor curve
+		{"simulate", "--config", cfg, "--curve", "steady", "--trace", bad},
+		{"simulate", "--config", cfg, "--curve", "sawtooth"},
+		{"simulate", "--config", cfg, "--curve", "steady", "--hold-min", "10m", "--hold-max", "1m"},
+	} {
+		var out, errb bytes.Buffer
+		require.Equal(t, exitUsage, run(context.Background(), args, &out, &errb), "%v", args)
+		require.NotEmpty(t, errb.String())
+	}
+	var out, errb bytes.Buffer
+	require.Equal(t, exitError, run(context.Background(), []string{"simulate", "--config", cfg, "--trace", bad}, &out, &errb))
+	require.Contains(t, errb.String(), "line 3: at_seconds")
+
+	good := filepath.Join(dir, "good.csv")
+	require.NoError(t, os.WriteFile(good, []byte("at_seconds,image,hold_seconds\n5,python,30\n"), 0o600))
+	out.Reset()
+	require.Equal(t, exitOK, run(context.Background(), []string{"simulate", "--config", cfg, "--trace", good, "--json"}, &out, &errb), errb.String())
+	var res map[string]any
+	require.NoError(t, json.Unmarshal(out.Bytes(), &res))
+	require.Equal(t, 1.0, res["requests"])
+	require.Equal(t, 1.0, res["hits"])
+	require.Equal(t, 0.5, res["execution_minutes"])
 }

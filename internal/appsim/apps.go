@@ -24,6 +24,7 @@ type app struct {
 	spec         *godo.AppSpec
 	createdAt    time.Time
 	fails        bool
+	delay        time.Duration       // its deployment's time (CreateDelay, jittered)
 	agent        *sandboxagent.Agent // made on the first agent call (guarded by Server.mu)
 }
 
@@ -48,7 +49,11 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request, reqID string,
 		writeError(w, http.StatusConflict, reqID, "an app with the name "+strconv.Quote(req.Spec.Name)+" already exists")
 		return
 	}
-	a := &app{id: id, deploymentID: depID, spec: req.Spec, createdAt: now, fails: s.rng.Float64() < s.opts.FailRate}
+	a := &app{id: id, deploymentID: depID, spec: req.Spec, createdAt: now, fails: s.rng.Float64() < s.opts.FailRate,
+		delay: s.opts.CreateDelay}
+	if j := s.opts.CreateJitter; j > 0 {
+		a.delay = time.Duration(float64(s.opts.CreateDelay) * (1 - j + 2*j*s.rng.Float64()))
+	}
 	s.apps[id] = a
 	s.names[req.Spec.Name] = id
 	s.order = append(s.order, id)
@@ -203,7 +208,10 @@ func (s *Server) render(a *app, base string, now time.Time) *godo.App {
 // phaseAt derives the deployment phase from the clock: the four phases share
 // CreateDelay; a failing deployment errors when its build would finish.
 func (s *Server) phaseAt(a *app, now time.Time) (godo.DeploymentPhase, time.Time) {
-	d := s.opts.CreateDelay
+	d := a.delay
+	if d <= 0 {
+		d = s.opts.CreateDelay
+	}
 	elapsed := max(0, now.Sub(a.createdAt)) // a clock set back never un-deploys
 	if a.fails && elapsed >= d/2 {
 		return godo.DeploymentPhase_Error, a.createdAt.Add(d / 2)

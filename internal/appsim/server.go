@@ -26,6 +26,10 @@ type Options struct {
 	// CreateDelay is how long a deployment takes from PENDING_BUILD to ACTIVE;
 	// the four phases share it equally.
 	CreateDelay time.Duration
+	// CreateJitter spreads each deployment's delay uniformly over
+	// CreateDelay × [1-CreateJitter, 1+CreateJitter] (0: every one takes
+	// CreateDelay), drawn from Seed.
+	CreateJitter float64
 	// AgentRoot is where each app's agent keeps its sandbox's file system
 	// (AgentRoot/<app id>/workspace, …); "" makes a temporary directory that
 	// Close removes.

@@ -49,6 +49,9 @@ type Options struct {
 	// FailRate the share of deployments that end in ERROR.
 	CreateDelay time.Duration
 	FailRate    float64
+	// CreateJitter spreads each deployment's time over CreateDelay ×
+	// [1-CreateJitter, 1+CreateJitter] (appsim.Options.CreateJitter).
+	CreateJitter float64
 	// AcquiresPerMinute is each pool's mean acquire rate.
 	AcquiresPerMinute map[string]float64
 	// A lease is held for a uniform time in [HoldMin, HoldMax] (default
@@ -61,6 +64,10 @@ type Options struct {
 	// WrapProvider, when set, wraps the provider the reconciler uses (to
 	// inject faults the simulator does not model, or to count calls).
 	WrapProvider func(pool.Provider) pool.Provider
+	// CheckEvery runs the costly checks (the Store's invariants, a probe of
+	// every lease's URL) every CheckEvery steps rather than every step (0 or
+	// 1: every step); caps and counts are still read every step.
+	CheckEvery int
 	// ReconcileSkew sets the reconciler's clock this far ahead of the
 	// service's (negative: behind), as between two functions' hosts.
 	ReconcileSkew time.Duration
@@ -92,9 +99,18 @@ type Stats struct {
 	Violations                       []string
 	StepsBelowTarget, PoolStepsTotal int
 	StepsEmpty                       int // pool-steps with no ready sandbox
+	// BilledSteps sums, over steps, the sandboxes that exist and cost
+	// (creating, ready, in use); ReadySteps the ready ones (idle stock).
+	// Multiplied by Options.Step they are sandbox-time.
+	BilledSteps, ReadySteps int
+	// Held is the leases' time held (acquire to release or expiry);
+	// ColdWaits each served claim's wait from its acquire.
+	Held      time.Duration
+	ColdWaits []time.Duration
 }
 
 type lease struct {
+	acquired  time.Time
 	pool      string
 	sandbox   pool.Sandbox
 	token     string
@@ -105,6 +121,8 @@ type lease struct {
 type claim struct {
 	id   string
 	pool string
+	at   time.Time     // its acquire
+	hold time.Duration // the lease's hold once served (0: the harness draws one)
 }
 
 // Harness is one simulated deployment.
@@ -174,7 +192,8 @@ func New(rdb *redis.Client, prefix string, o Options) (*Harness, error) {
 		http:    &http.Client{Timeout: 5 * time.Second},
 		traffic: true, handed: map[string]bool{}, leases: map[string]*lease{},
 	}
-	h.Sim = appsim.New(appsim.Options{Token: "sim-token", Clock: h.Clock, CreateDelay: o.CreateDelay, FailRate: o.FailRate, Seed: o.Seed})
+	h.Sim = appsim.New(appsim.Options{Token: "sim-token", Clock: h.Clock, CreateDelay: o.CreateDelay,
+		CreateJitter: o.CreateJitter, FailRate: o.FailRate, Seed: o.Seed})
 	base, err := h.Sim.Start()
 	if err != nil {
 		return nil, err
@@ -323,17 +342,22 @@ func (h *Harness) Pass(ctx context.Context) (pool.PassReport, error) {
 	return rep, nil
 }
 
-// Acquire leases one sandbox of a pool through the service, as a caller would.
-func (h *Harness) Acquire(ctx context.Context, name string) {
+// Acquire leases one sandbox of a pool through the service, as a caller
+// would, and holds it for a random time in [HoldMin, HoldMax].
+func (h *Harness) Acquire(ctx context.Context, name string) { h.AcquireFor(ctx, name, 0) }
+
+// AcquireFor is Acquire with the hold given (0: drawn as Acquire does). A
+// cold claim's hold starts when it is served.
+func (h *Harness) AcquireFor(ctx context.Context, name string, hold time.Duration) {
 	h.Stats.Acquires++
 	a, err := h.Service.Acquire(ctx, pool.AcquireRequest{Image: name, LeaseSeconds: int(h.o.LeaseTTL / time.Second)})
 	switch {
 	case err == nil && a.Claim != nil:
 		h.Stats.ColdClaims++
-		h.claims = append(h.claims, claim{id: a.Claim.ID, pool: name})
+		h.claims = append(h.claims, claim{id: a.Claim.ID, pool: name, at: h.Clock.Now(), hold: hold})
 	case err == nil:
 		h.Stats.WarmHits++
-		h.hold(name, a)
+		h.holdFor(name, a, hold)
 	case errors.Is(err, pool.ErrPoolExhausted):
 		h.Stats.Exhausted++
 		if errors.Is(err, pool.ErrTooManyPools) {
@@ -347,18 +371,24 @@ func (h *Harness) Acquire(ctx context.Context, name string) {
 	}
 }
 
-func (h *Harness) hold(name string, a pool.Acquired) {
+func (h *Harness) hold(name string, a pool.Acquired) { h.holdFor(name, a, 0) }
+
+func (h *Harness) holdFor(name string, a pool.Acquired, hold time.Duration) {
 	id := a.Sandbox.ID
 	if h.handed[id] {
 		h.violate("sandbox %s handed out twice", id)
 	}
 	h.handed[id] = true
-	l := &lease{pool: name, sandbox: a.Sandbox, token: a.LeaseToken, expiresAt: a.ExpiresAt}
-	if h.rng.Float64() < h.o.AbandonRate {
+	now := h.Clock.Now()
+	l := &lease{acquired: now, pool: name, sandbox: a.Sandbox, token: a.LeaseToken, expiresAt: a.ExpiresAt}
+	switch {
+	case hold > 0:
+		l.releaseAt = now.Add(hold)
+	case h.rng.Float64() < h.o.AbandonRate:
 		h.Stats.Abandoned++
-	} else {
+	default:
 		span := h.o.HoldMax - h.o.HoldMin
-		l.releaseAt = h.Clock.Now().Add(h.o.HoldMin + time.Duration(h.rng.Int64N(int64(span)+1)))
+		l.releaseAt = now.Add(h.o.HoldMin + time.Duration(h.rng.Int64N(int64(span)+1)))
 	}
 	h.leases[id] = l
 }
@@ -372,7 +402,8 @@ func (h *Harness) pollClaims(ctx context.Context) {
 			left = append(left, c)
 		case err == nil:
 			h.Stats.ClaimsServed++
-			h.hold(c.pool, a)
+			h.Stats.ColdWaits = append(h.Stats.ColdWaits, h.Clock.Now().Sub(c.at))
+			h.holdFor(c.pool, a, c.hold)
 		case errors.Is(err, pool.ErrSandboxCreation), errors.Is(err, pool.ErrSandboxNotFound), errors.Is(err, pool.ErrPoolShutdown):
 			h.Stats.ClaimsFailed++
 		default:
@@ -392,8 +423,10 @@ func (h *Harness) releaseDue(ctx context.Context) {
 				h.violate("release %s within its lease: %v", id, err)
 			}
 			h.Stats.Released++
+			h.Stats.Held += now.Sub(l.acquired)
 			delete(h.leases, id)
 		case !now.Before(l.expiresAt):
+			h.Stats.Held += l.expiresAt.Sub(l.acquired)
 			delete(h.leases, id) // expired: reconcile reaps it
 		}
 	}
@@ -429,8 +462,11 @@ func (h *Harness) Caps() map[string]pool.Caps {
 // caps), no sandbox handed out twice (checked on every acquire), and every
 // live lease's app still answering at its URL.
 func (h *Harness) Check(ctx context.Context) error {
-	if err := redisstate.CheckInvariants(ctx, h.rdb, h.prefix, h.Caps()); err != nil {
-		h.violate("invariants: %v", err)
+	full := h.o.CheckEvery <= 1 || h.Stats.Steps%h.o.CheckEvery == 0
+	if full {
+		if err := redisstate.CheckInvariants(ctx, h.rdb, h.prefix, h.Caps()); err != nil {
+			h.violate("invariants: %v", err)
+		}
 	}
 	snap, err := h.Store.Metrics(ctx, h.Config.PoolNames(), h.Clock.Now())
 	if err != nil {
@@ -444,6 +480,10 @@ func (h *Harness) Check(ctx context.Context) error {
 	if snap.CreatingTotal > h.Config.MaxConcurrentCreates {
 		h.violate("max_concurrent_creates exceeded: %d > %d", snap.CreatingTotal, h.Config.MaxConcurrentCreates)
 	}
+	for _, m := range snap.Pools {
+		h.Stats.BilledSteps += m.Ready + m.Creating + m.InUse
+		h.Stats.ReadySteps += m.Ready
+	}
 	for _, name := range h.Config.PoolNames() {
 		pc, _ := h.Config.Pool(name)
 		h.Stats.PoolStepsTotal++
@@ -453,6 +493,9 @@ func (h *Harness) Check(ctx context.Context) error {
 		if snap.Pools[name].Ready == 0 && pc.TargetReady > 0 {
 			h.Stats.StepsEmpty++
 		}
+	}
+	if !full {
+		return nil
 	}
 	now := h.Clock.Now()
 	for _, id := range h.leaseIDs() {
@@ -637,6 +680,9 @@ type Lease struct {
 	Token     string
 	ExpiresAt time.Time
 }
+
+// PendingClaims is how many cold claims callers are still polling.
+func (h *Harness) PendingClaims() int { return len(h.claims) }
 
 // Leases returns the leases the simulated callers hold now.
 func (h *Harness) Leases() []Lease {

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/hotpool/hotpool/internal/redistest"
+	"github.com/hotpool/hotpool/internal/simulate"
+)
+
+func init() {
+	register(command{name: "simulate", summary: "replay a demand trace (or a built-in curve) in virtual time: hit rate, waits, sandbox-minutes, efficiency", run: runSimulate})
+}
+
+func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("simulate", "--config FILE (--trace FILE.csv | --curve NAME) [flags]", stderr)
+	configPath := fs.String("config", "", "pool config, JSON or YAML")
+	tracePath := fs.String("trace", "", "demand trace: CSV with header "+simulate.TraceHeader+", one row per acquire")
+	curve := fs.String("curve", "", "a built-in curve instead of a trace: "+strings.Join(simulate.Curves, ", "))
+	rate := fs.Float64("rate", 0, "curve: mean acquires a minute (default 2)")
+	peak := fs.Float64("peak", 0, "curve spike and bursty: acquires a minute at the peak (default 10 x --rate)")
+	image := fs.String("image", "", "curve: the image acquired (default: the config's first pool)")
+	seed := fs.Uint64("seed", 1, "seed of the curve, the deploy-time jitter and failures")
+	jitter := fs.Float64("jitter", 0.2, "deploy time spread: create-delay x [1-j, 1+j]")
+	sched := fs.String("schedule", simulate.ScheduleCronKicked, "when passes run: cron-kicked (DigitalOcean Functions), cron, or serve")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	writeTrace := fs.String("write-trace", "", "also write the trace replayed (a curve's draw) to this file")
+	useRedis := fs.Bool("redis", false, "run the scripts on the real Redis at REDIS_URL instead of an embedded one")
+	var createDelay, duration, holdMin, holdMax time.Duration
+	addDuration(fs, &createDelay, "create-delay", 30*time.Second, "how long a deployment takes")
+	addDuration(fs, &duration, "duration", 2*time.Hour, "curve: length of the demand")
+	addDuration(fs, &holdMin, "hold-min", 5*time.Minute, "curve: shortest hold")
+	addDuration(fs, &holdMax, "hold-max", 30*time.Minute, "curve: longest hold")
+	pos, code, done := parseArgs(fs, args)
+	if done {
+		return code
+	}
+	if len(pos) != 0 {
+		return usageError(stderr, fs, "takes no arguments")
+	}
+	if *configPath == "" {
+		return usageError(stderr, fs, "--config FILE is required")
+	}
+	if (*tracePath == "") == (*curve == "") {
+		return usageError(stderr, fs, "give exactly one of --trace FILE.csv and --curve NAME")
+	}
+	if createDelay <= 0 || duration <= 0 || holdMin <= 0 || holdMax < holdMin {
+		return usageError(stderr, fs, "durations must be positive, and --hold-max at least --hold-min")
+	}
+	cfg, err := pool.LoadConfig(*configPath)
+	if err != nil {
+		return configProblems(stderr, *configPath, err)
+	}
+	var trace []simulate.Demand
+	if *tracePath != "" {
+		f, err := os.Open(*tracePath)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		trace, err = simulate.ParseTrace(f)
+		f.Close()
+		if err != nil {
+			fmt.Fprintf(stderr, "hotpool: %s: %v\n", *tracePath, err)
+			return exitError
+		}
+	} else {
+		img := *image
+		if img == "" {
+			if names := cfg.PoolNames(); len(names) > 0 {
+				img = names[0]
+			}
+		}
+		trace, err = simulate.Curve(*curve, simulate.CurveParams{Rate: *rate, Peak: *peak, HoldMin: holdMin, HoldMax: holdMax,
+			Duration: duration, Image: img}, *seed)
+		if err != nil {
+			return usageError(stderr, fs, "%s", err.Error())
+		}
+		if len(trace) == 0 {
+			return usageError(stderr, fs, "the curve drew no acquire: raise --rate or --duration")
+		}
+	}
+	if *writeTrace != "" {
+		f, err := os.Create(*writeTrace)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		werr := simulate.WriteTrace(f, trace)
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return fail(stderr, werr)
+		}
+	}
+	o := simulate.Options{Config: cfg, Trace: trace, CreateDelay: createDelay, Jitter: *jitter, Seed: *seed, Schedule: *sched}
+	if *useRedis {
+		opt, err := redis.ParseURL(redistest.URL())
+		if err != nil {
+			return fail(stderr, fmt.Errorf("REDIS_URL: %w", err))
+		}
+		rdb := redis.NewClient(opt)
+		defer rdb.Close()
+		o.Redis, o.Prefix = rdb, "sim"+strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
+		defer func() { _ = clearSimPrefix(context.WithoutCancel(ctx), rdb, o.Prefix) }()
+	}
+	res, err := simulate.Run(ctx, o)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if *asJSON {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		fmt.Fprintln(stdout, string(b))
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "requests %d: %d hits (%.1f%%), %d cold starts, %d failed\n",
+		res.Requests, res.Hits, 100*res.HitRate, res.ColdStarts, res.Failed)
+	fmt.Fprintf(stdout, "wait: p50 %.0f ms, p99 %.0f ms\n", res.WaitP50Ms, res.WaitP99Ms)
+	fmt.Fprintf(stdout, "sandbox-minutes billed %.1f (idle %.1f), executing %.1f: efficiency %.1f%%\n",
+		res.SandboxMinutes, res.IdleMinutes, res.ExecutionMinutes, 100*res.Efficiency)
+	fmt.Fprintf(stdout, "at most %d sandboxes; %d API calls; %.1f simulated minutes\n", res.MaxSandboxes, res.APICalls, res.SimulatedMinutes)
+	return exitOK
+}
+
+// clearSimPrefix deletes a simulation's keys from a shared Redis.
+func clearSimPrefix(ctx context.Context, rdb *redis.Client, prefix string) error {
+	iter := rdb.Scan(ctx, 0, "{hotpool:"+prefix+"}*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil || len(keys) == 0 {
+		return err
+	}
+	return rdb.Del(ctx, keys...).Err()
+}

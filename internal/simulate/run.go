@@ -1,0 +1,205 @@
+package simulate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/hotpool/hotpool/internal/reconcile/simharness"
+)
+
+// Schedules say when reconcile passes run, as in a deployment.
+const (
+	// ScheduleCronKicked: DigitalOcean Functions: the minute's cron run and a
+	// run kicked by acquire and release, each passing every 5 s while busy.
+	ScheduleCronKicked = "cron-kicked"
+	// ScheduleCron: the cron run alone.
+	ScheduleCron = "cron"
+	// ScheduleServe: hotpool serve's loop, a pass every 5 s.
+	ScheduleServe = "serve"
+)
+
+// Options is one simulation.
+type Options struct {
+	Config *pool.Config
+	Trace  []Demand
+	// CreateDelay is a deployment's time (default 30 s), spread by Jitter
+	// (0: none; 0.2: ±20 %).
+	CreateDelay time.Duration
+	Jitter      float64
+	Seed        uint64
+	Schedule    string // default ScheduleCronKicked
+	// Redis runs the scripts on a real server (under Prefix); nil embeds a
+	// miniredis.
+	Redis  *redis.Client
+	Prefix string
+}
+
+// Result is what a simulation measured. Minutes are sandbox-minutes.
+type Result struct {
+	Requests   int `json:"requests"`
+	Hits       int `json:"hits"`        // served from the pool at once
+	ColdStarts int `json:"cold_starts"` // served by a cold claim
+	Failed     int `json:"failed"`      // refused, or a cold claim that failed
+	// HitRate is Hits / Requests.
+	HitRate float64 `json:"hit_rate"`
+	// Waits until a sandbox, over every served request (a hit waits 0).
+	WaitP50Ms float64 `json:"wait_p50_ms"`
+	WaitP99Ms float64 `json:"wait_p99_ms"`
+	// SandboxMinutes is what is billed: creating, ready and in use.
+	SandboxMinutes   float64 `json:"sandbox_minutes"`
+	ExecutionMinutes float64 `json:"execution_minutes"` // leases held
+	IdleMinutes      float64 `json:"idle_minutes"`      // ready, waiting for an acquire
+	// Efficiency is ExecutionMinutes / SandboxMinutes.
+	Efficiency   float64 `json:"efficiency"`
+	MaxSandboxes int     `json:"max_sandboxes"`
+	APICalls     int     `json:"api_calls"`
+	// SimulatedMinutes is the virtual time the replay took, drain included.
+	SimulatedMinutes float64 `json:"simulated_minutes"`
+}
+
+// step is the harness's step: acquires land on it, and the 5 s passes too.
+const step = time.Second
+
+// Run replays o.Trace from a pool converged at its targets (a deployment
+// that has been running), then drains: every lease runs its hold, and the
+// replay ends once nothing is held.
+func Run(ctx context.Context, o Options) (Result, error) {
+	if o.Config == nil {
+		return Result{}, errors.New("simulate: a config is required")
+	}
+	if len(o.Trace) == 0 {
+		return Result{}, errors.New("simulate: the trace is empty")
+	}
+	for _, d := range o.Trace {
+		if _, err := o.Config.Pool(d.Image); err != nil {
+			return Result{}, fmt.Errorf("simulate: trace image %q: %w", d.Image, err)
+		}
+	}
+	if o.CreateDelay <= 0 {
+		o.CreateDelay = 30 * time.Second
+	}
+	if o.Jitter < 0 || o.Jitter >= 1 {
+		return Result{}, fmt.Errorf("simulate: jitter %v: want 0-1", o.Jitter)
+	}
+	sched, err := schedule(o.Schedule)
+	if err != nil {
+		return Result{}, err
+	}
+	rdb, prefix := o.Redis, o.Prefix
+	if rdb == nil {
+		mr := miniredis.NewMiniRedis()
+		if err := mr.Start(); err != nil {
+			return Result{}, fmt.Errorf("simulate: embedded redis: %w", err)
+		}
+		defer mr.Close()
+		rdb = redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		defer rdb.Close()
+		prefix = "sim"
+	}
+	longest := time.Duration(0)
+	for _, d := range o.Trace {
+		longest = max(longest, d.Hold)
+	}
+	// The lease outlives every hold, so only releases end leases.
+	lease := min(longest+time.Minute, o.Config.MaxLease.D())
+	h, err := simharness.New(rdb, prefix, simharness.Options{
+		Config: o.Config, Seed: o.Seed, Step: step, PassEvery: 5 * time.Second, Schedule: sched,
+		CreateDelay: o.CreateDelay, CreateJitter: o.Jitter, LeaseTTL: lease,
+		// The invariants and lease probes once a simulated minute: every
+		// step would cost more than the replay itself.
+		CheckEvery: 60,
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("simulate: %w", err)
+	}
+	defer h.Close()
+	h.SetTraffic(false)
+	if _, err := h.Converge(ctx, 200); err != nil {
+		return Result{}, fmt.Errorf("simulate: the pools did not fill before the replay: %w", err)
+	}
+	h.Stats = simharness.Stats{}
+	start := h.Now()
+	next := 0
+	for next < len(o.Trace) || len(h.Leases()) > 0 || h.PendingClaims() > 0 {
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
+		}
+		for next < len(o.Trace) && start.Add(o.Trace[next].At).Compare(h.Now()) <= 0 {
+			d := o.Trace[next]
+			h.AcquireFor(ctx, d.Image, d.Hold)
+			next++
+		}
+		if err := h.Step(ctx); err != nil {
+			return Result{}, fmt.Errorf("simulate: %w", err)
+		}
+		if h.Now().Sub(start) > o.Trace[len(o.Trace)-1].At+longest+2*time.Hour {
+			return Result{}, errors.New("simulate: the replay did not drain (leases still held two hours after the last hold ended)")
+		}
+	}
+	if len(h.Stats.Violations) > 0 {
+		return Result{}, fmt.Errorf("simulate: an invariant broke: %s", h.Stats.Violations[0])
+	}
+	return result(h.Stats, h.Now().Sub(start)), nil
+}
+
+func schedule(name string) (simharness.Schedule, error) {
+	switch name {
+	case "", ScheduleCronKicked:
+		return simharness.ScheduleCronKicked, nil
+	case ScheduleCron:
+		return simharness.ScheduleCron, nil
+	case ScheduleServe:
+		return simharness.ScheduleEvery, nil
+	}
+	return 0, fmt.Errorf("simulate: schedule %q: want %s, %s or %s", name, ScheduleCronKicked, ScheduleCron, ScheduleServe)
+}
+
+func result(s simharness.Stats, elapsed time.Duration) Result {
+	r := Result{
+		Requests:         s.Acquires,
+		Hits:             s.WarmHits,
+		ColdStarts:       s.ClaimsServed,
+		Failed:           s.Acquires - s.WarmHits - s.ClaimsServed,
+		SandboxMinutes:   round(float64(s.BilledSteps) * step.Minutes()),
+		ExecutionMinutes: round(s.Held.Minutes()),
+		IdleMinutes:      round(float64(s.ReadySteps) * step.Minutes()),
+		MaxSandboxes:     s.MaxTotal,
+		APICalls:         s.APICalls,
+		SimulatedMinutes: round(elapsed.Minutes()),
+	}
+	if r.Requests > 0 {
+		r.HitRate = round(float64(r.Hits) / float64(r.Requests))
+	}
+	if r.SandboxMinutes > 0 {
+		r.Efficiency = round(r.ExecutionMinutes / r.SandboxMinutes)
+	}
+	waits := make([]float64, 0, r.Hits+len(s.ColdWaits))
+	for range r.Hits {
+		waits = append(waits, 0)
+	}
+	for _, w := range s.ColdWaits {
+		waits = append(waits, float64(w.Milliseconds()))
+	}
+	slices.Sort(waits)
+	r.WaitP50Ms, r.WaitP99Ms = quantile(waits, 0.5), quantile(waits, 0.99)
+	return r
+}
+
+// quantile is the nearest-rank quantile of sorted values (0 when none).
+func quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+func round(v float64) float64 { return math.Round(v*1000) / 1000 }

@@ -1,0 +1,119 @@
+package simulate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hotpool/hotpool/internal/pool"
+)
+
+func TestParseTraceSaysWhereItIsWrong(t *testing.T) {
+	ds, err := ParseTrace(strings.NewReader("at_seconds,image,hold_seconds\n20,python,60\n10.5,python,1.5\n"))
+	require.NoError(t, err)
+	require.Equal(t, []Demand{{At: 10500 * time.Millisecond, Image: "python", Hold: 1500 * time.Millisecond},
+		{At: 20 * time.Second, Image: "python", Hold: time.Minute}}, ds, "sorted by time")
+
+	for in, want := range map[string]string{
+		"":                                "empty",
+		"at,image,hold\n1,python,1\n":     "line 1: header",
+		"at_seconds,image,hold_seconds\n": "no rows",
+		"at_seconds,image,hold_seconds\n-1,python,1\nx,python,1\n1,Python,1\n1,python,0\n1,python\n": "line 2: at_seconds \"-1\"",
+	} {
+		_, err := ParseTrace(strings.NewReader(in))
+		require.ErrorContains(t, err, want, "%q", in)
+	}
+	_, err = ParseTrace(strings.NewReader("at_seconds,image,hold_seconds\n-1,python,1\nx,python,1\n1,Python,1\n1,python,0\n1,python\n"))
+	for _, line := range []string{"line 2", "line 3", "line 4: image", "line 5: hold_seconds", "line 6: 2 fields"} {
+		require.ErrorContains(t, err, line)
+	}
+}
+
+func TestCurvesAreSeededAndShaped(t *testing.T) {
+	p := CurveParams{Rate: 4, Duration: time.Hour, Image: "python"}
+	for _, name := range Curves {
+		a, err := Curve(name, p, 7)
+		require.NoError(t, err, name)
+		b, _ := Curve(name, p, 7)
+		require.Equal(t, a, b, "%s: the same seed draws the same trace", name)
+		require.NotEmpty(t, a, name)
+		for _, d := range a {
+			require.Less(t, d.At, time.Hour)
+			require.GreaterOrEqual(t, d.Hold, 5*time.Minute)
+			require.LessOrEqual(t, d.Hold, 30*time.Minute)
+		}
+	}
+	steady, _ := Curve("steady", p, 7)
+	require.InDelta(t, 240, len(steady), 60, "about 4 a minute for an hour")
+	spike, _ := Curve("spike", p, 7)
+	inSpike := 0
+	for _, d := range spike {
+		if d.At >= 30*time.Minute && d.At < 36*time.Minute {
+			inSpike++
+		}
+	}
+	require.Greater(t, inSpike, 120, "the spike's six minutes at 40 a minute")
+	_, err := Curve("sawtooth", p, 7)
+	require.ErrorContains(t, err, "steady, spike")
+}
+
+func smallConfig(t *testing.T) *pool.Config {
+	t.Helper()
+	c, err := pool.ParseConfig([]byte(`{"pools": {"python": {"target_ready": 1, "max_ready": 3, "idle_timeout": 0}}}`))
+	require.NoError(t, err)
+	return c
+}
+
+// A trace small enough to follow by hand: the pool holds 1 ready sandbox.
+// At 10 s an acquire takes it (a hit) and its refill starts; at 20 s the
+// pool is empty and on_empty "create" makes a cold claim, served once its
+// 30 s deployment is ready. Both hold 60 s. So: 2 requests, 1 hit, 1 cold
+// start, exactly 2 minutes executing, at most 3 sandboxes (the leased one,
+// the refill and the claim's), and the cold wait one deployment plus the
+// passes' cadence.
+func TestSmallTraceAccounting(t *testing.T) {
+	trace, err := ParseTrace(strings.NewReader("at_seconds,image,hold_seconds\n10,python,60\n20,python,60\n"))
+	require.NoError(t, err)
+	r, err := Run(context.Background(), Options{Config: smallConfig(t), Trace: trace, CreateDelay: 30 * time.Second, Seed: 1})
+	require.NoError(t, err)
+	t.Logf("%+v", r)
+	require.Equal(t, 2, r.Requests)
+	require.Equal(t, 1, r.Hits)
+	require.Equal(t, 1, r.ColdStarts)
+	require.Zero(t, r.Failed)
+	require.Equal(t, 0.5, r.HitRate)
+	require.Equal(t, 2.0, r.ExecutionMinutes)
+	require.Equal(t, 3, r.MaxSandboxes)
+	require.Zero(t, r.WaitP50Ms, "the hit waits nothing")
+	require.GreaterOrEqual(t, r.WaitP99Ms, 30000.0, "the cold start waits a deployment")
+	require.LessOrEqual(t, r.WaitP99Ms, 37000.0, "and at most one 5 s pass interval and a 1 s step more")
+	// Billed: the hit's sandbox (10 s ready, 60 s in use), the refill (30 s
+	// deploying, then ready to the end), the claim's (30 s, then 60 s in use).
+	require.Greater(t, r.SandboxMinutes, r.ExecutionMinutes+r.IdleMinutes-0.001)
+	require.InDelta(t, r.ExecutionMinutes/r.SandboxMinutes, r.Efficiency, 0.001)
+	require.InDelta(t, 4.3, r.SandboxMinutes, 0.4)
+}
+
+// The same inputs give byte-identical output.
+func TestRunIsDeterministic(t *testing.T) {
+	trace, err := Curve("bursty", CurveParams{Rate: 3, Duration: 20 * time.Minute, HoldMin: time.Minute, HoldMax: 3 * time.Minute, Image: "python"}, 3)
+	require.NoError(t, err)
+	run := func() []byte {
+		r, err := Run(context.Background(), Options{Config: smallConfig(t), Trace: trace, CreateDelay: 30 * time.Second, Jitter: 0.2, Seed: 3})
+		require.NoError(t, err)
+		b, err := json.Marshal(r)
+		require.NoError(t, err)
+		return b
+	}
+	a, b := run(), run()
+	require.True(t, bytes.Equal(a, b), "%s\n%s", a, b)
+	var r Result
+	require.NoError(t, json.Unmarshal(a, &r))
+	require.Equal(t, len(trace), r.Requests)
+	require.Equal(t, r.Requests, r.Hits+r.ColdStarts+r.Failed)
+}
