@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -28,12 +29,13 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	curve := fs.String("curve", "", "a built-in curve instead of a trace: "+strings.Join(simulate.Curves, ", "))
 	rate := fs.Float64("rate", 0, "curve: mean acquires a minute (default 2)")
 	peak := fs.Float64("peak", 0, "curve spike and bursty: acquires a minute at the peak (default 10 x --rate)")
-	image := fs.String("image", "", "curve: the image acquired (default: the config's first pool)")
+	image := fs.String("image", "", "curve: the image acquired (required when the config has more than one pool)")
 	seed := fs.Uint64("seed", 1, "seed of the curve, the deploy-time jitter and failures")
 	jitter := fs.Float64("jitter", 0.2, "deploy time spread: create-delay x [1-j, 1+j]")
 	sched := fs.String("schedule", simulate.ScheduleCronKicked, "when passes run: cron-kicked (DigitalOcean Functions), cron, or serve")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	writeTrace := fs.String("write-trace", "", "also write the trace replayed (a curve's draw) to this file")
+	chart := fs.String("chart", "", "also write an HTML page charting ready, creating, in use and demand by minute")
 	useRedis := fs.Bool("redis", false, "run the scripts on the real Redis at REDIS_URL instead of an embedded one")
 	var createDelay, duration, holdMin, holdMax time.Duration
 	addDuration(fs, &createDelay, "create-delay", 30*time.Second, "how long a deployment takes")
@@ -74,10 +76,10 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 	} else {
 		img := *image
-		if img == "" {
-			if names := cfg.PoolNames(); len(names) > 0 {
-				img = names[0]
-			}
+		if names := cfg.PoolNames(); img == "" && len(names) == 1 {
+			img = names[0]
+		} else if img == "" {
+			return usageError(stderr, fs, "--image is required with a curve: the config's pools are %s", strings.Join(names, ", "))
 		}
 		trace, err = simulate.Curve(*curve, simulate.CurveParams{Rate: *rate, Peak: *peak, HoldMin: holdMin, HoldMax: holdMax,
 			Duration: duration, Image: img}, *seed)
@@ -89,7 +91,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 	}
 	if *writeTrace != "" {
-		f, err := os.Create(*writeTrace)
+		f, err := createFile(*writeTrace)
 		if err != nil {
 			return fail(stderr, err)
 		}
@@ -116,6 +118,20 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err != nil {
 		return fail(stderr, err)
 	}
+	if *chart != "" {
+		f, err := createFile(*chart)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		title := "hotpool simulate: " + *configPath + ", " + *tracePath + *curve
+		werr := simulate.WriteChart(f, title, res)
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return fail(stderr, werr)
+		}
+	}
 	if *asJSON {
 		b, _ := json.MarshalIndent(res, "", "  ")
 		fmt.Fprintln(stdout, string(b))
@@ -128,6 +144,14 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		res.SandboxMinutes, res.IdleMinutes, res.ExecutionMinutes, 100*res.Efficiency)
 	fmt.Fprintf(stdout, "at most %d sandboxes; %d API calls; %.1f simulated minutes\n", res.MaxSandboxes, res.APICalls, res.SimulatedMinutes)
 	return exitOK
+}
+
+// createFile creates path, and its directory when missing.
+func createFile(path string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	return os.Create(path)
 }
 
 // clearSimPrefix deletes a simulation's keys from a shared Redis.

@@ -63,6 +63,18 @@ type Result struct {
 	APICalls     int     `json:"api_calls"`
 	// SimulatedMinutes is the virtual time the replay took, drain included.
 	SimulatedMinutes float64 `json:"simulated_minutes"`
+	// Series is the replay minute by minute, for a chart (not in the JSON).
+	Series []Sample `json:"-"`
+}
+
+// Sample is one simulated minute: the sandboxes ready, creating and in use
+// at its end (every pool), and the acquires made during it.
+type Sample struct {
+	Minute   int
+	Ready    int
+	Creating int
+	InUse    int
+	Acquires int
 }
 
 // step is the harness's step: acquires land on it, and the 5 s passes too.
@@ -128,6 +140,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	h.Stats = simharness.Stats{}
 	start := h.Now()
 	next := 0
+	var series []Sample
+	acquires := 0
 	for next < len(o.Trace) || len(h.Leases()) > 0 || h.PendingClaims() > 0 {
 		if err := ctx.Err(); err != nil {
 			return Result{}, err
@@ -136,9 +150,21 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			d := o.Trace[next]
 			h.AcquireFor(ctx, d.Image, d.Hold)
 			next++
+			acquires++
 		}
 		if err := h.Step(ctx); err != nil {
 			return Result{}, fmt.Errorf("simulate: %w", err)
+		}
+		if elapsed := h.Now().Sub(start); elapsed%time.Minute == 0 {
+			snap, err := h.Store.Metrics(ctx, o.Config.PoolNames(), h.Now())
+			if err != nil {
+				return Result{}, fmt.Errorf("simulate: %w", err)
+			}
+			s := Sample{Minute: int(elapsed / time.Minute), Acquires: acquires}
+			for _, m := range snap.Pools {
+				s.Ready, s.Creating, s.InUse = s.Ready+m.Ready, s.Creating+m.Creating, s.InUse+m.InUse
+			}
+			series, acquires = append(series, s), 0
 		}
 		if h.Now().Sub(start) > o.Trace[len(o.Trace)-1].At+longest+2*time.Hour {
 			return Result{}, errors.New("simulate: the replay did not drain (leases still held two hours after the last hold ended)")
@@ -147,7 +173,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if len(h.Stats.Violations) > 0 {
 		return Result{}, fmt.Errorf("simulate: an invariant broke: %s", h.Stats.Violations[0])
 	}
-	return result(h.Stats, h.Now().Sub(start)), nil
+	r := result(h.Stats, h.Now().Sub(start))
+	r.Series = series
+	return r, nil
 }
 
 func schedule(name string) (simharness.Schedule, error) {

@@ -117,3 +117,17 @@ func TestRunIsDeterministic(t *testing.T) {
 	require.Equal(t, len(trace), r.Requests)
 	require.Equal(t, r.Requests, r.Hits+r.ColdStarts+r.Failed)
 }
+
+// The chart is one self-contained page: the figures, and a line per series
+// with a point per minute.
+func TestChartDrawsEverySeries(t *testing.T) {
+	r := Result{Requests: 3, Hits: 2, Series: []Sample{{Minute: 1, Ready: 2, Acquires: 1}, {Minute: 2, Ready: 1, InUse: 1, Acquires: 2}}}
+	var b bytes.Buffer
+	require.NoError(t, WriteChart(&b, "t <&>", r))
+	page := b.String()
+	require.Contains(t, page, "<title>t &lt;&amp;&gt;</title>")
+	require.Equal(t, 4, strings.Count(page, "<polyline"), "ready, creating, in use, demand")
+	require.Contains(t, page, "3: 2 hits")
+	require.NotContains(t, page, "<script")
+	require.NotContains(t, page, "http://www.w3.org/2000/svg\" width=\"0\"")
+}
