@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -159,7 +160,11 @@ func describePools(cfg *pool.Config) string {
 	var parts []string
 	for _, n := range cfg.PoolNames() {
 		p := cfg.Pools[n]
-		parts = append(parts, fmt.Sprintf("%s target_ready=%d max_ready=%d on_empty=%s", n, p.TargetReady, p.MaxReady, p.OnEmpty))
+		target := strconv.Itoa(p.TargetReady)
+		if p.Auto {
+			target = fmt.Sprintf("auto (%d-%d)", p.MinReady, p.MaxReady)
+		}
+		parts = append(parts, fmt.Sprintf("%s target_ready=%s max_ready=%d on_empty=%s", n, target, p.MaxReady, p.OnEmpty))
 	}
 	if cfg.DefaultPoolConfig != nil {
 		parts = append(parts, fmt.Sprintf("(any other image) target_ready=%d on_empty=%s", cfg.DefaultPoolConfig.TargetReady, cfg.DefaultPoolConfig.OnEmpty))

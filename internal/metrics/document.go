@@ -57,7 +57,9 @@ type PoolDoc struct {
 	Shutdown    bool    `json:"shutdown"`
 	Idle        bool    `json:"idle"`
 	Circuit     Circuit `json:"circuit"`
-	Misses      Misses  `json:"misses"`
+	// TargetWhy: for target_ready "auto", how the last pass chose target_ready.
+	TargetWhy string `json:"target_why,omitempty"`
+	Misses    Misses `json:"misses"`
 
 	Creates        int64 `json:"creates"`
 	CreatesFailed  int64 `json:"creates_failed"`
@@ -184,7 +186,13 @@ func buildPool(name string, m pool.PoolMetrics, cfg *pool.Config, managerShutdow
 	}
 	if cfg != nil {
 		if pc, err := cfg.Pool(name); err == nil {
-			p.TargetReady, p.MaxReady = pc.TargetReady, pc.MaxReady
+			p.TargetReady, p.MaxReady = pool.EffectiveTarget(pc, m.State), pc.MaxReady
+			if pc.Auto {
+				p.TargetWhy = m.State.AutoWhy
+				if p.TargetWhy == "" {
+					p.TargetWhy = "auto: no pass has sized it yet (min_ready)"
+				}
+			}
 			p.Idle = m.State.Idle(pc, now)
 		}
 	}

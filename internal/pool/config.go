@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ const (
 	DefaultHealthCheckInterval  = 60 * time.Second
 	DefaultOnEmpty              = OnEmptyCreate
 	DefaultCreateRetries        = 3
+	DefaultHitRateGoal          = 0.99 // target_ready "auto"
 	DefaultMaxConcurrentCreates = 10
 	DefaultRegion               = "nyc"
 	DefaultInstanceSize         = "apps-s-1vcpu-1gb"
@@ -70,7 +72,13 @@ const (
 
 // PoolConfig is one pool's policy; the names and defaults are the seed's.
 type PoolConfig struct {
+	// TargetReady is a number, or "auto" (Auto): the pool sizes itself from
+	// its acquire rate and its deploy time (AutoTarget), between MinReady and
+	// MaxReady.
 	TargetReady          int      `json:"target_ready"`
+	Auto                 bool     `json:"-"`
+	MinReady             int      `json:"min_ready"`
+	HitRateGoal          float64  `json:"hit_rate_goal"` // auto: the share of acquires the pool should serve warm
 	MaxReady             int      `json:"max_ready"`
 	IdleTimeout          Duration `json:"idle_timeout"`
 	ScaleDownDelay       Duration `json:"scale_down_delay"`
@@ -203,6 +211,7 @@ func DefaultPool() PoolConfig {
 		HealthCheckInterval:  Duration(DefaultHealthCheckInterval),
 		OnEmpty:              DefaultOnEmpty,
 		CreateRetries:        DefaultCreateRetries,
+		HitRateGoal:          DefaultHitRateGoal,
 	}
 }
 
@@ -231,12 +240,25 @@ func DefaultConfig() Config {
 func (p *PoolConfig) UnmarshalJSON(b []byte) error {
 	type plain PoolConfig
 	v := plain(DefaultPool())
+	// target_ready "auto": decoded as 0, with Auto set.
+	var probe struct {
+		TargetReady json.RawMessage `json:"target_ready"`
+	}
+	auto := false
+	if json.Unmarshal(b, &probe) == nil && string(bytes.TrimSpace(probe.TargetReady)) == `"auto"` {
+		auto = true
+		b = autoRE.ReplaceAll(b, []byte(`"target_ready":0`))
+	}
 	if err := strictDecode(b, &v); err != nil {
 		return err
 	}
 	*p = PoolConfig(v)
+	p.Auto = auto
 	return nil
 }
+
+// autoRE finds target_ready's "auto" in a pool's JSON.
+var autoRE = regexp.MustCompile(`"target_ready"\s*:\s*"auto"`)
 
 // UnmarshalJSON fills absent fields with defaults and rejects unknown fields.
 func (c *Config) UnmarshalJSON(b []byte) error {

@@ -179,8 +179,17 @@ func (l *linter) value(n *yaml.Node, t reflect.Type, path string) (any, bool) {
 	}
 	switch t.Kind() {
 	case reflect.Int:
+		if n.Tag == "!!str" && n.Value == "auto" && strings.HasSuffix(path, ".target_ready") {
+			return "auto", true // PoolConfig.UnmarshalJSON reads it
+		}
 		if n.Tag == "!!int" {
 			if v, err := strconv.Atoi(n.Value); err == nil {
+				return v, true
+			}
+		}
+	case reflect.Float64:
+		if n.Tag == "!!float" || n.Tag == "!!int" {
+			if v, err := strconv.ParseFloat(n.Value, 64); err == nil {
 				return v, true
 			}
 		}
@@ -255,6 +264,8 @@ func kindWord(t reflect.Type) string {
 	switch t.Kind() {
 	case reflect.Int:
 		return "a whole number"
+	case reflect.Float64:
+		return "a number"
 	case reflect.Bool:
 		return "true or false"
 	case reflect.String:

@@ -104,7 +104,18 @@ type PoolState struct {
 	CircuitOpenUntil    time.Time `json:"circuit_open_until,omitzero"` // no creates before this
 	CircuitReason       string    `json:"circuit_reason,omitempty"`
 	BelowTargetSince    time.Time `json:"below_target_since,omitzero"` // for refill lag
-	Stats               PoolStats `json:"stats"`
+	// target_ready "auto" (auto.go): the acquire rates (a minute) as of
+	// RateAt, the deploy time's running p90, and the target the last pass
+	// chose with its reason.
+	RateFast  float64   `json:"rate_fast,omitempty"`
+	RateSlow  float64   `json:"rate_slow,omitempty"`
+	RateAt    time.Time `json:"rate_at,omitzero"`
+	RateSince time.Time `json:"rate_since,omitzero"` // the first acquire counted
+
+	DeployP90  time.Duration `json:"deploy_p90,omitempty"`
+	AutoTarget int           `json:"auto_target,omitempty"`
+	AutoWhy    string        `json:"auto_why,omitempty"`
+	Stats      PoolStats     `json:"stats"`
 }
 
 // Idle reports whether the pool is in the seed's IDLE state at now under pc:

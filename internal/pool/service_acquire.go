@@ -103,8 +103,9 @@ func (s *Service) Acquire(ctx context.Context, r AcquireRequest) (Acquired, erro
 		CreateDeadline:   start.Add(s.o.Config.CreateTimeout.D()),
 		Dynamic:          s.o.Config.Dynamic(r.Image),
 		MaxDynamicPools:  s.o.Config.MaxDynamicPools,
-		Fills:            pc.TargetReady > 0,
+		Fills:            pc.TargetReady > 0 || pc.Auto,
 		WarmMargin:       WarmMargin(s.o.Config, pc),
+		Auto:             pc.Auto,
 		Now:              start,
 	}
 	var res AcquireResult
@@ -120,7 +121,7 @@ func (s *Service) Acquire(ctx context.Context, r AcquireRequest) (Acquired, erro
 	if err != nil {
 		return Acquired{}, inPool(r.Image, storeErr(err))
 	}
-	if s.o.Kick != nil && (res.Claim != nil || pc.TargetReady > 0) {
+	if s.o.Kick != nil && (res.Claim != nil || pc.TargetReady > 0 || pc.Auto) {
 		s.o.Kick()
 	}
 	if res.Claim != nil {

@@ -46,7 +46,7 @@ func (s *Service) WarmUp(ctx context.Context, timeout time.Duration) (WarmUpStat
 		}
 		st := WarmUpStatus{Done: true, Pools: make(map[string]WarmUpPool, len(names))}
 		for _, n := range names {
-			wp := WarmUpPool{Ready: snap.Pools[n].Ready, Target: s.o.Config.Pools[n].TargetReady}
+			wp := WarmUpPool{Ready: snap.Pools[n].Ready, Target: EffectiveTarget(*s.o.Config.Pools[n], snap.Pools[n].State)}
 			st.Pools[n] = wp
 			if wp.Ready < wp.Target {
 				st.Done = false

@@ -45,6 +45,8 @@ type AcquireParams struct {
 	// WarmMargin: a sandbox is handed out only while its warm deadline is at
 	// least this far away (WarmMargin of the pool's config).
 	WarmMargin time.Duration
+	// Auto: the pool's target_ready is "auto"; the acquire updates its rates.
+	Auto bool
 	// Now is when the acquire happens. The acquire latency is not the
 	// Store's: the Service measures it and records it off the caller's path
 	// through LatencyRecorder.
@@ -226,6 +228,11 @@ type PoolUpdate struct {
 	LastHealthCheckAt *time.Time
 	BelowTargetSince  *time.Time      // zero time clears it and records a refill-lag sample
 	HealthResult      map[string]bool // sandbox id → healthy (definite answers only)
+	// An auto pool's deploy-time p90 (nil: leave) and the target chosen
+	// with its reason (nil: leave).
+	DeployP90  *time.Duration
+	AutoTarget *int
+	AutoWhy    string
 }
 
 // Activator is implemented by stores that can make pools active now without

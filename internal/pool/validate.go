@@ -168,7 +168,13 @@ func (c *Config) Validate() error {
 
 func (p *PoolConfig) validate(path string, ps *problems) {
 	if p.TargetReady < 0 {
-		ps.add(path+".target_ready", "must be >= 0")
+		ps.add(path+".target_ready", "must be >= 0, or \"auto\"")
+	}
+	if p.MinReady < 0 || p.MinReady > p.MaxReady {
+		ps.add(path+".min_ready", "must be 0 to max_ready (%d)", p.MaxReady)
+	}
+	if p.HitRateGoal <= 0 || p.HitRateGoal >= 1 {
+		ps.add(path+".hit_rate_goal", "must be between 0 and 1 (such as 0.99)")
 	}
 	if p.MaxReady < 0 {
 		ps.add(path+".max_ready", "must be >= 0")

@@ -45,7 +45,8 @@ type poolPlan struct {
 	update       pool.PoolUpdate
 	changed      bool
 	want         int
-	collect      bool // forgotten in this pass (planCollect)
+	collect      bool            // forgotten in this pass (planCollect)
+	deploys      []time.Duration // create-to-ready of the sandboxes marked ready in this pass
 }
 
 type planner struct {
@@ -191,6 +192,23 @@ func (p *planner) classify(pp *poolPlan) {
 
 func (p *planner) planPool(pp *poolPlan) {
 	pp.failures = pp.state.ConsecutiveFailures
+	if pp.pc.Auto {
+		// Sized from what the pool has seen (pool/auto.go); the chosen
+		// target is written only when it changes.
+		target, why := pool.AutoTarget(pp.pc, pp.state, p.now)
+		pp.pc.TargetReady = target
+		if target != pp.state.AutoTarget || pp.state.AutoWhy == "" {
+			pp.update.AutoTarget, pp.update.AutoWhy = &target, why
+			pp.changed = true
+		}
+	}
+	defer func() {
+		if pp.pc.Auto && len(pp.deploys) > 0 {
+			p90 := pool.NextDeployP90(pp.state.DeployP90, pp.deploys)
+			pp.update.DeployP90 = &p90
+			pp.changed = true
+		}
+	}()
 	p.classify(pp)
 	recs := pp.records // owned by this plan: sorted in place
 	sort.Slice(recs, func(i, j int) bool {
@@ -277,6 +295,9 @@ func (p *planner) planCreating(pp *poolPlan, sb pool.Sandbox) {
 		wd := WarmDeadline(pp.pc, sb.ID, p.now)
 		p.emit(Action{Kind: KindMarkReady, Pool: sb.Pool, SandboxID: sb.ID, AppID: app.ID, URL: app.URL, WarmDeadline: wd})
 		leave()
+		if !sb.CreatedAt.IsZero() {
+			pp.deploys = append(pp.deploys, p.now.Sub(sb.CreatedAt))
+		}
 		// A success ends the streak (as markready.lua does): failures on
 		// either side of it are not consecutive. Records are walked in
 		// creation order, which is the order their outcomes arrive.

@@ -705,3 +705,25 @@ func TestPlan_CancelledClaimSandboxesBeyondTargetGo(t *testing.T) {
 	require.Empty(t, reasons(as, KindMarkDeleting), "below target it serves")
 	require.Len(t, ofKind(as, KindCreate), 1)
 }
+
+// An auto pool fills to the target its rates and deploy time call for, and
+// the pass records the target, its reason and the deploy samples.
+func TestPlan_AutoPoolSizesItself(t *testing.T) {
+	cfg := testConfig()
+	pc := cfg.Pools["py"]
+	pc.Auto, pc.TargetReady, pc.MinReady, pc.MaxReady = true, 0, 1, 20
+	w := newWorld().poolState("py", func(s *pool.PoolState) {
+		s.RateFast, s.RateSlow, s.RateAt, s.RateSince = 2, 2*(1-0.3679), t0, t0.Add(-time.Hour)
+		s.DeployP90 = 45 * time.Second
+	})
+	w.creating("c1", pool.PhaseActive) // marked ready in this pass: a deploy sample
+	as := Plan(w.obs, cfg, t0)
+	want, _ := pool.AutoTarget(*pc, w.obs.State.Pools["py"], t0)
+	require.Equal(t, 7, want)
+	require.Len(t, ofKind(as, KindCreate), want-1, "to target, counting the one marked ready")
+	u, ok := update(as, "py")
+	require.True(t, ok)
+	require.Equal(t, want, *u.AutoTarget)
+	require.Contains(t, u.AutoWhy, "acquires/min")
+	require.NotNil(t, u.DeployP90)
+}

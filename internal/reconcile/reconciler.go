@@ -236,7 +236,7 @@ func (r *Reconciler) summarize(ctx context.Context, obs Observation, now time.Ti
 		pr.Ready, pr.Creating, pr.InUse, pr.Deleting = m.Ready, m.Creating, m.InUse, m.Deleting
 		st := m.State
 		if pc, err := r.cfg.Pool(name); err == nil {
-			pr.Target = pc.TargetReady
+			pr.Target = pool.EffectiveTarget(pc, st)
 			if snap.ManagerShutdown || st.Shutdown {
 				// A shut pool is held at nothing: it is not below its
 				// target, so it keeps no RunFor or Run loop polling.

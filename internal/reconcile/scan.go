@@ -56,7 +56,7 @@ func ListReason(st pool.Observed, cfg *pool.Config, now time.Time) string {
 		if now.Sub(ps.LastHealthCheckAt) >= every {
 			return ScanDue
 		}
-		if !shut && pc.TargetReady > 0 && !ps.Idle(pc, now) {
+		if !shut && (pool.EffectiveTarget(pc, ps) > 0 || pc.Auto) && !ps.Idle(pc, now) {
 			activeWantsSandboxes = true
 		}
 	}

@@ -42,7 +42,7 @@ func (s *Store) Acquire(ctx context.Context, p pool.AcquireParams) (pool.Acquire
 	arr, err := s.runKeys(ctx, op, scriptAcquire, keys,
 		p.Pool, msArg(p.Now), durMs(p.LeaseTTL), p.LeaseTokenHash, idem, string(p.OnEmpty), strconv.Itoa(p.Caps.MaxTotal), strconv.Itoa(p.Caps.MaxConcurrentCreates),
 		p.ClaimHash, p.NewSandboxID, msArg(p.CreateDeadline), p.IdempotencyNonce,
-		flag(p.Dynamic), strconv.Itoa(p.MaxDynamicPools), flag(p.Fills), durMs(p.WarmMargin))
+		flag(p.Dynamic), strconv.Itoa(p.MaxDynamicPools), flag(p.Fills), durMs(p.WarmMargin), flag(p.Auto))
 	if err != nil {
 		return pool.AcquireResult{}, err
 	}

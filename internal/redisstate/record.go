@@ -2,6 +2,7 @@ package redisstate
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -142,6 +143,13 @@ func poolStateFrom(name string, m map[string]string) pool.PoolState {
 		CircuitOpenUntil:    fromMs(m["circuit_open_until"]),
 		CircuitReason:       m["circuit_reason"],
 		BelowTargetSince:    fromMs(m["below_target_since"]),
+		RateFast:            atof(m["rate_fast"]),
+		RateSlow:            atof(m["rate_slow"]),
+		RateAt:              fromMs(m["rate_at"]),
+		RateSince:           fromMs(m["rate_since"]),
+		DeployP90:           time.Duration(atoi64(m["deploy_p90_ms"])) * time.Millisecond,
+		AutoTarget:          int(atoi64(m["auto_target"])),
+		AutoWhy:             m["auto_why"],
 		Stats:               st,
 	}
 }
@@ -158,4 +166,13 @@ func latencyBucket(d time.Duration) int {
 		}
 	}
 	return len(pool.LatencyBucketsMs)
+}
+
+// atof reads a float a script wrote ("" and garbage are 0).
+func atof(s string) float64 {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0
+	}
+	return f
 }

@@ -130,7 +130,13 @@ func (s *Store) UpdatePool(ctx context.Context, f pool.Fence, poolName string, u
 		}
 		return msArg(*t)
 	}
-	args := []any{f.Token, poolName, msArg(now), opt(u.LastScaleDownAt), opt(u.LastHealthCheckAt), opt(u.BelowTargetSince)}
+	args := []any{f.Token, poolName, msArg(now), opt(u.LastScaleDownAt), opt(u.LastHealthCheckAt), opt(u.BelowTargetSince), "", "", u.AutoWhy}
+	if u.DeployP90 != nil {
+		args[6] = durMs(*u.DeployP90)
+	}
+	if u.AutoTarget != nil {
+		args[7] = strconv.Itoa(*u.AutoTarget)
+	}
 	for id, ok := range u.HealthResult {
 		v := "0"
 		if ok {

@@ -112,3 +112,29 @@ func TestOutboxTrimLeavesItsMark(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, first[0].ID, f.rdb.HGet(f.ctx, f.s.Keys().Manager(), "events_trimmed_to").Val())
 }
+
+// An auto pool's acquires update its two rates (a minute, pool/auto.go);
+// other pools' acquires write nothing of the kind.
+func TestAutoPoolAcquiresCountDemand(t *testing.T) {
+	for _, open := range []func(*testing.T) *fixture{newFixture, newMiniFixture} {
+		f := open(t)
+		f.ready("a", at(0))
+		f.ready("b", at(0))
+		p := acquireParams(at(time.Minute), "h1")
+		p.Auto = true
+		_, err := f.s.Acquire(f.ctx, p)
+		require.NoError(t, err)
+		h := f.rdb.HGetAll(f.ctx, f.s.Keys().Pool(testPool)).Val()
+		require.Equal(t, "0.200000", h["rate_fast"], "one acquire over a 5-minute constant")
+		require.Equal(t, "0.016667", h["rate_slow"])
+		require.Equal(t, msStr(at(time.Minute)), h["rate_since"])
+		p.Auto, p.LeaseTokenHash = false, "h2"
+		_, err = f.s.Acquire(f.ctx, p)
+		require.NoError(t, err)
+		require.Equal(t, "0.200000", f.rdb.HGet(f.ctx, f.s.Keys().Pool(testPool), "rate_fast").Val())
+		obs, err := f.s.Observe(f.ctx, at(time.Minute))
+		require.NoError(t, err)
+		require.InDelta(t, 0.2, obs.Pools[testPool].RateFast, 1e-9)
+		require.Equal(t, at(time.Minute), obs.Pools[testPool].RateSince)
+	}
+}

@@ -21,6 +21,9 @@
 -- ARGV[17] "1" when default_pool_config serves the pool (a dynamic pool)
 -- ARGV[18] max_dynamic_pools
 -- ARGV[19] "1" when the pool's config has a target_ready (reconcile fills it)
+-- ARGV[21] "1" when the pool's target_ready is "auto": every acquire (a warm
+--          lease, a cold claim, a final miss) updates its acquire rates
+--          (rate_fast, rate_slow a minute, rate_at; pool.AcquireRate)
 -- ARGV[20] warm margin (ms): a sandbox is handed out only while its warm
 --          deadline is at least this far away (pool.WarmMargin), so a slow
 --          clock here never hands one out past max_warm_age
@@ -52,6 +55,7 @@ local max_total, max_cc = tonumber(ARGV[11]), tonumber(ARGV[12])
 local claim_hash, new_id, create_deadline, idem_nonce = ARGV[13], ARGV[14], ARGV[15], ARGV[16]
 local dynamic, max_dynamic, fills = ARGV[17] == '1', tonumber(ARGV[18]), ARGV[19] == '1'
 local warm_margin = num(ARGV[20])
+local auto = ARGV[21] == '1'
 local now, ttl = tonumber(now_s), tonumber(ttl_s)
 
 -- An idempotent repeat replays what it got before: the warm lease while it
@@ -78,7 +82,20 @@ end
 -- One read of the pool: its flags (manager_shutdown mirrors the manager's, see
 -- touch_pool) and the counters this acquire adds to.
 local ph = redis.call('HMGET', pk.hash, 'shutdown', 'manager_shutdown', 'circuit_open_until',
-  'acquires_from_pool', 'warm_age_ms_sum', 'exhausted_event_at')
+  'acquires_from_pool', 'warm_age_ms_sum', 'exhausted_event_at', 'rate_fast', 'rate_slow', 'rate_at')
+
+-- An auto pool's demand: each acquire adds one to two exponentially
+-- weighted rates a minute (time constants 5 and 60 minutes, pool/auto.go).
+local TAU_FAST, TAU_SLOW = 300000, 3600000
+local function count_demand()
+  if not auto then return end
+  local dt = math.max(now - num(ph[9]), 0)
+  local fast = num(ph[7]) * math.exp(-dt / TAU_FAST) + 60000 / TAU_FAST
+  local slow = num(ph[8]) * math.exp(-dt / TAU_SLOW) + 60000 / TAU_SLOW
+  redis.call('HSET', pk.hash, 'rate_fast', string.format('%.6f', fast), 'rate_slow', string.format('%.6f', slow),
+    'rate_at', now_s)
+  redis.call('HSETNX', pk.hash, 'rate_since', now_s)
+end
 local function shutdown_miss()
   redis.call('HINCRBY', pk.hash, 'misses_shutdown', 1)
   return { SHUTDOWN }
@@ -111,6 +128,7 @@ while true do
         redis.call('SET', K_IDEM, id, 'PX', ttl_s)
         redis.call('HSET', sk, 'idem_key', K_IDEM, 'idem_nonce', idem_nonce)
       end
+      count_demand()
       emit('sandbox.acquired', pool, id, now_s, 'pool')
       -- What a lease holder needs, from the read above (no second read),
       -- positionally: the reply is the hot path's biggest cost after the calls.
@@ -126,6 +144,7 @@ end
 local EXHAUSTED_EVERY_MS = 10000
 local function exhausted(counter, why)
   redis.call('HINCRBY', pk.hash, counter, 1)
+  count_demand()
   if now - num(ph[6]) >= EXHAUSTED_EVERY_MS then
     emit('pool.exhausted', pool, '', now_s, why)
     redis.call('HSET', pk.hash, 'exhausted_event_at', now_s)
@@ -186,6 +205,7 @@ redis.call('HINCRBY', pk.hash, 'claims_creating', 1)
 redis.call('HSET', K_CLAIM, 'hash', claim_hash, 'pool', pool, 'sandbox_id', new_id, 'attempts', '1',
   'failed', '0', 'created_at', now_s, 'lease_ttl_ms', ttl_s)
 redis.call('ZADD', K_CLAIMS, now_s, claim_hash)
+count_demand()
 if use_idem == '1' then
   -- A retry with the same key finds this claim, for as long as it can
   -- still be served (its lease, and an hour for the attempts).

@@ -11,7 +11,9 @@
 -- ARGV[10] below target since (unix ms; "" leave; "0" clear and record a
 --          refill-lag sample when it was set; otherwise set unless already set,
 --          so the earliest time is kept)
--- ARGV[11..] health results: sandbox id, "1" healthy | "0" unhealthy, ...
+-- ARGV[11] deploy time p90 (ms; "" leave)   ARGV[12] auto target ("" leave)
+-- ARGV[13] auto target's reason
+-- ARGV[14..] health results: sandbox id, "1" healthy | "0" unhealthy, ...
 --          (only ready sandboxes of this pool are touched)
 -- Returns {0}; {6} not leader.
 -- @lib
@@ -34,7 +36,9 @@ if below == '0' then
 elseif below ~= '' then
   redis.call('HSETNX', pk.hash, 'below_target_since', below)
 end
-for i = 11, #ARGV, 2 do
+if ARGV[11] ~= '' then redis.call('HSET', pk.hash, 'deploy_p90_ms', ARGV[11]) end
+if ARGV[12] ~= '' then redis.call('HSET', pk.hash, 'auto_target', ARGV[12], 'auto_why', ARGV[13]) end
+for i = 14, #ARGV, 2 do
   local sk = SB_PREFIX .. ARGV[i]
   local r = redis.call('HMGET', sk, 'state', 'pool')
   if r[1] == 'ready' and r[2] == pool then

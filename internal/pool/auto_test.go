@@ -1,0 +1,90 @@
+package pool
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestPoissonQuantile(t *testing.T) {
+	require.Equal(t, 0, poissonQuantile(0, 0.99))
+	// Poisson(1): P(N<=3) = 0.981, P(N<=4) = 0.996.
+	require.Equal(t, 4, poissonQuantile(1, 0.99))
+	require.Equal(t, 3, poissonQuantile(1, 0.95))
+	// Poisson(10): P(N<=17) = 0.986, P(N<=18) = 0.993.
+	require.Equal(t, 18, poissonQuantile(10, 0.99))
+}
+
+func TestAutoTargetCoversTheRefillsInFlight(t *testing.T) {
+	pc := DefaultPool()
+	pc.Auto, pc.MinReady, pc.MaxReady = true, 1, 20
+	now := time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)
+	// 2 acquires a minute for an hour, a measured 45 s deploy: λT = 2 × 1 min = 2.
+	st := PoolState{RateFast: 2, RateSlow: 2 * (1 - 0.3679), RateAt: now, RateSince: now.Add(-time.Hour), DeployP90: 45 * time.Second}
+	require.InDelta(t, 2, st.AcquireRate(now), 0.01)
+	target, why := AutoTarget(pc, st, now)
+	require.Equal(t, poissonQuantile(2, 0.99)+1, target) // P(N<=5 | 2) = 0.983, <=6: 0.995: 7
+	require.Equal(t, 7, target)
+	require.Contains(t, why, "2.00 acquires/min")
+	require.Contains(t, why, "measured deploy p90 45s")
+
+	never, why := AutoTarget(pc, PoolState{}, now)
+	require.Equal(t, 1, never, "no demand seen: min_ready")
+	require.Contains(t, why, "held to [1, 20]")
+	pc.MaxReady = 4
+	capped, _ := AutoTarget(pc, st, now)
+	require.Equal(t, 4, capped)
+
+	// A pool seen for a minute only is not taken for an idle one.
+	young := PoolState{RateFast: 0.2 * 2, RateSlow: 2.0 / 60, RateAt: now, RateSince: now.Add(-time.Minute)}
+	require.InDelta(t, 2, young.AcquireRate(now), 0.3)
+	// Demand that stopped decays.
+	require.Less(t, st.AcquireRate(now.Add(time.Hour)), 0.8)
+}
+
+func TestEffectiveTargetAndDeployP90(t *testing.T) {
+	pc := DefaultPool()
+	pc.TargetReady = 3
+	require.Equal(t, 3, EffectiveTarget(pc, PoolState{AutoTarget: 9}))
+	pc.Auto, pc.MinReady, pc.MaxReady = true, 2, 8
+	require.Equal(t, 2, EffectiveTarget(pc, PoolState{}))
+	require.Equal(t, 8, EffectiveTarget(pc, PoolState{AutoTarget: 9}))
+
+	require.Equal(t, 40*time.Second, NextDeployP90(0, []time.Duration{40 * time.Second}))
+	p := NextDeployP90(0, nil)
+	for range 400 { // 90% at 30 s, 10% at 60 s: the estimate settles between them, near the top
+		for i := range 10 {
+			d := 30 * time.Second
+			if i == 0 {
+				d = 60 * time.Second
+			}
+			p = NextDeployP90(p, []time.Duration{d})
+		}
+	}
+	require.Greater(t, p, 30*time.Second)
+	require.Less(t, p, 60*time.Second)
+}
+
+func TestTargetReadyAuto(t *testing.T) {
+	c, err := ParseConfig([]byte(`{"pools": {"python": {"target_ready": "auto", "min_ready": 1, "max_ready": 12, "hit_rate_goal": 0.95}}}`))
+	require.NoError(t, err)
+	p := c.Pools["python"]
+	require.True(t, p.Auto)
+	require.Equal(t, 0, p.TargetReady)
+	require.Equal(t, 0.95, p.HitRateGoal)
+	y, err := ParseConfig([]byte("pools:\n  python:\n    target_ready: auto\n"))
+	require.NoError(t, err)
+	require.True(t, y.Pools["python"].Auto)
+	require.Equal(t, DefaultHitRateGoal, y.Pools["python"].HitRateGoal)
+	for in, want := range map[string]string{
+		`{"pools": {"python": {"target_ready": "lots"}}}`:                     "pools.python.target_ready: want a whole number",
+		`{"pools": {"python": {"target_ready": "auto", "min_ready": 11}}}`:    "pools.python.min_ready: must be 0 to max_ready (10)",
+		`{"pools": {"python": {"target_ready": "auto", "hit_rate_goal": 1}}}`: "hit_rate_goal: must be between 0 and 1",
+	} {
+		_, err := ParseConfig([]byte(in))
+		require.Error(t, err, in)
+		require.True(t, strings.Contains(err.Error(), want), "%s: %v", in, err)
+	}
+}
