@@ -21,21 +21,7 @@ func BenchmarkAcquire(b *testing.B) {
 	if err := s.Preload(ctx); err != nil {
 		b.Fatal(err)
 	}
-	fence := pool.Fence{Token: "bench"}
-	if ok, err := s.Lock(ctx, fence, time.Hour, t0); err != nil || !ok {
-		b.Fatalf("lock: %v %v", ok, err)
-	}
-	caps := pool.Caps{MaxReady: b.N + 1, MaxTotal: -1, MaxConcurrentCreates: 10}
-	for i := 0; i < b.N; i++ {
-		id := fmt.Sprintf("sb%08d", i)
-		if err := s.Reserve(ctx, fence, pool.ReserveParams{Pool: testPool, SandboxID: id, Caps: caps,
-			CreateDeadline: at(time.Hour), Now: t0}); err != nil {
-			b.Fatal(err)
-		}
-		if err := s.MarkReady(ctx, fence, id, "app", "https://x", at(time.Hour), t0); err != nil {
-			b.Fatal(err)
-		}
-	}
+	caps := seedReady(b, s, b.N)
 	p := pool.AcquireParams{Pool: testPool, OnEmpty: pool.OnEmptyFail, Caps: caps, LeaseTTL: 15 * time.Minute,
 		LeaseTokenHash: pool.HashToken("lease"), Now: at(time.Minute)}
 	b.ReportAllocs()
@@ -76,21 +62,7 @@ func BenchmarkAcquireDurability(b *testing.B) {
 			ctx := context.Background()
 			prefix := redistest.Prefix(b)
 			s := New(primary.Client(), prefix, WithDurability(replicas, 5*time.Second))
-			fence := pool.Fence{Token: "bench"}
-			if ok, err := s.Lock(ctx, fence, time.Hour, t0); err != nil || !ok {
-				b.Fatalf("lock: %v %v", ok, err)
-			}
-			caps := pool.Caps{MaxReady: b.N + 1, MaxTotal: -1, MaxConcurrentCreates: 10}
-			for i := 0; i < b.N; i++ {
-				id := fmt.Sprintf("sb%08d", i)
-				if err := s.Reserve(ctx, fence, pool.ReserveParams{Pool: testPool, SandboxID: id, Caps: caps,
-					CreateDeadline: at(time.Hour), Now: t0}); err != nil {
-					b.Fatal(err)
-				}
-				if err := s.MarkReady(ctx, fence, id, "app", "https://x", at(time.Hour), t0); err != nil {
-					b.Fatal(err)
-				}
-			}
+			caps := seedReady(b, s, b.N)
 			p := pool.AcquireParams{Pool: testPool, OnEmpty: pool.OnEmptyFail, Caps: caps, LeaseTTL: 15 * time.Minute,
 				LeaseTokenHash: pool.HashToken("lease"), Now: at(time.Minute)}
 			b.ReportAllocs()
@@ -102,4 +74,27 @@ func BenchmarkAcquireDurability(b *testing.B) {
 			}
 		})
 	}
+}
+
+// seedReady makes n ready sandboxes of testPool, as reconcile would, and
+// returns caps that hold them all.
+func seedReady(b *testing.B, s *Store, n int) pool.Caps {
+	b.Helper()
+	ctx := context.Background()
+	fence := pool.Fence{Token: "bench"}
+	if ok, err := s.Lock(ctx, fence, time.Hour, t0); err != nil || !ok {
+		b.Fatalf("lock: %v %v", ok, err)
+	}
+	caps := pool.Caps{MaxReady: n + 1, MaxTotal: -1, MaxConcurrentCreates: 10}
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("sb%08d", i)
+		if err := s.Reserve(ctx, fence, pool.ReserveParams{Pool: testPool, SandboxID: id, Caps: caps,
+			CreateDeadline: at(time.Hour), Now: t0}); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.MarkReady(ctx, fence, id, "app", "https://x", at(time.Hour), t0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return caps
 }
