@@ -77,18 +77,16 @@ func (s *Service) Acquire(ctx context.Context, r AcquireRequest) (Acquired, erro
 	if r.IdempotencyKey != "" && !ValidIdempotencyKey(r.IdempotencyKey) {
 		return Acquired{}, InvalidField("idempotency_key", "must be 1-%d printable ASCII characters", MaxIdempotencyKeyLen)
 	}
-	var leaseToken, nonce string
+	var leaseToken, claimID, nonce string
 	if r.IdempotencyKey != "" {
 		// Derived from a nonce the record keeps, never stored: a repeat
-		// answers the same token, a new acquisition with the key another.
+		// answers the same token and claim, a new acquisition with the key
+		// another.
 		nonce = s.o.NewToken()
 		leaseToken = s.o.Secrets.IdempotentLeaseToken(r.Image, r.IdempotencyKey, nonce)
-	} else {
-		leaseToken = s.o.NewToken()
-	}
-	claimID := s.o.NewToken()
-	if r.IdempotencyKey != "" {
 		claimID = s.o.Secrets.IdempotentClaimID(r.Image, r.IdempotencyKey, nonce)
+	} else {
+		leaseToken, claimID = s.o.NewToken(), s.o.NewToken()
 	}
 	p := AcquireParams{
 		Pool:             r.Image,
@@ -127,10 +125,10 @@ func (s *Service) Acquire(ctx context.Context, r AcquireRequest) (Acquired, erro
 	if res.Claim != nil {
 		if res.Replayed {
 			// The claim the first acquisition made, its id derived again
-			// from the nonce the claim kept and checked against its hash.
+			// from the nonce the claim kept.
 			claimID = s.o.Secrets.IdempotentClaimID(r.Image, r.IdempotencyKey, res.IdempotencyNonce)
-			if !TokensEqual(HashToken(claimID), res.Claim.Hash) {
-				return Acquired{}, inPool(r.Image, ErrLeaseMismatch)
+			if err := matchesRecord(r.Image, claimID, res.Claim.Hash); err != nil {
+				return Acquired{}, err
 			}
 		}
 		return Acquired{Claim: &PendingClaim{ID: claimID, Pool: r.Image, Status: string(StateCreating), RetryAfter: ClaimRetryAfter},
@@ -140,8 +138,8 @@ func (s *Service) Acquire(ctx context.Context, r AcquireRequest) (Acquired, erro
 		// The first acquisition's token, from the nonce its record kept,
 		// checked against the hash the record holds.
 		leaseToken = s.o.Secrets.IdempotentLeaseToken(r.Image, r.IdempotencyKey, res.IdempotencyNonce)
-		if !TokensEqual(HashToken(leaseToken), res.LeaseTokenHash) {
-			return Acquired{}, inPool(r.Image, ErrLeaseMismatch)
+		if err := matchesRecord(r.Image, leaseToken, res.LeaseTokenHash); err != nil {
+			return Acquired{}, err
 		}
 	}
 	a := s.lease(res, leaseToken)
@@ -151,6 +149,15 @@ func (s *Service) Acquire(ctx context.Context, r AcquireRequest) (Acquired, erro
 		s.recordLatency(ctx, r.Image, SourcePool, answered.Sub(received))
 	}
 	return a, nil
+}
+
+// matchesRecord checks a token derived again for a replay against the hash
+// its record holds: a record that does not match is handed to nobody.
+func matchesRecord(image, token, hash string) error {
+	if !TokensEqual(HashToken(token), hash) {
+		return inPool(image, ErrLeaseMismatch)
+	}
+	return nil
 }
 
 func (s *Service) lease(res AcquireResult, leaseToken string) Acquired {

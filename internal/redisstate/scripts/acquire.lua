@@ -21,12 +21,12 @@
 -- ARGV[17] "1" when default_pool_config serves the pool (a dynamic pool)
 -- ARGV[18] max_dynamic_pools
 -- ARGV[19] "1" when the pool's config has a target_ready (reconcile fills it)
--- ARGV[21] "1" when the pool's target_ready is "auto": every acquire (a warm
---          lease, a cold claim, a final miss) updates its acquire rates
---          (rate_fast, rate_slow a minute, rate_at; pool.AcquireRate)
 -- ARGV[20] warm margin (ms): a sandbox is handed out only while its warm
 --          deadline is at least this far away (pool.WarmMargin), so a slow
 --          clock here never hands one out past max_warm_age
+-- ARGV[21] "1" when the pool's target_ready is "auto": every acquire (a warm
+--          lease, a cold claim, a final miss) updates its acquire rates
+--          (rate_fast, rate_slow a minute, rate_at, rate_since; pool.AcquireRate)
 -- A dynamic pool Redis does not know yet is written only when this acquire
 -- leaves it holding a sandbox (a cold claim) or, with a target, to be filled;
 -- otherwise the miss writes nothing at all (no record, counter or event), so
@@ -92,9 +92,13 @@ local function count_demand()
   local dt = math.max(now - num(ph[9]), 0)
   local fast = num(ph[7]) * math.exp(-dt / TAU_FAST) + 60000 / TAU_FAST
   local slow = num(ph[8]) * math.exp(-dt / TAU_SLOW) + 60000 / TAU_SLOW
-  redis.call('HSET', pk.hash, 'rate_fast', string.format('%.6f', fast), 'rate_slow', string.format('%.6f', slow),
-    'rate_at', now_s)
-  redis.call('HSETNX', pk.hash, 'rate_since', now_s)
+  if ph[9] then
+    redis.call('HSET', pk.hash, 'rate_fast', string.format('%.6f', fast), 'rate_slow', string.format('%.6f', slow),
+      'rate_at', now_s)
+  else -- the first acquire counted also starts the history
+    redis.call('HSET', pk.hash, 'rate_fast', string.format('%.6f', fast), 'rate_slow', string.format('%.6f', slow),
+      'rate_at', now_s, 'rate_since', now_s)
+  end
 end
 local function shutdown_miss()
   redis.call('HINCRBY', pk.hash, 'misses_shutdown', 1)
