@@ -46,7 +46,7 @@ type poolPlan struct {
 	changed      bool
 	want         int
 	collect      bool            // forgotten in this pass (planCollect)
-	deploys      []time.Duration // create-to-ready of the sandboxes marked ready in this pass
+	deploys      []time.Duration // auto: create-to-ready of the sandboxes marked ready in this pass
 }
 
 type planner struct {
@@ -202,13 +202,6 @@ func (p *planner) planPool(pp *poolPlan) {
 			pp.changed = true
 		}
 	}
-	defer func() {
-		if pp.pc.Auto && len(pp.deploys) > 0 {
-			p90 := pool.NextDeployP90(pp.state.DeployP90, pp.deploys)
-			pp.update.DeployP90 = &p90
-			pp.changed = true
-		}
-	}()
 	p.classify(pp)
 	recs := pp.records // owned by this plan: sorted in place
 	sort.Slice(recs, func(i, j int) bool {
@@ -246,6 +239,11 @@ func (p *planner) planPool(pp *poolPlan) {
 	sortOldestFirst(pp.alive)
 	p.planShrink(pp)
 	p.planWant(pp)
+	if len(pp.deploys) > 0 {
+		p90 := pool.NextDeployP90(pp.state.DeployP90, pp.deploys)
+		pp.update.DeployP90 = &p90
+		pp.changed = true
+	}
 }
 
 func sortOldestFirst(s []pool.Sandbox) {
@@ -295,7 +293,7 @@ func (p *planner) planCreating(pp *poolPlan, sb pool.Sandbox) {
 		wd := WarmDeadline(pp.pc, sb.ID, p.now)
 		p.emit(Action{Kind: KindMarkReady, Pool: sb.Pool, SandboxID: sb.ID, AppID: app.ID, URL: app.URL, WarmDeadline: wd})
 		leave()
-		if !sb.CreatedAt.IsZero() {
+		if pp.pc.Auto && !sb.CreatedAt.IsZero() {
 			pp.deploys = append(pp.deploys, p.now.Sub(sb.CreatedAt))
 		}
 		// A success ends the streak (as markready.lua does): failures on

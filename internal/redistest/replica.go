@@ -68,7 +68,6 @@ func start(tb testing.TB, bin string, extra ...string) *Server {
 	}
 	s := &Server{tb: tb, Port: port, cmd: cmd}
 	tb.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGCONT)
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
@@ -91,14 +90,6 @@ func (s *Server) Client() *redis.Client {
 	s.tb.Cleanup(func() { _ = c.Close() })
 	return c
 }
-
-// Stall stops the process (SIGSTOP): it answers nothing until Resume. A
-// stalled replica still receives into its socket what the primary sent, so
-// to lose writes across a failover use Partition.
-func (s *Server) Stall() { s.signal(syscall.SIGSTOP) }
-
-// Resume continues a stalled process (SIGCONT).
-func (s *Server) Resume() { s.signal(syscall.SIGCONT) }
 
 // Partition cuts a replica off its primary (REPLICAOF NO ONE): it keeps what
 // it has and receives nothing more, as across a partition, and it stands

@@ -371,8 +371,6 @@ func (h *Harness) AcquireFor(ctx context.Context, name string, hold time.Duratio
 	}
 }
 
-func (h *Harness) hold(name string, a pool.Acquired) { h.holdFor(name, a, 0) }
-
 func (h *Harness) holdFor(name string, a pool.Acquired, hold time.Duration) {
 	id := a.Sandbox.ID
 	if h.handed[id] {
