@@ -51,8 +51,8 @@ func WithClockSkewTolerance(d time.Duration) Option {
 // for at most timeout: an acquire is answered, and a pass's create or delete
 // call follows its reservation or condemnation, only once the change would
 // survive a failover to one of them. A change acknowledged by fewer is
-// ErrNotDurable (an ErrUnavailable: the caller retries, and an idempotent
-// retry replays it). replicas 0 (the default) waits for none.
+// ErrNotDurable (an ErrUnavailable: the caller retries; the change stays on
+// the primary, so an idempotent retry is answered from it). replicas 0 (the default) waits for none.
 func WithDurability(replicas int, timeout time.Duration) Option {
 	return func(s *Store) { s.replicas, s.waitTimeout = replicas, timeout }
 }
