@@ -100,7 +100,7 @@ func BenchmarkLayerRatios(b *testing.B) {
 		b.Fatal(err)
 	}
 	rawKeys := []string{s.Store.Keys().Lock()}
-	cfg := s.Config
+	cfg := s.Config()
 	pc, _ := cfg.Pool(benchPool)
 	hash := pool.HashToken("lease-token")
 	headers := map[string]string{"authorization": "Bearer " + benchToken, "content-type": "application/json"}
@@ -124,21 +124,21 @@ func BenchmarkLayerRatios(b *testing.B) {
 			b.Fatal(err)
 		}
 		t3 := clock.Now()
-		a, err := s.Service.Acquire(ctx, pool.AcquireRequest{Image: benchPool})
+		a, err := s.Service().Acquire(ctx, pool.AcquireRequest{Image: benchPool})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := s.Service.Release(ctx, a.Sandbox.ID, a.LeaseToken); err != nil {
+		if _, err := s.Service().Release(ctx, a.Sandbox.ID, a.LeaseToken); err != nil {
 			b.Fatal(err)
 		}
 		t4 := clock.Now()
-		resp := s.Handler.Handle(ctx, httpapi.Request{Method: http.MethodPost, Path: "/acquire", Headers: headers, Body: []byte(`{"image":"python"}`)})
+		resp := s.Handler().Handle(ctx, httpapi.Request{Method: http.MethodPost, Path: "/acquire", Headers: headers, Body: []byte(`{"image":"python"}`)})
 		var ans acquireAnswer
 		if resp.Status != http.StatusOK || json.Unmarshal(resp.Body, &ans) != nil {
 			b.Fatalf("handler acquire: %d %s", resp.Status, resp.Body)
 		}
 		body, _ := json.Marshal(map[string]string{"sandbox_id": ans.Sandbox.ID, "lease_token": ans.Lease.Token})
-		if resp = s.Handler.Handle(ctx, httpapi.Request{Method: http.MethodPost, Path: "/release", Headers: headers, Body: body}); resp.Status != http.StatusOK {
+		if resp = s.Handler().Handle(ctx, httpapi.Request{Method: http.MethodPost, Path: "/release", Headers: headers, Body: body}); resp.Status != http.StatusOK {
 			b.Fatalf("handler release: %d %s", resp.Status, resp.Body)
 		}
 		t5 := clock.Now()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -18,7 +19,6 @@ import (
 	"github.com/hotpool/hotpool/internal/appplatform"
 	"github.com/hotpool/hotpool/internal/appsim"
 	"github.com/hotpool/hotpool/internal/events"
-	"github.com/hotpool/hotpool/internal/httpapi"
 	"github.com/hotpool/hotpool/internal/pool"
 	"github.com/hotpool/hotpool/internal/reconcile"
 	"github.com/hotpool/hotpool/internal/redisstate"
@@ -88,16 +88,22 @@ type Server struct {
 	// ClearedKeys counts the keys of this deployment an external Redis held
 	// from an earlier run with the simulated platform, deleted at start.
 	ClearedKeys int
-	Config      *pool.Config
 	Redis       *redis.Client
 	Mini        *miniredis.Miniredis // nil with an external Redis
 	Sim         *appsim.Server       // nil with the real platform
 	Provider    *appplatform.Provider
 	Store       *redisstate.Store
-	Service     *pool.Service
-	Reconciler  *reconcile.Reconciler
-	Handler     *httpapi.Handler
+	// Reconciler runs every pass, under the current config (Reload sets it).
+	Reconciler *reconcile.Reconciler
 
+	// front is what serves requests: the config, and the service and
+	// handler built on it. Reload swaps it whole, so a request runs under
+	// one config from start to end.
+	front     atomic.Pointer[front]
+	reloadMu  sync.Mutex
+	opts      Options
+	secrets   pool.Secrets
+	budget    *appplatform.Budget
 	afterPass func(ctx context.Context) // webhook delivery; nil without webhooks
 
 	http    *http.Server
@@ -156,7 +162,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.ReadHeaderTimeout <= 0 {
 		o.ReadHeaderTimeout = DefaultReadHeaderTimeout
 	}
-	s := &Server{Config: o.Config, log: o.Logger, done: make(chan struct{})}
+	s := &Server{log: o.Logger, done: make(chan struct{}), opts: o}
 	if err := s.build(ctx, o); err != nil {
 		s.closeAll()
 		return nil, err
@@ -168,7 +174,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	s.BaseURL = "http://" + ln.Addr().String()
 	ln = limitConns(ln, o.MaxConns)
-	s.http = newHTTPServer(s.Handler, o.ReadHeaderTimeout, o.Logger)
+	s.http = newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.front.Load().handler.ServeHTTP(w, r)
+	}), o.ReadHeaderTimeout, o.Logger)
 	useRedisLogger(o.Logger)
 	loopCtx, stop := context.WithCancel(ctx)
 	s.stopCtx = stop
@@ -196,9 +204,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		defer cancel()
 		_ = s.http.Shutdown(shutCtx)
 		wg.Wait()
-		if s.Service != nil {
+		if f := s.front.Load(); f != nil {
 			// Latency samples still being written need Redis open.
-			_ = s.Service.Flush(shutCtx)
+			_ = f.service.Flush(shutCtx)
 		}
 		if o.OnStop != nil {
 			o.OnStop(shutCtx, s)
@@ -252,13 +260,14 @@ func (s *Server) build(ctx context.Context, o Options) error {
 		return fmt.Errorf("localserver: redis: %w", err)
 	}
 
-	budget, err := appplatform.NewBudget(appplatform.BudgetOptions{
+	var err error
+	s.budget, err = appplatform.NewBudget(appplatform.BudgetOptions{
 		Redis: s.Redis, Key: redisstate.NewKeys(o.KeyPrefix).Budget(), Limits: o.Config.APIBudget, Clock: o.Clock,
 	})
 	if err != nil {
 		return fmt.Errorf("localserver: %w", err)
 	}
-	popts := appplatform.Options{Deployment: o.Config.Deployment, Budget: budget, Clock: o.Clock, Logger: o.Logger}
+	popts := appplatform.Options{Deployment: o.Config.Deployment, Budget: s.budget, Clock: o.Clock, Logger: o.Logger}
 	switch o.Provider {
 	case "", ProviderSim:
 		s.Sim = appsim.New(appsim.Options{Token: simToken, CreateDelay: o.SimCreateDelay, FailRate: o.SimFailRate, Seed: o.SimSeed, Clock: o.Clock})
@@ -281,22 +290,19 @@ func (s *Server) build(ctx context.Context, o Options) error {
 		return fmt.Errorf("localserver: %w", err)
 	}
 	s.Provider = provider
-	secrets := pool.NewSecrets(o.Secret)
+	s.secrets = pool.NewSecrets(o.Secret)
 	s.Reconciler = reconcile.New(s.Store, provider, o.Config, o.Clock,
-		reconcile.WithSecrets(secrets), reconcile.WithLogger(o.Logger))
+		reconcile.WithSecrets(s.secrets), reconcile.WithLogger(o.Logger))
 	if len(o.Config.Webhooks) > 0 {
 		d := events.NewDeliverer(s.Redis, o.KeyPrefix, o.Config.Webhooks, o.Getenv, nil, o.Clock, o.Logger,
 			events.WithMaxAttempts(o.Config.WebhookMaxAttempts))
 		s.afterPass = d.Run
 	}
-	s.Service, err = pool.NewService(pool.ServiceOptions{
-		Store: s.Store, Config: o.Config, Clock: o.Clock, Secrets: secrets,
-		Reconciler: s.Reconciler, Kick: s.Reconciler.Kick, AfterPass: s.afterPass, Logger: o.Logger,
-	})
+	f, err := s.newFront(o.Config)
 	if err != nil {
-		return fmt.Errorf("localserver: %w", err)
+		return err
 	}
-	s.Handler = httpapi.New(httpapi.Options{Service: s.Service, Token: o.Token, Logger: o.Logger, Clock: o.Clock, Budget: budget})
+	s.front.Store(f)
 	return nil
 }
 

@@ -15,6 +15,7 @@ const AgentTokenEnv = "SANDBOX_API_TOKEN"
 // executor carries out one pass's actions.
 type executor struct {
 	r     *Reconciler
+	cfg   *pool.Config // the pass's
 	fence pool.Fence
 	now   time.Time
 	rep   *pool.PassReport
@@ -161,13 +162,13 @@ func (e *executor) create(ctx context.Context, a Action) error {
 	if e.noCreates[a.Pool] {
 		return nil
 	}
-	pc, err := e.r.cfg.Pool(a.Pool)
+	pc, err := e.cfg.Pool(a.Pool)
 	if err != nil {
 		return err
 	}
 	id := e.r.newID()
 	err = e.r.store.Reserve(ctx, e.fence, pool.ReserveParams{
-		Pool: a.Pool, SandboxID: id, Caps: pool.CapsFor(e.r.cfg, pc), Attempt: a.Attempt, ClaimHash: a.ClaimHash,
+		Pool: a.Pool, SandboxID: id, Caps: pool.CapsFor(e.cfg, pc), Attempt: a.Attempt, ClaimHash: a.ClaimHash,
 		Region: a.Spec.Template.Region, InstanceSize: a.Spec.Template.InstanceSize,
 		CreateDeadline: a.Deadline, Now: e.now,
 	})
@@ -214,12 +215,12 @@ func (e *executor) callCreate(ctx context.Context, a Action, id string) error {
 		}
 		return fmt.Errorf("create (outcome unknown, resolved from the list): %w", err)
 	}
-	pc, perr := e.r.cfg.Pool(a.Pool)
+	pc, perr := e.cfg.Pool(a.Pool)
 	if perr != nil {
 		return errors.Join(err, perr)
 	}
 	e.extraFailed[a.Pool]++
-	fp := FailureParams(e.r.cfg, pc, a.Failures+e.extraFailed[a.Pool], id, pool.ReasonCreateFailed, err.Error(), e.now)
+	fp := FailureParams(e.cfg, pc, a.Failures+e.extraFailed[a.Pool], id, pool.ReasonCreateFailed, err.Error(), e.now)
 	if ferr := e.r.store.MarkFailed(ctx, e.fence, id, fp); ferr != nil {
 		return errors.Join(err, ferr)
 	}

@@ -23,15 +23,17 @@ const DefaultLockTTL = 60 * time.Second
 type Reconciler struct {
 	store    pool.Store
 	provider *countingProvider
-	cfg      *pool.Config
-	clock    pool.Clock
-	secrets  *pool.Secrets
-	newID    func() string
-	lockTTL  time.Duration
-	log      *slog.Logger
-	healthN  int
-	sleep    func(ctx context.Context, d time.Duration) error
-	kick     chan struct{}
+	// cfg is read once at the start of each pass, so SetConfig takes effect
+	// at the next pass and never in the middle of one.
+	cfg     atomic.Pointer[pool.Config]
+	clock   pool.Clock
+	secrets *pool.Secrets
+	newID   func() string
+	lockTTL time.Duration
+	log     *slog.Logger
+	healthN int
+	sleep   func(ctx context.Context, d time.Duration) error
+	kick    chan struct{}
 	// lastOutcome is the previous pass's outcome, so a pass that did nothing
 	// and ended as the one before logs at debug (serve ran 387 info lines in
 	// 28 minutes, most of them "actions": 0).
@@ -69,7 +71,6 @@ func New(store pool.Store, provider pool.Provider, cfg *pool.Config, clock pool.
 	r := &Reconciler{
 		store:    store,
 		provider: &countingProvider{inner: provider},
-		cfg:      cfg,
 		clock:    clock,
 		newID:    pool.NewSandboxID,
 		lockTTL:  DefaultLockTTL,
@@ -78,11 +79,17 @@ func New(store pool.Store, provider pool.Provider, cfg *pool.Config, clock pool.
 		sleep:    pool.Sleep,
 		kick:     make(chan struct{}, 1),
 	}
+	r.cfg.Store(cfg)
 	for _, o := range opts {
 		o(r)
 	}
 	return r
 }
+
+// SetConfig replaces the config (validated) from the next pass on: a pass
+// running meanwhile finishes under the one it started with, as a function
+// activation does across a redeploy.
+func (r *Reconciler) SetConfig(cfg *pool.Config) { r.cfg.Store(cfg) }
 
 var _ pool.Reconciler = (*Reconciler)(nil)
 
@@ -92,6 +99,7 @@ var _ pool.Reconciler = (*Reconciler)(nil)
 // listed in the report's Errors and never stop the pass.
 func (r *Reconciler) Reconcile(ctx context.Context) (rep pool.PassReport, err error) {
 	now := r.clock.Now()
+	cfg := r.cfg.Load()
 	rep = pool.PassReport{StartedAt: now, Pools: map[string]pool.PoolPassReport{}}
 	calls0 := r.provider.calls()
 	passLog := r.log
@@ -126,15 +134,15 @@ func (r *Reconciler) Reconcile(ctx context.Context) (rep pool.PassReport, err er
 		}
 	}()
 
-	obs, observed, err := r.observe(ctx, now, &rep)
+	obs, observed, err := r.observe(ctx, cfg, now, &rep)
 	if err != nil {
 		rep.FinishedAt = r.clock.Now()
 		return rep, err
 	}
-	actions := Plan(obs, r.cfg, now)
-	ex := &executor{r: r, fence: fence, now: now, rep: &rep}
+	actions := Plan(obs, cfg, now)
+	ex := &executor{r: r, cfg: cfg, fence: fence, now: now, rep: &rep}
 	runErr := ex.run(ctx, actions)
-	r.summarize(ctx, obs, now, &rep)
+	r.summarize(ctx, cfg, obs, now, &rep)
 	rep.FinishedAt = r.clock.Now()
 	passLog = r.log.With("observed", observed, "actions", len(actions))
 	if errors.Is(runErr, pool.ErrNotLeader) {
@@ -146,13 +154,13 @@ func (r *Reconciler) Reconcile(ctx context.Context) (rep pool.PassReport, err er
 // observe reads Redis, then the platform: the full list when ListReason
 // asks for one, else one Get per creating app (a partial pass), and then the
 // health answers. A steady pool with nothing creating costs no API call.
-func (r *Reconciler) observe(ctx context.Context, now time.Time, rep *pool.PassReport) (Observation, string, error) {
+func (r *Reconciler) observe(ctx context.Context, cfg *pool.Config, now time.Time, rep *pool.PassReport) (Observation, string, error) {
 	st, err := r.store.Observe(ctx, now)
 	if err != nil {
 		return Observation{}, "", fmt.Errorf("reconcile: observe: %w", err)
 	}
 	obs := Observation{State: st}
-	why := ListReason(st, r.cfg, now)
+	why := ListReason(st, cfg, now)
 	if why != "" {
 		apps, err := r.provider.List(ctx)
 		if err != nil {
@@ -177,7 +185,7 @@ func (r *Reconciler) observe(ctx context.Context, now time.Time, rep *pool.PassR
 		}
 		why = "partial"
 	}
-	obs.Health = r.checkHealth(ctx, HealthTargets(obs, r.cfg, now))
+	obs.Health = r.checkHealth(ctx, HealthTargets(obs, cfg, now))
 	return obs, why, nil
 }
 
@@ -220,8 +228,8 @@ func (r *Reconciler) confirmAbsent(ctx context.Context, st pool.Observed, apps [
 }
 
 // summarize fills the per-pool counts from one metrics read after the pass.
-func (r *Reconciler) summarize(ctx context.Context, obs Observation, now time.Time, rep *pool.PassReport) {
-	names := r.cfg.PoolNames()
+func (r *Reconciler) summarize(ctx context.Context, cfg *pool.Config, obs Observation, now time.Time, rep *pool.PassReport) {
+	names := cfg.PoolNames()
 	snap, err := r.store.Metrics(ctx, names, now)
 	if err != nil {
 		rep.Errors = append(rep.Errors, "metrics after pass: "+err.Error())
@@ -235,7 +243,7 @@ func (r *Reconciler) summarize(ctx context.Context, obs Observation, now time.Ti
 		pr := rep.Pools[name]
 		pr.Ready, pr.Creating, pr.InUse, pr.Deleting = m.Ready, m.Creating, m.InUse, m.Deleting
 		st := m.State
-		if pc, err := r.cfg.Pool(name); err == nil {
+		if pc, err := cfg.Pool(name); err == nil {
 			pr.Target = pool.EffectiveTarget(pc, st)
 			if snap.ManagerShutdown || st.Shutdown {
 				// A shut pool is held at nothing: it is not below its
