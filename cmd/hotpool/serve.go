@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
@@ -107,6 +108,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "hotpool serve: %v\n", err)
 		return exitUnavailable
 	}
+	// SIGHUP reloads --config, registered before the first line is printed
+	// so that a HUP sent once serve said it listens never kills it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	redisWhere := "embedded (in memory)"
 	if *redisURL != "" {
 		redisWhere = "external"
@@ -128,10 +134,41 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "hotpool serve: WARNING: this server creates real, billed App Platform apps (names %s-*) with DIGITALOCEAN_TOKEN; "+
 			"run 'hotpool shutdown' and wait for the deletes before stopping it, or they keep running\n", cfg.Deployment)
 	}
-	<-ctx.Done()
+	for waiting := true; waiting; {
+		select {
+		case <-ctx.Done():
+			waiting = false
+		case <-hup:
+			reloadServe(ctx, s, *configPath, stdout, stderr)
+		}
+	}
 	fmt.Fprintln(stdout, "hotpool: stopping")
 	_ = s.Close()
 	return exitOK
+}
+
+// reloadServe reads the config file again and puts it in force (SIGHUP).
+// A config that does not load or that changes what needs a restart is
+// refused with its reasons, and the running one stays.
+func reloadServe(ctx context.Context, s *localserver.Server, path string, stdout, stderr io.Writer) {
+	if path == "" {
+		fmt.Fprintln(stderr, "hotpool serve: SIGHUP: nothing to reload: the config comes from HOTPOOL_CONFIG, which a running process cannot see change; restart to change it")
+		return
+	}
+	cfg, err := pool.LoadConfig(path)
+	if err != nil {
+		configProblems(stderr, path, err)
+		fmt.Fprintln(stderr, "hotpool serve: SIGHUP: the running config stays")
+		return
+	}
+	if err := s.Reload(ctx, cfg); err != nil {
+		fmt.Fprintf(stderr, "hotpool serve: SIGHUP: %v; the running config stays\n", err)
+		return
+	}
+	fmt.Fprintf(stdout, "config reloaded from %s; pools: %s\n", path, describePools(cfg))
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stderr, "hotpool serve: warning: %s\n", w)
+	}
 }
 
 // reportLeftRunning says exactly which of this deployment's App Platform

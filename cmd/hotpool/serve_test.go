@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,4 +170,63 @@ func TestSimulateCommand(t *testing.T) {
 	require.Equal(t, 1.0, res["requests"])
 	require.Equal(t, 1.0, res["hits"])
 	require.Equal(t, 0.5, res["execution_minutes"])
+}
+
+// SIGHUP reloads the config file: a new target is filled, a broken file
+// is refused with its problem and the running config stays.
+func TestServeReloadsItsConfigOnSIGHUP(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("pools:\n  python:\n    target_ready: 1\n"), 0o600))
+	t.Setenv("REDIS_URL", "")
+	t.Setenv("DIGITALOCEAN_TOKEN", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	var stderr syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--config", cfg, "--token", "serve-token",
+			"--sim-create-delay", "10ms", "--reconcile-every", "100ms"}, pw, &stderr)
+		pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+	require.True(t, lines.Scan(), stderr.String())
+	m := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+) `).FindStringSubmatch(lines.Text())
+	require.NotNil(t, m, lines.Text())
+	require.True(t, lines.Scan()) // pools:
+	ready := func() float64 {
+		req, err := http.NewRequest(http.MethodGet, m[1]+"/metrics", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer serve-token")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var doc struct {
+			Pools map[string]struct {
+				Ready float64 `json:"ready"`
+			} `json:"pools"`
+		}
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&doc))
+		return doc.Pools["python"].Ready
+	}
+	require.Eventually(t, func() bool { return ready() == 1 }, 20*time.Second, 50*time.Millisecond)
+
+	require.NoError(t, os.WriteFile(cfg, []byte("pools:\n  python:\n    target_ready: 3\n"), 0o600))
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGHUP))
+	require.True(t, lines.Scan(), stderr.String())
+	require.Equal(t, "config reloaded from "+cfg+"; pools: python target_ready=3 max_ready=10 on_empty=create", lines.Text())
+	require.Eventually(t, func() bool { return ready() == 3 }, 20*time.Second, 50*time.Millisecond)
+
+	require.NoError(t, os.WriteFile(cfg, []byte("pools:\n  python:\n    target_ready: -1\n"), 0o600))
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGHUP))
+	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "the running config stays") }, 10*time.Second, 20*time.Millisecond)
+	require.Contains(t, stderr.String(), "target_ready")
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	cancel()
+	select {
+	case c := <-code:
+		require.Equal(t, exitOK, c, "a refused reload does not stop serve")
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
 }
