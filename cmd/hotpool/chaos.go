@@ -29,12 +29,15 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	clients := fs.Int("clients", chaos.DefaultClients, "concurrent clients")
 	seed := fs.Uint64("seed", 1, "seed of the workload and the fault schedule")
 	configPath := fs.String("config", "", "pool config (default: the soak's own two pools)")
-	redisServer := fs.String("redis-server", "", "redis-server binary to run, kill and restart (default: from PATH)")
-	noChild := fs.Bool("no-redis-child", false, "do not start a redis-server child (no restarts; REDIS_URL or embedded)")
+	redisServer := fs.String("redis-server", "", "redis-server binary to run as primary and replica, kill, restart and fail over (default: from PATH)")
+	noChild := fs.Bool("no-redis-child", false, "do not start redis-server (no restarts or failovers; REDIS_URL or embedded)")
+	noFailover := fs.Bool("no-failover", false, "restart the primary only; never promote the replica")
+	noFlush := fs.Bool("no-flush", false, "never empty the deployment's Redis keys midway")
+	noConfig := fs.Bool("no-config-changes", false, "keep the config for the whole soak (by default it is changed at 25 % and restored at 60 %)")
 	var duration, converge, restartEvery time.Duration
 	addDuration(fs, &duration, "duration", chaos.DefaultDuration, "length of the fault phase")
 	addDuration(fs, &converge, "converge-timeout", chaos.DefaultConvergeTimeout, "how long convergence may take after the faults stop")
-	addDuration(fs, &restartEvery, "restart-every", 0, "pause between Redis restarts (default: a quarter of --duration)")
+	addDuration(fs, &restartEvery, "restart-every", 0, "pause between Redis faults, failovers and restarts in turn (default: a quarter of --duration)")
 	pos, code, done := parseArgs(fs, args)
 	if done {
 		return code
@@ -50,6 +53,7 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	o := chaos.Options{
 		Duration: duration, Clients: *clients, Seed: *seed, RedisServer: *redisServer, NoRedisChild: *noChild,
+		NoFailover: *noFailover, NoFlush: *noFlush, NoConfigChanges: *noConfig,
 		RedisURL: os.Getenv("REDIS_URL"), RestartEvery: restartEvery, ConvergeTimeout: converge, Progress: stdout,
 	}
 	if *configPath != "" {

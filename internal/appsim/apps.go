@@ -247,3 +247,11 @@ func redact(spec *godo.AppSpec) *godo.AppSpec {
 	}
 	return &cp
 }
+
+// AppCount is how many apps exist now, by the platform's own books: a soak
+// holds it against max_total_sandboxes without spending API calls.
+func (s *Server) AppCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.apps)
+}

@@ -14,9 +14,10 @@ import (
 	"github.com/hotpool/hotpool/internal/pool"
 )
 
-// TestChaosShort is the CI soak: 20 s of platform faults, Redis restarts (when
-// a redis-server binary is on PATH) and killed passes, then convergence and
-// every check. CHAOS_DURATION lengthens it.
+// TestChaosShort is the CI soak: 20 s of platform faults, a failover to the
+// replica and a restart of the primary, an emptied Redis, two config
+// changes and killed passes, then convergence and every check, against
+// Redis and the platform's list. CHAOS_DURATION lengthens it.
 func TestChaosShort(t *testing.T) {
 	d := 20 * time.Second
 	if v := os.Getenv("CHAOS_DURATION"); v != "" {
@@ -47,9 +48,12 @@ func TestChaosShort(t *testing.T) {
 	require.Positive(t, rep.PassesKilled, "passes were killed mid-way")
 	require.Positive(t, rep.Abandoned, "some leases were left to be reaped")
 	require.Positive(t, rep.Checks, "invariants were checked during the faults")
-	if err == nil && rep.Redis != "" && strings.HasPrefix(rep.Redis, "redis-server child") {
-		require.Positive(t, rep.RedisRestarts)
-	}
+	require.True(t, strings.HasPrefix(rep.Redis, "redis-server primary and replica behind one endpoint"), rep.Redis)
+	require.Positive(t, rep.RedisRestarts, "the primary was restarted")
+	require.Positive(t, rep.Failovers, "the replica was promoted")
+	require.Equal(t, 1, rep.Flushes, "redis was emptied once")
+	require.Equal(t, 2, rep.ConfigChanges, "the config was changed, then restored")
+	require.Positive(t, rep.MaxApps, "the platform's own count was checked")
 	for _, p := range rep.Pools {
 		require.Equal(t, p.Target, p.Ready, p.Name)
 	}

@@ -36,34 +36,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0xfa17))
 	clock := pool.SystemClock{}
 
-	var child *redisChild
-	redisURL := ""
-	if !o.NoRedisChild {
-		bin := o.RedisServer
-		if bin == "" {
-			bin, _ = exec.LookPath("redis-server")
-		}
-		if bin != "" {
-			c, err := startRedisChild(ctx, bin)
-			if err != nil {
-				return nil, err
-			}
-			defer c.close()
-			child, redisURL = c, c.URL()
-			rep.Redis = "redis-server child (appendonly, appendfsync always; restarted mid-run)"
-		}
+	rd, err := setUpRedis(ctx, &o, rng)
+	if err != nil {
+		return nil, err
 	}
-	keyPrefix := ""
-	if child == nil {
-		switch {
-		case o.RedisURL != "" && reachable(ctx, o.RedisURL):
-			redisURL = o.RedisURL
-			keyPrefix = fmt.Sprintf("chaos%08x", rng.Uint32())
-			rep.Redis = "external redis at REDIS_URL (no restarts: it is not ours to kill)"
-		default:
-			rep.Redis = "embedded miniredis (no restarts: no redis-server child)"
-		}
-	}
+	defer rd.close()
+	rep.Redis, rep.Durability = rd.desc, durabilityOf(o.Config)
+	redisURL, keyPrefix := rd.url, rd.keyPrefix
 
 	srvCtx, stopSrv := context.WithCancel(ctx)
 	defer stopSrv()
@@ -116,13 +95,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	simRNG, passRNG, redisRNG := subRNG(), subRNG(), subRNG()
 	goRun(func() { platformFaults(faultCtx, s.Sim, simRNG, fc) })
 	goRun(func() { killPasses(faultCtx, s.Reconciler, o.KillPassEvery, passRNG, fc) })
-	if child != nil {
-		goRun(func() { redisRestarts(faultCtx, child, o.RestartEvery, redisRNG, fc) })
+	if rd.pair != nil {
+		goRun(func() { redisFaults(faultCtx, rd.pair, o.RestartEvery, rd.failovers, redisRNG, fc) })
 	}
 	if !o.NoFlush {
 		goRun(func() { flushOnce(faultCtx, s.Redis, keyPrefix, o.Duration/2, fc) })
 	}
-	mon := &monitor{rdb: s.Redis, store: s.Store, prefix: keyPrefix, caps: caps, cfg: o.Config}
+	if !o.NoConfigChanges {
+		goRun(func() { configChanges(faultCtx, s, o.Config, o.Duration, fc) })
+	}
+	mon := &monitor{rdb: s.Redis, store: s.Store, sim: s.Sim, prefix: keyPrefix, caps: caps, cfg: o.Config}
 	goRun(func() { mon.run(faultCtx, time.Second) })
 	wg.Wait()
 	rep.FaultPhase = clock.Now().Sub(start)
@@ -168,9 +150,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.Doubles = led.doubles()
 	fc.mu.Lock()
 	rep.Storms, rep.RedisRestarts, rep.PassesKilled, rep.KilledStarted = fc.storms, fc.redisRestarts, fc.passesKilled, fc.passesStarted
-	rep.Flushes = fc.flushes
+	rep.Flushes, rep.Failovers, rep.ConfigChanges = fc.flushes, fc.failovers, fc.configChanges
 	if fc.restartFailures > 0 {
-		viol = append(viol, fmt.Sprintf("%d redis-server restarts failed", fc.restartFailures))
+		viol = append(viol, fmt.Sprintf("%d redis-server restarts or failovers failed", fc.restartFailures))
+	}
+	for _, e := range fc.reloadErrors {
+		viol = append(viol, "config change refused: "+e)
 	}
 	fc.mu.Unlock()
 	if snap, err := s.Store.Metrics(ctx, o.Config.PoolNames(), clock.Now()); err != nil {
@@ -193,7 +178,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep.Injected = s.Sim.Injected()
 	rep.APICalls = int(s.Provider.Calls() - apiCalls0)
-	rep.Checks, rep.CheckSkips, rep.MaxTotal = mon.checks, mon.skips, mon.maxTotal
+	rep.Checks, rep.CheckSkips, rep.MaxTotal, rep.MaxApps = mon.checks, mon.skips, mon.maxTotal, mon.maxApps
 	rep.Violations = viol
 	if len(viol) > 0 {
 		return rep, fmt.Errorf("%w: %d violation(s), first: %s", ErrViolation, len(viol), viol[0])
@@ -289,6 +274,65 @@ func checkLeaks(ctx context.Context, s *localserver.Server, cfg *pool.Config, no
 		leaks = append(leaks, fmt.Sprintf("leak: %d apps exist for a total target of %d", len(apps), want))
 	}
 	return leaks, nil
+}
+
+// soakRedis is the Redis a soak runs on, and what may be done to it.
+type soakRedis struct {
+	pair      *redisPair // nil: nothing of ours to kill
+	failovers bool       // the pair fails over, not only restarts
+	url       string     // "" embeds miniredis
+	keyPrefix string     // "" uses the deployment's own
+	desc      string
+}
+
+func (r *soakRedis) close() {
+	if r.pair != nil {
+		r.pair.close()
+	}
+}
+
+// setUpRedis starts a primary and a replica of redis-server when a binary
+// is found, else uses o.RedisURL or an embedded miniredis. Failovers need
+// durability, without which they may lose acknowledged acquires (as the
+// README says): the soak's own config gets one replica's; a given config
+// without it is soaked with restarts only.
+func setUpRedis(ctx context.Context, o *Options, rng *rand.Rand) (*soakRedis, error) {
+	bin := o.RedisServer
+	if bin == "" && !o.NoRedisChild {
+		bin, _ = exec.LookPath("redis-server")
+	}
+	if bin != "" && !o.NoRedisChild {
+		pair, err := startRedisPair(ctx, bin)
+		if err != nil {
+			return nil, err
+		}
+		r := &soakRedis{pair: pair, url: pair.URL()}
+		if o.defaultConfig && !o.NoFailover {
+			o.Config.Durability = pool.Durability{Replicas: 1, Timeout: pool.Duration(soakDurabilityTimeout)}
+		}
+		r.failovers = !o.NoFailover && o.Config.Durability.Replicas >= 1
+		switch {
+		case r.failovers:
+			r.desc = "redis-server primary and replica behind one endpoint (appendonly, appendfsync always; failed over and restarted mid-run)"
+		case o.NoFailover:
+			r.desc = "redis-server primary and replica (appendonly, appendfsync always; restarted mid-run, no failovers: asked)"
+		default:
+			r.desc = "redis-server primary and replica (appendonly, appendfsync always; restarted mid-run, no failovers: the config's durability is off)"
+		}
+		return r, nil
+	}
+	if o.RedisURL != "" && reachable(ctx, o.RedisURL) {
+		return &soakRedis{url: o.RedisURL, keyPrefix: fmt.Sprintf("chaos%08x", rng.Uint32()),
+			desc: "external redis at REDIS_URL (no restarts: it is not ours to kill)"}, nil
+	}
+	return &soakRedis{desc: "embedded miniredis (no restarts: no redis-server child)"}, nil
+}
+
+func durabilityOf(cfg *pool.Config) string {
+	if cfg.Durability.Replicas == 0 {
+		return "off"
+	}
+	return fmt.Sprintf("%d replica(s), %s", cfg.Durability.Replicas, cfg.Durability.Timeout.D())
 }
 
 func reachable(ctx context.Context, url string) bool {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hotpool/hotpool/internal/appsim"
+	"github.com/hotpool/hotpool/internal/localserver"
 	"github.com/hotpool/hotpool/internal/pool"
 	"github.com/hotpool/hotpool/internal/reconcile"
 	"github.com/hotpool/hotpool/internal/redisstate"
@@ -18,8 +19,11 @@ type faultCounts struct {
 	mu              sync.Mutex
 	storms          int // platform fault storms started
 	redisRestarts   int
-	restartFailures int
+	failovers       int
+	restartFailures int // restarts and failovers that failed
 	flushes         int
+	configChanges   int
+	reloadErrors    []string
 	passesStarted   int // passes started only to be killed
 	passesKilled    int // of those, cancelled before they finished
 }
@@ -63,19 +67,85 @@ func platformFaults(ctx context.Context, sim *appsim.Server, rng *rand.Rand, fc 
 	}
 }
 
-// redisRestarts kills the redis-server child every `every` and starts it
-// again after 200-800 ms down. It returns with Redis up.
-func redisRestarts(ctx context.Context, child *redisChild, every time.Duration, rng *rand.Rand, fc *faultCounts) {
-	for pool.Sleep(ctx, every) == nil {
+// redisFaults takes Redis down every `every`, for 200-800 ms each time:
+// with failovers, first a failover to the replica, then a restart of the
+// primary, and so on; without, restarts only. It returns with Redis up.
+func redisFaults(ctx context.Context, pair *redisPair, every time.Duration, failovers bool, rng *rand.Rand, fc *faultCounts) {
+	for i := 0; pool.Sleep(ctx, every) == nil; i++ {
 		down := time.Duration(200+rng.IntN(600)) * time.Millisecond
-		err := child.restart(ctx, down)
+		fail := failovers && i%2 == 0
+		var err error
+		if fail {
+			err = pair.failover(ctx, down)
+		} else {
+			err = pair.restartPrimary(ctx, down)
+		}
 		fc.mu.Lock()
-		fc.redisRestarts++
+		if fail {
+			fc.failovers++
+		} else {
+			fc.redisRestarts++
+		}
 		if err != nil {
 			fc.restartFailures++
 		}
 		fc.mu.Unlock()
 	}
+}
+
+// configChanges redeploys the server with a changed config at a quarter of
+// the fault phase (variant) and back to the soak's own at 60 %, so the
+// checks after convergence hold against the config the soak began with. A
+// soak cut short still ends under its own config.
+func configChanges(ctx context.Context, s *localserver.Server, base *pool.Config, phase time.Duration, fc *faultCounts) {
+	if pool.Sleep(ctx, phase/4) != nil {
+		return
+	}
+	reload(ctx, s, variant(base), fc)
+	_ = pool.Sleep(ctx, phase*6/10-phase/4)
+	reload(ctx, s, base, fc)
+}
+
+// reload puts cfg in force as an operator's redeploy would: retried while
+// Redis is down (a restart or failover under way), for at most 15 s.
+func reload(ctx context.Context, s *localserver.Server, cfg *pool.Config, fc *faultCounts) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	var err error
+	for {
+		if err = s.Reload(rctx, cfg); err == nil || pool.Sleep(rctx, 200*time.Millisecond) != nil {
+			break
+		}
+	}
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	if err != nil {
+		fc.reloadErrors = append(fc.reloadErrors, err.Error())
+		return
+	}
+	fc.configChanges++
+}
+
+// variant is base redeployed with every pool's target one higher (within
+// max_ready), create_retries lowered to 1 (below the attempts of claims
+// waiting for a retry) and, when there are several pools, the last one
+// removed: its claims must fail, its sandboxes go, and it must fill again
+// when the next change brings it back. The caps stay, so the monitor's
+// checks hold across the change.
+func variant(base *pool.Config) *pool.Config {
+	c := *base
+	c.Pools = make(map[string]*pool.PoolConfig, len(base.Pools))
+	names := base.PoolNames()
+	for i, name := range names {
+		if len(names) > 1 && i == len(names)-1 {
+			continue
+		}
+		pc := *base.Pools[name]
+		pc.TargetReady = min(pc.TargetReady+1, pc.MaxReady)
+		pc.CreateRetries = 1
+		c.Pools[name] = &pc
+	}
+	return &c
 }
 
 // killPasses starts a reconcile pass every `every` and cancels its context

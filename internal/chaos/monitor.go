@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hotpool/hotpool/internal/appsim"
 	"github.com/hotpool/hotpool/internal/pool"
 	"github.com/hotpool/hotpool/internal/redisstate"
 )
@@ -20,12 +21,13 @@ import (
 type monitor struct {
 	rdb    *redis.Client
 	store  *redisstate.Store
+	sim    *appsim.Server // nil on the real platform
 	prefix string
 	caps   map[string]pool.Caps
 	cfg    *pool.Config
 
-	checks, skips, maxTotal int
-	violations              []string
+	checks, skips, maxTotal, maxApps int
+	violations                       []string
 }
 
 func (m *monitor) run(ctx context.Context, every time.Duration) {
@@ -35,6 +37,15 @@ func (m *monitor) run(ctx context.Context, every time.Duration) {
 }
 
 func (m *monitor) tick(ctx context.Context) {
+	if m.sim != nil {
+		// The platform's own count: apps Redis lost (a flush, a failover)
+		// still cost, and must still fit the cap.
+		n := m.sim.AppCount()
+		m.maxApps = max(m.maxApps, n)
+		if c := m.cfg.TotalCap(); c >= 0 && n > c {
+			m.violate(fmt.Sprintf("max_total_sandboxes exceeded on the platform: %d apps > %d", n, c))
+		}
+	}
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	err := redisstate.CheckInvariants(cctx, m.rdb, m.prefix, m.caps)

@@ -21,8 +21,11 @@ const (
 	simCreateDelay = 400 * time.Millisecond
 	// abandonRate is the share of acquires whose holder never releases, so
 	// lease reaping runs; abandonedLease is their (short) lease.
-	abandonRate    = 0.1
-	abandonedLease = 2 * time.Second
+	// soakDurabilityTimeout is how long a state change waits for the
+	// replica in the soak's own config.
+	soakDurabilityTimeout = 500 * time.Millisecond
+	abandonRate           = 0.1
+	abandonedLease        = 2 * time.Second
 	// heldLease bounds a lease the client lost track of (its request timed
 	// out after the server answered): it is reaped within this.
 	heldLease = 10 * time.Second
@@ -50,6 +53,14 @@ type Options struct {
 	RestartEvery time.Duration
 	// KillPassEvery is the pause between killed reconcile passes.
 	KillPassEvery time.Duration
+	// NoFailover keeps the replica from being promoted: Redis is only
+	// restarted. Failovers also need the config's durability (the soak's own
+	// config has it).
+	NoFailover bool
+	// NoConfigChanges keeps the config as it is for the whole soak (by
+	// default it is changed at a quarter of the fault phase and restored at
+	// 60 %).
+	NoConfigChanges bool
 	// NoFlush skips emptying the deployment's Redis keys once, midway
 	// through the fault phase (a failover to an empty replica, a FLUSHALL).
 	NoFlush bool
@@ -61,6 +72,8 @@ type Options struct {
 	Progress io.Writer
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
+
+	defaultConfig bool // Config was nil: the soak's own, which it may tune
 }
 
 func (o *Options) fill() error {
@@ -90,7 +103,7 @@ func (o *Options) fill() error {
 		if err != nil {
 			return err
 		}
-		o.Config = cfg
+		o.Config, o.defaultConfig = cfg, true
 	}
 	return o.Config.Validate()
 }
@@ -107,7 +120,7 @@ const defaultConfig = `{
     "node":   {"target_ready": 2, "max_ready": 4, "on_empty": "fail", "idle_timeout": 0,
                "max_warm_age": "10m", "health_check_interval": "2s", "create_retries": 3}
   },
-  "max_total_sandboxes": 40,
+  "max_total_sandboxes": 10,
   "max_concurrent_creates": 6,
   "create_timeout": "15s",
   "orphan_grace": "3s",

@@ -14,6 +14,8 @@ type Report struct {
 	Seed     uint64
 	Duration time.Duration
 	Redis    string // which Redis ran, and whether it was restarted
+	// Durability is the config's durability setting ("off", or replicas and timeout).
+	Durability string
 
 	FaultPhase, ConvergeTime time.Duration
 
@@ -27,6 +29,8 @@ type Report struct {
 	Storms        int            // platform fault storms
 	Injected      map[string]int // faults the simulator injected into API requests, by kind
 	RedisRestarts int
+	Failovers     int // the replica promoted after the primary was killed
+	ConfigChanges int // redeploys with another config (Reload)
 	Flushes       int // times the deployment's Redis keys were emptied mid-run
 	KilledStarted int // passes started to be killed
 	PassesKilled  int // of those, cancelled mid-way
@@ -40,7 +44,8 @@ type Report struct {
 	ConvergePasses int
 	Checks         int // invariant checks during the faults
 	CheckSkips     int // checks skipped while Redis was down
-	MaxTotal       int // most sandboxes seen at once
+	MaxTotal       int // most sandboxes seen at once in Redis
+	MaxApps        int // most apps the platform held at once
 
 	Leaks      int
 	Doubles    int
@@ -56,12 +61,12 @@ type PoolResult struct {
 
 // Print writes the figures, one line each.
 func (r *Report) Print(w io.Writer) {
-	fmt.Fprintf(w, "soak:        %s of faults, %d clients, seed %d, %s\n", r.FaultPhase.Round(time.Millisecond), r.Clients, r.Seed, r.Redis)
+	fmt.Fprintf(w, "soak:        %s of faults, %d clients, seed %d, %s; durability %s\n", r.FaultPhase.Round(time.Millisecond), r.Clients, r.Seed, r.Redis, r.Durability)
 	fmt.Fprintf(w, "acquires:    ok %d (warm %d, cold %d); failed %d%s\n", sum(r.AcquireOK), r.AcquireOK["pool"], r.AcquireOK["cold"], sum(r.AcquireErr), kv(r.AcquireErr))
 	fmt.Fprintf(w, "releases:    ok %d; failed %d%s; abandoned %d (reaped on lease expiry)\n", r.ReleaseOK, sum(r.ReleaseErr), kv(r.ReleaseErr), r.Abandoned)
-	fmt.Fprintf(w, "faults:      %d platform storms, injected %d%s; %d redis restarts; %d redis flushes; %d passes killed mid-way (of %d started to be killed)\n",
-		r.Storms, sum(r.Injected), kv(r.Injected), r.RedisRestarts, r.Flushes, r.PassesKilled, r.KilledStarted)
-	fmt.Fprintf(w, "platform:    %d API calls; at most %d sandboxes at once\n", r.APICalls, r.MaxTotal)
+	fmt.Fprintf(w, "faults:      %d platform storms, injected %d%s; %d redis restarts; %d failovers; %d redis flushes; %d config changes; %d passes killed mid-way (of %d started to be killed)\n",
+		r.Storms, sum(r.Injected), kv(r.Injected), r.RedisRestarts, r.Failovers, r.Flushes, r.ConfigChanges, r.PassesKilled, r.KilledStarted)
+	fmt.Fprintf(w, "platform:    %d API calls; at most %d sandboxes at once in redis, %d apps on the platform\n", r.APICalls, r.MaxTotal, r.MaxApps)
 	fmt.Fprintf(w, "books:       %d creates (%d failed), %d deletes, %d leases reaped, %d orphans deleted\n",
 		r.Creates, r.CreatesFailed, r.Deletes, r.LeasesReaped, r.OrphansDeleted)
 	fmt.Fprintf(w, "checks:      %d invariant checks during the faults (%d skipped while redis was down)\n", r.Checks, r.CheckSkips)
