@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -21,12 +22,12 @@ func TestAutoTargetCoversTheRefillsInFlight(t *testing.T) {
 	pc := DefaultPool()
 	pc.Auto, pc.MinReady, pc.MaxReady = true, 1, 20
 	now := time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)
-	// 2 acquires a minute for an hour, a measured 45 s deploy: λT = 2 × 1 min = 2.
+	// 2 acquires a minute for an hour, a measured 45 s deploy: λT = 2 × 50 s = 1.67.
 	st := PoolState{RateFast: 2, RateSlow: 2 * (1 - 0.3679), RateAt: now, RateSince: now.Add(-time.Hour), DeployP90: 45 * time.Second}
 	require.InDelta(t, 2, st.AcquireRate(now), 0.01)
 	target, why := AutoTarget(pc, st, now)
-	require.Equal(t, poissonQuantile(2, 0.99)+1, target) // P(N<=5 | 2) = 0.983, <=6: 0.995: 7
-	require.Equal(t, 7, target)
+	require.Equal(t, poissonQuantile(2*50.0/60, 0.99)+1, target) // P(N<=4 | 1.67) = 0.972, <=5: 0.992: 6
+	require.Equal(t, 6, target)
 	require.Contains(t, why, "2.00 acquires/min")
 	require.Contains(t, why, "measured deploy p90 45s")
 
@@ -87,4 +88,50 @@ func TestTargetReadyAuto(t *testing.T) {
 		require.Error(t, err, in)
 		require.True(t, strings.Contains(err.Error(), want), "%s: %v", in, err)
 	}
+}
+
+// The times of the last acquires tell a burst within seconds, and a
+// silence bounds the rate: neither waits for a 5- or 60-minute average.
+func TestAutoRateSeesBurstsAndSilences(t *testing.T) {
+	now := time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)
+	// Two hours at 2 a minute, as acquire.lua's averages hold them.
+	steady := PoolState{RateFast: 2, RateSlow: 2 * (1 - math.Exp(-2)), RateAt: now, RateSince: now.Add(-2 * time.Hour)}
+	spaced := func(every time.Duration) []time.Time {
+		ts := make([]time.Time, 8)
+		for i := range ts {
+			ts[i] = now.Add(-time.Duration(i) * every)
+		}
+		return ts
+	}
+	// 2 a minute, spaced as 2 a minute: no burst.
+	st := steady
+	st.Recent = spaced(30 * time.Second)
+	r, from := st.AutoRate(now)
+	require.InDelta(t, 2, r, 0.01)
+	require.Equal(t, "60-min average", from)
+	// One every 3 s at a rate of 2: a burst of about 20 a minute.
+	st.Recent = spaced(3 * time.Second)
+	r, from = st.AutoRate(now)
+	require.Equal(t, "burst in the last acquires", from)
+	require.InDelta(t, 7/(18.0/60), r, 0.01) // seven in 18 s is the first that unlikely (P < 1e-5 at 2 a minute)
+	pc := DefaultPool()
+	pc.Auto, pc.MinReady, pc.MaxReady = true, 1, 40
+	pc.HitRateGoal = 0.99
+	st.DeployP90 = 30 * time.Second
+	burst, why := AutoTarget(pc, st, now)
+	require.Greater(t, burst, 15)
+	require.Contains(t, why, "burst")
+	// Three close together is chance at 2 a minute, not a burst.
+	st.Recent = []time.Time{now, now.Add(-5 * time.Second), now.Add(-10 * time.Second)}
+	_, from = st.AutoRate(now)
+	require.Equal(t, "60-min average", from)
+
+	// Twenty minutes without an acquire: at most 4.6/20 a minute.
+	quiet := steady
+	r, from = quiet.AutoRate(now.Add(20 * time.Minute))
+	require.InDelta(t, AutoGapEvidence/20, r, 1e-9)
+	require.Contains(t, from, "20m0s without an acquire")
+	// A gap usual at the rate bounds nothing.
+	r, _ = quiet.AutoRate(now.Add(time.Minute))
+	require.Greater(t, r, 1.9)
 }

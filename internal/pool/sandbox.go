@@ -111,6 +111,8 @@ type PoolState struct {
 	RateSlow  float64   `json:"rate_slow,omitempty"`
 	RateAt    time.Time `json:"rate_at,omitzero"`
 	RateSince time.Time `json:"rate_since,omitzero"` // the first acquire counted
+	// Recent are the times of the last acquires, newest first (AutoRecent).
+	Recent []time.Time `json:"recent,omitempty"`
 
 	DeployP90  time.Duration `json:"deploy_p90,omitempty"`
 	AutoTarget int           `json:"auto_target,omitempty"`

@@ -397,7 +397,9 @@ func (p *planner) planInUse(sb pool.Sandbox) {
 }
 
 // planShrink destroys ready sandboxes above max_ready, and one every
-// scale_down_delay, oldest first, while the pool is idle.
+// scale_down_delay, oldest first, while the pool is idle or, for an auto
+// pool, holds more than the target it chose (so it shrinks when demand
+// falls, at the pace of the cooldown).
 func (p *planner) planShrink(pp *poolPlan) {
 	if pp.shutdown {
 		return
@@ -424,7 +426,8 @@ func (p *planner) planShrink(pp *poolPlan) {
 		p.condemn(sb, app, found, pool.ReasonOverCapacity)
 	}
 	pp.idle = pp.state.Idle(pp.pc, p.now)
-	if !pp.idle || len(pp.alive) == 0 {
+	surplus := pp.pc.Auto && len(pp.alive)+pp.creatingFill > pp.pc.TargetReady
+	if (!pp.idle && !surplus) || len(pp.alive) == 0 {
 		return
 	}
 	last := pp.state.LastScaleDownAt

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hotpool/hotpool/internal/pool"
@@ -26,6 +27,20 @@ func fromMs(s string) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(n).UTC()
+}
+
+// msList reads comma-separated unix-ms times; a bad item is skipped.
+func msList(s string) []time.Time {
+	if s == "" {
+		return nil
+	}
+	var out []time.Time
+	for _, f := range strings.Split(s, ",") {
+		if t := fromMs(f); !t.IsZero() {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func atoi64(s string) int64 {
@@ -147,6 +162,7 @@ func poolStateFrom(name string, m map[string]string) pool.PoolState {
 		RateSlow:            atof(m["rate_slow"]),
 		RateAt:              fromMs(m["rate_at"]),
 		RateSince:           fromMs(m["rate_since"]),
+		Recent:              msList(m["recent"]),
 		DeployP90:           time.Duration(atoi64(m["deploy_p90_ms"])) * time.Millisecond,
 		AutoTarget:          int(atoi64(m["auto_target"])),
 		AutoWhy:             m["auto_why"],

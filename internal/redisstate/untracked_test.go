@@ -1,6 +1,7 @@
 package redisstate
 
 import (
+	"fmt"
 	"github.com/redis/go-redis/v9"
 	"testing"
 	"time"
@@ -136,5 +137,24 @@ func TestAutoPoolAcquiresCountDemand(t *testing.T) {
 		require.NoError(t, err)
 		require.InDelta(t, 0.2, obs.Pools[testPool].RateFast, 1e-9)
 		require.Equal(t, at(time.Minute), obs.Pools[testPool].RateSince)
+		require.Equal(t, []time.Time{at(time.Minute)}, obs.Pools[testPool].Recent)
+	}
+}
+
+// An auto pool keeps the times of its last 8 acquires, newest first, for
+// pool.BurstRate; misses count as demand too.
+func TestAutoPoolKeepsItsLastAcquireTimes(t *testing.T) {
+	for _, open := range []func(*testing.T) *fixture{newFixture, newMiniFixture} {
+		f := open(t)
+		var want []time.Time
+		for i := range 10 {
+			p := acquireParams(at(time.Duration(i)*time.Second), fmt.Sprintf("h%d", i))
+			p.Auto = true
+			_, _ = f.s.Acquire(f.ctx, p) // empty pool: misses
+			want = append([]time.Time{at(time.Duration(i) * time.Second)}, want...)
+		}
+		obs, err := f.s.Observe(f.ctx, at(10*time.Second))
+		require.NoError(t, err)
+		require.Equal(t, want[:8], obs.Pools[testPool].Recent)
 	}
 }

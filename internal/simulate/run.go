@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/hotpool/hotpool/internal/pool"
 	"github.com/hotpool/hotpool/internal/reconcile/simharness"
+	"github.com/hotpool/hotpool/internal/redisstate"
 )
 
 // Schedules say when reconcile passes run, as in a deployment.
@@ -40,6 +42,11 @@ type Options struct {
 	// miniredis.
 	Redis  *redis.Client
 	Prefix string
+	// Learned starts an auto pool as one that has been running at the
+	// trace's opening demand (its first 10 minutes' rate, seen for two
+	// hours) rather than one that has seen nothing: the counterpart of a
+	// static pool converged at its target.
+	Learned bool
 }
 
 // Result is what a simulation measured. Minutes are sandbox-minutes.
@@ -75,6 +82,7 @@ type Sample struct {
 	Creating int
 	InUse    int
 	Acquires int
+	Misses   int // of those, not served from the pool at once
 }
 
 // step is the harness's step: acquires land on it, and the 5 s passes too.
@@ -134,6 +142,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	defer h.Close()
 	h.SetTraffic(false)
+	if o.Learned {
+		if err := learn(ctx, rdb, prefix, o.Config, o.Trace, h.Now()); err != nil {
+			return Result{}, err
+		}
+	}
 	if _, err := h.Converge(ctx, 200); err != nil {
 		return Result{}, fmt.Errorf("simulate: the pools did not fill before the replay: %w", err)
 	}
@@ -141,7 +154,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	start := h.Now()
 	next := 0
 	var series []Sample
-	acquires := 0
+	acquires, hits := 0, 0
 	for next < len(o.Trace) || len(h.Leases()) > 0 || h.PendingClaims() > 0 {
 		if err := ctx.Err(); err != nil {
 			return Result{}, err
@@ -160,11 +173,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			if err != nil {
 				return Result{}, fmt.Errorf("simulate: %w", err)
 			}
-			s := Sample{Minute: int(elapsed / time.Minute), Acquires: acquires}
+			s := Sample{Minute: int(elapsed / time.Minute), Acquires: acquires, Misses: acquires - (h.Stats.WarmHits - hits)}
 			for _, m := range snap.Pools {
 				s.Ready, s.Creating, s.InUse = s.Ready+m.Ready, s.Creating+m.Creating, s.InUse+m.InUse
 			}
-			series, acquires = append(series, s), 0
+			series, acquires, hits = append(series, s), 0, h.Stats.WarmHits
 		}
 		if h.Now().Sub(start) > o.Trace[len(o.Trace)-1].At+longest+2*time.Hour {
 			return Result{}, errors.New("simulate: the replay did not drain (leases still held two hours after the last hold ended)")
@@ -176,6 +189,42 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	r := result(h.Stats, h.Now().Sub(start))
 	r.Series = series
 	return r, nil
+}
+
+// learnWindow is the opening stretch of a trace whose rate a learned auto
+// pool starts with, as if seen for learnFor.
+const (
+	learnWindow = 10 * time.Minute
+	learnFor    = 2 * time.Hour
+)
+
+// learn writes into each auto pool's hash the rates it would hold after two
+// hours at the trace's opening rate (the fields acquire.lua keeps: each
+// average holds rate × (1 - e^(-2h/τ)), which AutoRate corrects for).
+func learn(ctx context.Context, rdb *redis.Client, prefix string, cfg *pool.Config, trace []Demand, now time.Time) error {
+	opening := map[string]int{}
+	for _, d := range trace {
+		if d.At < learnWindow {
+			opening[d.Image]++
+		}
+	}
+	keys := redisstate.NewKeys(prefix)
+	for _, name := range cfg.PoolNames() {
+		pc, _ := cfg.Pool(name)
+		if !pc.Auto {
+			continue
+		}
+		rate := float64(opening[name]) / learnWindow.Minutes()
+		held := func(tau time.Duration) string {
+			return strconv.FormatFloat(rate*(1-math.Exp(-float64(learnFor)/float64(tau))), 'f', 6, 64)
+		}
+		err := rdb.HSet(ctx, keys.Pool(name), "rate_fast", held(pool.AutoTauFast), "rate_slow", held(pool.AutoTauSlow),
+			"rate_at", now.UnixMilli(), "rate_since", now.Add(-learnFor).UnixMilli()).Err()
+		if err != nil {
+			return fmt.Errorf("simulate: learned start: %w", err)
+		}
+	}
+	return nil
 }
 
 func schedule(name string) (simharness.Schedule, error) {

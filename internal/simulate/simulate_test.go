@@ -131,3 +131,44 @@ func TestChartDrawsEverySeries(t *testing.T) {
 	require.NotContains(t, page, "<script")
 	require.NotContains(t, page, "http://www.w3.org/2000/svg\" width=\"0\"")
 }
+
+// A learned auto pool starts as one that has run at the trace's opening
+// rate: its first minutes hit where a pool that has seen nothing misses,
+// and a static pool is not touched by it. The series counts each minute's
+// misses.
+func TestLearnedStartsAnAutoPoolWithTheOpeningRate(t *testing.T) {
+	// 4 a minute, one every 15 s from the first second, each held 2 min.
+	var trace []Demand
+	for at := time.Second; at < 10*time.Minute; at += 15 * time.Second {
+		trace = append(trace, Demand{At: at, Image: "python", Hold: 2 * time.Minute})
+	}
+	auto, err := pool.ParseConfig([]byte(`{"pools": {"python": {"target_ready": "auto", "min_ready": 1, "max_ready": 20, "idle_timeout": 0}}}`))
+	require.NoError(t, err)
+	run := func(cfg *pool.Config, learned bool) Result {
+		r, err := Run(context.Background(), Options{Config: cfg, Trace: trace, Seed: 5, Learned: learned})
+		require.NoError(t, err)
+		misses := 0
+		for _, s := range r.Series {
+			misses += s.Misses
+		}
+		require.Equal(t, r.Requests-r.Hits, misses, "the minutes' misses add up")
+		return r
+	}
+	firstMinutes := func(r Result) int {
+		n := 0
+		for _, s := range r.Series[:3] {
+			n += s.Misses
+		}
+		return n
+	}
+	cold, learned := run(auto, false), run(auto, true)
+	t.Logf("cold %+v\nlearned %+v", cold, learned)
+	require.Positive(t, firstMinutes(cold), "a pool that has seen nothing starts at min_ready and misses")
+	require.Zero(t, firstMinutes(learned), "one that knows the rate is sized for it")
+	require.Greater(t, learned.HitRate, cold.HitRate)
+
+	static := smallConfig(t)
+	a, b := run(static, false), run(static, true)
+	a.Series, b.Series = nil, nil
+	require.Equal(t, a, b, "a static pool has nothing to learn")
+}

@@ -26,7 +26,7 @@
 --          clock here never hands one out past max_warm_age
 -- ARGV[21] "1" when the pool's target_ready is "auto": every acquire (a warm
 --          lease, a cold claim, a final miss) updates its acquire rates
---          (rate_fast, rate_slow a minute, rate_at, rate_since; pool.AcquireRate)
+--          (rate_fast, rate_slow a minute, rate_at, rate_since, recent; pool.AcquireRate)
 -- A dynamic pool Redis does not know yet is written only when this acquire
 -- leaves it holding a sandbox (a cold claim) or, with a target, to be filled;
 -- otherwise the miss writes nothing at all (no record, counter or event), so
@@ -82,23 +82,30 @@ end
 -- One read of the pool: its flags (manager_shutdown mirrors the manager's, see
 -- touch_pool) and the counters this acquire adds to.
 local ph = redis.call('HMGET', pk.hash, 'shutdown', 'manager_shutdown', 'circuit_open_until',
-  'acquires_from_pool', 'warm_age_ms_sum', 'exhausted_event_at', 'rate_fast', 'rate_slow', 'rate_at')
+  'acquires_from_pool', 'warm_age_ms_sum', 'exhausted_event_at', 'rate_fast', 'rate_slow', 'rate_at', 'recent')
 
 -- An auto pool's demand: each acquire adds one to two exponentially
 -- weighted rates a minute (time constants 5 and 60 minutes, pool/auto.go).
-local TAU_FAST, TAU_SLOW = 300000, 3600000
+-- It also keeps the times of the last RECENT acquires (newest first), from
+-- which a burst is told within seconds (pool.BurstRate).
+local TAU_FAST, TAU_SLOW, RECENT = 300000, 3600000, 8
 local function count_demand()
   if not auto then return end
   local dt = math.max(now - num(ph[9]), 0)
   local fast = num(ph[7]) * math.exp(-dt / TAU_FAST) + 60000 / TAU_FAST
   local slow = num(ph[8]) * math.exp(-dt / TAU_SLOW) + 60000 / TAU_SLOW
-  if ph[9] then
-    redis.call('HSET', pk.hash, 'rate_fast', string.format('%.6f', fast), 'rate_slow', string.format('%.6f', slow),
-      'rate_at', now_s)
-  else -- the first acquire counted also starts the history
-    redis.call('HSET', pk.hash, 'rate_fast', string.format('%.6f', fast), 'rate_slow', string.format('%.6f', slow),
-      'rate_at', now_s, 'rate_since', now_s)
+  local recent = now_s
+  local n = 1
+  for t in string.gmatch(ph[10] or '', '[^,]+') do
+    if n >= RECENT then break end
+    recent, n = recent .. ',' .. t, n + 1
   end
+  local args = { 'rate_fast', string.format('%.6f', fast), 'rate_slow', string.format('%.6f', slow),
+    'rate_at', now_s, 'recent', recent }
+  if not ph[9] then -- the first acquire counted also starts the history
+    args[#args + 1], args[#args + 2] = 'rate_since', now_s
+  end
+  redis.call('HSET', pk.hash, unpack(args))
 end
 local function shutdown_miss()
   redis.call('HINCRBY', pk.hash, 'misses_shutdown', 1)
