@@ -23,40 +23,60 @@ import (
 	"github.com/hotpool/hotpool/internal/pool"
 )
 
+// serving is a `hotpool serve` run in-process: its stdout line by line,
+// its stderr, and stop, which cancels it and returns its exit code.
+type serving struct {
+	lines  *bufio.Scanner
+	stdout *io.PipeReader
+	stderr *syncBuffer
+	stop   func() int
+}
+
+func startServe(t *testing.T, args ...string) *serving {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	pr, pw := io.Pipe()
+	sv := &serving{lines: bufio.NewScanner(pr), stdout: pr, stderr: &syncBuffer{}}
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--token", "serve-token"}, args...), pw, sv.stderr)
+		pw.Close()
+	}()
+	sv.stop = func() int {
+		cancel() // what SIGINT/SIGTERM do to main's context
+		select {
+		case c := <-code:
+			return c
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not stop")
+			return -1
+		}
+	}
+	return sv
+}
+
+// drain reads the rest of stdout, so serve never blocks writing it.
+func (sv *serving) drain() { go func() { _, _ = io.Copy(io.Discard, sv.stdout) }() }
+
 func TestServeListensPrintsPoolsAndStopsOnCancel(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "config.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte("pools:\n  python:\n    target_ready: 1\n"), 0o600))
 	t.Setenv("REDIS_URL", "")
 	t.Setenv("DIGITALOCEAN_TOKEN", "")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pr, pw := io.Pipe()
-	var stderr bytes.Buffer
-	code := make(chan int, 1)
-	go func() {
-		code <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--config", cfg, "--token", "serve-token", "--sim-create-delay", "10ms"}, pw, &stderr)
-		pw.Close()
-	}()
-	lines := bufio.NewScanner(pr)
-	require.True(t, lines.Scan(), stderr.String())
-	m := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+) \(redis: embedded`).FindStringSubmatch(lines.Text())
-	require.NotNil(t, m, lines.Text())
-	require.True(t, lines.Scan())
-	require.Equal(t, "pools: python target_ready=1 max_ready=10 on_empty=create", lines.Text())
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	sv := startServe(t, "--config", cfg, "--sim-create-delay", "10ms")
+	require.True(t, sv.lines.Scan(), sv.stderr.String())
+	m := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+) \(redis: embedded`).FindStringSubmatch(sv.lines.Text())
+	require.NotNil(t, m, sv.lines.Text())
+	require.True(t, sv.lines.Scan())
+	require.Equal(t, "pools: python target_ready=1 max_ready=10 on_empty=create", sv.lines.Text())
+	sv.drain()
 
 	resp, err := http.Get(m[1] + "/healthz")
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-
-	cancel() // what SIGINT/SIGTERM do to main's context
-	select {
-	case c := <-code:
-		require.Equal(t, exitOK, c)
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	require.Equal(t, exitOK, sv.stop())
 }
 
 func TestServeUsageErrors(t *testing.T) {
@@ -104,17 +124,8 @@ func TestServeOnTheRealPlatformListsWhatItLeavesRunning(t *testing.T) {
 	t.Setenv("DIGITALOCEAN_TOKEN", "do-token")
 	t.Setenv("HOTPOOL_DO_API_URL", base)
 	t.Setenv("HOTPOOL_SECRET", strings.Repeat("s", 32))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pr, pw := io.Pipe()
-	var stderr syncBuffer
-	code := make(chan int, 1)
-	go func() {
-		code <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--config", cfg, "--token", "serve-token",
-			"--provider", "digitalocean", "--reconcile-every", "100ms"}, pw, &stderr)
-		pw.Close()
-	}()
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	sv := startServe(t, "--config", cfg, "--provider", "digitalocean", "--reconcile-every", "100ms")
+	sv.drain()
 	platform, err := appplatform.New(appplatform.Options{Token: "do-token", BaseURL: base, Deployment: "hp", RetryMax: -1})
 	require.NoError(t, err)
 	apps := func() []pool.App {
@@ -122,15 +133,9 @@ func TestServeOnTheRealPlatformListsWhatItLeavesRunning(t *testing.T) {
 		require.NoError(t, err)
 		return as
 	}
-	require.Eventually(t, func() bool { return len(apps()) == 2 }, 20*time.Second, 50*time.Millisecond, stderr.String())
-	cancel()
-	select {
-	case c := <-code:
-		require.Equal(t, exitOK, c)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
-	}
-	out := stderr.String()
+	require.Eventually(t, func() bool { return len(apps()) == 2 }, 20*time.Second, 50*time.Millisecond, sv.stderr.String())
+	require.Equal(t, exitOK, sv.stop())
+	out := sv.stderr.String()
 	require.Contains(t, out, "WARNING: this server creates real, billed App Platform apps")
 	require.Contains(t, out, "2 App Platform apps of deployment hp are left running")
 	for _, a := range apps() {
@@ -179,17 +184,8 @@ func TestServeReloadsItsConfigOnSIGHUP(t *testing.T) {
 	require.NoError(t, os.WriteFile(cfg, []byte("pools:\n  python:\n    target_ready: 1\n"), 0o600))
 	t.Setenv("REDIS_URL", "")
 	t.Setenv("DIGITALOCEAN_TOKEN", "")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pr, pw := io.Pipe()
-	var stderr syncBuffer
-	code := make(chan int, 1)
-	go func() {
-		code <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--config", cfg, "--token", "serve-token",
-			"--sim-create-delay", "10ms", "--reconcile-every", "100ms"}, pw, &stderr)
-		pw.Close()
-	}()
-	lines := bufio.NewScanner(pr)
+	sv := startServe(t, "--config", cfg, "--sim-create-delay", "10ms", "--reconcile-every", "100ms")
+	lines, stderr := sv.lines, sv.stderr
 	require.True(t, lines.Scan(), stderr.String())
 	m := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+) `).FindStringSubmatch(lines.Text())
 	require.NotNil(t, m, lines.Text())
@@ -221,12 +217,6 @@ func TestServeReloadsItsConfigOnSIGHUP(t *testing.T) {
 	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGHUP))
 	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "the running config stays") }, 10*time.Second, 20*time.Millisecond)
 	require.Contains(t, stderr.String(), "target_ready")
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	cancel()
-	select {
-	case c := <-code:
-		require.Equal(t, exitOK, c, "a refused reload does not stop serve")
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	sv.drain()
+	require.Equal(t, exitOK, sv.stop(), "a refused reload does not stop serve")
 }

@@ -143,6 +143,8 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fmt.Fprintf(stdout, "wait: p50 %.0f ms, p99 %.0f ms\n", res.WaitP50Ms, res.WaitP99Ms)
 	fmt.Fprintf(stdout, "sandbox-minutes billed %.1f (idle %.1f), executing %.1f: efficiency %.1f%%\n",
 		res.SandboxMinutes, res.IdleMinutes, res.ExecutionMinutes, 100*res.Efficiency)
+	fmt.Fprintf(stdout, "perfect foresight (each sandbox one deployment before its acquire): %.1f sandbox-minutes, efficiency %.1f%%\n",
+		res.FloorSandboxMinutes, 100*res.FloorEfficiency)
 	fmt.Fprintf(stdout, "at most %d sandboxes; %d API calls; %.1f simulated minutes\n", res.MaxSandboxes, res.APICalls, res.SimulatedMinutes)
 	return exitOK
 }

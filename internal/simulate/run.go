@@ -65,9 +65,14 @@ type Result struct {
 	ExecutionMinutes float64 `json:"execution_minutes"` // leases held
 	IdleMinutes      float64 `json:"idle_minutes"`      // ready, waiting for an acquire
 	// Efficiency is ExecutionMinutes / SandboxMinutes.
-	Efficiency   float64 `json:"efficiency"`
-	MaxSandboxes int     `json:"max_sandboxes"`
-	APICalls     int     `json:"api_calls"`
+	Efficiency float64 `json:"efficiency"`
+	// The perfect-foresight floor: every sandbox created exactly one
+	// deployment (the mean, CreateDelay) before its acquire, so every
+	// acquire hits and nothing waits ready; the physical limit of any sizing.
+	FloorSandboxMinutes float64 `json:"floor_sandbox_minutes"`
+	FloorEfficiency     float64 `json:"floor_efficiency"`
+	MaxSandboxes        int     `json:"max_sandboxes"`
+	APICalls            int     `json:"api_calls"`
 	// SimulatedMinutes is the virtual time the replay took, drain included.
 	SimulatedMinutes float64 `json:"simulated_minutes"`
 	// Series is the replay minute by minute, for a chart (not in the JSON).
@@ -188,6 +193,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	r := result(h.Stats, h.Now().Sub(start))
 	r.Series = series
+	r.FloorSandboxMinutes, r.FloorEfficiency = floor(o.Trace, o.CreateDelay)
 	return r, nil
 }
 
@@ -277,6 +283,17 @@ func quantile(sorted []float64, q float64) float64 {
 	}
 	i := int(math.Ceil(q*float64(len(sorted)))) - 1
 	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+// floor is the perfect-foresight billing of a trace: each hold plus one
+// deployment.
+func floor(trace []Demand, deploy time.Duration) (minutes, efficiency float64) {
+	held := 0.0
+	for _, d := range trace {
+		held += d.Hold.Minutes()
+	}
+	minutes = held + float64(len(trace))*deploy.Minutes()
+	return round(minutes), round(held / minutes)
 }
 
 func round(v float64) float64 { return math.Round(v*1000) / 1000 }

@@ -88,6 +88,9 @@ func TestSmallTraceAccounting(t *testing.T) {
 	require.Zero(t, r.Failed)
 	require.Equal(t, 0.5, r.HitRate)
 	require.Equal(t, 2.0, r.ExecutionMinutes)
+	// Perfect foresight: the two holds and one 30 s deployment each.
+	require.Equal(t, 3.0, r.FloorSandboxMinutes)
+	require.Equal(t, 0.667, r.FloorEfficiency)
 	require.Equal(t, 3, r.MaxSandboxes)
 	require.Zero(t, r.WaitP50Ms, "the hit waits nothing")
 	require.GreaterOrEqual(t, r.WaitP99Ms, 30000.0, "the cold start waits a deployment")
