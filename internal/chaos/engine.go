@@ -348,17 +348,7 @@ func reachable(ctx context.Context, url string) bool {
 }
 
 // cleanPrefix deletes a soak's keys from a shared Redis.
-func cleanPrefix(ctx context.Context, rdb *redis.Client, prefix string) {
-	pat := redisstate.NewKeys(prefix).Tag() + "*"
-	iter := rdb.Scan(ctx, 0, pat, 1000).Iterator() // braces are not glob specials
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if len(keys) > 0 {
-		rdb.Del(ctx, keys...)
-	}
-}
+func cleanPrefix(ctx context.Context, rdb *redis.Client, prefix string) { flush(ctx, rdb, prefix) }
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 

@@ -175,15 +175,27 @@ func flushOnce(ctx context.Context, rdb *redis.Client, prefix string, after time
 	if pool.Sleep(ctx, after) != nil {
 		return
 	}
+	// Redis may be down (a restart or failover under way): try again for
+	// a few seconds rather than skip the fault.
+	for range 20 {
+		if flush(ctx, rdb, prefix) {
+			fc.mu.Lock()
+			fc.flushes++
+			fc.mu.Unlock()
+			return
+		}
+		if pool.Sleep(ctx, 250*time.Millisecond) != nil {
+			return
+		}
+	}
+}
+
+// flush deletes every key of the deployment, reporting whether it could.
+func flush(ctx context.Context, rdb *redis.Client, prefix string) bool {
 	iter := rdb.Scan(ctx, 0, redisstate.NewKeys(prefix).Tag()+"*", 1000).Iterator()
 	var keys []string
 	for iter.Next(ctx) {
 		keys = append(keys, iter.Val())
 	}
-	if iter.Err() != nil || len(keys) == 0 || rdb.Del(ctx, keys...).Err() != nil {
-		return // Redis down (a restart): the flush is simply not counted
-	}
-	fc.mu.Lock()
-	fc.flushes++
-	fc.mu.Unlock()
+	return iter.Err() == nil && len(keys) > 0 && rdb.Del(ctx, keys...).Err() == nil
 }
