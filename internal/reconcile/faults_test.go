@@ -97,6 +97,38 @@ func TestFault_EmptiedRedisCannotBreachTheCap(t *testing.T) {
 	e.noViolations(t)
 }
 
+// The same emptied Redis, with the acquires before any pass: Redis knows of
+// no app, so the three cold claims are taken, but the first pass lists
+// before it creates, counts the live apps against the cap (NoteUntracked
+// comes before any Reserve), and the claims are served only as the orphans
+// go. The platform never holds more than the cap.
+func TestFault_ColdClaimsBeforeTheFirstPassAfterAFlushWaitForTheCap(t *testing.T) {
+	t.Parallel()
+	cfg := lessonConfig(3, 5)
+	py(cfg).OnEmpty = pool.OnEmptyCreate
+	total := 3
+	cfg.MaxTotalSandboxes = &total
+	e := newLesson(t, cfg, simharness.Options{})
+	ctx := context.Background()
+	_, err := e.Converge(ctx, 30)
+	require.NoError(t, err)
+	require.NoError(t, e.FlushRedis(ctx, e.rdb))
+	for range 3 {
+		e.Acquire(ctx, "py")
+	}
+	require.Equal(t, 3, e.Stats.ColdClaims, "nothing in Redis says the cap is reached")
+
+	maxApps := 0
+	for range 60 {
+		require.NoError(t, e.Step(ctx))
+		maxApps = max(maxApps, len(e.apps(t)))
+	}
+	require.LessOrEqual(t, maxApps, 3, "the platform never held more than the cap")
+	require.Equal(t, 3, e.Stats.ClaimsServed, "each claim served once the orphans made room")
+	require.NoError(t, e.CheckConsistency(ctx))
+	e.noViolations(t)
+}
+
 // A claim waiting for its next attempt must still resolve when a redeploy
 // removes its pool or lowers create_retries below its attempts: its poll
 // answers creation failed within a pass or two, never "creating" forever.

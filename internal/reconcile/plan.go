@@ -19,6 +19,7 @@ func Plan(obs Observation, cfg *pool.Config, now time.Time) []Action {
 		p.planPool(p.pools[name])
 	}
 	p.planOrphans()
+	p.planUncalled()
 	p.planCreates()
 	p.planCollect()
 	p.planUpdates()
@@ -64,7 +65,11 @@ type planner struct {
 	creatingAll    int // creating after this pass, all pools
 	youngOrphans   int // apps no record claims, inside their grace: the next pass lists again
 	youngDeploying int // of them, still deploying: they count toward max_concurrent_creates
-	out            []Action
+	// uncalled are creating records with no create call yet (a cold claim's
+	// sandbox, or a call a killed pass never made): sent by planUncalled
+	// once the orphans are counted.
+	uncalled []Action
+	out      []Action
 }
 
 func (p *planner) emit(a Action) { p.out = append(p.out, a) }
@@ -319,7 +324,7 @@ func (p *planner) planCreating(pp *poolPlan, sb pool.Sandbox) {
 		// (which carries the sandbox id) being unique: a second create of a
 		// sent one answers 409, an unknown outcome that makes the next
 		// pass list and attach the app.
-		p.emit(Action{Kind: KindCallCreate, Pool: sb.Pool, SandboxID: sb.ID, Failures: pp.failures,
+		p.uncalled = append(p.uncalled, Action{Kind: KindCallCreate, Pool: sb.Pool, SandboxID: sb.ID, Failures: pp.failures,
 			Spec: pool.CreateSpec{SandboxID: sb.ID, Pool: sb.Pool, Template: p.cfg.Template(sb.Pool, pp.pc)}})
 	case !p.absent(sb):
 		// The list failed, or this pass fetched no definite answer: wait.
@@ -551,6 +556,24 @@ func (p *planner) planOrphans() {
 	if p.youngOrphans != p.obs.State.Untracked || p.youngDeploying != p.obs.State.UntrackedCreating {
 		p.emit(Action{Kind: KindNoteUntracked, Untracked: p.youngOrphans, UntrackedCreating: p.youngDeploying})
 	}
+}
+
+// planUncalled sends the create calls of records that have none, as many
+// as the caps allow once the apps no record claims are counted. Redis
+// emptied, an acquire finds no sandbox and no untracked app and takes a
+// cold claim; the apps still live, so sending every such call would hold
+// more apps than max_total_sandboxes (or deploy more than
+// max_concurrent_creates) until the orphans go. Those planned last wait;
+// their records still count, so nothing else is created meanwhile, and they are
+// sent as room frees, or fail at their deadline like any create.
+func (p *planner) planUncalled() {
+	hold := 0
+	if c := p.cfg.TotalCap(); c >= 0 {
+		hold = p.total - c
+	}
+	hold = max(hold, p.creatingAll-p.cfg.MaxConcurrentCreates, 0)
+	send := max(len(p.uncalled)-hold, 0)
+	p.out = append(p.out, p.uncalled[:send]...)
 }
 
 // planCreates spends the global headroom: cold claims waiting for a retry
