@@ -57,13 +57,11 @@ func TestFault_KilledPassCannotDoubleScaleDown(t *testing.T) {
 	e.noViolations(t)
 }
 
-// After Redis is emptied, the live apps are young orphans the first pass
-// rightly leaves alone; three acquires on the empty pool must not add three
-// cold-claim sandboxes to them: 6 apps under a cap of 3 for the whole
-// orphan_grace. The orphans count against the caps everywhere, cold claims
-// included, and are deleted (never adopted as stock) once their grace ends.
-func TestFault_EmptiedRedisCannotBreachTheCap(t *testing.T) {
-	t.Parallel()
+// emptiedAtTheCap is a pool (on_empty create) converged at its target of 3
+// under max_total_sandboxes 3, whose Redis is then emptied: the 3 apps live
+// on with no record.
+func emptiedAtTheCap(t *testing.T) (*lessonEnv, context.Context) {
+	t.Helper()
 	cfg := lessonConfig(3, 5)
 	py(cfg).OnEmpty = pool.OnEmptyCreate
 	total := 3
@@ -73,10 +71,21 @@ func TestFault_EmptiedRedisCannotBreachTheCap(t *testing.T) {
 	_, err := e.Converge(ctx, 30)
 	require.NoError(t, err)
 	require.Len(t, e.apps(t), 3)
-
 	require.NoError(t, e.FlushRedis(ctx, e.rdb))
+	return e, ctx
+}
+
+// After Redis is emptied, the live apps are young orphans the first pass
+// rightly leaves alone; three acquires on the empty pool must not add three
+// cold-claim sandboxes to them: 6 apps under a cap of 3 for the whole
+// orphan_grace. The orphans count against the caps everywhere, cold claims
+// included, and are deleted (never adopted as stock) once their grace ends.
+func TestFault_EmptiedRedisCannotBreachTheCap(t *testing.T) {
+	t.Parallel()
+	e, ctx := emptiedAtTheCap(t)
+	require.Len(t, e.apps(t), 3)
 	e.Clock.Advance(5 * time.Second)
-	_, err = e.Pass(ctx)
+	_, err := e.Pass(ctx)
 	require.NoError(t, err)
 	for range 3 {
 		e.Acquire(ctx, "py")
@@ -104,15 +113,7 @@ func TestFault_EmptiedRedisCannotBreachTheCap(t *testing.T) {
 // go. The platform never holds more than the cap.
 func TestFault_ColdClaimsBeforeTheFirstPassAfterAFlushWaitForTheCap(t *testing.T) {
 	t.Parallel()
-	cfg := lessonConfig(3, 5)
-	py(cfg).OnEmpty = pool.OnEmptyCreate
-	total := 3
-	cfg.MaxTotalSandboxes = &total
-	e := newLesson(t, cfg, simharness.Options{})
-	ctx := context.Background()
-	_, err := e.Converge(ctx, 30)
-	require.NoError(t, err)
-	require.NoError(t, e.FlushRedis(ctx, e.rdb))
+	e, ctx := emptiedAtTheCap(t)
 	for range 3 {
 		e.Acquire(ctx, "py")
 	}
