@@ -34,12 +34,6 @@ const (
 	AutoDeployGuess = 60 * time.Second
 )
 
-// AcquireRate is the pool's acquire rate a minute at now (AutoRate).
-func (p PoolState) AcquireRate(now time.Time) float64 {
-	r, _ := p.AutoRate(now)
-	return r
-}
-
 // AutoRate is the pool's acquire rate a minute at now, and which estimate
 // gave it: the slow one, or the fast one when demand clearly rises, each
 // decayed from its last update and corrected for a short history (an
@@ -119,7 +113,7 @@ func poissonTail(mu float64, k int) float64 {
 }
 
 // AutoGapEvidence bounds the rate after a silence: at most this many
-// acquires were expected in it (e^-3: a 5 % chance of such a silence).
+// acquires were expected in it (e^-4.6: a 1 % chance of such a silence).
 const AutoGapEvidence = 4.6
 
 // AutoRiseFactor is how far the fast rate must rise above the slow one to

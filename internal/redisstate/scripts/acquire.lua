@@ -26,7 +26,7 @@
 --          clock here never hands one out past max_warm_age
 -- ARGV[21] "1" when the pool's target_ready is "auto": every acquire (a warm
 --          lease, a cold claim, a final miss) updates its acquire rates
---          (rate_fast, rate_slow a minute, rate_at, rate_since, recent; pool.AcquireRate)
+--          (rate_fast, rate_slow a minute, rate_at, rate_since, recent; pool.AutoRate)
 -- A dynamic pool Redis does not know yet is written only when this acquire
 -- leaves it holding a sandbox (a cold claim) or, with a target, to be filled;
 -- otherwise the miss writes nothing at all (no record, counter or event), so
