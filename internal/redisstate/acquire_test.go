@@ -22,6 +22,23 @@ func zs(members ...string) []string { return members }
 func TestAcquireTransitions(t *testing.T) {
 	now := at(time.Minute)
 	leaseEnd := now.Add(15 * time.Minute)
+	// expiredThenA is what an acquire changes when the first sandbox it finds
+	// is past its warm deadline (or within the margin of it): that one goes to
+	// deleting, and "a" behind it is leased.
+	expiredThenA := func(expired string) []change {
+		return []change{
+			hset(":sb:"+expired, "state", "deleting", "deleting_since", msStr(now), "delete_reason", "warm_age"),
+			set(":deleting", zs(expired+"="+msStr(now))),
+			set(kDeleting, zs(expired+"="+msStr(now))),
+			hset(":sb:a", "state", "in_use", "acquired_at", msStr(now), "lease_expires_at", msStr(leaseEnd),
+				"lease_hash", "h1", "lease_handed", "1"),
+			set(kReady, nil),
+			set(kInUse, zs("a="+msStr(leaseEnd))),
+			hset(kPool, "expired_warm", "1", "acquires_from_pool", "1", "warm_age_ms_sum", "60000",
+				"last_acquire_at", msStr(now)),
+			event(EventSandboxAcquired, testPool, "a", now, "pool"),
+		}
+	}
 	twoReady := func(f *fixture) { f.ready("a", at(0)); f.ready("b", at(time.Second)) }
 	warmHit := []change{
 		hset(":sb:a", "state", "in_use", "acquired_at", msStr(now), "lease_expires_at", msStr(leaseEnd),
@@ -141,18 +158,7 @@ func TestAcquireTransitions(t *testing.T) {
 				require.Equal(f.t, "a", res.Sandbox.ID)
 				return err
 			},
-			changes: []change{
-				hset(":sb:near", "state", "deleting", "deleting_since", msStr(now), "delete_reason", "warm_age"),
-				set(":deleting", zs("near="+msStr(now))),
-				set(kDeleting, zs("near="+msStr(now))),
-				hset(":sb:a", "state", "in_use", "acquired_at", msStr(now), "lease_expires_at", msStr(leaseEnd),
-					"lease_hash", "h1", "lease_handed", "1"),
-				set(kReady, nil),
-				set(kInUse, zs("a="+msStr(leaseEnd))),
-				hset(kPool, "expired_warm", "1", "acquires_from_pool", "1", "warm_age_ms_sum", "60000",
-					"last_acquire_at", msStr(now)),
-				event(EventSandboxAcquired, testPool, "a", now, "pool"),
-			},
+			changes: expiredThenA("near"),
 		},
 		{
 			name: "sandboxes past their warm deadline go to deleting, never out",
@@ -167,18 +173,7 @@ func TestAcquireTransitions(t *testing.T) {
 				require.Equal(f.t, "a", res.Sandbox.ID)
 				return err
 			},
-			changes: []change{
-				hset(":sb:old", "state", "deleting", "deleting_since", msStr(now), "delete_reason", "warm_age"),
-				set(":deleting", zs("old="+msStr(now))),
-				set(kDeleting, zs("old="+msStr(now))),
-				hset(":sb:a", "state", "in_use", "acquired_at", msStr(now), "lease_expires_at", msStr(leaseEnd),
-					"lease_hash", "h1", "lease_handed", "1"),
-				set(kReady, nil),
-				set(kInUse, zs("a="+msStr(leaseEnd))),
-				hset(kPool, "expired_warm", "1", "acquires_from_pool", "1", "warm_age_ms_sum", "60000",
-					"last_acquire_at", msStr(now)),
-				event(EventSandboxAcquired, testPool, "a", now, "pool"),
-			},
+			changes: expiredThenA("old"),
 		},
 		{
 			name: "empty pool under on_empty fail is exhausted",
