@@ -37,6 +37,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	writeTrace := fs.String("write-trace", "", "also write the trace replayed (a curve's draw) to this file")
 	chart := fs.String("chart", "", "also write an HTML page charting ready, creating, in use and demand by minute")
 	useRedis := fs.Bool("redis", false, "run the scripts on the real Redis at REDIS_URL instead of an embedded one")
+	history := fs.Duration("history", 0, "replay the trace's first `D` as the pool's past, counting only what follows (with a curve, add it to --duration)")
 	learned := fs.Bool("learned", false, "start an auto pool as one that has run at the trace's opening rate (its first 10 minutes) for two hours, not one that has seen nothing")
 	var createDelay, duration, holdMin, holdMax time.Duration
 	addDuration(fs, &createDelay, "create-delay", 30*time.Second, "how long a deployment takes")
@@ -104,7 +105,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			return fail(stderr, werr)
 		}
 	}
-	o := simulate.Options{Config: cfg, Trace: trace, CreateDelay: createDelay, Jitter: *jitter, Seed: *seed, Schedule: *sched, Learned: *learned}
+	o := simulate.Options{Config: cfg, Trace: trace, CreateDelay: createDelay, Jitter: *jitter, Seed: *seed, Schedule: *sched, Learned: *learned, History: *history}
 	if *useRedis {
 		opt, err := redis.ParseURL(redistest.URL())
 		if err != nil {

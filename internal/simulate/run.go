@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,6 +48,10 @@ type Options struct {
 	// hours) rather than one that has seen nothing: the counterpart of a
 	// static pool converged at its target.
 	Learned bool
+	// History replays the trace's opening stretch as the pool's past: its
+	// acquires run as any other, and nothing before History is counted
+	// (the pool learns from it, as a deployment that has been running has).
+	History time.Duration
 }
 
 // Result is what a simulation measured. Minutes are sandbox-minutes.
@@ -114,6 +119,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Jitter < 0 || o.Jitter >= 1 {
 		return Result{}, fmt.Errorf("simulate: jitter %v: want 0-1", o.Jitter)
 	}
+	if o.History < 0 || o.History >= o.Trace[len(o.Trace)-1].At {
+		return Result{}, fmt.Errorf("simulate: history %s: want 0 up to the trace's last acquire (%s)", o.History, o.Trace[len(o.Trace)-1].At)
+	}
 	sched, err := schedule(o.Schedule)
 	if err != nil {
 		return Result{}, err
@@ -155,12 +163,19 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if _, err := h.Converge(ctx, 200); err != nil {
 		return Result{}, fmt.Errorf("simulate: the pools did not fill before the replay: %w", err)
 	}
-	h.Stats = simharness.Stats{}
+	h.ResetStats()
 	start := h.Now()
+	counted := start.Add(o.History) // counting starts here
 	next := 0
 	var series []Sample
 	acquires, hits := 0, 0
+	inHistory := o.History > 0
 	for next < len(o.Trace) || len(h.Leases()) > 0 || h.PendingClaims() > 0 {
+		if inHistory && !h.Now().Before(counted) {
+			inHistory = false
+			h.ResetStats()
+			series, acquires, hits = nil, 0, 0
+		}
 		if err := ctx.Err(); err != nil {
 			return Result{}, err
 		}
@@ -173,7 +188,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if err := h.Step(ctx); err != nil {
 			return Result{}, fmt.Errorf("simulate: %w", err)
 		}
-		if elapsed := h.Now().Sub(start); elapsed%time.Minute == 0 {
+		if elapsed := h.Now().Sub(counted); elapsed > 0 && elapsed%time.Minute == 0 {
 			snap, err := h.Store.Metrics(ctx, o.Config.PoolNames(), h.Now())
 			if err != nil {
 				return Result{}, fmt.Errorf("simulate: %w", err)
@@ -191,9 +206,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if len(h.Stats.Violations) > 0 {
 		return Result{}, fmt.Errorf("simulate: an invariant broke: %s", h.Stats.Violations[0])
 	}
-	r := result(h.Stats, h.Now().Sub(start))
+	r := result(h.Stats, h.Now().Sub(counted))
 	r.Series = series
-	r.FloorSandboxMinutes, r.FloorEfficiency = floor(o.Trace, o.CreateDelay)
+	first, _ := slices.BinarySearchFunc(o.Trace, o.History, func(d Demand, t time.Duration) int { return cmp.Compare(d.At, t) })
+	r.FloorSandboxMinutes, r.FloorEfficiency = floor(o.Trace[first:], o.CreateDelay)
 	return r, nil
 }
 

@@ -175,3 +175,26 @@ func TestLearnedStartsAnAutoPoolWithTheOpeningRate(t *testing.T) {
 	a.Series, b.Series = nil, nil
 	require.Equal(t, a, b, "a static pool has nothing to learn")
 }
+
+// History replays a trace's opening as the pool's past and counts only what
+// follows: the small trace above, 200 s later, after one acquire at 10 s
+// held 150 s. Counted from 100 s: the same 2 requests, 1 hit and 1 cold
+// start, and of the past acquire only its last minute held (100 s to 160 s).
+func TestHistoryIsReplayedButNotCounted(t *testing.T) {
+	trace, err := ParseTrace(strings.NewReader("at_seconds,image,hold_seconds\n10,python,150\n210,python,60\n220,python,60\n"))
+	require.NoError(t, err)
+	r, err := Run(context.Background(), Options{Config: smallConfig(t), Trace: trace, CreateDelay: 30 * time.Second, Seed: 1, History: 100 * time.Second})
+	require.NoError(t, err)
+	t.Logf("%+v", r)
+	require.Equal(t, 2, r.Requests)
+	require.Equal(t, 1, r.Hits)
+	require.Equal(t, 1, r.ColdStarts)
+	require.Equal(t, 3.0, r.ExecutionMinutes, "the past lease's last minute and the two holds")
+	require.Equal(t, 3.0, r.FloorSandboxMinutes, "the counted acquires only")
+	require.Equal(t, len(r.Series), int(r.SimulatedMinutes), "the chart starts where counting does")
+
+	for _, h := range []time.Duration{-time.Second, 220 * time.Second} {
+		_, err = Run(context.Background(), Options{Config: smallConfig(t), Trace: trace, History: h})
+		require.ErrorContains(t, err, "history", "%s", h)
+	}
+}

@@ -142,6 +142,8 @@ type Harness struct {
 	rng      *rand.Rand
 	http     *http.Client
 	lastPass time.Time
+	// statsFrom is when Stats last started afresh (ResetStats).
+	statsFrom time.Time
 	// The functions' schedules: a run under way since runStart, the minute
 	// whose cron run has fired, and a kick waiting for the next step.
 	running  bool
@@ -399,8 +401,10 @@ func (h *Harness) pollClaims(ctx context.Context) {
 		case err == nil && a.Claim != nil:
 			left = append(left, c)
 		case err == nil:
-			h.Stats.ClaimsServed++
-			h.Stats.ColdWaits = append(h.Stats.ColdWaits, h.Clock.Now().Sub(c.at))
+			if !c.at.Before(h.statsFrom) { // a claim made before ResetStats is not this count's
+				h.Stats.ClaimsServed++
+				h.Stats.ColdWaits = append(h.Stats.ColdWaits, h.Clock.Now().Sub(c.at))
+			}
 			h.holdFor(c.pool, a, c.hold)
 		case errors.Is(err, pool.ErrSandboxCreation), errors.Is(err, pool.ErrSandboxNotFound), errors.Is(err, pool.ErrPoolShutdown):
 			h.Stats.ClaimsFailed++
@@ -421,13 +425,28 @@ func (h *Harness) releaseDue(ctx context.Context) {
 				h.violate("release %s within its lease: %v", id, err)
 			}
 			h.Stats.Released++
-			h.Stats.Held += now.Sub(l.acquired)
+			h.Stats.Held += now.Sub(h.counted(l.acquired))
 			delete(h.leases, id)
 		case !now.Before(l.expiresAt):
-			h.Stats.Held += l.expiresAt.Sub(l.acquired)
+			h.Stats.Held += l.expiresAt.Sub(h.counted(l.acquired))
 			delete(h.leases, id) // expired: reconcile reaps it
 		}
 	}
+}
+
+// ResetStats starts the counts afresh at now: what follows is counted, and a
+// lease or claim from before counts only its time held from now.
+func (h *Harness) ResetStats() {
+	h.Stats = Stats{}
+	h.statsFrom = h.Clock.Now()
+}
+
+// counted is when a lease acquired at t starts to count as held.
+func (h *Harness) counted(t time.Time) time.Time {
+	if t.Before(h.statsFrom) {
+		return h.statsFrom
+	}
+	return t
 }
 
 func (h *Harness) leaseIDs() []string {
