@@ -7,23 +7,25 @@ import (
 )
 
 // target_ready "auto": the pool sizes itself from what it sees, kept in its
-// Redis hash so it survives every function restart:
-//   - its acquire rate, as two exponentially weighted rates (acquire.lua
-//     updates them on every acquire of an auto pool): a slow one
-//     (AutoTauSlow), steady, and a fast one (AutoTauFast), taken once it
-//     rises AutoRiseFactor above the slow one; raised at once to a burst
-//     that the times of the last acquires show (BurstRate), and bounded
-//     after a silence (AutoGapEvidence);
+// Redis hash so it survives every function restart (acquire.lua updates it
+// on every acquire of an auto pool, warm or not):
+//   - its acquire rate (AutoRate): two exponentially weighted rates, a slow
+//     one (AutoTauSlow), the pool's long-run rate, and a fast one
+//     (AutoTauFast), taken once it rises AutoRiseFactor above the slow one;
+//     raised at once to a burst that the times of the last acquires show
+//     (BurstRate), and bounded by a lull in them (LullRate);
+//   - a clock profile (ClockRate): the acquires in each minute of the hour
+//     in the last three hours, so demand that recurs at the same minutes
+//     (cron-driven work) is provisioned for before it comes;
 //   - its deploy time, a running estimate of the 90th percentile of
 //     create-to-ready (the planner updates it from each sandbox it marks ready).
 //
 // The target is the stock that covers the acquires expected while one
-// refill deploys: with λ that rate and T the deploy p90
-// plus the time to react (AutoReact), and N ~ Poisson(λT) the refills in
-// flight, a miss is N reaching the stock: the stock is one more than the
-// smallest k with P(N ≤ k) ≥ hit_rate_goal, between min_ready and max_ready.
-// Idle scale-down and cooldown still apply, and a pool above the target it
-// chose sheds one ready sandbox every scale_down_delay (planShrink).
+// refill deploys, with T the deploy p90 plus the time to react (AutoReact):
+// stockFor, priced so that over all of the demand the hits stay near
+// hit_rate_goal, between min_ready and max_ready. Idle scale-down and cooldown still apply, and a
+// pool above the target it chose sheds its surplus once every
+// scale_down_delay (planShrink).
 const (
 	AutoTauFast = 5 * time.Minute
 	AutoTauSlow = time.Hour
@@ -35,67 +37,185 @@ const (
 )
 
 // AutoRate is the pool's acquire rate a minute at now, and which estimate
-// gave it: the slow one, or the fast one when demand clearly rises, each
-// decayed from its last update and corrected for a short history (an
-// average started at zero underestimates until it has seen a time constant
-// of demand; the history counts from a minute); then raised to a burst the
-// last acquires show, and held under what a silence since the last one
-// allows.
+// gave it: the slow average, or the fast one when demand clearly rises;
+// then raised to a burst the last acquires show, and held under what a lull
+// in them allows.
 func (p PoolState) AutoRate(now time.Time) (float64, string) {
 	if p.RateSince.IsZero() {
 		return 0, "none seen"
 	}
-	dt := max(now.Sub(p.RateAt), 0)
-	seen := max(now.Sub(p.RateSince), time.Minute)
-	rate := func(r float64, tau time.Duration) float64 {
-		r *= math.Exp(-float64(dt) / float64(tau))
-		return r / (1 - math.Exp(-float64(seen)/float64(tau)))
-	}
-	fast, slow := rate(p.RateFast, AutoTauFast), rate(p.RateSlow, AutoTauSlow)
+	fast, slow := p.average(p.RateFast, AutoTauFast, now), p.average(p.RateSlow, AutoTauSlow, now)
 	// The slow rate, steadier; the fast one once demand clearly rises
 	// above it (a 5-minute average of a steady rate wanders by a third).
 	r, from := slow, "60-min average"
 	if fast > AutoRiseFactor*slow {
 		r, from = fast, "5-min average, rising"
 	}
-	// A burst: the last few acquires came far too close together for r.
-	if b := p.BurstRate(now, r); b > r {
+	// A burst: the last few acquires came far too close together for the
+	// long-run rate (not r, which a burst pulls up while it lasts).
+	if b := p.BurstRate(now, slow); b > r {
 		r, from = b, "burst in the last acquires"
 	}
-	// A silence is evidence too: no acquire for a gap g is unlikely
-	// (e^-AutoGapEvidence) at a rate above AutoGapEvidence/g, so demand
-	// that stops is seen within minutes, not an hour of slow decay.
-	if gap := dt.Minutes(); gap > 0 && AutoGapEvidence/gap < r {
-		r, from = AutoGapEvidence/gap, fmt.Sprintf("bounded by %s without an acquire", dt.Round(time.Second))
+	// A lull is evidence too: j acquires or fewer since some time are
+	// unlikely (AutoLullP) at a rate above the lull's bound, so demand that
+	// falls or stops is seen within minutes, not an hour of slow decay.
+	if b, j, since := p.LullRate(now); b < r {
+		if j == 0 {
+			r, from = b, fmt.Sprintf("bounded by %s without an acquire", since.Round(time.Second))
+		} else {
+			r, from = b, fmt.Sprintf("bounded by %d acquires in %s", j, since.Round(time.Second))
+		}
 	}
 	return r, from
 }
 
+// AutoLullP is how unlikely a lull must be at a rate for the rate to be
+// bounded below it.
+const AutoLullP = 0.05
+
+// lullMu[j] is the Poisson mean above which j or fewer arrivals have a
+// chance below AutoLullP: P(N <= j | lullMu[j]) = AutoLullP.
+var lullMu = func() (mu [8]float64) {
+	for j := range mu {
+		lo, hi := 0.0, 100.0
+		for range 60 {
+			if m := (lo + hi) / 2; 1-poissonTail(m, j+1) > AutoLullP {
+				lo = m
+			} else {
+				hi = m
+			}
+		}
+		mu[j] = hi
+	}
+	return mu
+}()
+
+// LullRate is the tightest bound the last acquires put on the rate: j
+// acquires after Recent[j] (the silence since the newest, for j = 0) are
+// unlikely at a rate above lullMu[j] over the time since. It returns the
+// bound, j and that time; +Inf when there is no history.
+func (p PoolState) LullRate(now time.Time) (float64, int, time.Duration) {
+	best, bj, bs := math.Inf(1), 0, time.Duration(0)
+	last := p.RateAt
+	if last.IsZero() {
+		return best, bj, bs
+	}
+	for j := range lullMu {
+		var t time.Time
+		switch {
+		case j == 0:
+			t = last // the newest acquire counted
+		case j < len(p.Recent):
+			t = p.Recent[j]
+		default:
+			return best, bj, bs
+		}
+		if since := now.Sub(t); since > 0 {
+			if b := lullMu[j] / since.Minutes(); b < best {
+				best, bj, bs = b, j, since
+			}
+		}
+	}
+	return best, bj, bs
+}
+
+// average is one of acquire.lua's averages (r, time constant tau) as of
+// now: decayed from its last update, and corrected for a short history (an
+// average started at zero underestimates until it has seen a time constant
+// of demand; the history counts from a minute).
+func (p PoolState) average(r float64, tau time.Duration, now time.Time) float64 {
+	dt := max(now.Sub(p.RateAt), 0)
+	seen := max(now.Sub(p.RateSince), time.Minute)
+	return r * math.Exp(-float64(dt)/float64(tau)) / (1 - math.Exp(-float64(seen)/float64(tau)))
+}
+
+// longRate is the slow average: the pool's long-run rate (0 before any).
+func (p PoolState) longRate(now time.Time) float64 {
+	if p.RateSince.IsZero() {
+		return 0
+	}
+	return p.average(p.RateSlow, AutoTauSlow, now)
+}
+
+// ClockMinute is one minute of the hour in the clock profile: the hour
+// (Unix time in hours) of its newest count, and the acquires in that minute
+// of that hour and of the two before it.
+type ClockMinute struct {
+	Hour   int64
+	Counts [3]int
+}
+
+// AutoClockP is how unlikely, at the long-run rate, a minute's count must be
+// in each of the last two hours for the profile to expect it again.
+const AutoClockP = 1e-3
+
+// ClockRate is the demand the clock profile expects in the minutes from now
+// to now+ahead, in acquires a minute, and the minute of the hour it expects
+// it in: demand that recurs at the same minute of the hour (cron-driven
+// work), seen in that minute in each of the last two hours at a count that
+// would be unlikely (AutoClockP) at ref, the pool's long-run rate; the
+// smaller of the two counts, the largest over the minutes ahead. 0 when
+// nothing recurs.
+func (p PoolState) ClockRate(now time.Time, ahead time.Duration, ref float64) (float64, int) {
+	if len(p.Clock) != 60 || ref <= 0 {
+		return 0, 0
+	}
+	best, at := 0, 0
+	first := now.UnixMilli() / 60000
+	for m := first; m <= first+int64(ahead/time.Minute); m++ {
+		e, hour := p.Clock[m%60], m/60
+		var last, prev int
+		switch e.Hour {
+		case hour: // counted this hour already: the two before are 1 and 2
+			last, prev = e.Counts[1], e.Counts[2]
+		case hour - 1:
+			last, prev = e.Counts[0], e.Counts[1]
+		default:
+			continue
+		}
+		c := min(last, prev)
+		if c > best && poissonTail(ref, c) < AutoClockP {
+			best, at = c, int(m%60)
+		}
+	}
+	return float64(best), at
+}
+
 // AutoBurstP is how unlikely the last acquires' spacing must be at the
-// current rate before the burst rate it shows is taken: 1e-5 each test,
-// about one false alarm in a hundred hours of steady demand.
-const AutoBurstP = 1e-5
+// long-run rate before the rate they show is taken.
+const AutoBurstP = 1e-3
+
+// recentRate is the rate over the last acquires: their number less one over
+// their span to now (+Inf with fewer than three).
+func (p PoolState) recentRate(now time.Time) float64 {
+	n := len(p.Recent)
+	if n < 3 || !now.After(p.Recent[n-1]) {
+		return math.Inf(1)
+	}
+	return float64(n-1) / now.Sub(p.Recent[n-1]).Minutes()
+}
 
 // BurstRate is the rate the most recent acquires show, when they came too
-// close together for rate: for each k of the last acquires (k >= 3), k
-// arrivals within w = now - t_k are a tail of probability P(N >= k) with
-// N ~ Poisson(rate x w); below AutoBurstP, k/w is a burst rate. The largest
-// such rate, or 0 when none is that unlikely. A 20-a-minute spike on a
-// pool at 2 is told after about 7 acquires (some 20 s), a 5-minute average
-// takes minutes.
+// close together for rate: when for some k of the last acquires (k >= 3), k
+// arrivals within w = now - t_k are a tail of probability P(N >= k) below
+// AutoBurstP with N ~ Poisson(rate x w), the rate over all of them (their
+// number less one over their span to now, so a burst that stops falls at
+// once); 0 when none is that unlikely. A 20-a-minute spike on a pool at 2 is
+// told after about 5 acquires (some 15 s); a 5-minute average takes minutes.
 func (p PoolState) BurstRate(now time.Time, rate float64) float64 {
-	best := 0.0
+	burst := false
 	for i, t := range p.Recent {
 		k := i + 1
 		w := now.Sub(t).Minutes()
-		if k < 3 || w <= 0 {
-			continue
-		}
-		if poissonTail(rate*w, k) < AutoBurstP {
-			best = max(best, float64(k)/w)
+		if k >= 3 && w > 0 && poissonTail(rate*w, k) < AutoBurstP {
+			burst = true
+			break
 		}
 	}
-	return best
+	if !burst {
+		return 0
+	}
+	return p.recentRate(now)
 }
 
 // poissonTail is P(N >= k) for N ~ Poisson(mu).
@@ -112,14 +232,10 @@ func poissonTail(mu float64, k int) float64 {
 	return max(1-cdf, 0)
 }
 
-// AutoGapEvidence bounds the rate after a silence: at most this many
-// acquires were expected in it (e^-4.6: a 1 % chance of such a silence).
-const AutoGapEvidence = 4.6
-
 // AutoRiseFactor is how far the fast rate must rise above the slow one to
 // be taken instead. (Taking it when it falls far below, too, was tried: on
 // the wave it bought 3 points of efficiency for 1.4 of hit rate, and it
-// cost hits on steady and random; falls are left to the silence bound.)
+// cost hits on steady and random; falls are left to the lull bound.)
 const AutoRiseFactor = 1.3
 
 // AutoTarget is the target an auto pool takes at now, and why, in words
@@ -132,16 +248,19 @@ func AutoTarget(pc PoolConfig, st PoolState, now time.Time) (int, string) {
 		deploy, measured = AutoDeployGuess, "assumed"
 	}
 	window := deploy + AutoReact
-	mu := rate * window.Minutes()
-	// Each acquire starts a refill; a miss is every sandbox of the stock
-	// still deploying: N refills in flight, N ~ Poisson(λT), miss when
-	// N >= stock. So the stock is one more than the goal's quantile.
-	k := poissonQuantile(mu, pc.HitRateGoal) + 1
-	if rate == 0 {
-		k = 0
+	ref := st.longRate(now)
+	// Demand the clock profile expects before a sandbox created at the next
+	// pass (a minute away at most) could be ready is provisioned for now.
+	if c, at := st.ClockRate(now, window+time.Minute, ref); c > rate {
+		rate, from = c, fmt.Sprintf("clock profile: :%02d had at least %.0f in each of the last two hours", at, c)
 	}
+	mu := rate * window.Minutes()
+	if ref <= 0 {
+		ref = rate
+	}
+	k := stockFor(rate, ref, window, pc.HitRateGoal)
 	t := min(max(k, pc.MinReady), pc.MaxReady)
-	why := fmt.Sprintf("auto: %.2f acquires/min (%s) x (%s deploy p90 %s + %s to react) = %.2f expected per refill; %d cover %.0f%%",
+	why := fmt.Sprintf("auto: %.2f acquires/min (%s) x (%s deploy p90 %s + %s to react) = %.2f expected per refill; %d held for a %.0f%% hit rate",
 		rate, from, measured, deploy.Round(time.Second), AutoReact, mu, k, 100*pc.HitRateGoal)
 	if t != k {
 		why += fmt.Sprintf("; held to [%d, %d]", pc.MinReady, pc.MaxReady)
@@ -156,6 +275,48 @@ func EffectiveTarget(pc PoolConfig, st PoolState) int {
 		return pc.TargetReady
 	}
 	return min(max(st.AutoTarget, pc.MinReady), pc.MaxReady)
+}
+
+// stockFor is the stock an auto pool holds at rate (acquires a minute),
+// with refills taking window, for a hit-rate goal met over all acquires, not
+// at every moment.
+//
+// Each acquire starts a refill, and a miss is every sandbox of the stock
+// still deploying: with N ~ Poisson(rate × window) refills in flight, a
+// stock of k misses when N >= k, so the k-th sandbox saves rate × P(N = k-1)
+// misses a minute and costs about one sandbox-minute a minute (it mostly
+// waits ready). A sandbox that saves more than a price is worth holding.
+// The price is set at the pool's long-run rate ref, where the stock is the
+// goal's quantile plus one (so at a steady rate the rule is that quantile):
+// a sandbox must then earn as many hits as the last one worth holding at
+// ref. A quiet spell holds fewer sandboxes than its own quantile asks (each
+// would wait long for its acquire), a busy one at least as many, and the
+// hits over the whole demand stay near the goal for fewer sandbox-minutes.
+func stockFor(rate, ref float64, window time.Duration, goal float64) int {
+	if rate <= 0 {
+		return 0
+	}
+	muRef := ref * window.Minutes()
+	q := poissonQuantile(muRef, goal)
+	price := ref * poissonPMF(muRef, q)
+	mu := rate * window.Minutes()
+	k := 0
+	for k < 10000 && (float64(k) < mu || rate*poissonPMF(mu, k) >= price) {
+		k++
+	}
+	return k
+}
+
+// poissonPMF is P(N = k) for N ~ Poisson(mu).
+func poissonPMF(mu float64, k int) float64 {
+	if mu <= 0 {
+		if k == 0 {
+			return 1
+		}
+		return 0
+	}
+	lg, _ := math.Lgamma(float64(k) + 1)
+	return math.Exp(float64(k)*math.Log(mu) - mu - lg)
 }
 
 // poissonQuantile is the smallest k with P(N <= k) >= goal for N ~ Poisson(mu).

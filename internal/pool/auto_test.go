@@ -115,11 +115,19 @@ func TestAutoRateSeesBurstsAndSilences(t *testing.T) {
 	r, from := st.AutoRate(now)
 	require.InDelta(t, 2, r, 0.01)
 	require.Equal(t, "60-min average", from)
-	// One every 3 s at a rate of 2: a burst of about 20 a minute.
+	// One every 3 s at a rate of 2: a burst of 20 a minute, the rate over
+	// all eight (seven intervals in 21 s).
 	st.Recent = spaced(3 * time.Second)
 	r, from = st.AutoRate(now)
 	require.Equal(t, "burst in the last acquires", from)
-	require.InDelta(t, 7/(18.0/60), r, 0.01) // seven in 18 s is the first that unlikely (P < 1e-5 at 2 a minute)
+	require.InDelta(t, 20, r, 0.01)
+	// It is told from the long-run rate, so it holds while the 5-minute
+	// average rises to meet it.
+	st.RateFast = 15
+	r, from = st.AutoRate(now)
+	require.Equal(t, "burst in the last acquires", from)
+	require.InDelta(t, 20, r, 0.01)
+	st.RateFast = 2
 	pc := DefaultPool()
 	pc.Auto, pc.MinReady, pc.MaxReady = true, 1, 40
 	pc.HitRateGoal = 0.99
@@ -132,12 +140,99 @@ func TestAutoRateSeesBurstsAndSilences(t *testing.T) {
 	_, from = st.AutoRate(now)
 	require.Equal(t, "60-min average", from)
 
-	// Twenty minutes without an acquire: at most 4.6/20 a minute.
+	// Twenty minutes without an acquire: at most 3.0/20 a minute (no
+	// acquire in a span where 3 were expected: a 5 % chance).
 	quiet := steady
 	r, from = quiet.AutoRate(now.Add(20 * time.Minute))
-	require.InDelta(t, AutoGapEvidence/20, r, 1e-9)
+	require.InDelta(t, lullMu[0]/20, r, 1e-9)
+	require.InDelta(t, 3.0, lullMu[0], 0.01)
 	require.Contains(t, from, "20m0s without an acquire")
 	// A gap usual at the rate bounds nothing.
 	r, _ = quiet.AutoRate(now.Add(time.Minute))
 	require.Greater(t, r, 1.9)
+}
+
+// A lull in the last acquires bounds the rate: j acquires since Recent[j]
+// are unlikely (AutoLullP) at a rate above lullMu[j] over that time.
+func TestAutoRateSeesALull(t *testing.T) {
+	for j, mu := range lullMu {
+		require.InDelta(t, AutoLullP, 1-poissonTail(mu, j+1), 1e-9, "P(N <= %d | %.2f)", j, mu)
+	}
+	now := time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)
+	// Two hours at 2 a minute, then one acquire every 2 minutes: the last
+	// eight span 14 minutes, the newest just now.
+	st := PoolState{RateFast: 2, RateSlow: 2 * (1 - math.Exp(-2)), RateAt: now, RateSince: now.Add(-2 * time.Hour)}
+	for i := range 8 {
+		st.Recent = append(st.Recent, now.Add(-time.Duration(2*i)*time.Minute))
+	}
+	r, from := st.AutoRate(now)
+	b, j, since := st.LullRate(now)
+	require.Equal(t, 7, j)
+	require.Equal(t, 14*time.Minute, since)
+	require.InDelta(t, lullMu[7]/14, b, 1e-9) // 0.94 a minute
+	require.Equal(t, b, r)
+	require.Equal(t, "bounded by 7 acquires in 14m0s", from)
+	// No history, no bound.
+	b, _, _ = PoolState{}.LullRate(now)
+	require.True(t, math.IsInf(b, 1))
+}
+
+// stockFor is the goal's quantile plus one at the pool's long-run rate, holds
+// fewer sandboxes than a quiet spell's own quantile asks, and at least as
+// many as a busy spell's.
+func TestStockForPricesSandboxesAtTheLongRunRate(t *testing.T) {
+	w := 40 * time.Second
+	mu := func(r float64) float64 { return r * w.Minutes() }
+	for _, r := range []float64{0.5, 2, 10} {
+		require.Equal(t, poissonQuantile(mu(r), 0.99)+1, stockFor(r, r, w, 0.99), "at %v a minute", r)
+	}
+	// 2 a minute long-run: 6 (P(N <= 5 | 1.33) = 0.998; <= 4: 0.990).
+	require.Equal(t, 6, stockFor(2, 2, w, 0.99))
+	// A spell at 0.4: its own quantile asks 3 (P(N <= 1 | 0.27) = 0.970);
+	// a third sandbox would save 0.4 × P(N = 2) = 0.012 misses a minute,
+	// under the price at 2 (2 × P(N = 5 | 1.33) = 0.021): 2.
+	require.Equal(t, 3, poissonQuantile(mu(0.4), 0.99)+1)
+	require.Equal(t, 2, stockFor(0.4, 2, w, 0.99))
+	// A spell at 4: at least its own quantile plus one.
+	require.GreaterOrEqual(t, stockFor(4, 2, w, 0.99), poissonQuantile(mu(4), 0.99)+1)
+	// A stricter goal holds more; no demand holds none.
+	require.Greater(t, stockFor(2, 2, w, 0.999), 6)
+	require.Equal(t, 0, stockFor(0, 2, w, 0.99))
+}
+
+// The clock profile expects demand that came at the same minute of the hour
+// in each of the last two hours, at a count unlikely at the long-run rate.
+func TestClockRateExpectsWhatRecursAtTheSameMinute(t *testing.T) {
+	now := time.Date(2026, 1, 1, 10, 16, 30, 0, time.UTC)
+	hour := now.Unix() / 3600
+	profile := func(set map[int]ClockMinute) PoolState {
+		st := PoolState{Clock: make([]ClockMinute, 60)}
+		for m, c := range set {
+			st.Clock[m] = c
+		}
+		return st
+	}
+	// :17 had 20 and 22 in the two hours before this one (not counted yet
+	// this hour): 20 a minute, seen from :16 looking 1.5 minutes ahead.
+	st := profile(map[int]ClockMinute{17: {Hour: hour - 1, Counts: [3]int{20, 22, 0}}})
+	r, at := st.ClockRate(now, 90*time.Second, 2)
+	require.Equal(t, 20.0, r)
+	require.Equal(t, 17, at)
+	// Not ahead far enough, or not unlikely at the long-run rate: nothing.
+	r, _ = st.ClockRate(now, 0, 2)
+	require.Zero(t, r)
+	r, _ = st.ClockRate(now, 90*time.Second, 15)
+	require.Zero(t, r)
+	// Once in the last two hours is not a pattern.
+	r, _ = profile(map[int]ClockMinute{17: {Hour: hour - 1, Counts: [3]int{20, 0, 0}}}).ClockRate(now, 90*time.Second, 2)
+	require.Zero(t, r)
+	// Counted this hour already: the two before are the ones that tell.
+	r, _ = profile(map[int]ClockMinute{16: {Hour: hour, Counts: [3]int{3, 18, 19}}}).ClockRate(now, 0, 2)
+	require.Equal(t, 18.0, r)
+	// Older than two hours: forgotten.
+	r, _ = profile(map[int]ClockMinute{17: {Hour: hour - 2, Counts: [3]int{20, 22, 0}}}).ClockRate(now, 90*time.Second, 2)
+	require.Zero(t, r)
+	// No profile.
+	r, _ = PoolState{}.ClockRate(now, time.Hour, 2)
+	require.Zero(t, r)
 }

@@ -113,6 +113,9 @@ type PoolState struct {
 	RateSince time.Time `json:"rate_since,omitzero"` // the first acquire counted
 	// Recent are the times of the last acquires, newest first (AutoRecent).
 	Recent []time.Time `json:"recent,omitempty"`
+	// Clock is the acquires by minute of the hour (ClockRate), indexed by
+	// the minute; nil before any.
+	Clock []ClockMinute `json:"-"`
 
 	DeployP90  time.Duration `json:"deploy_p90,omitempty"`
 	AutoTarget int           `json:"auto_target,omitempty"`
