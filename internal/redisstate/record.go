@@ -30,6 +30,28 @@ func fromMs(s string) time.Time {
 }
 
 // msList reads comma-separated unix-ms times; a bad item is skipped.
+// clockProfile reads acquire.lua's clock_<minute> fields ("hour:this:prev:prev2").
+func clockProfile(m map[string]string) []pool.ClockMinute {
+	var out []pool.ClockMinute
+	for i := range 60 {
+		f := strings.Split(m["clock_"+strconv.Itoa(i)], ":")
+		if len(f) != 4 {
+			continue
+		}
+		if out == nil {
+			out = make([]pool.ClockMinute, 60)
+		}
+		h, _ := strconv.ParseInt(f[0], 10, 64)
+		c := pool.ClockMinute{Hour: h}
+		for j := range c.Counts {
+			n, _ := strconv.Atoi(f[j+1])
+			c.Counts[j] = n
+		}
+		out[i] = c
+	}
+	return out
+}
+
 func msList(s string) []time.Time {
 	if s == "" {
 		return nil
@@ -163,6 +185,7 @@ func poolStateFrom(name string, m map[string]string) pool.PoolState {
 		RateAt:              fromMs(m["rate_at"]),
 		RateSince:           fromMs(m["rate_since"]),
 		Recent:              msList(m["recent"]),
+		Clock:               clockProfile(m),
 		DeployP90:           time.Duration(atoi64(m["deploy_p90_ms"])) * time.Millisecond,
 		AutoTarget:          int(atoi64(m["auto_target"])),
 		AutoWhy:             m["auto_why"],

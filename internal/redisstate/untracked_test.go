@@ -158,3 +158,38 @@ func TestAutoPoolKeepsItsLastAcquireTimes(t *testing.T) {
 		require.Equal(t, want[:8], obs.Pools[testPool].Recent)
 	}
 }
+
+// An auto pool counts its acquires by minute of the hour for the last three
+// hours (pool.ClockRate), shifting the counts as the hours pass: real Redis
+// and miniredis alike (miniredis's Lua assigns a multiple assignment one by one,
+// which once shifted the counts wrong there alone).
+func TestAutoPoolKeepsAClockProfile(t *testing.T) {
+	for _, open := range []func(*testing.T) *fixture{newFixture, newMiniFixture} {
+		f := open(t)
+		base := t0.Truncate(time.Hour).Add(3*time.Hour + 17*time.Minute) // :17 of an hour
+		acquire := func(when time.Time, n int) {
+			for i := range n {
+				p := acquireParams(when.Add(time.Duration(i)*time.Second), fmt.Sprintf("h%d-%d", when.Unix(), i))
+				p.Auto = true
+				_, _ = f.s.Acquire(f.ctx, p) // empty pool: misses
+			}
+		}
+		acquire(base, 3)                              // hour H, :17
+		acquire(base.Add(time.Hour), 2)               // H+1
+		acquire(base.Add(2*time.Hour), 4)             // H+2
+		acquire(base.Add(2*time.Hour+time.Minute), 1) // H+2, :18
+		obs, err := f.s.Observe(f.ctx, base.Add(2*time.Hour+2*time.Minute))
+		require.NoError(t, err)
+		st := obs.Pools[testPool]
+		require.Len(t, st.Clock, 60)
+		hour := base.Add(2*time.Hour).Unix() / 3600
+		require.Equal(t, pool.ClockMinute{Hour: hour, Counts: [3]int{4, 2, 3}}, st.Clock[17])
+		require.Equal(t, pool.ClockMinute{Hour: hour, Counts: [3]int{1, 0, 0}}, st.Clock[18])
+		require.Zero(t, st.Clock[16])
+		// A gap of two hours keeps only the oldest count, as the third.
+		acquire(base.Add(4*time.Hour), 1)
+		obs, err = f.s.Observe(f.ctx, base.Add(4*time.Hour))
+		require.NoError(t, err)
+		require.Equal(t, pool.ClockMinute{Hour: hour + 2, Counts: [3]int{1, 0, 4}}, obs.Pools[testPool].Clock[17])
+	}
+}

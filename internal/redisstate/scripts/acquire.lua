@@ -26,7 +26,8 @@
 --          clock here never hands one out past max_warm_age
 -- ARGV[21] "1" when the pool's target_ready is "auto": every acquire (a warm
 --          lease, a cold claim, a final miss) updates its acquire rates
---          (rate_fast, rate_slow a minute, rate_at, rate_since, recent; pool.AutoRate)
+--          (rate_fast, rate_slow a minute, rate_at, rate_since, recent,
+--          clock_<minute of the hour>; pool.AutoRate, pool.ClockRate)
 -- A dynamic pool Redis does not know yet is written only when this acquire
 -- leaves it holding a sandbox (a cold claim) or, with a target, to be filled;
 -- otherwise the miss writes nothing at all (no record, counter or event), so
@@ -100,8 +101,20 @@ local function count_demand()
     if n >= RECENT then break end
     recent, n = recent .. ',' .. t, n + 1
   end
+  -- The clock profile (pool.ClockRate): for each minute of the hour, the
+  -- acquires in it in this hour and the two before ("hour:this:prev:prev2").
+  local abs_min = math.floor(now / 60000)
+  local hour, clock = math.floor(abs_min / 60), 'clock_' .. (abs_min % 60)
+  local h0, c0, c1, c2 = string.match(redis.call('HGET', pk.hash, clock) or '', '^(%d+):(%d+):(%d+):(%d+)$')
+  -- Shifted by hours since its newest count. (New locals, not a multiple
+  -- assignment to these: miniredis's Lua assigns those one by one.)
+  local shift = hour - (tonumber(h0) or -10)
+  local counts = { tonumber(c0) or 0, tonumber(c1) or 0, tonumber(c2) or 0 }
+  local n0 = 1 + (shift == 0 and counts[1] or 0)
+  local n1 = (shift == 0 and counts[2]) or (shift == 1 and counts[1]) or 0
+  local n2 = (shift == 0 and counts[3]) or (shift == 1 and counts[2]) or (shift == 2 and counts[1]) or 0
   local args = { 'rate_fast', string.format('%.6f', fast), 'rate_slow', string.format('%.6f', slow),
-    'rate_at', now_s, 'recent', recent }
+    'rate_at', now_s, 'recent', recent, clock, hour .. ':' .. n0 .. ':' .. n1 .. ':' .. n2 }
   if not ph[9] then -- the first acquire counted also starts the history
     args[#args + 1], args[#args + 2] = 'rate_since', now_s
   end
