@@ -401,10 +401,10 @@ func (p *planner) planInUse(sb pool.Sandbox) {
 	p.destroy(sb, app, found, pool.ReasonLeaseExpired)
 }
 
-// planShrink destroys ready sandboxes above max_ready, and one every
-// scale_down_delay, oldest first, while the pool is idle or, for an auto
-// pool, holds more than the target it chose (so it shrinks when demand
-// falls, at the pace of the cooldown).
+// planShrink destroys ready sandboxes above max_ready, and every
+// scale_down_delay, oldest first, one while the pool is idle or, for an auto
+// pool that holds more than the target it chose, the surplus (so it shrinks
+// when demand falls, at the pace of the cooldown).
 func (p *planner) planShrink(pp *poolPlan) {
 	if pp.shutdown {
 		return
@@ -439,10 +439,20 @@ func (p *planner) planShrink(pp *poolPlan) {
 	if !last.IsZero() && p.now.Sub(last) < pp.pc.ScaleDownDelay.D() {
 		return
 	}
-	sb := pp.alive[0]
-	pp.alive = pp.alive[1:]
-	app, found := p.match(sb)
-	p.condemn(sb, app, found, pool.ReasonScaleDown)
+	// An idle pool sheds one; an auto pool its whole surplus, so the stock
+	// a burst left waits no longer than one scale_down_delay. (Half of it
+	// each time was tried: on the bursty curve it cost 1.5 points of
+	// efficiency for no hit, docs/BENCHMARKS.md §9.)
+	n := 1
+	if surplus && !pp.idle {
+		n = len(pp.alive) + pp.creatingFill - pp.pc.TargetReady
+	}
+	for range min(n, len(pp.alive)) {
+		sb := pp.alive[0]
+		pp.alive = pp.alive[1:]
+		app, found := p.match(sb)
+		p.condemn(sb, app, found, pool.ReasonScaleDown)
+	}
 	t := p.now
 	pp.update.LastScaleDownAt = &t
 	pp.changed = true

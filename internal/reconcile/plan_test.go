@@ -728,14 +728,14 @@ func TestPlan_AutoPoolSizesItself(t *testing.T) {
 	require.NotNil(t, u.DeployP90)
 }
 
-// An auto pool above the target it chose (demand fell) sheds one ready
-// sandbox every scale_down_delay, oldest first, though it is not idle; a
-// static pool keeps them (TestPlan_ActivePoolAboveTargetKeepsItsSandboxes).
+// An auto pool above the target it chose (demand fell) sheds its surplus
+// once every scale_down_delay, oldest first, though it is not idle; a static
+// pool keeps them (TestPlan_ActivePoolAboveTargetKeepsItsSandboxes).
 func TestPlan_AutoPoolAboveItsTargetShrinks(t *testing.T) {
 	cfg := testConfig()
 	pc := cfg.Pools["py"]
 	pc.Auto, pc.TargetReady, pc.MinReady, pc.MaxReady = true, 0, 1, 20
-	w := newWorld().ready("a", 3*time.Minute).ready("b", 2*time.Minute).ready("c", time.Minute).
+	w := newWorld().ready("a", 4*time.Minute).ready("b", 3*time.Minute).ready("c", 2*time.Minute).ready("d", time.Minute).
 		poolState("py", func(s *pool.PoolState) {
 			// A few acquires an hour, the last half a minute ago: 2.
 			s.RateFast, s.RateSlow, s.RateAt, s.RateSince = 0.05, 0.05, t0.Add(-30*time.Second), t0.Add(-time.Hour)
@@ -743,12 +743,12 @@ func TestPlan_AutoPoolAboveItsTargetShrinks(t *testing.T) {
 		})
 	require.False(t, w.obs.State.Pools["py"].Idle(*pc, t0))
 	target, _ := pool.AutoTarget(*pc, w.obs.State.Pools["py"], t0)
-	require.Less(t, target, 3)
+	require.Equal(t, 2, target)
 	as := Plan(w.obs, cfg, t0)
-	require.Equal(t, map[string]string{"a": pool.ReasonScaleDown}, reasons(as, KindMarkDeleting))
+	require.Equal(t, map[string]string{"a": pool.ReasonScaleDown, "b": pool.ReasonScaleDown}, reasons(as, KindMarkDeleting))
 	u, _ := update(as, "py")
 	require.Equal(t, t0, *u.LastScaleDownAt)
 
 	w.poolState("py", func(s *pool.PoolState) { s.LastScaleDownAt = t0.Add(-pc.ScaleDownDelay.D() + time.Second) })
-	require.Empty(t, ofKind(Plan(w.obs, cfg, t0), KindMarkDeleting), "one per scale_down_delay")
+	require.Empty(t, ofKind(Plan(w.obs, cfg, t0), KindMarkDeleting), "once per scale_down_delay")
 }
