@@ -1,7 +1,6 @@
 package simulate
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -208,8 +207,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	r := result(h.Stats, h.Now().Sub(counted))
 	r.Series = series
-	first, _ := slices.BinarySearchFunc(o.Trace, o.History, func(d Demand, t time.Duration) int { return cmp.Compare(d.At, t) })
-	r.FloorSandboxMinutes, r.FloorEfficiency = floor(o.Trace[first:], o.CreateDelay)
+	r.FloorSandboxMinutes, r.FloorEfficiency = floor(o.Trace, o.History, o.CreateDelay)
 	return r, nil
 }
 
@@ -301,14 +299,21 @@ func quantile(sorted []float64, q float64) float64 {
 	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
-// floor is the perfect-foresight billing of a trace: each hold plus one
-// deployment.
-func floor(trace []Demand, deploy time.Duration) (minutes, efficiency float64) {
-	held := 0.0
+// floor is the perfect-foresight billing of a trace counted from history:
+// each hold plus one deployment, and of a hold from before history, only
+// what is left of it (as Run counts it).
+func floor(trace []Demand, history, deploy time.Duration) (minutes, efficiency float64) {
+	held, deploys := 0.0, 0
 	for _, d := range trace {
-		held += d.Hold.Minutes()
+		switch {
+		case d.At >= history:
+			held += d.Hold.Minutes()
+			deploys++
+		case d.At+d.Hold > history:
+			held += (d.At + d.Hold - history).Minutes()
+		}
 	}
-	minutes = held + float64(len(trace))*deploy.Minutes()
+	minutes = held + float64(deploys)*deploy.Minutes()
 	return round(minutes), round(held / minutes)
 }
 

@@ -190,7 +190,7 @@ func TestHistoryIsReplayedButNotCounted(t *testing.T) {
 	require.Equal(t, 1, r.Hits)
 	require.Equal(t, 1, r.ColdStarts)
 	require.Equal(t, 3.0, r.ExecutionMinutes, "the past lease's last minute and the two holds")
-	require.Equal(t, 3.0, r.FloorSandboxMinutes, "the counted acquires only")
+	require.Equal(t, 4.0, r.FloorSandboxMinutes, "the counted acquires, and the past lease's last minute")
 	require.Equal(t, len(r.Series), int(r.SimulatedMinutes), "the chart starts where counting does")
 
 	for _, h := range []time.Duration{-time.Second, 220 * time.Second} {
