@@ -29,7 +29,6 @@ func fromMs(s string) time.Time {
 	return time.UnixMilli(n).UTC()
 }
 
-// msList reads comma-separated unix-ms times; a bad item is skipped.
 // clockProfile reads acquire.lua's clock_<minute> fields ("hour:this:prev:prev2").
 func clockProfile(m map[string]string) []pool.ClockMinute {
 	var out []pool.ClockMinute
@@ -52,6 +51,7 @@ func clockProfile(m map[string]string) []pool.ClockMinute {
 	return out
 }
 
+// msList reads comma-separated unix-ms times; a bad item is skipped.
 func msList(s string) []time.Time {
 	if s == "" {
 		return nil

@@ -81,9 +81,13 @@ if use_idem == '1' then
 end
 
 -- One read of the pool: its flags (manager_shutdown mirrors the manager's, see
--- touch_pool) and the counters this acquire adds to.
+-- touch_pool) and the counters this acquire adds to, with the clock
+-- profile's field for this minute of the hour (pool.ClockRate: the acquires
+-- in it in this hour and the two before, "hour:this:prev:prev2").
+local abs_min = math.floor(now / 60000)
+local hour, clock = math.floor(abs_min / 60), 'clock_' .. (abs_min % 60)
 local ph = redis.call('HMGET', pk.hash, 'shutdown', 'manager_shutdown', 'circuit_open_until',
-  'acquires_from_pool', 'warm_age_ms_sum', 'exhausted_event_at', 'rate_fast', 'rate_slow', 'rate_at', 'recent')
+  'acquires_from_pool', 'warm_age_ms_sum', 'exhausted_event_at', 'rate_fast', 'rate_slow', 'rate_at', 'recent', clock)
 
 -- An auto pool's demand: each acquire adds one to two exponentially
 -- weighted rates a minute (time constants 5 and 60 minutes, pool/auto.go).
@@ -101,13 +105,10 @@ local function count_demand()
     if n >= RECENT then break end
     recent, n = recent .. ',' .. t, n + 1
   end
-  -- The clock profile (pool.ClockRate): for each minute of the hour, the
-  -- acquires in it in this hour and the two before ("hour:this:prev:prev2").
-  local abs_min = math.floor(now / 60000)
-  local hour, clock = math.floor(abs_min / 60), 'clock_' .. (abs_min % 60)
-  local h0, c0, c1, c2 = string.match(redis.call('HGET', pk.hash, clock) or '', '^(%d+):(%d+):(%d+):(%d+)$')
-  -- Shifted by hours since its newest count. (New locals, not a multiple
-  -- assignment to these: miniredis's Lua assigns those one by one.)
+  local h0, c0, c1, c2 = string.match(ph[11] or '', '^(%d+):(%d+):(%d+):(%d+)$')
+  -- This minute's counts, shifted by the hours since the newest. (New
+  -- locals, not a multiple assignment to these: miniredis's Lua assigns
+  -- those one by one.)
   local shift = hour - (tonumber(h0) or -10)
   local counts = { tonumber(c0) or 0, tonumber(c1) or 0, tonumber(c2) or 0 }
   local n0 = 1 + (shift == 0 and counts[1] or 0)
