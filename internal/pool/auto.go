@@ -23,9 +23,9 @@ import (
 // The target is the stock that covers the acquires expected while one
 // refill deploys, with T the deploy p90 plus the time to react (AutoReact):
 // stockFor, priced so that over all of the demand the hits stay near
-// hit_rate_goal, between min_ready and max_ready. Idle scale-down and cooldown still apply, and a
-// pool above the target it chose sheds its surplus once every
-// scale_down_delay (planShrink).
+// hit_rate_goal, between min_ready and max_ready. Idle scale-down and
+// cooldown still apply, and a pool above the target it chose sheds its
+// surplus once every scale_down_delay (planShrink).
 const (
 	AutoTauFast = 5 * time.Minute
 	AutoTauSlow = time.Hour
@@ -200,8 +200,9 @@ func (p PoolState) recentRate(now time.Time) float64 {
 // arrivals within w = now - t_k are a tail of probability P(N >= k) below
 // AutoBurstP with N ~ Poisson(rate x w), the rate over all of them (their
 // number less one over their span to now, so a burst that stops falls at
-// once); 0 when none is that unlikely. A 20-a-minute spike on a pool at 2 is
-// told after about 5 acquires (some 15 s); a 5-minute average takes minutes.
+// once); 0 when none is that unlikely. On a pool at 2 a minute, acquires
+// 3 s apart (20 a minute) are told at the fourth, 9 s in; a 5-minute
+// average takes minutes.
 func (p PoolState) BurstRate(now time.Time, rate float64) float64 {
 	burst := false
 	for i, t := range p.Recent {

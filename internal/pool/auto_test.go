@@ -121,6 +121,15 @@ func TestAutoRateSeesBurstsAndSilences(t *testing.T) {
 	r, from = st.AutoRate(now)
 	require.Equal(t, "burst in the last acquires", from)
 	require.InDelta(t, 20, r, 0.01)
+	// Told at the fourth of them, 9 s in (P(N >= 4 | 0.3) = 3e-4; three in
+	// 6 s, P(N >= 3 | 0.2) = 1.1e-3, are not enough).
+	st.Recent = spaced(3 * time.Second)[:4]
+	_, from = st.AutoRate(now)
+	require.Equal(t, "burst in the last acquires", from)
+	st.Recent = spaced(3 * time.Second)[:3]
+	_, from = st.AutoRate(now)
+	require.Equal(t, "60-min average", from)
+	st.Recent = spaced(3 * time.Second)
 	// It is told from the long-run rate, so it holds while the 5-minute
 	// average rises to meet it.
 	st.RateFast = 15
