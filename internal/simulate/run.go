@@ -148,6 +148,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		// The invariants and lease probes once a simulated minute: every
 		// step would cost more than the replay itself.
 		CheckEvery: 60,
+		// Nothing but the harness writes to this Redis.
+		CountsAfterWrites: true,
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("simulate: %w", err)

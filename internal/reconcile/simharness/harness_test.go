@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -222,4 +223,52 @@ func refillLagCronAgainstKicked(t *testing.T, delay time.Duration) {
 	// deployment marks them ready (every 5 s), whatever the minute.
 	require.LessOrEqual(t, slices.Max(kicked), delay+2*5*time.Second)
 	require.Greater(t, mean(cron), mean(kicked), "the cron minute is waited for without a kick")
+}
+
+// CountsAfterWrites only skips reads that could not differ: the same seeded
+// run, with acquires, releases, claims, failures and abandoned leases, counts
+// exactly the same with and without it, while reading the counts less often.
+func TestCountsAfterWritesCountsTheSame(t *testing.T) {
+	t.Parallel()
+	run := func(reuse bool) (Stats, int64) {
+		rdb, prefix := redistest.Client(t)
+		ctx := context.Background()
+		h, err := New(rdb, prefix, Options{
+			Config: simConfig(), Seed: 11, Step: time.Second, Schedule: ScheduleCronKicked, FailRate: 0.05,
+			AcquiresPerMinute: map[string]float64{"py": 2, "node": 1}, AbandonRate: 0.1,
+			CheckEvery: 60, CountsAfterWrites: reuse,
+		})
+		require.NoError(t, err)
+		defer h.Close()
+		var reads atomic.Int64
+		rdb.AddHook(countEvalsha{&reads})
+		require.NoError(t, h.Run(ctx, 12*time.Minute))
+		require.Empty(t, h.Stats.Violations, strings.Join(h.Stats.Violations, "\n"))
+		return h.Stats, reads.Load()
+	}
+	fresh, freshCalls := run(false)
+	reused, reusedCalls := run(true)
+	require.Positive(t, fresh.WarmHits)
+	require.Positive(t, fresh.Abandoned)
+	require.Equal(t, fresh, reused)
+	require.Less(t, reusedCalls, freshCalls, "idle steps must reuse the last read")
+	t.Logf("script calls: %d reading every step, %d reading after writes", freshCalls, reusedCalls)
+}
+
+// countEvalsha counts the scripts a client runs.
+type countEvalsha struct{ n *atomic.Int64 }
+
+func (c countEvalsha) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c countEvalsha) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "evalsha" {
+			c.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (c countEvalsha) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
 }
