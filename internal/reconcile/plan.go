@@ -431,7 +431,10 @@ func (p *planner) planShrink(pp *poolPlan) {
 		p.condemn(sb, app, found, pool.ReasonOverCapacity)
 	}
 	pp.idle = pp.state.Idle(pp.pc, p.now)
-	surplus := pp.pc.Auto && len(pp.alive)+pp.creatingFill > pp.pc.TargetReady
+	// An auto pool's surplus is its ready sandboxes above target: what is
+	// still deploying is not counted, or a target that dips while refills
+	// deploy would destroy ready stock to make room for stock not yet ready.
+	surplus := pp.pc.Auto && len(pp.alive) > pp.pc.TargetReady
 	if (!pp.idle && !surplus) || len(pp.alive) == 0 {
 		return
 	}
@@ -445,7 +448,7 @@ func (p *planner) planShrink(pp *poolPlan) {
 	// efficiency for no hit, docs/BENCHMARKS.md §9.)
 	n := 1
 	if surplus && !pp.idle {
-		n = len(pp.alive) + pp.creatingFill - pp.pc.TargetReady
+		n = len(pp.alive) - pp.pc.TargetReady
 	}
 	for range min(n, len(pp.alive)) {
 		sb := pp.alive[0]
