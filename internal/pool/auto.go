@@ -14,9 +14,11 @@ import (
 //     (AutoTauFast), taken once it rises AutoRiseFactor above the slow one;
 //     raised at once to a burst that the times of the last acquires show
 //     (BurstRate), and bounded by a lull in them (LullRate);
-//   - a clock profile (ClockRate): the acquires in each minute of the hour
-//     in the last three hours, so demand that recurs at the same minutes
-//     (cron-driven work) is provisioned for before it comes;
+//   - two clock profiles: the acquires in each minute of the hour in the
+//     last three hours (ClockRate), and in each hour of the day (UTC) in the
+//     last three days (DayRate), so demand that recurs at the same minutes
+//     (cron-driven work) or hours (a working day) is provisioned for before
+//     it comes;
 //   - its deploy time, a running estimate of the 90th percentile of
 //     create-to-ready (the planner updates it from each sandbox it marks ready).
 //
@@ -137,48 +139,77 @@ func (p PoolState) longRate(now time.Time) float64 {
 	return p.average(p.RateSlow, AutoTauSlow, now)
 }
 
-// ClockMinute is one minute of the hour in the clock profile: the hour
-// (Unix time in hours) of its newest count, and the acquires in that minute
-// of that hour and of the two before it.
-type ClockMinute struct {
-	Hour   int64
+// ClockSlot is one slot of a clock profile (a minute of the hour, or an hour
+// of the day): the period (Unix time in hours, or in days) of its newest
+// count, and the acquires in that slot of that period and of the two before.
+type ClockSlot struct {
+	Of     int64
 	Counts [3]int
 }
 
-// AutoClockP is how unlikely, at the long-run rate, a minute's count must be
-// in each of the last two hours for the profile to expect it again.
+// AutoClockP is how unlikely, at the long-run rate, a slot's count must be
+// in each of the last two periods for a clock profile to expect it again.
 const AutoClockP = 1e-3
 
-// ClockRate is the demand the clock profile expects in the minutes from now
-// to now+ahead, in acquires a minute, and the minute of the hour it expects
-// it in: demand that recurs at the same minute of the hour (cron-driven
-// work), seen in that minute in each of the last two hours at a count that
-// would be unlikely (AutoClockP) at ref, the pool's long-run rate; the
-// smaller of the two counts, the largest over the minutes ahead. 0 when
-// nothing recurs.
+// ClockRate is the demand the minute-of-the-hour profile expects in the
+// minutes from now to now+ahead, in acquires a minute, and the minute of the
+// hour it expects it in: demand that recurs at the same minute of the hour
+// (cron-driven work). 0 when nothing recurs. See recurring.
 func (p PoolState) ClockRate(now time.Time, ahead time.Duration, ref float64) (float64, int) {
 	if len(p.Clock) != 60 || ref <= 0 {
 		return 0, 0
 	}
+	c, at := recurring(p.Clock, time.Minute, now, ahead, ref)
+	return float64(c), at
+}
+
+// DayRate is the same for the hour-of-the-day profile (UTC): the demand, in
+// acquires a minute, that an hour of the day had in each of the last two
+// days (a working day's start), and that hour.
+func (p PoolState) DayRate(now time.Time, ahead time.Duration, ref float64) (float64, int) {
+	if len(p.Day) != 24 || ref <= 0 {
+		return 0, 0
+	}
+	c, at := recurring(p.Day, time.Hour, now, ahead, ref)
+	return float64(c) / 60, at
+}
+
+// recurring is what a clock profile (len(slots) slots of slot each, one
+// period) expects in the slots from now's to now+ahead's: a count seen in
+// that slot in each of the last two periods that would be unlikely
+// (AutoClockP) at ref, the pool's long-run rate a minute; the smaller of
+// the two, the largest over the slots ahead, and its slot. In the slot under
+// way, demand that has not come is evidence: once its count so far is
+// unlikely (AutoLullP) for the share of the slot gone, the slot is expected
+// no more (a day the work does not come).
+func recurring(slots []ClockSlot, slot time.Duration, now time.Time, ahead time.Duration, ref float64) (int, int) {
+	n, ms := int64(len(slots)), slot.Milliseconds()
 	best, at := 0, 0
-	first := now.UnixMilli() / 60000
-	for m := first; m <= first+int64(ahead/time.Minute); m++ {
-		e, hour := p.Clock[m%60], m/60
-		var last, prev int
-		switch e.Hour {
-		case hour: // counted this hour already: the two before are 1 and 2
-			last, prev = e.Counts[1], e.Counts[2]
-		case hour - 1:
+	first := now.UnixMilli() / ms
+	for s := first; s <= now.Add(ahead).UnixMilli()/ms; s++ {
+		e, period := slots[s%n], s/n
+		var last, prev, sofar int
+		switch e.Of {
+		case period: // counted this period already: the two before are 1 and 2
+			sofar, last, prev = e.Counts[0], e.Counts[1], e.Counts[2]
+		case period - 1:
 			last, prev = e.Counts[0], e.Counts[1]
 		default:
 			continue
 		}
 		c := min(last, prev)
-		if c > best && poissonTail(ref, c) < AutoClockP {
-			best, at = c, int(m%60)
+		if c <= best || poissonTail(ref*slot.Minutes(), c) >= AutoClockP {
+			continue
 		}
+		if s == first {
+			gone := float64(now.UnixMilli()-s*ms) / float64(ms)
+			if 1-poissonTail(float64(c)*gone, sofar+1) < AutoLullP {
+				continue
+			}
+		}
+		best, at = c, int(s%n)
 	}
-	return float64(best), at
+	return best, at
 }
 
 // AutoBurstP is how unlikely the last acquires' spacing must be at the
@@ -250,10 +281,13 @@ func AutoTarget(pc PoolConfig, st PoolState, now time.Time) (int, string) {
 	}
 	window := deploy + AutoReact
 	ref := st.longRate(now)
-	// Demand the clock profile expects before a sandbox created at the next
+	// Demand the clock profiles expect before a sandbox created at the next
 	// pass (a minute away at most) could be ready is provisioned for now.
 	if c, at := st.ClockRate(now, window+time.Minute, ref); c > rate {
 		rate, from = c, fmt.Sprintf("clock profile: :%02d had at least %.0f in each of the last two hours", at, c)
+	}
+	if d, at := st.DayRate(now, window+time.Minute, ref); d > rate {
+		rate, from = d, fmt.Sprintf("day profile: %02d:00 UTC had at least %.0f in each of the last two days", at, 60*d)
 	}
 	mu := rate * window.Minutes()
 	if ref <= 0 {

@@ -214,8 +214,8 @@ func TestStockForPricesSandboxesAtTheLongRunRate(t *testing.T) {
 func TestClockRateExpectsWhatRecursAtTheSameMinute(t *testing.T) {
 	now := time.Date(2026, 1, 1, 10, 16, 30, 0, time.UTC)
 	hour := now.Unix() / 3600
-	profile := func(set map[int]ClockMinute) PoolState {
-		st := PoolState{Clock: make([]ClockMinute, 60)}
+	profile := func(set map[int]ClockSlot) PoolState {
+		st := PoolState{Clock: make([]ClockSlot, 60)}
 		for m, c := range set {
 			st.Clock[m] = c
 		}
@@ -223,7 +223,7 @@ func TestClockRateExpectsWhatRecursAtTheSameMinute(t *testing.T) {
 	}
 	// :17 had 20 and 22 in the two hours before this one (not counted yet
 	// this hour): 20 a minute, seen from :16 looking 1.5 minutes ahead.
-	st := profile(map[int]ClockMinute{17: {Hour: hour - 1, Counts: [3]int{20, 22, 0}}})
+	st := profile(map[int]ClockSlot{17: {Of: hour - 1, Counts: [3]int{20, 22, 0}}})
 	r, at := st.ClockRate(now, 90*time.Second, 2)
 	require.Equal(t, 20.0, r)
 	require.Equal(t, 17, at)
@@ -233,15 +233,71 @@ func TestClockRateExpectsWhatRecursAtTheSameMinute(t *testing.T) {
 	r, _ = st.ClockRate(now, 90*time.Second, 15)
 	require.Zero(t, r)
 	// Once in the last two hours is not a pattern.
-	r, _ = profile(map[int]ClockMinute{17: {Hour: hour - 1, Counts: [3]int{20, 0, 0}}}).ClockRate(now, 90*time.Second, 2)
+	r, _ = profile(map[int]ClockSlot{17: {Of: hour - 1, Counts: [3]int{20, 0, 0}}}).ClockRate(now, 90*time.Second, 2)
 	require.Zero(t, r)
 	// Counted this hour already: the two before are the ones that tell.
-	r, _ = profile(map[int]ClockMinute{16: {Hour: hour, Counts: [3]int{3, 18, 19}}}).ClockRate(now, 0, 2)
+	r, _ = profile(map[int]ClockSlot{16: {Of: hour, Counts: [3]int{8, 18, 19}}}).ClockRate(now, 0, 2)
 	require.Equal(t, 18.0, r)
+	// Half the minute gone with 3 of the 18 (P(N <= 3) = 0.02 at 9): the
+	// work did not come this hour, and is expected no more.
+	r, _ = profile(map[int]ClockSlot{16: {Of: hour, Counts: [3]int{3, 18, 19}}}).ClockRate(now, 0, 2)
+	require.Zero(t, r)
+	// Looking ahead reaches the minute where now+ahead falls (:18).
+	r, at = profile(map[int]ClockSlot{18: {Of: hour - 1, Counts: [3]int{20, 22, 0}}}).ClockRate(now, 90*time.Second, 2)
+	require.Equal(t, 20.0, r)
+	require.Equal(t, 18, at)
 	// Older than two hours: forgotten.
-	r, _ = profile(map[int]ClockMinute{17: {Hour: hour - 2, Counts: [3]int{20, 22, 0}}}).ClockRate(now, 90*time.Second, 2)
+	r, _ = profile(map[int]ClockSlot{17: {Of: hour - 2, Counts: [3]int{20, 22, 0}}}).ClockRate(now, 90*time.Second, 2)
 	require.Zero(t, r)
 	// No profile.
 	r, _ = PoolState{}.ClockRate(now, time.Hour, 2)
 	require.Zero(t, r)
+}
+
+// The day profile expects, an hour of the day ahead, the demand it had in
+// each of the last two days, and lets it go once the hour under way shows
+// it is not coming.
+func TestDayRateExpectsWhatRecursAtTheSameHour(t *testing.T) {
+	day := time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC)
+	today := day.Unix() / 86400
+	profile := func(set map[int]ClockSlot) PoolState {
+		st := PoolState{Day: make([]ClockSlot, 24)}
+		for h, c := range set {
+			st.Day[h] = c
+		}
+		return st
+	}
+	// 09:00-10:00 had 360 and 300 on the two days before: 5 a minute,
+	// expected from 08:59:20 looking 90 s ahead, at a long-run rate of 0.5.
+	st := profile(map[int]ClockSlot{9: {Of: today - 1, Counts: [3]int{360, 300, 0}}})
+	r, at := st.DayRate(day.Add(8*time.Hour+59*time.Minute+20*time.Second), 90*time.Second, 0.5)
+	require.Equal(t, 5.0, r)
+	require.Equal(t, 9, at)
+	// Not yet in reach, or usual at the long-run rate: nothing.
+	r, _ = st.DayRate(day.Add(8*time.Hour+50*time.Minute), 90*time.Second, 0.5)
+	require.Zero(t, r)
+	r, _ = st.DayRate(day.Add(8*time.Hour+59*time.Minute+20*time.Second), 90*time.Second, 5)
+	require.Zero(t, r)
+	// Into the hour with its demand coming: still expected.
+	coming := profile(map[int]ClockSlot{9: {Of: today, Counts: [3]int{30, 360, 300}}})
+	r, _ = coming.DayRate(day.Add(9*time.Hour+6*time.Minute), time.Minute, 0.5)
+	require.Equal(t, 5.0, r)
+	// Five minutes in without an acquire (P = e^-25): it is not coming today.
+	r, _ = st.DayRate(day.Add(9*time.Hour+5*time.Minute), time.Minute, 0.5)
+	require.Zero(t, r)
+	// Once in the last two days is not a pattern.
+	r, _ = profile(map[int]ClockSlot{9: {Of: today - 1, Counts: [3]int{360, 0, 0}}}).DayRate(day.Add(8*time.Hour+59*time.Minute), 2*time.Minute, 0.5)
+	require.Zero(t, r)
+	r, _ = PoolState{}.DayRate(day, time.Hour, 0.5)
+	require.Zero(t, r)
+
+	// The target provisions for it before the hour, and says why.
+	now := day.Add(8*time.Hour + 59*time.Minute + 20*time.Second)
+	st.RateFast, st.RateSlow, st.RateAt, st.RateSince, st.DeployP90 = 0.5, 0.5, now, now.Add(-48*time.Hour), 30*time.Second
+	pc := DefaultPool()
+	pc.Auto, pc.MinReady, pc.MaxReady, pc.HitRateGoal = true, 1, 40, 0.99
+	quiet, _ := AutoTarget(pc, PoolState{RateFast: 0.5, RateSlow: 0.5, RateAt: now, RateSince: st.RateSince, DeployP90: 30 * time.Second}, now)
+	target, why := AutoTarget(pc, st, now)
+	require.Greater(t, target, quiet)
+	require.Contains(t, why, "day profile: 09:00 UTC had at least 300 in each of the last two days")
 }

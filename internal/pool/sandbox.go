@@ -114,8 +114,9 @@ type PoolState struct {
 	// Recent are the times of the last acquires, newest first (AutoRecent).
 	Recent []time.Time `json:"recent,omitempty"`
 	// Clock is the acquires by minute of the hour (ClockRate), indexed by
-	// the minute; nil before any.
-	Clock []ClockMinute `json:"-"`
+	// the minute, and Day by hour of the day (DayRate); nil before any.
+	Clock []ClockSlot `json:"-"`
+	Day   []ClockSlot `json:"-"`
 
 	DeployP90  time.Duration `json:"deploy_p90,omitempty"`
 	AutoTarget int           `json:"auto_target,omitempty"`

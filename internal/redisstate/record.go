@@ -29,22 +29,23 @@ func fromMs(s string) time.Time {
 	return time.UnixMilli(n).UTC()
 }
 
-// clockProfile reads acquire.lua's clock_<minute> fields ("hour:this:prev:prev2").
-func clockProfile(m map[string]string) []pool.ClockMinute {
-	var out []pool.ClockMinute
-	for i := range 60 {
-		f := strings.Split(m["clock_"+strconv.Itoa(i)], ":")
+// clockProfile reads acquire.lua's clock profile of n slots, the fields
+// <prefix><slot> ("period:this:prev:prev2"): clock_<minute of the hour> or
+// day_<hour of the day>.
+func clockProfile(m map[string]string, prefix string, n int) []pool.ClockSlot {
+	var out []pool.ClockSlot
+	for i := range n {
+		f := strings.Split(m[prefix+strconv.Itoa(i)], ":")
 		if len(f) != 4 {
 			continue
 		}
 		if out == nil {
-			out = make([]pool.ClockMinute, 60)
+			out = make([]pool.ClockSlot, n)
 		}
-		h, _ := strconv.ParseInt(f[0], 10, 64)
-		c := pool.ClockMinute{Hour: h}
+		of, _ := strconv.ParseInt(f[0], 10, 64)
+		c := pool.ClockSlot{Of: of}
 		for j := range c.Counts {
-			n, _ := strconv.Atoi(f[j+1])
-			c.Counts[j] = n
+			c.Counts[j], _ = strconv.Atoi(f[j+1])
 		}
 		out[i] = c
 	}
@@ -185,7 +186,8 @@ func poolStateFrom(name string, m map[string]string) pool.PoolState {
 		RateAt:              fromMs(m["rate_at"]),
 		RateSince:           fromMs(m["rate_since"]),
 		Recent:              msList(m["recent"]),
-		Clock:               clockProfile(m),
+		Clock:               clockProfile(m, "clock_", 60),
+		Day:                 clockProfile(m, "day_", 24),
 		DeployP90:           time.Duration(atoi64(m["deploy_p90_ms"])) * time.Millisecond,
 		AutoTarget:          int(atoi64(m["auto_target"])),
 		AutoWhy:             m["auto_why"],

@@ -183,13 +183,46 @@ func TestAutoPoolKeepsAClockProfile(t *testing.T) {
 		st := obs.Pools[testPool]
 		require.Len(t, st.Clock, 60)
 		hour := base.Add(2*time.Hour).Unix() / 3600
-		require.Equal(t, pool.ClockMinute{Hour: hour, Counts: [3]int{4, 2, 3}}, st.Clock[17])
-		require.Equal(t, pool.ClockMinute{Hour: hour, Counts: [3]int{1, 0, 0}}, st.Clock[18])
+		require.Equal(t, pool.ClockSlot{Of: hour, Counts: [3]int{4, 2, 3}}, st.Clock[17])
+		require.Equal(t, pool.ClockSlot{Of: hour, Counts: [3]int{1, 0, 0}}, st.Clock[18])
 		require.Zero(t, st.Clock[16])
 		// A gap of two hours keeps only the oldest count, as the third.
 		acquire(base.Add(4*time.Hour), 1)
 		obs, err = f.s.Observe(f.ctx, base.Add(4*time.Hour))
 		require.NoError(t, err)
-		require.Equal(t, pool.ClockMinute{Hour: hour + 2, Counts: [3]int{1, 0, 4}}, obs.Pools[testPool].Clock[17])
+		require.Equal(t, pool.ClockSlot{Of: hour + 2, Counts: [3]int{1, 0, 4}}, obs.Pools[testPool].Clock[17])
+	}
+}
+
+// And by hour of the day (UTC) for the last three days (pool.DayRate), in
+// the same shape.
+func TestAutoPoolKeepsADayProfile(t *testing.T) {
+	for _, open := range []func(*testing.T) *fixture{newFixture, newMiniFixture} {
+		f := open(t)
+		base := t0.Truncate(24 * time.Hour).Add(48*time.Hour + 9*time.Hour + 30*time.Minute) // 09:30 of a day
+		acquire := func(when time.Time, n int) {
+			for i := range n {
+				p := acquireParams(when.Add(time.Duration(i)*time.Minute), fmt.Sprintf("d%d-%d", when.Unix(), i))
+				p.Auto = true
+				_, _ = f.s.Acquire(f.ctx, p) // empty pool: misses
+			}
+		}
+		day := base.Unix() / 86400
+		acquire(base, 3)                   // day D, 09:30-09:32
+		acquire(base.Add(24*time.Hour), 2) // D+1
+		acquire(base.Add(48*time.Hour), 4) // D+2
+		acquire(base.Add(49*time.Hour), 1) // D+2, 10:30
+		obs, err := f.s.Observe(f.ctx, base.Add(50*time.Hour))
+		require.NoError(t, err)
+		st := obs.Pools[testPool]
+		require.Len(t, st.Day, 24)
+		require.Equal(t, pool.ClockSlot{Of: day + 2, Counts: [3]int{4, 2, 3}}, st.Day[9])
+		require.Equal(t, pool.ClockSlot{Of: day + 2, Counts: [3]int{1, 0, 0}}, st.Day[10])
+		require.Zero(t, st.Day[8])
+		// A gap of two days keeps only the oldest count, as the third.
+		acquire(base.Add(96*time.Hour), 1)
+		obs, err = f.s.Observe(f.ctx, base.Add(96*time.Hour))
+		require.NoError(t, err)
+		require.Equal(t, pool.ClockSlot{Of: day + 4, Counts: [3]int{1, 0, 4}}, obs.Pools[testPool].Day[9])
 	}
 }

@@ -27,7 +27,8 @@
 -- ARGV[21] "1" when the pool's target_ready is "auto": every acquire (a warm
 --          lease, a cold claim, a final miss) updates its acquire rates
 --          (rate_fast, rate_slow a minute, rate_at, rate_since, recent,
---          clock_<minute of the hour>; pool.AutoRate, pool.ClockRate)
+--          clock_<minute of the hour>, day_<hour of the day>;
+--          pool.AutoRate, pool.ClockRate, pool.DayRate)
 -- A dynamic pool Redis does not know yet is written only when this acquire
 -- leaves it holding a sandbox (a cold claim) or, with a target, to be filled;
 -- otherwise the miss writes nothing at all (no record, counter or event), so
@@ -82,12 +83,29 @@ end
 
 -- One read of the pool: its flags (manager_shutdown mirrors the manager's, see
 -- touch_pool) and the counters this acquire adds to, with the clock
--- profile's field for this minute of the hour (pool.ClockRate: the acquires
--- in it in this hour and the two before, "hour:this:prev:prev2").
+-- profiles' fields for this minute of the hour (pool.ClockRate: the acquires
+-- in it in this hour and the two before, "hour:this:prev:prev2") and for
+-- this hour of the day (pool.DayRate: "day:today:yesterday:the day before").
 local abs_min = math.floor(now / 60000)
-local hour, clock = math.floor(abs_min / 60), 'clock_' .. (abs_min % 60)
+local abs_hour = math.floor(abs_min / 60)
+local clock, day_clock = 'clock_' .. (abs_min % 60), 'day_' .. (abs_hour % 24)
 local ph = redis.call('HMGET', pk.hash, 'shutdown', 'manager_shutdown', 'circuit_open_until',
-  'acquires_from_pool', 'warm_age_ms_sum', 'exhausted_event_at', 'rate_fast', 'rate_slow', 'rate_at', 'recent', clock)
+  'acquires_from_pool', 'warm_age_ms_sum', 'exhausted_event_at', 'rate_fast', 'rate_slow', 'rate_at', 'recent',
+  clock, day_clock)
+
+-- A clock profile's field with this acquire counted in period: its counts
+-- shifted by the periods since the newest, "period:this:prev:prev2". (New
+-- locals, not a multiple assignment to these: miniredis's Lua assigns those
+-- one by one.)
+local function counted(field, period)
+  local p0, c0, c1, c2 = string.match(field or '', '^(%d+):(%d+):(%d+):(%d+)$')
+  local shift = period - (tonumber(p0) or -10)
+  local counts = { tonumber(c0) or 0, tonumber(c1) or 0, tonumber(c2) or 0 }
+  local n0 = 1 + (shift == 0 and counts[1] or 0)
+  local n1 = (shift == 0 and counts[2]) or (shift == 1 and counts[1]) or 0
+  local n2 = (shift == 0 and counts[3]) or (shift == 1 and counts[2]) or (shift == 2 and counts[1]) or 0
+  return period .. ':' .. n0 .. ':' .. n1 .. ':' .. n2
+end
 
 -- An auto pool's demand: each acquire adds one to two exponentially
 -- weighted rates a minute (time constants 5 and 60 minutes, pool/auto.go).
@@ -105,17 +123,9 @@ local function count_demand()
     if n >= RECENT then break end
     recent, n = recent .. ',' .. t, n + 1
   end
-  local h0, c0, c1, c2 = string.match(ph[11] or '', '^(%d+):(%d+):(%d+):(%d+)$')
-  -- This minute's counts, shifted by the hours since the newest. (New
-  -- locals, not a multiple assignment to these: miniredis's Lua assigns
-  -- those one by one.)
-  local shift = hour - (tonumber(h0) or -10)
-  local counts = { tonumber(c0) or 0, tonumber(c1) or 0, tonumber(c2) or 0 }
-  local n0 = 1 + (shift == 0 and counts[1] or 0)
-  local n1 = (shift == 0 and counts[2]) or (shift == 1 and counts[1]) or 0
-  local n2 = (shift == 0 and counts[3]) or (shift == 1 and counts[2]) or (shift == 2 and counts[1]) or 0
   local args = { 'rate_fast', string.format('%.6f', fast), 'rate_slow', string.format('%.6f', slow),
-    'rate_at', now_s, 'recent', recent, clock, hour .. ':' .. n0 .. ':' .. n1 .. ':' .. n2 }
+    'rate_at', now_s, 'recent', recent, clock, counted(ph[11], abs_hour),
+    day_clock, counted(ph[12], math.floor(abs_hour / 24)) }
   if not ph[9] then -- the first acquire counted also starts the history
     args[#args + 1], args[#args + 2] = 'rate_since', now_s
   end
