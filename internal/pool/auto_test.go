@@ -238,12 +238,14 @@ func TestClockRateExpectsWhatRecursAtTheSameMinute(t *testing.T) {
 	// Counted this hour already: the two before are the ones that tell.
 	r, _ = profile(map[int]ClockSlot{16: {Of: hour, Counts: [3]int{8, 18, 19}}}).ClockRate(now, 0, 2)
 	require.Equal(t, 18.0, r)
-	// Half the minute gone with 3 of the 18 (P(N <= 3) = 0.02 at 9): the
-	// work did not come this hour, and is expected no more.
-	r, _ = profile(map[int]ClockSlot{16: {Of: hour, Counts: [3]int{3, 18, 19}}}).ClockRate(now, 0, 2)
+	// Half the minute gone with 3 of the 18 is no evidence that the work is
+	// not coming: a minute's demand need not spread over it.
+	r, _ = profile(map[int]ClockSlot{16: {Of: hour, Counts: [3]int{0, 18, 19}}}).ClockRate(now, 0, 2)
+	require.Equal(t, 18.0, r)
+	// Ahead in whole minutes from the current one: :18 is two away.
+	r, _ = profile(map[int]ClockSlot{18: {Of: hour - 1, Counts: [3]int{20, 22, 0}}}).ClockRate(now, 90*time.Second, 2)
 	require.Zero(t, r)
-	// Looking ahead reaches the minute where now+ahead falls (:18).
-	r, at = profile(map[int]ClockSlot{18: {Of: hour - 1, Counts: [3]int{20, 22, 0}}}).ClockRate(now, 90*time.Second, 2)
+	r, at = profile(map[int]ClockSlot{18: {Of: hour - 1, Counts: [3]int{20, 22, 0}}}).ClockRate(now, 2*time.Minute, 2)
 	require.Equal(t, 20.0, r)
 	require.Equal(t, 18, at)
 	// Older than two hours: forgotten.
