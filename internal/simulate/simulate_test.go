@@ -58,6 +58,15 @@ func TestCurvesAreSeededAndShaped(t *testing.T) {
 		}
 	}
 	require.Greater(t, inSpike, 120, "the spike's six minutes at 40 a minute")
+	workday, _ := Curve("workday", CurveParams{Rate: 2, Duration: 48 * time.Hour, Image: "python"}, 7)
+	byHour := map[bool]int{}
+	for _, d := range workday {
+		h := int(d.At.Hours()) % 24
+		byHour[h >= 9 && h < 17]++
+	}
+	// 8 hours a day at 4 a minute against 16 at 0.4: 3,840 and 768.
+	require.InDelta(t, 3840, byHour[true], 250)
+	require.InDelta(t, 768, byHour[false], 120)
 	_, err := Curve("sawtooth", p, 7)
 	require.ErrorContains(t, err, "steady, spike")
 }

@@ -100,7 +100,7 @@ func secs(s float64) time.Duration { return time.Duration(s * float64(time.Secon
 
 // Curves are the built-in demand shapes (the seed's sizing table), each a
 // rate of acquires a minute over time. Curve draws a trace from one.
-var Curves = []string{"steady", "spike", "ramp", "wave", "bursty", "random"}
+var Curves = []string{"steady", "spike", "ramp", "wave", "bursty", "random", "workday"}
 
 // CurveParams shape a built-in curve; zero fields take the defaults.
 type CurveParams struct {
@@ -154,6 +154,14 @@ func rateAt(name string, p CurveParams, t time.Duration, burstPhase float64) (fl
 			return p.Peak, nil
 		}
 		return p.Rate / 2, nil
+	case "workday":
+		// Twice Rate from 09:00 to 17:00 of each day (the trace starting at
+		// midnight, as hotpool simulate's clock does, UTC), a fifth of it
+		// between: the day profile's case (run it for days, with --history).
+		if h := math.Mod(t.Hours(), 24); h >= 9 && h < 17 {
+			return 2 * p.Rate, nil
+		}
+		return p.Rate / 5, nil
 	}
 	return 0, fmt.Errorf("curve %q: want one of %s", name, strings.Join(Curves, ", "))
 }
