@@ -209,18 +209,21 @@ func TestStockForPricesSandboxesAtTheLongRunRate(t *testing.T) {
 	require.Equal(t, 0, stockFor(0, 2, w, 0.99))
 }
 
+// clockSlots is a profile of n slots, those in set filled.
+func clockSlots(n int, set map[int]ClockSlot) []ClockSlot {
+	out := make([]ClockSlot, n)
+	for i, c := range set {
+		out[i] = c
+	}
+	return out
+}
+
 // The clock profile expects demand that came at the same minute of the hour
 // in each of the last two hours, at a count unlikely at the long-run rate.
 func TestClockRateExpectsWhatRecursAtTheSameMinute(t *testing.T) {
 	now := time.Date(2026, 1, 1, 10, 16, 30, 0, time.UTC)
 	hour := now.Unix() / 3600
-	profile := func(set map[int]ClockSlot) PoolState {
-		st := PoolState{Clock: make([]ClockSlot, 60)}
-		for m, c := range set {
-			st.Clock[m] = c
-		}
-		return st
-	}
+	profile := func(set map[int]ClockSlot) PoolState { return PoolState{Clock: clockSlots(60, set)} }
 	// :17 had 20 and 22 in the two hours before this one (not counted yet
 	// this hour): 20 a minute, seen from :16 looking 1.5 minutes ahead.
 	st := profile(map[int]ClockSlot{17: {Of: hour - 1, Counts: [3]int{20, 22, 0}}})
@@ -262,13 +265,7 @@ func TestClockRateExpectsWhatRecursAtTheSameMinute(t *testing.T) {
 func TestDayRateExpectsWhatRecursAtTheSameHour(t *testing.T) {
 	day := time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC)
 	today := day.Unix() / 86400
-	profile := func(set map[int]ClockSlot) PoolState {
-		st := PoolState{Day: make([]ClockSlot, 24)}
-		for h, c := range set {
-			st.Day[h] = c
-		}
-		return st
-	}
+	profile := func(set map[int]ClockSlot) PoolState { return PoolState{Day: clockSlots(24, set)} }
 	// 09:00-10:00 had 360 and 300 on the two days before: 5 a minute,
 	// expected from 08:59:20 looking 90 s ahead, at a long-run rate of 0.5.
 	st := profile(map[int]ClockSlot{9: {Of: today - 1, Counts: [3]int{360, 300, 0}}})
