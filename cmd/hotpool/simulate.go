@@ -117,9 +117,9 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		o.Redis, o.Prefix = rdb, "sim"+strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
 		defer func() { _ = clearSimPrefix(context.WithoutCancel(ctx), rdb, o.Prefix) }()
 	}
-	// A replay makes mostly short-lived garbage (every pass decodes
-	// the app list): collecting a quarter as often cut a 2-hour replay's CPU
-	// by a sixth (docs/BENCHMARKS.md §9), for some 30 MB more at the peak.
+	// A replay makes mostly short-lived garbage (every pass decodes the app
+	// list): collecting a quarter as often cut a 2-hour replay's CPU by a
+	// sixth (docs/BENCHMARKS.md §9), for some 30 MB more at the peak.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	res, err := simulate.Run(ctx, o)
 	if err != nil {

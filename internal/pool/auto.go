@@ -180,22 +180,22 @@ func (p PoolState) DayRate(now time.Time, ahead time.Duration, ref float64) (flo
 }
 
 // recurring is what a clock profile (len(slots) slots of slot each, one
-// period) expects in the slots from now's to the last (a slot number, Unix
-// time in slots): a count seen in
-// that slot in each of the last two periods that would be unlikely
-// (AutoClockP) at ref, the pool's long-run rate a minute; the smaller of
-// the two, the largest over the slots ahead, and its slot. With letGo, in
+// period) expects in the slots from now's to upTo (a slot number: Unix time
+// in slots): a count seen in that slot in each of the last two periods that
+// would be unlikely (AutoClockP) at ref, the pool's long-run rate a minute;
+// the smaller of the two, the largest over the slots ahead, and its slot.
+// With letGo, in
 // the slot under way demand that has not come is evidence: once its count so
 // far is unlikely (AutoLullP) for the share of the slot gone, the slot is
 // expected no more (a day the work does not come). The day profile lets go;
 // the minute profile does not, as a minute's demand need not spread over it
 // (a burst that starts at :20 would be let go at :15: on the bursty curve
 // that cost 0.4 points of hits and 0.7 of efficiency, docs/BENCHMARKS.md §9).
-func recurring(slots []ClockSlot, slot time.Duration, now time.Time, last int64, ref float64, letGo bool) (int, int) {
+func recurring(slots []ClockSlot, slot time.Duration, now time.Time, upTo int64, ref float64, letGo bool) (int, int) {
 	n, ms := int64(len(slots)), slot.Milliseconds()
 	best, at := 0, 0
 	first := now.UnixMilli() / ms
-	for s := first; s <= last; s++ {
+	for s := first; s <= upTo; s++ {
 		e, period := slots[s%n], s/n
 		var last, prev, sofar int
 		switch e.Of {
