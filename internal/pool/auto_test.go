@@ -281,7 +281,13 @@ func TestDayRateExpectsWhatRecursAtTheSameHour(t *testing.T) {
 	coming := profile(map[int]ClockSlot{9: {Of: today, Counts: [3]int{30, 360, 300}}})
 	r, _ = coming.DayRate(day.Add(9*time.Hour+6*time.Minute), time.Minute, 0.5)
 	require.Equal(t, 5.0, r)
-	// Five minutes in without an acquire (P = e^-25): it is not coming today.
+	// Half a minute in without an acquire is no evidence yet (P = e^-2.5 at
+	// 5 a minute); a minute is (e^-5): it is not coming today.
+	r, _ = st.DayRate(day.Add(9*time.Hour+30*time.Second), time.Minute, 0.5)
+	require.Equal(t, 5.0, r)
+	r, _ = st.DayRate(day.Add(9*time.Hour+time.Minute), time.Minute, 0.5)
+	require.Zero(t, r)
+	// Nor five minutes in (e^-25).
 	r, _ = st.DayRate(day.Add(9*time.Hour+5*time.Minute), time.Minute, 0.5)
 	require.Zero(t, r)
 	// Once in the last two days is not a pattern.

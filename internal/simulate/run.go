@@ -190,7 +190,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			return Result{}, fmt.Errorf("simulate: %w", err)
 		}
 		if elapsed := h.Now().Sub(counted); elapsed > 0 && elapsed%time.Minute == 0 {
-			snap, err := h.Store.Metrics(ctx, o.Config.PoolNames(), h.Now())
+			snap, err := h.Counts(ctx) // the step's own read, when nothing wrote since
 			if err != nil {
 				return Result{}, fmt.Errorf("simulate: %w", err)
 			}

@@ -66,7 +66,7 @@ type Options struct {
 	WrapProvider func(pool.Provider) pool.Provider
 	// CheckEvery runs the costly checks (the Store's invariants, a probe of
 	// every lease's URL) every CheckEvery steps rather than every step (0 or
-	// 1: every step); caps and counts are still read every step.
+	// 1: every step); caps and counts are still checked every step.
 	CheckEvery int
 	// CountsAfterWrites reads the counts again only at a step after the
 	// harness itself wrote to Redis (an acquire, a claim poll, a release, a
@@ -499,7 +499,7 @@ func (h *Harness) Check(ctx context.Context) error {
 			h.violate("invariants: %v", err)
 		}
 	}
-	snap, err := h.readCounts(ctx)
+	snap, err := h.Counts(ctx)
 	if err != nil {
 		return err
 	}
@@ -541,9 +541,9 @@ func (h *Harness) Check(ctx context.Context) error {
 	return nil
 }
 
-// readCounts is Check's read of the counts: a fresh one, or under
+// Counts is the pools' counts now (Store.Metrics): a fresh read, or under
 // Options.CountsAfterWrites the last one while the harness has not written.
-func (h *Harness) readCounts(ctx context.Context) (pool.Snapshot, error) {
+func (h *Harness) Counts(ctx context.Context) (pool.Snapshot, error) {
 	if h.o.CountsAfterWrites && h.counts != nil && !h.wrote {
 		return *h.counts, nil
 	}
