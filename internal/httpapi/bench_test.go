@@ -55,7 +55,7 @@ func (e *benchEnv) refill(b *testing.B) {
 // BenchmarkAcquireWarm is POST /acquire of a warm sandbox through the whole
 // handler (auth, decode, service, one Store round trip, encode, log line).
 func BenchmarkAcquireWarm(b *testing.B) {
-	for _, kind := range []string{"fake", "miniredis", "redis"} {
+	for _, kind := range storeKinds {
 		b.Run(kind, func(b *testing.B) {
 			e := newBenchEnv(b, kind)
 			req := Request{Method: "POST", Path: "/acquire", Headers: map[string]string{"authorization": "Bearer " + testToken}, Body: []byte(`{"image":"python"}`)}
@@ -100,7 +100,7 @@ func BenchmarkAcquireWarmHTTP(b *testing.B) {
 // BenchmarkRefusedRequest is the cost of a request without the token: the
 // constant-time check and the 401, nothing else.
 func BenchmarkRefusedRequest(b *testing.B) {
-	e := newBenchEnv(b, "fake")
+	e := newBenchEnv(b, "miniredis")
 	req := Request{Method: "POST", Path: "/acquire", Headers: map[string]string{"authorization": "Bearer nope"}, Body: []byte(`{"image":"python"}`)}
 	ctx := context.Background()
 	b.ReportAllocs()

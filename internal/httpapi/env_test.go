@@ -28,9 +28,9 @@ const testConfig = `{
   "max_lease": 3600
 }`
 
-// env is one handler over a fake store, on a manual clock, with its log.
+// env is one handler over redisstate (on miniredis unless told otherwise),
+// on a manual clock, with its log.
 type env struct {
-	store *fakeStore // set when the env runs on the fake
 	seed  seeder
 	clock *pool.ManualClock
 	rec   *fakeReconciler
@@ -59,7 +59,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newEnv(t testing.TB) *env { return newEnvOn(t, "fake") }
+func newEnv(t testing.TB) *env { return newEnvOn(t, "miniredis") }
 
 // newEnvOn builds the env on a store of kind (see storeKinds).
 func newEnvOn(t testing.TB, kind string) *env {
@@ -69,9 +69,13 @@ func newEnvOn(t testing.TB, kind string) *env {
 	e := &env{clock: pool.NewManualClock(t0), log: &syncBuffer{}}
 	store, seed := newStore(t, kind, cfg)
 	e.seed = seed
-	if f, ok := store.(*fakeStore); ok {
-		e.store = f
-	}
+	return e.serve(t, cfg, store)
+}
+
+// serve wires the handler over store.
+func (e *env) serve(t testing.TB, cfg *pool.Config, store pool.LeaseStore) *env {
+	t.Helper()
+	var err error
 	e.rec = &fakeReconciler{clock: e.clock}
 	n := 0
 	var mu sync.Mutex
@@ -117,4 +121,24 @@ func errCode(t testing.TB, r Response) string {
 	e, ok := m["error"].(map[string]any)
 	require.True(t, ok, "not an error body: %s", r.Body)
 	return e["code"].(string)
+}
+
+// fakeReconciler counts passes and reports the state it was asked about: the
+// HTTP layer's tests are about the routes, and reconcile has its own.
+type fakeReconciler struct {
+	mu     sync.Mutex
+	passes int
+	err    error
+	clock  pool.Clock
+}
+
+func (r *fakeReconciler) Reconcile(context.Context) (pool.PassReport, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.passes++
+	if r.err != nil {
+		return pool.PassReport{}, r.err
+	}
+	now := r.clock.Now()
+	return pool.PassReport{StartedAt: now, FinishedAt: now, Leader: true, Pools: map[string]pool.PoolPassReport{}}, nil
 }

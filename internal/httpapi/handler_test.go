@@ -310,8 +310,7 @@ func TestRoutingErrors(t *testing.T) {
 }
 
 func TestBackendOutageIsUnavailableNeverInternal(t *testing.T) {
-	e := newEnv(t)
-	e.store.failWith = errRedisDown
+	e := newEnvOn(t, "down")
 	for _, c := range []struct{ method, path, body string }{
 		{"POST", "/acquire", `{"image":"python"}`},
 		{"POST", "/acquire", `{"claim_id":"c"}`},
@@ -332,13 +331,23 @@ func TestBackendOutageIsUnavailableNeverInternal(t *testing.T) {
 
 func TestPanicIsRecoveredAsInternal(t *testing.T) {
 	e := newEnv(t)
-	e.store.panicNext = true
+	cfg, err := pool.ParseConfig([]byte(testConfig))
+	require.NoError(t, err)
+	store, _ := newStore(t, "miniredis", cfg)
+	e.serve(t, cfg, panickyStore{store})
 	r := e.call("POST", "/acquire", testToken, `{"image":"python"}`)
 	require.Equal(t, http.StatusInternalServerError, r.Status)
 	require.Equal(t, "internal", errCode(t, r))
 	require.NotEmpty(t, r.Headers["X-Request-Id"])
 	require.Contains(t, e.log.String(), "injected panic")
 	require.Contains(t, e.log.String(), `"op":"acquire"`, "the line names the route that panicked")
+}
+
+// panickyStore is a real store whose Acquire panics, as a bug would.
+type panickyStore struct{ pool.LeaseStore }
+
+func (panickyStore) Acquire(context.Context, pool.AcquireParams) (pool.AcquireResult, error) {
+	panic("injected panic")
 }
 
 func TestRequestIDEchoedOrMinted(t *testing.T) {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -20,18 +21,24 @@ type seeder interface {
 	readyClaims(at time.Time)
 }
 
-// storeKinds are the stores the integration tests run on: the in-memory
-// fake, redisstate on miniredis (what `hotpool serve` embeds) and redisstate
-// on the real redis-server.
-var storeKinds = []string{"fake", "miniredis", "redis"}
+// storeKinds are the stores the integration tests run on: redisstate on
+// miniredis (what `hotpool serve` embeds) and on the real redis-server. There
+// is no third, hand-written model of the scripts' semantics.
+var storeKinds = []string{"miniredis", "redis"}
 
 // newStore returns a store of kind and its seeder.
 func newStore(t testing.TB, kind string, cfg *pool.Config) (pool.Store, seeder) {
 	t.Helper()
 	switch kind {
-	case "fake":
-		f := newFakeStore()
-		return f, f
+	case "down":
+		// A Redis that refuses every connection: an outage, as the Store sees it.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addr := ln.Addr().String()
+		require.NoError(t, ln.Close())
+		rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+		t.Cleanup(func() { _ = rdb.Close() })
+		return redisstate.New(rdb, "down"), nil
 	case "miniredis":
 		mr := miniredis.RunT(t)
 		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})

@@ -18,7 +18,7 @@ const (
 
 // ServiceOptions wires a Service. Store, Config, Clock and Secrets are required.
 type ServiceOptions struct {
-	Store   Store
+	Store   LeaseStore
 	Config  *Config
 	Clock   Clock
 	Secrets Secrets
@@ -151,7 +151,7 @@ func (s *Service) Renew(ctx context.Context, sandboxID, leaseToken string, lease
 		return time.Time{}, InvalidField("lease_token", "is required")
 	}
 	exp, err := s.o.Store.Renew(ctx, sandboxID, HashToken(leaseToken), ttl, s.o.Clock.Now())
-	return exp, storeErr(err)
+	return exp, err
 }
 
 // CancelClaim gives up a cold claim for its claimant, who no longer waits:
@@ -171,7 +171,7 @@ func (s *Service) CancelClaim(ctx context.Context, claimID string) (bool, error)
 	if err == nil && toPool && s.o.Kick != nil {
 		s.o.Kick() // the pool gained a sandbox: a pass may trim or stop a create
 	}
-	return toPool, storeErr(err)
+	return toPool, err
 }
 
 // Release hands a sandbox back for destruction; it is never reused. The
@@ -189,13 +189,13 @@ func (s *Service) Release(ctx context.Context, sandboxID, leaseToken string) (St
 		// below target: a pass now does both.
 		s.o.Kick()
 	}
-	return st, storeErr(err)
+	return st, err
 }
 
 // Metrics reads every configured pool, and any pool with state, in one round trip.
 func (s *Service) Metrics(ctx context.Context) (Snapshot, error) {
 	snap, err := s.o.Store.Metrics(ctx, s.o.Config.PoolNames(), s.o.Clock.Now())
-	return snap, storeErr(err)
+	return snap, err
 }
 
 // ShutdownResult is what Shutdown and Start did.
@@ -229,7 +229,7 @@ func (s *Service) setShutdown(ctx context.Context, pool string, shutdown bool) (
 		p.Dynamic, p.MaxDynamicPools = true, s.o.Config.MaxDynamicPools
 	}
 	if err := s.o.Store.SetShutdown(ctx, p); err != nil {
-		return ShutdownResult{}, storeErr(err)
+		return ShutdownResult{}, err
 	}
 	res := ShutdownResult{Pool: pool, Shutdown: shutdown}
 	if s.o.Reconciler != nil {
@@ -289,7 +289,7 @@ func (s *Service) Run(ctx context.Context) (PassReport, error) {
 		// finish them before the next cron minute.
 		s.o.Handover()
 	}
-	return last, storeErr(err)
+	return last, err
 }
 
 // Reconcile runs one pass; every entry point (cron, POST /reconcile, the
@@ -302,5 +302,5 @@ func (s *Service) Reconcile(ctx context.Context) (PassReport, error) {
 	if s.o.AfterPass != nil {
 		s.o.AfterPass(ctx)
 	}
-	return rep, storeErr(err)
+	return rep, err
 }

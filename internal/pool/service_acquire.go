@@ -117,7 +117,7 @@ func (s *Service) Acquire(ctx context.Context, r AcquireRequest) (Acquired, erro
 	}
 	answered := s.o.Clock.Now()
 	if err != nil {
-		return Acquired{}, inPool(r.Image, storeErr(err))
+		return Acquired{}, inPool(r.Image, err)
 	}
 	if s.o.Kick != nil && (res.Claim != nil || pc.TargetReady > 0 || pc.Auto) {
 		s.o.Kick()
@@ -222,7 +222,7 @@ func (s *Service) pollClaim(ctx context.Context, claimID string) (Acquired, erro
 		return Acquired{}, ErrClaimNotFound
 	}
 	if err != nil {
-		return Acquired{}, storeErr(err)
+		return Acquired{}, err
 	}
 	if res.Claim != nil {
 		return Acquired{Claim: &PendingClaim{ID: claimID, Pool: res.Claim.Pool, Status: string(StateCreating), RetryAfter: ClaimRetryAfter}}, nil

@@ -54,30 +54,6 @@ func (e *WarmUpError) Error() string {
 // Unwrap makes errors.Is(err, ErrWarmUpTimeout) true.
 func (e *WarmUpError) Unwrap() error { return ErrWarmUpTimeout }
 
-// domainErrors are passed through the service unchanged; anything else a
-// Store returns is a backend failure (ErrUnavailable).
-var domainErrors = []error{
-	ErrPoolExhausted, ErrPoolShutdown, ErrWarmUpTimeout, ErrSandboxCreation,
-	ErrLeaseMismatch, ErrSandboxNotFound, ErrUnknownImage, ErrLeaseExpired,
-	ErrNotLeader, ErrInvalidConfig, ErrUnavailable, ErrInvalidRequest, ErrClaimNotFound,
-	ErrStateConflict, ErrInternal,
-}
-
-// storeErr keeps domain errors (ErrInternal among them, a bug that must not
-// read as an outage) and turns every other failure (a Redis connection error,
-// a timeout) into ErrUnavailable, so callers retry.
-func storeErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	for _, d := range domainErrors {
-		if errors.Is(err, d) {
-			return err
-		}
-	}
-	return fmt.Errorf("%w: %v", ErrUnavailable, err)
-}
-
 // PoolError names the pool an acquire was refused in; it wraps the domain
 // error, so errors.Is still matches ErrPoolExhausted and the rest.
 type PoolError struct {

@@ -2,7 +2,6 @@ package pool
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -186,8 +185,11 @@ func TestAcquireRefusesBadRequestsBeforeTheStore(t *testing.T) {
 	require.Empty(t, s.acquires)
 }
 
-func TestBackendFailuresBecomeUnavailable(t *testing.T) {
-	redisDown := errors.New("dial tcp: connection refused")
+func TestStoreErrorsPassThroughAsTheStoreClassedThem(t *testing.T) {
+	// The Store wraps its own outages in ErrUnavailable (redisstate does, at
+	// the one place a script call fails); the Service neither re-classes
+	// them nor turns a bug into an outage.
+	redisDown := fmt.Errorf("%w: redisstate: acquire: dial tcp: connection refused", ErrUnavailable)
 	s := &recStore{acquireFn: func(AcquireParams) (AcquireResult, error) { return AcquireResult{}, redisDown }, err: redisDown}
 	svc, _ := newTestService(t, s, ServiceOptions{})
 	ctx := context.Background()
@@ -202,6 +204,13 @@ func TestBackendFailuresBecomeUnavailable(t *testing.T) {
 	s.acquireFn = func(AcquireParams) (AcquireResult, error) { return AcquireResult{}, ErrPoolShutdown }
 	_, err = svc.Acquire(ctx, AcquireRequest{Image: "python"})
 	require.ErrorIs(t, err, ErrPoolShutdown)
+	require.NotErrorIs(t, err, ErrUnavailable)
+
+	// A bug stays a bug: it must not read as an outage the caller retries.
+	bug := fmt.Errorf("redisstate: invalid argument (%w)", ErrInternal)
+	s.acquireFn = func(AcquireParams) (AcquireResult, error) { return AcquireResult{}, bug }
+	_, err = svc.Acquire(ctx, AcquireRequest{Image: "python"})
+	require.ErrorIs(t, err, ErrInternal)
 	require.NotErrorIs(t, err, ErrUnavailable)
 }
 
@@ -247,7 +256,7 @@ func TestShutdownRunsAPassAndDeliversAfterIt(t *testing.T) {
 	require.Equal(t, 1, rec.passes)
 	require.Equal(t, 1, after)
 
-	rec.err = errors.New("lock lost")
+	rec.err = fmt.Errorf("%w: reconcile: lock: connection refused", ErrUnavailable) // as redisstate wraps it
 	res, err = svc.Start(context.Background(), "")
 	require.NoError(t, err, "the switch took effect; the pass is the next cron's")
 	require.ErrorIs(t, res.PassErr, ErrUnavailable)
@@ -279,14 +288,6 @@ func TestWarmUpNamesEachPoolOnTimeout(t *testing.T) {
 	require.True(t, st.Done)
 }
 
-func TestStoreErrKeepsBugsApartFromOutages(t *testing.T) {
-	bug := fmt.Errorf("redisstate: invalid argument (%w)", ErrInternal)
-	require.ErrorIs(t, storeErr(bug), ErrInternal)
-	require.NotErrorIs(t, storeErr(bug), ErrUnavailable)
-	require.ErrorIs(t, storeErr(errors.New("dial tcp: connection refused")), ErrUnavailable)
-	require.ErrorIs(t, storeErr(fmt.Errorf("x: %w", ErrStateConflict)), ErrStateConflict)
-}
-
 // activatingStore is a recStore that is also an Activator.
 type activatingStore struct {
 	*recStore
@@ -315,7 +316,7 @@ func TestWarmUpActivatesEveryPoolOnEachLook(t *testing.T) {
 	require.ErrorIs(t, err, ErrWarmUpTimeout)
 	require.Greater(t, len(a.activated), 1, "every look re-activates, so a long warm-up keeps its pools active")
 
-	a.err = errors.New("connection refused")
+	a.err = fmt.Errorf("%w: redisstate: activate: connection refused", ErrUnavailable)
 	_, err = svc.WarmUp(context.Background(), time.Second)
 	require.ErrorIs(t, err, ErrUnavailable)
 }

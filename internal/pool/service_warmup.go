@@ -37,12 +37,12 @@ func (s *Service) WarmUp(ctx context.Context, timeout time.Duration) (WarmUpStat
 		now := s.o.Clock.Now()
 		if activator != nil {
 			if err := activator.Activate(ctx, names, now); err != nil {
-				return WarmUpStatus{}, storeErr(err)
+				return WarmUpStatus{}, err
 			}
 		}
 		snap, err := s.o.Store.Metrics(ctx, names, now)
 		if err != nil {
-			return WarmUpStatus{}, storeErr(err)
+			return WarmUpStatus{}, err
 		}
 		st := WarmUpStatus{Done: true, Pools: make(map[string]WarmUpPool, len(names))}
 		for _, n := range names {

@@ -119,9 +119,26 @@ type Observed struct {
 	Untracked, UntrackedCreating int
 }
 
-// Store is the pool state. Every method is one atomic transition (one Lua
-// script) and takes now from its caller.
+// Store is the pool state: what the Service needs and what reconcile needs.
+// Every method is one atomic transition (one Lua script) and takes now from
+// its caller. redisstate.Store is the one implementation.
 type Store interface {
+	LeaseStore
+	LeaderStore
+}
+
+// MetricsReader reads pools' counts and counters; both roles need it.
+type MetricsReader interface {
+	// Metrics reads every named pool (and any pool with state) in one round trip.
+	Metrics(ctx context.Context, pools []string, now time.Time) (Snapshot, error)
+}
+
+// LeaseStore is the part of the Store the Service uses: what a caller's
+// request changes (leases, claims, shutdown) and what it reads. Failures
+// that are not the domain's (Redis unreachable, a timeout) come wrapped in
+// ErrUnavailable by the Store itself.
+type LeaseStore interface {
+	MetricsReader
 	// Acquire pops the oldest ready, unexpired sandbox of a pool and leases it;
 	// expired ones found on the way go to deleting. On an empty pool it reserves
 	// a cold claim (on_empty "create") or answers ErrPoolExhausted; either way
@@ -137,8 +154,6 @@ type Store interface {
 	// Release moves in_use → deleting. Repeating it with the same token answers
 	// the current state (deleting, or deleted once forgotten).
 	Release(ctx context.Context, sandboxID, leaseTokenHash string, now time.Time) (State, error)
-	// Metrics reads every named pool (and any pool with state) in one round trip.
-	Metrics(ctx context.Context, pools []string, now time.Time) (Snapshot, error)
 	// CancelClaim gives up a cold claim for its claimant: the claim fails
 	// (its polls answer not found) and its sandbox, never handed out, goes to
 	// the pool's ready list (now, or once ready); it reports whether one did.
@@ -149,7 +164,13 @@ type Store interface {
 	// manager. A dynamic pool with no state is not created by a start, and a
 	// shutdown creates it only within MaxDynamicPools (ErrTooManyPools).
 	SetShutdown(ctx context.Context, p ShutdownParams) error
+}
 
+// LeaderStore is the part of the Store a reconcile pass uses: the leader
+// lock, the whole state in one read, and the fenced writes only the holder
+// of the lock may make (ErrNotLeader otherwise).
+type LeaderStore interface {
+	MetricsReader
 	// Lock takes or renews the reconcile leader lock; false when another holds it.
 	Lock(ctx context.Context, f Fence, ttl time.Duration, now time.Time) (bool, error)
 	// Unlock gives the lock up if f still holds it.

@@ -10,7 +10,8 @@ import (
 	"github.com/hotpool/hotpool/internal/pool"
 )
 
-// fakeStore is a pool.Store that serves a fixed Observed and records every
+// fakeStore is a pool.LeaderStore (a recording spy, not a model of the
+// scripts: their semantics are tested on Redis) that serves a fixed Observed and records every
 // write as one line ("Reserve py s1"), so executor tests can assert the exact
 // sequence of calls. Errors are injected per line prefix.
 type fakeStore struct {
@@ -54,21 +55,7 @@ func (s *fakeStore) lines() []string {
 	return append([]string(nil), s.calls...)
 }
 
-func (s *fakeStore) Acquire(context.Context, pool.AcquireParams) (pool.AcquireResult, error) {
-	return pool.AcquireResult{}, fmt.Errorf("fakeStore: Acquire is not a reconcile call")
-}
-func (s *fakeStore) PollClaim(context.Context, pool.PollClaimParams) (pool.AcquireResult, error) {
-	return pool.AcquireResult{}, fmt.Errorf("fakeStore: PollClaim is not a reconcile call")
-}
-func (s *fakeStore) Renew(context.Context, string, string, time.Duration, time.Time) (time.Time, error) {
-	return time.Time{}, fmt.Errorf("fakeStore: Renew is not a reconcile call")
-}
-func (s *fakeStore) Release(context.Context, string, string, time.Time) (pool.State, error) {
-	return "", fmt.Errorf("fakeStore: Release is not a reconcile call")
-}
-func (s *fakeStore) SetShutdown(context.Context, pool.ShutdownParams) error {
-	return fmt.Errorf("fakeStore: SetShutdown is not a reconcile call")
-}
+var _ pool.LeaderStore = (*fakeStore)(nil)
 
 func (s *fakeStore) Metrics(_ context.Context, _ []string, now time.Time) (pool.Snapshot, error) {
 	s.mu.Lock()

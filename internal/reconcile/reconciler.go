@@ -21,7 +21,7 @@ const DefaultLockTTL = 60 * time.Second
 // It implements pool.Reconciler. Safe for concurrent use; concurrent passes
 // (here or in other processes) are serialized by the Store's leader lock.
 type Reconciler struct {
-	store    pool.Store
+	store    pool.LeaderStore
 	provider *countingProvider
 	// cfg is read once at the start of each pass, so SetConfig takes effect
 	// at the next pass and never in the middle of one.
@@ -67,7 +67,7 @@ func WithSleep(f func(ctx context.Context, d time.Duration) error) Option {
 }
 
 // New builds a Reconciler over a store, a provider, a validated config and a clock.
-func New(store pool.Store, provider pool.Provider, cfg *pool.Config, clock pool.Clock, opts ...Option) *Reconciler {
+func New(store pool.LeaderStore, provider pool.Provider, cfg *pool.Config, clock pool.Clock, opts ...Option) *Reconciler {
 	r := &Reconciler{
 		store:    store,
 		provider: &countingProvider{inner: provider},

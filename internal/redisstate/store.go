@@ -132,7 +132,10 @@ func (s *Store) runKeys(ctx context.Context, op string, sc *redis.Script, keys [
 		v, err = sc.Run(ctx, s.rdb, keys, argv...).Result()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("redisstate: %s: %w", op, err)
+		// Whatever kept the script from answering (a refused connection, a
+		// timeout, a failover's READONLY) is the backend's, not the domain's:
+		// the caller retries. The only place that says so.
+		return nil, fmt.Errorf("%w: redisstate: %s: %w", pool.ErrUnavailable, op, err)
 	}
 	arr, ok := v.([]any)
 	if !ok || len(arr) == 0 {
