@@ -2,13 +2,14 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
 	"time"
+
+	"github.com/hotpool/hotpool/api"
 )
 
 // AcquireOptions tune one acquire. The zero value uses the server's defaults.
@@ -88,44 +89,6 @@ func (s *Sandbox) Renew(ctx context.Context, d time.Duration) error {
 }
 
 // The wire forms of POST /acquire.
-type acquireRequest struct {
-	Image          string `json:"image,omitempty"`
-	LeaseSeconds   int    `json:"lease_seconds,omitempty"`
-	WaitSeconds    int    `json:"wait_seconds,omitempty"`
-	IdempotencyKey string `json:"idempotency_key,omitempty"`
-	ClaimID        string `json:"claim_id,omitempty"`
-}
-
-type wireSandbox struct {
-	ID           string   `json:"id"`
-	Image        string   `json:"image"`
-	AppID        string   `json:"app_id"`
-	URL          string   `json:"url"`
-	Region       string   `json:"region"`
-	InstanceSize string   `json:"instance_size"`
-	CreatedAt    wireTime `json:"created_at"`
-	ReadyAt      wireTime `json:"ready_at"`
-	AgentToken   string   `json:"agent_token"`
-}
-
-type wireLease struct {
-	Token     string   `json:"token"`
-	ExpiresAt wireTime `json:"expires_at"`
-}
-
-type wireClaim struct {
-	ID                string `json:"id"`
-	Status            string `json:"status"`
-	RetryAfterSeconds int    `json:"retry_after_seconds"`
-}
-
-type acquireResponse struct {
-	Sandbox *wireSandbox `json:"sandbox"`
-	Lease   *wireLease   `json:"lease"`
-	Source  string       `json:"source"`
-	Claim   *wireClaim   `json:"claim"`
-}
-
 // MaxWait is the longest server-side wait an acquire may ask for.
 const MaxWait = 25 * time.Second
 
@@ -148,7 +111,7 @@ func (c *Client) Acquire(ctx context.Context, image string, opts AcquireOptions)
 	if key == "" {
 		key = "hpc-" + randomHex(16)
 	}
-	req := acquireRequest{
+	req := api.AcquireRequest{
 		Image:          image,
 		LeaseSeconds:   ceilSeconds(opts.Lease),
 		WaitSeconds:    ceilSeconds(opts.Wait),
@@ -163,7 +126,7 @@ func (c *Client) Acquire(ctx context.Context, image string, opts AcquireOptions)
 			}
 			return nil, err
 		}
-		var ar acquireResponse
+		var ar api.AcquireResponse
 		if err := decodeJSON(resp, "acquire", &ar); err != nil {
 			return nil, err
 		}
@@ -175,7 +138,7 @@ func (c *Client) Acquire(ctx context.Context, image string, opts AcquireOptions)
 			if req.ClaimID == "" && opts.OnColdStart != nil {
 				opts.OnColdStart()
 			}
-			req = acquireRequest{ClaimID: ar.Claim.ID}
+			req = api.AcquireRequest{ClaimID: ar.Claim.ID}
 			wait := c.backoff(poll+1, time.Duration(ar.Claim.RetryAfterSeconds)*time.Second)
 			if err := c.sleep(ctx, wait); err != nil {
 				return nil, c.giveUp(ctx, image, req.ClaimID, started, err)
@@ -193,23 +156,19 @@ func (c *Client) giveUp(ctx context.Context, image, claimID string, started time
 	e := &ColdStartError{Image: image, ClaimID: claimID, Waited: c.now().Sub(started), err: cause}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	_, err := c.do(cctx, call{method: http.MethodPost, path: "/acquire/cancel", body: cancelRequest{ClaimID: claimID}, idempotent: true})
+	_, err := c.do(cctx, call{method: http.MethodPost, path: "/acquire/cancel", body: api.CancelRequest{ClaimID: claimID}, idempotent: true})
 	e.Cancelled = err == nil
 	return e
 }
 
-type cancelRequest struct {
-	ClaimID string `json:"claim_id"`
-}
-
-func (c *Client) sandboxFrom(ar acquireResponse, replayed bool) *Sandbox {
+func (c *Client) sandboxFrom(ar api.AcquireResponse, replayed bool) *Sandbox {
 	s := ar.Sandbox
 	return &Sandbox{
 		ID: s.ID, Image: s.Image, AppID: s.AppID, URL: s.URL,
 		Region: s.Region, InstanceSize: s.InstanceSize,
-		CreatedAt: s.CreatedAt.t, ReadyAt: s.ReadyAt.t,
+		CreatedAt: s.CreatedAt.Time, ReadyAt: s.ReadyAt.Time,
 		Source:     ar.Source,
-		LeaseToken: ar.Lease.Token, LeaseExpiresAt: ar.Lease.ExpiresAt.t,
+		LeaseToken: ar.Lease.Token, LeaseExpiresAt: ar.Lease.ExpiresAt.Time,
 		AgentToken: s.AgentToken,
 		Replayed:   replayed,
 		c:          c,
@@ -262,18 +221,6 @@ func ceilSeconds(d time.Duration) int {
 		return math.MaxInt32
 	}
 	return int(s)
-}
-
-// wireTime reads an RFC 3339 time, or "" / null as the zero time (the server
-// omits times that are not set).
-type wireTime struct{ t time.Time }
-
-func (w *wireTime) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" || string(b) == `""` {
-		w.t = time.Time{}
-		return nil
-	}
-	return json.Unmarshal(b, &w.t)
 }
 
 const maxIdempotencyKeyLen = 128

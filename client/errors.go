@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/hotpool/hotpool/api"
 )
 
 // Sentinel errors, matched with errors.Is. They mirror the seed SDK's
@@ -43,22 +45,24 @@ var (
 
 // codeErrors maps each stable error code of the contract to its sentinel.
 var codeErrors = map[string]error{
-	"pool_exhausted":          ErrPoolExhausted,
-	"too_many_pools":          ErrTooManyPools,
-	"pool_shutdown":           ErrPoolShutdown,
-	"warm_up_timeout":         ErrWarmUpTimeout,
-	"sandbox_creation_failed": ErrSandboxCreation,
-	"lease_mismatch":          ErrLeaseMismatch,
-	"lease_expired":           ErrLeaseExpired,
-	"state_conflict":          ErrStateConflict,
-	"sandbox_not_found":       ErrSandboxNotFound,
-	"claim_not_found":         ErrClaimNotFound,
-	"unknown_image":           ErrUnknownImage,
-	"unauthorized":            ErrUnauthorized,
-	"invalid_request":         ErrInvalidRequest,
-	"not_found":               ErrNotFound,
-	"unavailable":             ErrUnavailable,
-	"internal":                ErrInternal,
+	api.CodePoolExhausted:         ErrPoolExhausted,
+	api.CodeTooManyPools:          ErrTooManyPools,
+	api.CodePoolShutdown:          ErrPoolShutdown,
+	api.CodeWarmUpTimeout:         ErrWarmUpTimeout,
+	api.CodeSandboxCreationFailed: ErrSandboxCreation,
+	api.CodeLeaseMismatch:         ErrLeaseMismatch,
+	api.CodeLeaseExpired:          ErrLeaseExpired,
+	api.CodeStateConflict:         ErrStateConflict,
+	api.CodeSandboxNotFound:       ErrSandboxNotFound,
+	api.CodeClaimNotFound:         ErrClaimNotFound,
+	api.CodeUnknownImage:          ErrUnknownImage,
+	api.CodeUnauthorized:          ErrUnauthorized,
+	api.CodeInvalidRequest:        ErrInvalidRequest,
+	api.CodeNotFound:              ErrNotFound,
+	api.CodeUnavailable:           ErrUnavailable,
+	api.CodeInternal:              ErrInternal,
+	// A route that exists but not for this method: the caller's mistake.
+	api.CodeMethodNotAllowed: ErrInvalidRequest,
 }
 
 type tooManyPools struct{}
@@ -118,15 +122,6 @@ func (e *APIError) Unwrap() error {
 	}
 }
 
-// errorBody is the contract's one error shape.
-type errorBody struct {
-	Error struct {
-		Code    string          `json:"code"`
-		Message string          `json:"message"`
-		Details json.RawMessage `json:"details,omitempty"`
-	} `json:"error"`
-}
-
 // decodeAPIError builds an APIError from a non-2xx answer. A body that is not
 // the contract's shape (a proxy's HTML page, say) still gives a clear error.
 func decodeAPIError(status int, h http.Header, body []byte) *APIError {
@@ -135,7 +130,7 @@ func decodeAPIError(status int, h http.Header, body []byte) *APIError {
 		RequestID:  h.Get("X-Request-Id"),
 		RetryAfter: parseRetryAfter(h.Get("Retry-After")),
 	}
-	var eb errorBody
+	var eb api.ErrorBody
 	if err := json.Unmarshal(body, &eb); err == nil && eb.Error.Code != "" {
 		e.Code, e.Message, e.Details = eb.Error.Code, eb.Error.Message, eb.Error.Details
 		return e
@@ -148,15 +143,15 @@ func decodeAPIError(status int, h http.Header, body []byte) *APIError {
 func fallbackCode(status int) string {
 	switch {
 	case status == http.StatusUnauthorized:
-		return "unauthorized"
+		return api.CodeUnauthorized
 	case status == http.StatusNotFound:
-		return "not_found"
+		return api.CodeNotFound
 	case status == http.StatusServiceUnavailable, status == http.StatusBadGateway, status == http.StatusGatewayTimeout:
-		return "unavailable"
+		return api.CodeUnavailable
 	case status >= 500:
-		return "internal"
+		return api.CodeInternal
 	default:
-		return "invalid_request"
+		return api.CodeInvalidRequest
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/hotpool/hotpool/api"
 )
 
 func TestEveryCodeUnwrapsToItsSentinel(t *testing.T) {
@@ -144,4 +146,15 @@ func TestFirstHourMessages(t *testing.T) {
 
 	e := &APIError{Status: 503, Code: "pool_shutdown", Message: `pool "node" is shut down`, RetryAfter: 30 * time.Second}
 	require.Equal(t, `hotpool: pool_shutdown: pool "node" is shut down`, e.Error(), "no retry-after: time does not start a pool")
+}
+
+// TestEveryContractCodeHasItsSentinel: the codes come from package api, the
+// one list the server's error table is also checked against, so a code the
+// server answers cannot be one the client only guesses from the status.
+func TestEveryContractCodeHasItsSentinel(t *testing.T) {
+	for _, code := range api.Codes {
+		_, ok := codeErrors[code]
+		require.True(t, ok, code)
+	}
+	require.Len(t, codeErrors, len(api.Codes), "no code the contract does not have")
 }

@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/hotpool/hotpool/api"
 )
 
-// ReleaseResult is the answer of a release.
-type ReleaseResult struct {
-	SandboxID string `json:"sandbox_id"`
-	// State is "deleting" until reconcile has destroyed the app, then "deleted".
-	State string `json:"state"`
-}
+// ReleaseResult is the answer of a release: State is "deleting" until
+// reconcile has destroyed the app, then "deleted".
+type ReleaseResult = api.ReleaseResponse
 
 // Release ends the lease and destroys the sandbox; it is never reused.
 // Releasing again with the same token answers the same, so a failed release is
@@ -21,7 +20,7 @@ func (c *Client) Release(ctx context.Context, sandboxID, leaseToken string) (*Re
 	if sandboxID == "" || leaseToken == "" {
 		return nil, fmt.Errorf("%w: sandbox id and lease token are required", ErrInvalidRequest)
 	}
-	body := map[string]string{"sandbox_id": sandboxID, "lease_token": leaseToken}
+	body := api.ReleaseRequest{SandboxID: sandboxID, LeaseToken: leaseToken}
 	resp, err := c.do(ctx, call{method: http.MethodPost, path: "/release", body: body, idempotent: true})
 	if err != nil {
 		return nil, err
@@ -43,25 +42,16 @@ func (c *Client) Renew(ctx context.Context, sandboxID, leaseToken string, d time
 	if d < 0 {
 		return time.Time{}, fmt.Errorf("%w: lease must be >= 0", ErrInvalidRequest)
 	}
-	body := struct {
-		SandboxID    string `json:"sandbox_id"`
-		LeaseToken   string `json:"lease_token"`
-		LeaseSeconds int    `json:"lease_seconds,omitempty"`
-	}{sandboxID, leaseToken, ceilSeconds(d)}
+	body := api.RenewRequest{SandboxID: sandboxID, LeaseToken: leaseToken, LeaseSeconds: ceilSeconds(d)}
 	// Not idempotent by the client's rules: only a 503 unavailable (the server
 	// did nothing) is retried.
 	resp, err := c.do(ctx, call{method: http.MethodPost, path: "/acquire/renew", body: body})
 	if err != nil {
 		return time.Time{}, err
 	}
-	var r struct {
-		SandboxID string `json:"sandbox_id"`
-		Lease     struct {
-			ExpiresAt time.Time `json:"expires_at"`
-		} `json:"lease"`
-	}
+	var r api.RenewResponse
 	if err := decodeJSON(resp, "renew", &r); err != nil {
 		return time.Time{}, err
 	}
-	return r.Lease.ExpiresAt, nil
+	return r.Lease.ExpiresAt.Time, nil
 }

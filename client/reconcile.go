@@ -7,72 +7,28 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/hotpool/hotpool/api"
 )
 
-// PassReport summarises one reconcile pass (the server's pool.PassReport).
-type PassReport struct {
-	StartedAt  time.Time                 `json:"started_at"`
-	FinishedAt time.Time                 `json:"finished_at"`
-	Leader     bool                      `json:"leader"` // false: another pass held the lock; nothing was done
-	Pools      map[string]PoolPassReport `json:"pools"`
-	APICalls   int                       `json:"api_calls"`
-	Errors     []string                  `json:"errors,omitempty"`
-}
-
-// PoolPassReport is what one pass did to one pool.
-type PoolPassReport struct {
-	Ready       int    `json:"ready"`
-	Target      int    `json:"target"`
-	Creating    int    `json:"creating"`
-	InUse       int    `json:"in_use"`
-	Deleting    int    `json:"deleting"`
-	Created     int    `json:"created"`
-	MarkedReady int    `json:"marked_ready"`
-	Failed      int    `json:"failed"`
-	Deleted     int    `json:"deleted"`
-	Forgotten   int    `json:"forgotten"`
-	Reaped      int    `json:"reaped"`
-	Expired     int    `json:"expired"`
-	ScaledDown  int    `json:"scaled_down"`
-	Unhealthy   int    `json:"unhealthy"`
-	Orphans     int    `json:"orphans"`
-	Idle        bool   `json:"idle"`
-	Circuit     string `json:"circuit"`
-	// Collected: the pool, named in no config's pools, held nothing and was forgotten.
-	Collected bool `json:"collected,omitempty"`
-}
-
-// ShutdownResult is the answer of the shutdown and start actions.
-type ShutdownResult struct {
-	Shutdown bool   `json:"shutdown"`
-	Pool     string `json:"pool,omitempty"` // empty: the whole manager
-}
-
-// PoolProgress is one pool's warm-up progress.
-type PoolProgress struct {
-	Ready  int `json:"ready"`
-	Target int `json:"target"`
-}
-
-// WarmUpStatus is the answer of the warm_up action.
-type WarmUpStatus struct {
-	Done bool `json:"done"`
-	// Capped: done because max_total_sandboxes binds (the targets sum above
-	// it) and every sandbox it allows exists.
-	Capped bool                    `json:"capped,omitempty"`
-	Pools  map[string]PoolProgress `json:"pools"`
-}
-
-type reconcileRequest struct {
-	Action         string `json:"action,omitempty"`
-	Pool           string `json:"pool,omitempty"`
-	TimeoutSeconds int    `json:"timeout_seconds,omitempty"`
-}
+// The wire types of POST /reconcile (package api), under the client's names.
+type (
+	// PassReport summarises one reconcile pass.
+	PassReport = api.PassReport
+	// PoolPassReport is what one pass did to one pool.
+	PoolPassReport = api.PoolPassReport
+	// ShutdownResult is the answer of the shutdown and start actions.
+	ShutdownResult = api.ShutdownResponse
+	// PoolProgress is one pool's warm-up progress.
+	PoolProgress = api.WarmUpPool
+	// WarmUpStatus is the answer of the warm_up action.
+	WarmUpStatus = api.WarmUpStatus
+)
 
 // Reconcile runs one reconcile pass now (the cron trigger runs the same code).
 // Passes are idempotent, so only a 503 unavailable is retried.
 func (c *Client) Reconcile(ctx context.Context) (*PassReport, error) {
-	resp, err := c.do(ctx, call{method: http.MethodPost, path: "/reconcile", body: reconcileRequest{Action: "pass"}})
+	resp, err := c.do(ctx, call{method: http.MethodPost, path: "/reconcile", body: api.ReconcileRequest{Action: "pass"}})
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +52,7 @@ func (c *Client) Start(ctx context.Context, pool string) (*ShutdownResult, error
 }
 
 func (c *Client) admin(ctx context.Context, action, pool string) (*ShutdownResult, error) {
-	resp, err := c.do(ctx, call{method: http.MethodPost, path: "/reconcile", body: reconcileRequest{Action: action, Pool: pool}, idempotent: true})
+	resp, err := c.do(ctx, call{method: http.MethodPost, path: "/reconcile", body: api.ReconcileRequest{Action: action, Pool: pool}, idempotent: true})
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +145,7 @@ func (c *Client) WarmUpProgress(ctx context.Context, timeout, interval time.Dura
 // target. A 504 warm_up_timeout still reports the progress from its details.
 func (c *Client) warmUpOnce(ctx context.Context, wait time.Duration) (*WarmUpStatus, error) {
 	secs := int(wait / time.Second)
-	body := reconcileRequest{Action: "warm_up", TimeoutSeconds: max(secs, 0)}
+	body := api.ReconcileRequest{Action: "warm_up", TimeoutSeconds: max(secs, 0)}
 	resp, err := c.do(ctx, call{method: http.MethodPost, path: "/reconcile", body: body, idempotent: true})
 	if err != nil {
 		var ae *APIError

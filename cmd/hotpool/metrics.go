@@ -102,7 +102,7 @@ func poolState(p client.PoolMetrics, managerShutdown bool) string {
 	default:
 		s = append(s, "active")
 	}
-	if p.Circuit != nil && p.Circuit.State == "open" {
+	if p.Circuit.State == "open" {
 		s = append(s, "circuit-open")
 	}
 	return strings.Join(s, ",")

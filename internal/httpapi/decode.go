@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/hotpool/hotpool/api"
 	"github.com/hotpool/hotpool/internal/pool"
 )
 
@@ -234,11 +235,11 @@ func leaseFields(id, token *string) (LeaseRequest, error) {
 
 // Reconcile actions (docs/api.md, POST /reconcile).
 const (
-	ActionPass     = "pass"
-	ActionRun      = "run" // passes while work is in flight, within the deadline (a kick)
-	ActionShutdown = "shutdown"
-	ActionStart    = "start"
-	ActionWarmUp   = "warm_up"
+	ActionPass     = api.ActionPass
+	ActionRun      = api.ActionRun // passes while work is in flight, within the deadline (a kick)
+	ActionShutdown = api.ActionShutdown
+	ActionStart    = api.ActionStart
+	ActionWarmUp   = api.ActionWarmUp
 )
 
 // ReconcileRequest is a decoded POST /reconcile.

@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
+	"github.com/hotpool/hotpool/api"
 	"github.com/hotpool/hotpool/internal/pool"
 )
 
@@ -37,28 +39,28 @@ type errorRule struct {
 // that does. The first row whose error matches (errors.Is) wins; anything
 // unmatched is an internal error.
 var errorTable = []errorRule{
-	{pool.ErrInvalidRequest, http.StatusBadRequest, "invalid_request", 0, true},
-	{errUnauthorized, http.StatusUnauthorized, "unauthorized", 0, true},
-	{pool.ErrLeaseMismatch, http.StatusForbidden, "lease_mismatch", 0, true},
-	{pool.ErrUnknownImage, http.StatusNotFound, "unknown_image", 0, true},
-	{pool.ErrClaimNotFound, http.StatusNotFound, "claim_not_found", 0, true},
-	{pool.ErrSandboxNotFound, http.StatusNotFound, "sandbox_not_found", 0, true},
-	{errNotFound, http.StatusNotFound, "not_found", 0, true},
-	{errMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed", 0, true},
-	{pool.ErrLeaseExpired, http.StatusConflict, "lease_expired", 0, true},
-	{pool.ErrStateConflict, http.StatusConflict, "state_conflict", 0, true},
-	{pool.ErrSandboxCreation, http.StatusBadGateway, "sandbox_creation_failed", 0, true},
-	{pool.ErrPoolShutdown, http.StatusServiceUnavailable, "pool_shutdown", retryShutdown, true},
+	{pool.ErrInvalidRequest, http.StatusBadRequest, api.CodeInvalidRequest, 0, true},
+	{errUnauthorized, http.StatusUnauthorized, api.CodeUnauthorized, 0, true},
+	{pool.ErrLeaseMismatch, http.StatusForbidden, api.CodeLeaseMismatch, 0, true},
+	{pool.ErrUnknownImage, http.StatusNotFound, api.CodeUnknownImage, 0, true},
+	{pool.ErrClaimNotFound, http.StatusNotFound, api.CodeClaimNotFound, 0, true},
+	{pool.ErrSandboxNotFound, http.StatusNotFound, api.CodeSandboxNotFound, 0, true},
+	{errNotFound, http.StatusNotFound, api.CodeNotFound, 0, true},
+	{errMethodNotAllowed, http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, 0, true},
+	{pool.ErrLeaseExpired, http.StatusConflict, api.CodeLeaseExpired, 0, true},
+	{pool.ErrStateConflict, http.StatusConflict, api.CodeStateConflict, 0, true},
+	{pool.ErrSandboxCreation, http.StatusBadGateway, api.CodeSandboxCreationFailed, 0, true},
+	{pool.ErrPoolShutdown, http.StatusServiceUnavailable, api.CodePoolShutdown, retryShutdown, true},
 	// Before pool_exhausted, which it also is.
-	{pool.ErrTooManyPools, http.StatusServiceUnavailable, "too_many_pools", retryExhausted, true},
-	{pool.ErrPoolExhausted, http.StatusServiceUnavailable, "pool_exhausted", retryExhausted, true},
-	{pool.ErrWarmUpTimeout, http.StatusGatewayTimeout, "warm_up_timeout", 0, true},
+	{pool.ErrTooManyPools, http.StatusServiceUnavailable, api.CodeTooManyPools, retryExhausted, true},
+	{pool.ErrPoolExhausted, http.StatusServiceUnavailable, api.CodePoolExhausted, retryExhausted, true},
+	{pool.ErrWarmUpTimeout, http.StatusGatewayTimeout, api.CodeWarmUpTimeout, 0, true},
 	// Another pass holds the reconcile lock: transient, like a backend outage.
-	{pool.ErrNotLeader, http.StatusServiceUnavailable, "unavailable", retryUnavailable, false},
-	{pool.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", retryUnavailable, false},
+	{pool.ErrNotLeader, http.StatusServiceUnavailable, api.CodeUnavailable, retryUnavailable, false},
+	{pool.ErrUnavailable, http.StatusServiceUnavailable, api.CodeUnavailable, retryUnavailable, false},
 }
 
-var internalRule = errorRule{status: http.StatusInternalServerError, code: "internal"}
+var internalRule = errorRule{status: http.StatusInternalServerError, code: api.CodeInternal}
 
 // ruleFor finds err's row of the table.
 func ruleFor(err error) errorRule {
@@ -70,24 +72,13 @@ func ruleFor(err error) errorRule {
 	return internalRule
 }
 
-// errorBody is the one error shape of the contract.
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Details any    `json:"details,omitempty"`
-}
-
 // message is what the caller reads: the error's own words when they are safe
 // (domain errors carry no secrets), fixed words for backend and internal
 // failures, whose detail goes to the log only.
 func message(r errorRule, err error) string {
 	if !r.public {
 		switch r.code {
-		case "unavailable":
+		case api.CodeUnavailable:
 			return "a backend (Redis or the platform) cannot be reached; retry later"
 		default:
 			return "internal error; see the server log with this request's id"
@@ -115,7 +106,16 @@ func message(r errorRule, err error) string {
 }
 
 // details carries structured context for the errors that have it.
-func details(err error) any {
+func details(err error) json.RawMessage {
+	d := detailsOf(err)
+	if d == nil {
+		return nil
+	}
+	b, _ := json.Marshal(d) // maps of strings and ints: cannot fail
+	return b
+}
+
+func detailsOf(err error) any {
 	var w *pool.WarmUpError
 	if errors.As(err, &w) {
 		return map[string]any{"pools": w.Pools}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotpool/hotpool/api"
 	"github.com/hotpool/hotpool/internal/logging"
 	"github.com/hotpool/hotpool/internal/metrics"
 	"github.com/hotpool/hotpool/internal/pool"
@@ -187,7 +188,7 @@ func (h *Handler) fail(op string, err error) outcome {
 	r := ruleFor(err)
 	o := outcome{
 		status: r.status,
-		body:   errorBody{Error: errorDetail{Code: r.code, Message: message(r, err), Details: details(err)}},
+		body:   api.ErrorBody{Error: api.ErrorDetail{Code: r.code, Message: message(r, err), Details: details(err)}},
 		op:     op,
 		result: r.code,
 		err:    err,

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotpool/hotpool/api"
 	"github.com/hotpool/hotpool/internal/pool"
 	"github.com/stretchr/testify/require"
 )
@@ -465,7 +466,7 @@ func TestErrorMessagesReadAsTheDomainsWords(t *testing.T) {
 	require.Equal(t, "lease token does not match", message(ruleFor(wrapped), wrapped))
 	ex := &pool.PoolError{Pool: "python", Err: fmt.Errorf("redisstate: acquire: %w (empty)", pool.ErrPoolExhausted)}
 	require.Equal(t, `pool "python": pool exhausted (empty)`, message(ruleFor(ex), ex))
-	require.Equal(t, map[string]string{"pool": "python"}, details(ex))
+	require.JSONEq(t, `{"pool":"python"}`, string(details(ex)))
 	require.Equal(t, "pool_exhausted", ruleFor(ex).code)
 	many := &pool.PoolError{Pool: "ruby", Err: fmt.Errorf("redisstate: acquire: %w (50)", pool.ErrTooManyPools)}
 	require.Equal(t, "too_many_pools", ruleFor(many).code, "its own code, though it is also exhaustion")
@@ -523,5 +524,19 @@ func TestCancelledClaimsSandboxJoinsThePool(t *testing.T) {
 			u := e.call("POST", "/acquire/cancel", testToken, `{"claim_id":"never"}`)
 			require.Equal(t, http.StatusNotFound, u.Status)
 		})
+	}
+}
+
+// TestErrorTableAnswersTheContractsCodes: every code the table answers is
+// one of package api's, the list the client maps, and every one of those is
+// answered by some row.
+func TestErrorTableAnswersTheContractsCodes(t *testing.T) {
+	answered := map[string]bool{internalRule.code: true}
+	for _, r := range errorTable {
+		require.Contains(t, api.Codes, r.code)
+		answered[r.code] = true
+	}
+	for _, c := range api.Codes {
+		require.True(t, answered[c], c)
 	}
 }

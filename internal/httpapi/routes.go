@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hotpool/hotpool/api"
 	"github.com/hotpool/hotpool/internal/pool"
 )
 
@@ -30,7 +31,7 @@ func (h *Handler) acquire(ctx context.Context, req Request) outcome {
 		secs := int(a.Claim.RetryAfter / time.Second)
 		o := outcome{
 			status:  http.StatusAccepted,
-			body:    claimJSON{Claim: claimBody{ID: a.Claim.ID, Status: a.Claim.Status, RetryAfterSeconds: secs}},
+			body:    api.AcquireResponse{Claim: &api.Claim{ID: a.Claim.ID, Status: a.Claim.Status, RetryAfterSeconds: secs}},
 			headers: map[string]string{"Retry-After": strconv.Itoa(secs)},
 			op:      op, pool: a.Claim.Pool, result: "claim",
 		}
@@ -60,7 +61,7 @@ func (h *Handler) cancel(ctx context.Context, req Request) outcome {
 	}
 	return outcome{
 		status: http.StatusOK,
-		body:   cancelJSON{Claim: cancelledClaim{ID: id, Status: "cancelled", SandboxToPool: toPool}},
+		body:   api.CancelResponse{Claim: api.CancelledClaim{ID: id, Status: "cancelled", SandboxToPool: toPool}},
 		op:     "cancel", result: "ok",
 	}
 }
@@ -78,7 +79,7 @@ func (h *Handler) renew(ctx context.Context, req Request) outcome {
 	}
 	return outcome{
 		status: http.StatusOK,
-		body:   renewJSON{SandboxID: r.SandboxID, Lease: leaseExpiry{ExpiresAt: rfc3339(exp)}},
+		body:   api.RenewResponse{SandboxID: r.SandboxID, Lease: api.LeaseExpiry{ExpiresAt: api.Time{Time: exp}}},
 		op:     "renew", sandboxID: r.SandboxID, result: "ok",
 	}
 }
@@ -96,7 +97,7 @@ func (h *Handler) release(ctx context.Context, req Request) outcome {
 	}
 	return outcome{
 		status: http.StatusOK,
-		body:   releaseJSON{SandboxID: r.SandboxID, State: string(st)},
+		body:   api.ReleaseResponse{SandboxID: r.SandboxID, State: string(st)},
 		op:     "release", sandboxID: r.SandboxID, result: "ok",
 	}
 }
@@ -146,7 +147,7 @@ func (h *Handler) reconcile(ctx context.Context, req Request) outcome {
 			h.o.Logger.WarnContext(ctx, "pass after shutdown/start failed; the next pass completes it",
 				slog.String("op", op), slog.String("error", res.PassErr.Error()))
 		}
-		return outcome{status: http.StatusOK, body: shutdownJSON{Shutdown: res.Shutdown, Pool: res.Pool}, op: op, pool: r.Pool, result: "ok"}
+		return outcome{status: http.StatusOK, body: api.ShutdownResponse{Shutdown: res.Shutdown, Pool: res.Pool}, op: op, pool: r.Pool, result: "ok"}
 	case ActionWarmUp:
 		st, err := h.o.Service.WarmUp(ctx, time.Duration(r.TimeoutSeconds)*time.Second)
 		if err != nil {
@@ -167,4 +168,19 @@ func (h *Handler) reconcile(ctx context.Context, req Request) outcome {
 		result = "not_leader"
 	}
 	return outcome{status: http.StatusOK, body: rep, op: op, result: result}
+}
+
+// acquiredJSON is the 200 body of a lease.
+func acquiredJSON(a pool.Acquired) api.AcquireResponse {
+	sb := a.Sandbox
+	return api.AcquireResponse{
+		Sandbox: &api.Sandbox{
+			ID: sb.ID, Image: sb.Pool, AppID: sb.AppID, URL: sb.URL,
+			Region: sb.Region, InstanceSize: sb.InstanceSize,
+			CreatedAt: api.Time{Time: sb.CreatedAt}, ReadyAt: api.Time{Time: sb.ReadyAt},
+			AgentToken: a.AgentToken,
+		},
+		Lease:  &api.Lease{Token: a.LeaseToken, ExpiresAt: api.Time{Time: a.ExpiresAt}},
+		Source: string(a.Source),
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hotpool/hotpool/api"
 	"github.com/hotpool/hotpool/internal/pool"
 )
 
@@ -14,101 +15,32 @@ type BudgetSource interface {
 	Remaining(ctx context.Context) (minute, hour int, pausedUntil time.Time, err error)
 }
 
-// Document is the GET /metrics answer.
+// Document is the GET /metrics answer: the wire document, with what the
+// Prometheus rendering needs beside it.
 type Document struct {
-	At    time.Time           `json:"at"`
-	Pools map[string]*PoolDoc `json:"pools"`
-	// TotalSandboxes counts ready, creating, in_use and deleting, all pools.
-	TotalSandboxes int `json:"total_sandboxes"`
-	// MaxTotalSandboxes is null when unlimited.
-	MaxTotalSandboxes *int `json:"max_total_sandboxes"`
-	ManagerShutdown   bool `json:"manager_shutdown"`
-	// Outbox is the webhook outbox's backlog: events kept until every
-	// webhook has passed them, and the dead letter stream.
-	Outbox pool.OutboxStats `json:"outbox"`
-	// APIBudget is absent when no budget source was given or it could not be read.
-	APIBudget *Budget `json:"api_budget,omitempty"`
+	api.Metrics
 	// BudgetErr is why APIBudget is absent (for the caller's log); the metrics
 	// still answer without it.
 	BudgetErr error `json:"-"`
+	// sums are the sums and sample counts behind each pool's averages, for
+	// the Prometheus summaries.
+	sums map[string]poolSums
 }
 
-// Budget is the remaining DigitalOcean API budget.
-type Budget struct {
-	RemainingMinute int       `json:"remaining_minute"`
-	RemainingHour   int       `json:"remaining_hour"`
-	PausedUntil     time.Time `json:"paused_until,omitzero"` // set while a 429's Retry-After holds
-}
+// The wire types of the document, under the names this package's callers use.
+type (
+	Budget           = api.Budget
+	PoolDoc          = api.PoolMetrics
+	Circuit          = api.Circuit
+	Misses           = api.Misses
+	AcquireHistogram = api.AcquireHistogram
+	Histogram        = api.Histogram
+)
 
-// PoolDoc is one pool's metrics. The first eight fields are the contract's.
-type PoolDoc struct {
-	Ready               int     `json:"ready"`
-	Creating            int     `json:"creating"`
-	InUse               int     `json:"in_use"`
-	TotalAcquires       int64   `json:"total_acquires"`
-	AcquiresFromPool    int64   `json:"acquires_from_pool"`
-	AcquiresColdStart   int64   `json:"acquires_cold_start"`
-	PoolHitRate         float64 `json:"pool_hit_rate"`          // 0 before the first acquire
-	AvgAcquireLatencyMs float64 `json:"avg_acquire_latency_ms"` // per latency sample (see latencySamples); 0 before the first
-
-	Deleting    int     `json:"deleting"`
-	TargetReady int     `json:"target_ready"`
-	MaxReady    int     `json:"max_ready"`
-	Shutdown    bool    `json:"shutdown"`
-	Idle        bool    `json:"idle"`
-	Circuit     Circuit `json:"circuit"`
-	// TargetWhy: for target_ready "auto", how the last pass chose target_ready.
-	TargetWhy string `json:"target_why,omitempty"`
-	Misses    Misses `json:"misses"`
-
-	Creates        int64 `json:"creates"`
-	CreatesFailed  int64 `json:"creates_failed"`
-	Deletes        int64 `json:"deletes"`
-	HealthRemovals int64 `json:"health_removals"`
-	LeasesReaped   int64 `json:"leases_reaped"`
-	OrphansDeleted int64 `json:"orphans_deleted"`
-
-	AvgWarmAgeAtAcquireMs float64          `json:"avg_warm_age_at_acquire_ms"`
-	AvgRefillLagMs        float64          `json:"avg_refill_lag_ms"`
-	AcquireLatencyMs      AcquireHistogram `json:"acquire_latency_ms"`
-
-	// Sums and sample counts behind the averages, for the Prometheus summaries.
+type poolSums struct {
 	warmAgeMsSum     float64
 	refillLagMsSum   float64
 	refillLagSamples int64
-}
-
-// Circuit is the create circuit breaker of one pool.
-type Circuit struct {
-	State  string    `json:"state"` // "closed" or "open"
-	Reason string    `json:"reason,omitempty"`
-	Until  time.Time `json:"until,omitzero"`
-}
-
-// Misses counts acquires that found no ready sandbox, by why.
-type Misses struct {
-	Empty       int64 `json:"empty"`
-	Shutdown    int64 `json:"shutdown"`
-	Capacity    int64 `json:"capacity"`
-	CircuitOpen int64 `json:"circuit_open"`
-}
-
-// AcquireHistogram keeps warm hits and cold starts apart.
-type AcquireHistogram struct {
-	Warm Histogram `json:"warm"`
-	Cold Histogram `json:"cold"`
-}
-
-// Histogram is one latency histogram in milliseconds. Counts are per bucket
-// (not cumulative): Counts[i] holds latencies in (Bounds[i-1], Bounds[i]],
-// and the last count, one past the bounds, everything above.
-type Histogram struct {
-	Bounds []float64 `json:"bounds"`
-	Counts []int64   `json:"counts"`
-	Count  int64     `json:"count"`
-	// Sum is absent when the store could not attribute the latency sum to
-	// this source alone.
-	Sum *float64 `json:"sum,omitempty"`
 }
 
 // Build assembles the document from a snapshot at now. Every configured pool
@@ -116,11 +48,14 @@ type Histogram struct {
 // state. cfg may be nil (no pool policy known); budget may be nil.
 func Build(ctx context.Context, s pool.Snapshot, cfg *pool.Config, budget BudgetSource, now time.Time) *Document {
 	d := &Document{
-		At:              now,
-		Pools:           map[string]*PoolDoc{},
-		TotalSandboxes:  s.Total,
-		Outbox:          s.Outbox,
-		ManagerShutdown: s.ManagerShutdown,
+		Metrics: api.Metrics{
+			At:              now,
+			Pools:           map[string]PoolDoc{},
+			TotalSandboxes:  s.Total,
+			Outbox:          s.Outbox,
+			ManagerShutdown: s.ManagerShutdown,
+		},
+		sums: map[string]poolSums{},
 	}
 	var names []string
 	if cfg != nil {
@@ -137,6 +72,8 @@ func Build(ctx context.Context, s pool.Snapshot, cfg *pool.Config, budget Budget
 			continue
 		}
 		d.Pools[n] = buildPool(n, s.Pools[n], cfg, s.ManagerShutdown, now)
+		st := s.Pools[n].State.Stats
+		d.sums[n] = poolSums{warmAgeMsSum: st.WarmAgeMsSum, refillLagMsSum: st.RefillLagMsSum, refillLagSamples: st.RefillLagSamples}
 	}
 	if budget != nil {
 		minute, hour, paused, err := budget.Remaining(ctx)
@@ -149,9 +86,9 @@ func Build(ctx context.Context, s pool.Snapshot, cfg *pool.Config, budget Budget
 	return d
 }
 
-func buildPool(name string, m pool.PoolMetrics, cfg *pool.Config, managerShutdown bool, now time.Time) *PoolDoc {
+func buildPool(name string, m pool.PoolMetrics, cfg *pool.Config, managerShutdown bool, now time.Time) PoolDoc {
 	st := m.State.Stats
-	p := &PoolDoc{
+	p := PoolDoc{
 		Ready:             m.Ready,
 		Creating:          m.Creating,
 		InUse:             m.InUse,
@@ -177,9 +114,6 @@ func buildPool(name string, m pool.PoolMetrics, cfg *pool.Config, managerShutdow
 		AvgWarmAgeAtAcquireMs: ratio(st.WarmAgeMsSum, st.AcquiresFromPool),
 		AvgRefillLagMs:        ratio(st.RefillLagMsSum, st.RefillLagSamples),
 		Circuit:               Circuit{State: "closed"},
-		warmAgeMsSum:          st.WarmAgeMsSum,
-		refillLagMsSum:        st.RefillLagMsSum,
-		refillLagSamples:      st.RefillLagSamples,
 	}
 	if m.State.CircuitOpen(now) {
 		p.Circuit = Circuit{State: "open", Reason: m.State.CircuitReason, Until: m.State.CircuitOpenUntil}

@@ -137,14 +137,15 @@ func (d *Document) WritePrometheus(w io.Writer) error {
 	for _, s := range poolSeriesList {
 		p.family(s.name, s.typ, s.help)
 		for _, n := range names {
-			p.sample(s.name, s.value(d.Pools[n]), label{"pool", n})
+			pd := d.Pools[n]
+			p.sample(s.name, s.value(&pd), label{"pool", n})
 		}
 	}
 	p.writeLatency(d, names)
 	p.writeSummary(d, names, "hotpool_warm_age_at_acquire_seconds", "Age of a sandbox when a warm acquire handed it out.",
-		func(pd *PoolDoc) (float64, int64) { return pd.warmAgeMsSum, pd.AcquiresFromPool })
+		func(n string) (float64, int64) { return d.sums[n].warmAgeMsSum, d.Pools[n].AcquiresFromPool })
 	p.writeSummary(d, names, "hotpool_refill_lag_seconds", "Time a pool spent below target_ready before it was back at target.",
-		func(pd *PoolDoc) (float64, int64) { return pd.refillLagMsSum, pd.refillLagSamples })
+		func(n string) (float64, int64) { return d.sums[n].refillLagMsSum, d.sums[n].refillLagSamples })
 
 	p.family("hotpool_sandboxes", "gauge", "Sandboxes of every state and pool (counted against max_total_sandboxes).")
 	p.sample("hotpool_sandboxes", float64(d.TotalSandboxes))
@@ -202,10 +203,10 @@ func (p *promWriter) writeLatency(d *Document, names []string) {
 	}
 }
 
-func (p *promWriter) writeSummary(d *Document, names []string, name, help string, get func(*PoolDoc) (sumMs float64, count int64)) {
+func (p *promWriter) writeSummary(d *Document, names []string, name, help string, get func(pool string) (sumMs float64, count int64)) {
 	p.family(name, "summary", help)
 	for _, n := range names {
-		sum, count := get(d.Pools[n])
+		sum, count := get(n)
 		p.sample(name+"_sum", sum/1000, label{"pool", n})
 		p.sample(name+"_count", float64(count), label{"pool", n})
 	}

@@ -2,7 +2,8 @@ package pool
 
 import (
 	"context"
-	"time"
+
+	"github.com/hotpool/hotpool/api"
 )
 
 // Reconciler runs one reconcile pass: the cron trigger, POST /reconcile and
@@ -11,51 +12,9 @@ type Reconciler interface {
 	Reconcile(ctx context.Context) (PassReport, error)
 }
 
-// PassReport summarises one reconcile pass.
-type PassReport struct {
-	StartedAt  time.Time                 `json:"started_at"`
-	FinishedAt time.Time                 `json:"finished_at"`
-	Leader     bool                      `json:"leader"` // false: another pass held the lock; nothing was done
-	Pools      map[string]PoolPassReport `json:"pools"`
-	APICalls   int                       `json:"api_calls"`
-	Errors     []string                  `json:"errors,omitempty"` // one line each; a failed item never stops the pass
-}
-
-// Busy reports whether a pass left work that a pass a few seconds later
-// would advance: something creating or deleting, or an active pool below
-// target whose circuit is closed.
-func (r PassReport) Busy() bool {
-	for _, p := range r.Pools {
-		if p.Creating > 0 || p.Deleting > 0 {
-			return true
-		}
-		if p.Ready < p.Target && !p.Idle && p.Circuit == "closed" {
-			return true
-		}
-	}
-	return false
-}
+// PassReport summarises one reconcile pass: the wire type itself, so the
+// report a pass writes is the one POST /reconcile answers.
+type PassReport = api.PassReport
 
 // PoolPassReport is what one pass did to one pool.
-type PoolPassReport struct {
-	Ready       int    `json:"ready"`
-	Target      int    `json:"target"`
-	Creating    int    `json:"creating"`
-	InUse       int    `json:"in_use"`
-	Deleting    int    `json:"deleting"`
-	Created     int    `json:"created"`
-	MarkedReady int    `json:"marked_ready"`
-	Failed      int    `json:"failed"`
-	Deleted     int    `json:"deleted"`
-	Forgotten   int    `json:"forgotten"`
-	Reaped      int    `json:"reaped"`
-	Expired     int    `json:"expired"`
-	ScaledDown  int    `json:"scaled_down"`
-	Unhealthy   int    `json:"unhealthy"`
-	Orphans     int    `json:"orphans"`
-	Idle        bool   `json:"idle"`
-	Circuit     string `json:"circuit"` // "closed", or "open: <reason>"
-	// Collected: the pool (named in no config's pools) held nothing and was
-	// forgotten: its record, counters and metrics are gone until it is used again.
-	Collected bool `json:"collected,omitempty"`
-}
+type PoolPassReport = api.PoolPassReport

@@ -1,6 +1,10 @@
 package pool
 
-import "time"
+import (
+	"time"
+
+	"github.com/hotpool/hotpool/api"
+)
 
 // State is where a sandbox is in its life (ARCHITECTURE.md, "The life of a sandbox").
 type State string
@@ -204,11 +208,7 @@ type Snapshot struct {
 }
 
 // OutboxStats is the webhook outbox's backlog.
-type OutboxStats struct {
-	Entries     int    `json:"entries"`              // events kept: not yet passed by every webhook
-	DeadLetters int    `json:"dead_letters"`         // the dead letter stream's length, gap markers included
-	TrimmedTo   string `json:"trimmed_to,omitempty"` // the oldest id kept when the cap last dropped events
-}
+type OutboxStats = api.Outbox
 
 // ClaimDeadline bounds how long a cold claim may wait for its sandbox: every
 // attempt's create_timeout, plus the circuit's window. Past it a claim

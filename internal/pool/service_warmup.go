@@ -3,22 +3,17 @@ package pool
 import (
 	"context"
 	"time"
+
+	"github.com/hotpool/hotpool/api"
 )
 
 // WarmUpPool is one pool's progress towards its target.
-type WarmUpPool struct {
-	Ready  int `json:"ready"`
-	Target int `json:"target"`
-}
+type WarmUpPool = api.WarmUpPool
 
 // WarmUpStatus is every configured pool's progress; Done once each has ready
 // >= target, or (Capped) once max_total_sandboxes binds: every sandbox the cap
 // allows exists and none is still deploying.
-type WarmUpStatus struct {
-	Done   bool                  `json:"done"`
-	Capped bool                  `json:"capped,omitempty"`
-	Pools  map[string]WarmUpPool `json:"pools"`
-}
+type WarmUpStatus = api.WarmUpStatus
 
 // WarmUp waits up to timeout (0: just report) until every configured pool
 // has target_ready ready sandboxes. On timeout the error is a *WarmUpError
