@@ -13,12 +13,12 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hotpool/hotpool/internal/appplatform"
-	"github.com/hotpool/hotpool/internal/events"
 	"github.com/hotpool/hotpool/internal/httpapi"
 	"github.com/hotpool/hotpool/internal/logging"
 	"github.com/hotpool/hotpool/internal/pool"
 	"github.com/hotpool/hotpool/internal/reconcile"
 	"github.com/hotpool/hotpool/internal/redisstate"
+	"github.com/hotpool/hotpool/internal/stack"
 )
 
 // The environment a function reads (project.yml and docs/lambda.md set it).
@@ -91,48 +91,34 @@ func Build(getenv Getenv, logOut io.Writer) (*App, error) {
 		opt.Password = pw
 	}
 	rdb := redis.NewClient(opt)
-	clock := pool.SystemClock{}
-	store := redisstate.New(rdb, cfg.Deployment, redisstate.WithClockSkewTolerance(cfg.ClockSkewTolerance.D()),
-		redisstate.WithDurability(cfg.Durability.Replicas, cfg.Durability.Timeout.D()))
-	budget, err := appplatform.NewBudget(appplatform.BudgetOptions{
-		Redis: rdb, Key: redisstate.NewKeys(cfg.Deployment).Budget(), Limits: cfg.APIBudget, Clock: clock,
-	})
-	if err != nil {
-		_ = rdb.Close()
-		return nil, err
-	}
-	secrets := pool.NewSecrets(secret)
 	app := &App{Config: cfg, Redis: rdb, Logger: logger}
+	so := stack.Options{
+		Config: cfg, Redis: rdb, Clock: pool.SystemClock{}, Secret: secret, Token: token, Logger: logger,
+		Getenv: func(k string) string { return getenv(k) },
+		Service: func(so *pool.ServiceOptions) {
+			if k := newKicker(getenv, token, rdb, redisstate.NewKeys(cfg.Deployment).Kick(), logger); k != nil {
+				app.kicker, so.Kick, so.Handover = k, k.Kick, k.Handover
+			}
+		},
+	}
 	// The HTTP functions never call the platform; only a reconcile needs the
 	// DigitalOcean token, so its absence disables reconcile, not the API.
 	if doToken := getenv(EnvDOToken); doToken != "" {
-		provider, err := appplatform.New(appplatform.Options{
-			Token: doToken, BaseURL: getenv(appplatform.EnvAPIURL), Deployment: cfg.Deployment, Budget: budget, Clock: clock, Logger: logger,
-		})
-		if err != nil {
-			_ = rdb.Close()
-			return nil, err
+		so.NewProvider = func(budget *appplatform.Budget) (pool.Provider, error) {
+			return appplatform.New(appplatform.Options{
+				Token: doToken, BaseURL: getenv(appplatform.EnvAPIURL), Deployment: cfg.Deployment, Budget: budget, Clock: so.Clock, Logger: logger,
+			})
 		}
-		app.Reconciler = reconcile.New(store, provider, cfg, clock, reconcile.WithSecrets(secrets), reconcile.WithLogger(logger))
 	}
-	if len(cfg.Webhooks) > 0 {
-		d := events.NewDeliverer(rdb, cfg.Deployment, cfg.Webhooks, func(k string) string { return getenv(k) },
-			nil, clock, logger, events.WithMaxAttempts(cfg.WebhookMaxAttempts))
-		app.AfterPass = d.Run
-	}
-	opts := pool.ServiceOptions{Store: store, Config: cfg, Clock: clock, Secrets: secrets, AfterPass: app.AfterPass, Logger: logger}
-	if k := newKicker(getenv, token, rdb, redisstate.NewKeys(cfg.Deployment).Kick(), logger); k != nil {
-		app.kicker, opts.Kick, opts.Handover = k, k.Kick, k.Handover
-	}
-	if app.Reconciler != nil {
-		opts.Reconciler = app.Reconciler
-	}
-	app.Service, err = pool.NewService(opts)
+	st, err := stack.Build(so)
 	if err != nil {
 		_ = rdb.Close()
 		return nil, err
 	}
-	app.Handler = httpapi.New(httpapi.Options{Service: app.Service, Token: token, Logger: logger, Clock: clock, Budget: budget})
+	app.Service, app.Handler, app.AfterPass = st.Service, st.Handler, st.AfterPass
+	if st.Reconciler != nil {
+		app.Reconciler = st.Reconciler
+	}
 	return app, nil
 }
 

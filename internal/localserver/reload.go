@@ -23,15 +23,10 @@ type front struct {
 var ErrReloadNeedsRestart = errors.New("localserver: this config change needs a restart")
 
 func (s *Server) newFront(cfg *pool.Config) (*front, error) {
-	o := s.opts
-	svc, err := pool.NewService(pool.ServiceOptions{
-		Store: s.Store, Config: cfg, Clock: o.Clock, Secrets: s.secrets,
-		Reconciler: s.Reconciler, Kick: s.Reconciler.Kick, AfterPass: s.afterPass, Logger: o.Logger,
-	})
+	svc, h, err := s.stack.Front(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("localserver: %w", err)
 	}
-	h := httpapi.New(httpapi.Options{Service: svc, Token: o.Token, Logger: o.Logger, Clock: o.Clock, Budget: s.budget})
 	return &front{cfg: cfg, service: svc, handler: h}, nil
 }
 

@@ -18,10 +18,10 @@ import (
 
 	"github.com/hotpool/hotpool/internal/appplatform"
 	"github.com/hotpool/hotpool/internal/appsim"
-	"github.com/hotpool/hotpool/internal/events"
 	"github.com/hotpool/hotpool/internal/pool"
 	"github.com/hotpool/hotpool/internal/reconcile"
 	"github.com/hotpool/hotpool/internal/redisstate"
+	"github.com/hotpool/hotpool/internal/stack"
 )
 
 // Providers.
@@ -99,12 +99,10 @@ type Server struct {
 	// front is what serves requests: the config, and the service and
 	// handler built on it. Reload swaps it whole, so a request runs under
 	// one config from start to end.
-	front     atomic.Pointer[front]
-	reloadMu  sync.Mutex
-	opts      Options
-	secrets   pool.Secrets
-	budget    *appplatform.Budget
-	afterPass func(ctx context.Context) // webhook delivery; nil without webhooks
+	front    atomic.Pointer[front]
+	reloadMu sync.Mutex
+	opts     Options
+	stack    *stack.Stack // the backends; Reload builds a new front on them
 
 	http    *http.Server
 	log     *slog.Logger
@@ -248,26 +246,11 @@ func (s *Server) build(ctx context.Context, o Options) error {
 		}
 		s.ClearedKeys = n
 	}
-	s.Store = redisstate.New(s.Redis, o.KeyPrefix, redisstate.WithClockSkewTolerance(o.Config.ClockSkewTolerance.D()),
-		redisstate.WithDurability(o.Config.Durability.Replicas, o.Config.Durability.Timeout.D()))
-	if err := s.Store.Preload(ctx); err != nil {
-		return fmt.Errorf("localserver: redis: %w", err)
+	so := stack.Options{
+		Config: o.Config, Redis: s.Redis, KeyPrefix: o.KeyPrefix, Clock: o.Clock, Secret: o.Secret,
+		Token: o.Token, Logger: o.Logger, Getenv: o.Getenv, KickReconciler: true,
 	}
-	// Starting the server is the seed's start(): every configured pool is
-	// active and fills, even one that went idle while an external Redis kept
-	// its state from an earlier run. Shut-down pools stay shut down.
-	if err := s.Store.Activate(ctx, o.Config.PoolNames(), o.Clock.Now()); err != nil {
-		return fmt.Errorf("localserver: redis: %w", err)
-	}
-
-	var err error
-	s.budget, err = appplatform.NewBudget(appplatform.BudgetOptions{
-		Redis: s.Redis, Key: redisstate.NewKeys(o.KeyPrefix).Budget(), Limits: o.Config.APIBudget, Clock: o.Clock,
-	})
-	if err != nil {
-		return fmt.Errorf("localserver: %w", err)
-	}
-	popts := appplatform.Options{Deployment: o.Config.Deployment, Budget: s.budget, Clock: o.Clock, Logger: o.Logger}
+	popts := appplatform.Options{Deployment: o.Config.Deployment, Clock: o.Clock, Logger: o.Logger}
 	switch o.Provider {
 	case "", ProviderSim:
 		s.Sim = appsim.New(appsim.Options{Token: simToken, CreateDelay: o.SimCreateDelay, FailRate: o.SimFailRate, Seed: o.SimSeed, Clock: o.Clock})
@@ -285,24 +268,27 @@ func (s *Server) build(ctx context.Context, o Options) error {
 	default:
 		return fmt.Errorf("localserver: provider %q: want %s or %s", o.Provider, ProviderSim, ProviderDigitalOcean)
 	}
-	provider, err := appplatform.New(popts)
+	so.NewProvider = func(budget *appplatform.Budget) (pool.Provider, error) {
+		popts.Budget = budget
+		p, err := appplatform.New(popts)
+		s.Provider = p
+		return p, err
+	}
+	st, err := stack.Build(so)
 	if err != nil {
 		return fmt.Errorf("localserver: %w", err)
 	}
-	s.Provider = provider
-	s.secrets = pool.NewSecrets(o.Secret)
-	s.Reconciler = reconcile.New(s.Store, provider, o.Config, o.Clock,
-		reconcile.WithSecrets(s.secrets), reconcile.WithLogger(o.Logger))
-	if len(o.Config.Webhooks) > 0 {
-		d := events.NewDeliverer(s.Redis, o.KeyPrefix, o.Config.Webhooks, o.Getenv, nil, o.Clock, o.Logger,
-			events.WithMaxAttempts(o.Config.WebhookMaxAttempts))
-		s.afterPass = d.Run
+	s.stack, s.Store, s.Reconciler = st, st.Store, st.Reconciler
+	if err := s.Store.Preload(ctx); err != nil {
+		return fmt.Errorf("localserver: redis: %w", err)
 	}
-	f, err := s.newFront(o.Config)
-	if err != nil {
-		return err
+	// Starting the server is the seed's start(): every configured pool is
+	// active and fills, even one that went idle while an external Redis kept
+	// its state from an earlier run. Shut-down pools stay shut down.
+	if err := s.Store.Activate(ctx, o.Config.PoolNames(), o.Clock.Now()); err != nil {
+		return fmt.Errorf("localserver: redis: %w", err)
 	}
-	s.front.Store(f)
+	s.front.Store(&front{cfg: o.Config, service: st.Service, handler: st.Handler})
 	return nil
 }
 
@@ -312,8 +298,8 @@ func (s *Server) onPass(ctx context.Context, _ pool.PassReport, err error) {
 	if err != nil {
 		s.log.Warn("reconcile pass failed", slog.String("op", "reconcile"), slog.String("error", err.Error()))
 	}
-	if s.afterPass != nil {
-		s.afterPass(ctx)
+	if s.stack.AfterPass != nil {
+		s.stack.AfterPass(ctx)
 	}
 }
 

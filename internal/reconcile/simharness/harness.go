@@ -28,6 +28,7 @@ import (
 	"github.com/hotpool/hotpool/internal/pool"
 	"github.com/hotpool/hotpool/internal/reconcile"
 	"github.com/hotpool/hotpool/internal/redisstate"
+	"github.com/hotpool/hotpool/internal/stack"
 )
 
 // Options shape one simulation.
@@ -210,43 +211,40 @@ func New(rdb *redis.Client, prefix string, o Options) (*Harness, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.Provider, err = appplatform.New(appplatform.Options{
-		Token: "sim-token", BaseURL: base, Deployment: o.Config.Deployment, Clock: h.Clock,
-		// No client-side retries: a retry waits in real time, and the
-		// reconciler's next pass is the retry that matters here.
-		RetryMax:   -1,
-		HTTPClient: &http.Client{Timeout: 5 * time.Second},
-	})
-	if err != nil {
-		_ = h.Sim.Close()
-		return nil, err
-	}
-	h.Store = redisstate.New(rdb, prefix, redisstate.WithClockSkewTolerance(o.Config.ClockSkewTolerance.D()),
-		redisstate.WithDurability(o.Config.Durability.Replicas, o.Config.Durability.Timeout.D()))
-	secrets := pool.NewSecrets("sim-secret")
-	var pv pool.Provider = h.Provider
-	if o.WrapProvider != nil {
-		pv = o.WrapProvider(pv)
-	}
 	var rclock pool.Clock = h.Clock
 	if o.ReconcileSkew != 0 {
 		rclock = skewedClock{h.Clock, o.ReconcileSkew}
 	}
-	h.Reconciler = reconcile.New(h.Store, pv, o.Config, rclock,
-		append([]reconcile.Option{reconcile.WithSecrets(secrets), reconcile.WithIDs(h.newID)}, o.ReconcilerOptions...)...)
-	h.Service, err = pool.NewService(pool.ServiceOptions{
-		Store: h.Store, Config: o.Config, Clock: h.Clock, Secrets: secrets, Reconciler: h.Reconciler,
-		NewSandboxID: h.newID,
-		Kick:         func() { h.kicked = true },
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			h.Clock.Advance(d)
-			return ctx.Err()
+	st, err := stack.Build(stack.Options{
+		Config: o.Config, Redis: rdb, KeyPrefix: prefix, Clock: h.Clock, ReconcileClock: rclock,
+		Secret: "sim-secret", NoWebhooks: true, WrapProvider: o.WrapProvider,
+		NewProvider: func(*appplatform.Budget) (pool.Provider, error) {
+			// No API budget and no client-side retries: a retry waits in
+			// real time, and the reconciler's next pass is the retry that
+			// matters here.
+			p, err := appplatform.New(appplatform.Options{
+				Token: "sim-token", BaseURL: base, Deployment: o.Config.Deployment, Clock: h.Clock,
+				RetryMax:   -1,
+				HTTPClient: &http.Client{Timeout: 5 * time.Second},
+			})
+			h.Provider = p
+			return p, err
+		},
+		ReconcilerOptions: append([]reconcile.Option{reconcile.WithIDs(h.newID)}, o.ReconcilerOptions...),
+		Service: func(so *pool.ServiceOptions) {
+			so.NewSandboxID = h.newID
+			so.Kick = func() { h.kicked = true }
+			so.Sleep = func(ctx context.Context, d time.Duration) error {
+				h.Clock.Advance(d)
+				return ctx.Err()
+			}
 		},
 	})
 	if err != nil {
 		_ = h.Sim.Close()
 		return nil, err
 	}
+	h.Store, h.Reconciler, h.Service = st.Store, st.Reconciler, st.Service
 	return h, nil
 }
 
