@@ -13,6 +13,7 @@ import (
 	"github.com/hotpool/hotpool/client"
 	"github.com/hotpool/hotpool/internal/localserver"
 	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/hotpool/hotpool/internal/redistest"
 )
 
 // The soak's checks must be able to fail: each test below breaks what one
@@ -67,7 +68,7 @@ func TestSettledNeedsEveryPoolExactlyAtTarget(t *testing.T) {
 }
 
 func TestUnreachableTellsOutagesFromViolations(t *testing.T) {
-	require.True(t, unreachable(fmt.Errorf("redisstate: check invariants: %w", errors.New("dial tcp: connection refused"))))
+	require.True(t, unreachable(fmt.Errorf("%w: %w", redistest.ErrUnreadable, errors.New("dial tcp: connection refused"))))
 	require.True(t, unreachable(context.DeadlineExceeded))
 	require.False(t, unreachable(errors.Join(errors.New("pool python: books: created 3 != ..."))))
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/hotpool/hotpool/internal/pool"
 	"github.com/hotpool/hotpool/internal/reconcile"
 	"github.com/hotpool/hotpool/internal/redisstate"
+	"github.com/hotpool/hotpool/internal/redistest"
 )
 
 // ErrViolation is returned (wrapped) when a soak found a broken invariant.
@@ -125,7 +126,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if cerr != nil {
 		viol = append(viol, cerr.Error())
 	}
-	if err := redisstate.CheckInvariants(ctx, s.Redis, keyPrefix, caps); err != nil {
+	if err := redistest.CheckInvariants(ctx, s.Redis, redisstate.NewKeys(keyPrefix), caps); err != nil {
 		viol = append(viol, "invariants after convergence: "+oneLine(err))
 	}
 	leaks, err := checkLeaks(ctx, s, o.Config, clock.Now())

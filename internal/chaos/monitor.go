@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -12,6 +11,7 @@ import (
 	"github.com/hotpool/hotpool/internal/appsim"
 	"github.com/hotpool/hotpool/internal/pool"
 	"github.com/hotpool/hotpool/internal/redisstate"
+	"github.com/hotpool/hotpool/internal/redistest"
 )
 
 // monitor checks the Store's invariants (indexes, books, caps) every tick
@@ -48,7 +48,7 @@ func (m *monitor) tick(ctx context.Context) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	err := redisstate.CheckInvariants(cctx, m.rdb, m.prefix, m.caps)
+	err := redistest.CheckInvariants(cctx, m.rdb, redisstate.NewKeys(m.prefix), m.caps)
 	switch {
 	case err == nil:
 	case unreachable(err):
@@ -81,8 +81,5 @@ func (m *monitor) violate(msg string) {
 // AOF, a timeout) from a broken invariant, which CheckInvariants reports as
 // plain joined errors.
 func unreachable(err error) bool {
-	if errors.Is(err, redisstate.ErrInternal) {
-		return false
-	}
-	return errors.Is(err, context.DeadlineExceeded) || strings.HasPrefix(err.Error(), "redisstate: check invariants: ")
+	return errors.Is(err, redistest.ErrUnreadable) || errors.Is(err, context.DeadlineExceeded)
 }

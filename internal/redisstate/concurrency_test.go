@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/hotpool/hotpool/internal/redistest"
 )
 
 // TestConcurrentAcquireHandsEachSandboxOutOnce: 64 goroutines acquire (and
@@ -118,7 +119,7 @@ func TestConcurrentAcquireHandsEachSandboxOutOnce(t *testing.T) {
 			default:
 			}
 		}
-		require.NoError(t, CheckInvariants(f.ctx, f.rdb, f.prefix, capsByPool))
+		require.NoError(t, redistest.CheckInvariants(f.ctx, f.rdb, f.s.keys, capsByPool))
 	}
 	done.Store(true)
 	wg.Wait()

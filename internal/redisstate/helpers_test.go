@@ -65,7 +65,7 @@ func startFixture(t *testing.T, rdb redis.UniversalClient, prefix string) *fixtu
 
 func (f *fixture) check(caps map[string]pool.Caps) {
 	f.t.Helper()
-	require.NoError(f.t, CheckInvariants(f.ctx, f.rdb, f.prefix, caps))
+	require.NoError(f.t, redistest.CheckInvariants(f.ctx, f.rdb, f.s.keys, caps))
 }
 
 // reserve reserves id in testPool under testCaps.
@@ -96,7 +96,7 @@ func acquireParams(now time.Time, leaseHash string) pool.AcquireParams {
 // (field maps without ids). TTLs are recorded as present or not.
 func (f *fixture) dumpAll() map[string]any {
 	f.t.Helper()
-	keys, err := f.rdb.Keys(f.ctx, globEscape("{hotpool:"+f.prefix+"}")+"*").Result()
+	keys, err := f.rdb.Keys(f.ctx, redistest.GlobEscape("{hotpool:"+f.prefix+"}")+"*").Result()
 	require.NoError(f.t, err)
 	out := map[string]any{}
 	tag := "{hotpool:" + f.prefix + "}"

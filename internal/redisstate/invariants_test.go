@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/hotpool/hotpool/internal/redistest"
 )
 
 func TestCheckInvariantsCatchesCorruption(t *testing.T) {
@@ -39,7 +40,7 @@ func TestCheckInvariantsCatchesCorruption(t *testing.T) {
 			f.reserve("c1", at(0))
 			f.check(map[string]pool.Caps{testPool: {MaxReady: 3, MaxTotal: 5, MaxConcurrentCreates: 2}})
 			tc.corrupt(f)
-			err := CheckInvariants(f.ctx, f.rdb, f.prefix, tc.caps)
+			err := redistest.CheckInvariants(f.ctx, f.rdb, f.s.keys, tc.caps)
 			require.Error(t, err)
 			require.Contains(t, err.Error(), tc.want)
 		})

@@ -60,7 +60,6 @@ var (
 	scriptUnlock          = loadScript("unlock")
 	scriptMetrics         = loadScript("metrics")
 	scriptObserve         = loadScript("observe")
-	scriptDump            = loadScript("dump")
 	scriptRecordLatency   = loadScript("recordlatency")
 )
 
@@ -69,7 +68,7 @@ var scriptNames = []string{
 	"acquire", "pollclaim", "renew", "release", "reserve", "createcalled",
 	"markready", "markfailed", "markdeleting", "deleteattempted", "forget",
 	"adopt", "updatepool", "collectpool", "untracked", "failclaim", "cancelclaim", "setshutdown", "activate", "lock", "unlock", "metrics",
-	"observe", "dump", "recordlatency",
+	"observe", "recordlatency",
 }
 
 var allScripts = []*redis.Script{
@@ -77,5 +76,5 @@ var allScripts = []*redis.Script{
 	scriptCreateCalled, scriptMarkReady, scriptMarkFailed, scriptMarkDeleting,
 	scriptDeleteAttempted, scriptForget, scriptAdopt, scriptUpdatePool, scriptCollectPool, scriptUntracked, scriptFailClaim, scriptCancelClaim,
 	scriptSetShutdown, scriptActivate, scriptLock, scriptUnlock, scriptMetrics, scriptObserve,
-	scriptDump, scriptRecordLatency,
+	scriptRecordLatency,
 }

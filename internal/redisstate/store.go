@@ -159,7 +159,7 @@ func (s *Store) runKeys(ctx context.Context, op string, sc *redis.Script, keys [
 }
 
 // readOnly are the scripts that change nothing: no WAIT after them.
-var readOnly = map[*redis.Script]bool{scriptObserve: true, scriptMetrics: true, scriptDump: true}
+var readOnly = map[*redis.Script]bool{scriptObserve: true, scriptMetrics: true}
 
 // runDurable runs the script and WAIT in one pipeline, so WAIT counts the
 // replicas that have this connection's write. It answers the script's reply

@@ -28,6 +28,7 @@ import (
 	"github.com/hotpool/hotpool/internal/pool"
 	"github.com/hotpool/hotpool/internal/reconcile"
 	"github.com/hotpool/hotpool/internal/redisstate"
+	"github.com/hotpool/hotpool/internal/redistest"
 	"github.com/hotpool/hotpool/internal/stack"
 )
 
@@ -493,7 +494,7 @@ func (h *Harness) Caps() map[string]pool.Caps {
 func (h *Harness) Check(ctx context.Context) error {
 	full := h.o.CheckEvery <= 1 || h.Stats.Steps%h.o.CheckEvery == 0
 	if full {
-		if err := redisstate.CheckInvariants(ctx, h.rdb, h.prefix, h.Caps()); err != nil {
+		if err := redistest.CheckInvariants(ctx, h.rdb, redisstate.NewKeys(h.prefix), h.Caps()); err != nil {
 			h.violate("invariants: %v", err)
 		}
 	}

@@ -1,16 +1,51 @@
-package redisstate
+package redistest
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hotpool/hotpool/internal/pool"
+)
+
+// Layout is the key layout of one deployment: redisstate.Keys is one. The
+// checker reads the layout from it rather than knowing it, so it cannot
+// drift from the store's.
+type Layout interface {
+	All() string
+	CreatingAll() string
+	Deleting() string
+	Pools() string
+	Claims() string
+	Manager() string
+	SandboxPrefix() string
+	PoolPrefix() string
+	ClaimPrefix() string
+	Pool(pool string) string
+	Ready(pool string) string
+	Creating(pool string) string
+	InUse(pool string) string
+	PoolDeleting(pool string) string
+}
+
+//go:embed dump.lua
+var dumpSource string
+
+var dumpScript = redis.NewScript(dumpSource)
+
+var (
+	// ErrUnreadable: the state could not be read (Redis down, loading its
+	// AOF, a timeout), which says nothing about the invariants.
+	ErrUnreadable = errors.New("redistest: check invariants: state unreadable")
+	// errReply: the dump answered something this checker does not know.
+	errReply = errors.New("redistest: check invariants: unexpected dump reply")
 )
 
 // CheckInvariants reads the whole state of prefix in one script and reports
@@ -26,16 +61,20 @@ import (
 //   - every pending claim is live and points at a creating record of its own
 //     or at none (waiting for its retry).
 //
-// Tests and simulations call it after every step; it is not a production path.
-func CheckInvariants(ctx context.Context, rdb redis.Scripter, prefix string, caps map[string]pool.Caps) error {
-	s := New(rdb, prefix)
-	pattern := globEscape(s.keys.SandboxPrefix()) + "*"
-	arr, err := s.run(ctx, "check invariants", scriptDump, nil, pattern)
+// Tests and simulations call it after every step; it is not a production
+// path, and production never loads its script.
+func CheckInvariants(ctx context.Context, rdb redis.Scripter, k Layout, caps map[string]pool.Caps) error {
+	const probe = "\x00"
+	suffix := func(key string) string { return strings.TrimPrefix(key, k.PoolPrefix()+probe) }
+	keys := []string{k.All(), k.CreatingAll(), k.Deleting(), k.Pools(), k.Claims(), k.Manager()}
+	v, err := dumpScript.Run(ctx, rdb, keys, GlobEscape(k.SandboxPrefix())+"*", k.PoolPrefix(), k.ClaimPrefix(),
+		suffix(k.Ready(probe)), suffix(k.Creating(probe)), suffix(k.InUse(probe)), suffix(k.PoolDeleting(probe)), suffix(k.Pool(probe))).Result()
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrUnreadable, err)
 	}
+	arr, _ := v.([]any)
 	if len(arr) < 9 {
-		return fmt.Errorf("%w: dump: short reply", ErrInternal)
+		return fmt.Errorf("%w: short reply", errReply)
 	}
 	d := dumpState{
 		all: strSet(arr[1]), creatingAll: strSet(arr[2]), deletingAll: strSet(arr[3]),
@@ -48,19 +87,19 @@ func CheckInvariants(ctx context.Context, rdb redis.Scripter, prefix string, cap
 	for _, row := range list(arr[6]) {
 		r := list(row)
 		if len(r) < 2 {
-			return fmt.Errorf("%w: dump: record row", ErrInternal)
+			return fmt.Errorf("%w: record row", errReply)
 		}
 		m, err := fields(r[1])
 		if err != nil {
 			return err
 		}
-		id := strings.TrimPrefix(str(r, 0), s.keys.SandboxPrefix())
+		id := strings.TrimPrefix(str(r, 0), k.SandboxPrefix())
 		d.records[id] = m
 	}
 	for _, row := range list(arr[5]) {
 		r := list(row)
 		if len(r) < 6 {
-			return fmt.Errorf("%w: dump: pool row", ErrInternal)
+			return fmt.Errorf("%w: pool row", errReply)
 		}
 		m, err := fields(r[5])
 		if err != nil {
@@ -204,7 +243,7 @@ func checkClaims(rows []any, records map[string]map[string]string) []error {
 	for _, row := range rows {
 		r := list(row)
 		if len(r) < 2 {
-			return append(errs, fmt.Errorf("%w: dump: claim row", ErrInternal))
+			return append(errs, fmt.Errorf("%w: claim row", errReply))
 		}
 		hash := str(r, 0)
 		m, err := fields(r[1])
@@ -245,8 +284,8 @@ func strSet(v any) map[string]bool {
 	return m
 }
 
-// globEscape quotes the glob specials of a key prefix for KEYS/SCAN patterns.
-func globEscape(s string) string {
+// GlobEscape quotes the glob specials of a key prefix for KEYS/SCAN patterns.
+func GlobEscape(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		if strings.ContainsRune(`*?[]\`, r) {
@@ -255,4 +294,40 @@ func globEscape(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+func list(v any) []any {
+	arr, _ := v.([]any)
+	return arr
+}
+
+func str(arr []any, i int) string {
+	if i >= len(arr) {
+		return ""
+	}
+	switch v := arr[i].(type) {
+	case string:
+		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	}
+	return ""
+}
+
+func atoi64(s string) int64 {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+// fields turns a flat HGETALL reply into a map.
+func fields(v any) (map[string]string, error) {
+	arr := list(v)
+	if len(arr)%2 != 0 {
+		return nil, fmt.Errorf("%w: odd field list (%d)", errReply, len(arr))
+	}
+	m := make(map[string]string, len(arr)/2)
+	for i := 0; i < len(arr); i += 2 {
+		m[str(arr, i)] = str(arr, i+1)
+	}
+	return m, nil
 }
