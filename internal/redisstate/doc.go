@@ -1,8 +1,8 @@
 // Package redisstate is the pool.Store on Redis (go-redis v9): the key layout
 // (keys.go), one embedded Lua script per state transition (scripts/*.lua), the
-// mapping of the scripts' return codes to the domain errors (codes.go), the
-// events outbox the scripts append to (events.go), and an invariant checker
-// that tests elsewhere reuse (invariants.go).
+// mapping of the scripts' return codes to the domain errors (codes.go) and
+// the events outbox the scripts append to (events.go). The invariant checker
+// the tests and simulations run over this layout is redistest's.
 //
 // It owns every byte hotpool keeps in Redis and nothing else: policy (when to
 // create, reap or scale down) lives in internal/pool; the platform lives in
