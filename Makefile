@@ -33,7 +33,7 @@ fuzz:
 
 # The soak: platform faults, redis-server restarts and killed passes for
 # CHAOS_DURATION, then convergence and the leak/double hand-out checks
-# (internal/chaos; the short version is TestChaosShort in `make test`).
+# (internal/hotpooltest, Soak; the short version is TestChaosShort in `make test`).
 CHAOS_DURATION ?= 2m
 .PHONY: chaos
 chaos:

@@ -7,8 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hotpool/hotpool/internal/hotpooltest"
 	"github.com/hotpool/hotpool/internal/pool"
-	"github.com/hotpool/hotpool/internal/reconcile/simharness"
 )
 
 // The faults real deployments have, each an exact interleaving, in the
@@ -24,7 +24,7 @@ func TestFault_KilledPassCannotDoubleScaleDown(t *testing.T) {
 	py(cfg).IdleTimeout = pool.Duration(2 * time.Minute)
 	py(cfg).ScaleDownDelay = pool.Duration(time.Minute)
 	py(cfg).CooldownAfterAcquire = pool.Duration(2 * time.Minute)
-	e := newLesson(t, cfg, simharness.Options{})
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{})
 	ctx := context.Background()
 	_, err := e.Converge(ctx, 30)
 	require.NoError(t, err)
@@ -66,7 +66,7 @@ func emptiedAtTheCap(t *testing.T) (*lessonEnv, context.Context) {
 	py(cfg).OnEmpty = pool.OnEmptyCreate
 	total := 3
 	cfg.MaxTotalSandboxes = &total
-	e := newLesson(t, cfg, simharness.Options{})
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{})
 	ctx := context.Background()
 	_, err := e.Converge(ctx, 30)
 	require.NoError(t, err)
@@ -144,7 +144,7 @@ func TestFault_ClaimResolvesWhateverTheConfigDoes(t *testing.T) {
 			cfg := lessonConfig(0, 5)
 			py(cfg).OnEmpty = pool.OnEmptyCreate
 			py(cfg).CreateRetries = 3
-			e := newLesson(t, cfg, simharness.Options{})
+			e := newLesson(t, cfg, hotpooltest.HarnessOptions{})
 			ctx := context.Background()
 			e.pv.refuseCreates.Store(true)
 			e.Acquire(ctx, "py")
@@ -177,7 +177,7 @@ func TestFault_ClaimResolvesWhateverTheConfigDoes(t *testing.T) {
 func TestFault_SkewedReconcileClockNeverReapsALiveLease(t *testing.T) {
 	t.Parallel()
 	cfg := lessonConfig(2, 3)
-	e := newLesson(t, cfg, simharness.Options{ReconcileSkew: 45 * time.Second, LeaseTTL: time.Minute})
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{ReconcileSkew: 45 * time.Second, LeaseTTL: time.Minute})
 	ctx := context.Background()
 	_, err := e.Converge(ctx, 30)
 	require.NoError(t, err)
@@ -207,7 +207,7 @@ func TestFault_SkewedReconcileClockNeverReapsALiveLease(t *testing.T) {
 func TestFault_AShiftedListNeverDropsAHealthySandbox(t *testing.T) {
 	t.Parallel()
 	cfg := lessonConfig(3, 5)
-	e := newLesson(t, cfg, simharness.Options{})
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{})
 	ctx := context.Background()
 	_, err := e.Converge(ctx, 30)
 	require.NoError(t, err)
@@ -251,7 +251,7 @@ func TestFault_IdempotentRetryOfAColdAcquireMakesOneSandbox(t *testing.T) {
 	t.Parallel()
 	cfg := lessonConfig(0, 5)
 	py(cfg).OnEmpty = pool.OnEmptyCreate
-	e := newLesson(t, cfg, simharness.Options{CreateDelay: 20 * time.Second})
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{CreateDelay: 20 * time.Second})
 	ctx := context.Background()
 	req := pool.AcquireRequest{Image: "py", IdempotencyKey: "job-7", LeaseSeconds: 600}
 	first, err := e.Service.Acquire(ctx, req)

@@ -13,8 +13,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hotpool/hotpool/internal/hotpooltest"
 	"github.com/hotpool/hotpool/internal/pool"
-	"github.com/hotpool/hotpool/internal/reconcile/simharness"
 	"github.com/hotpool/hotpool/internal/redistest"
 )
 
@@ -38,12 +38,12 @@ func lessonConfig(target, maxReady int) *pool.Config {
 func py(c *pool.Config) *pool.PoolConfig { return c.Pools["py"] }
 
 type lessonEnv struct {
-	*simharness.Harness
+	*hotpooltest.Harness
 	rdb *redis.Client
 	pv  *faultyProvider
 }
 
-func newLesson(t *testing.T, cfg *pool.Config, o simharness.Options) *lessonEnv {
+func newLesson(t *testing.T, cfg *pool.Config, o hotpooltest.HarnessOptions) *lessonEnv {
 	t.Helper()
 	rdb, prefix := redistest.Client(t)
 	o.Config = cfg
@@ -52,7 +52,7 @@ func newLesson(t *testing.T, cfg *pool.Config, o simharness.Options) *lessonEnv 
 	}
 	fp := &faultyProvider{}
 	o.WrapProvider = func(p pool.Provider) pool.Provider { fp.Provider = p; return fp }
-	h, err := simharness.New(rdb, prefix, o)
+	h, err := hotpooltest.NewHarness(rdb, prefix, o)
 	require.NoError(t, err)
 	fp.clock = h.Clock
 	t.Cleanup(func() { _ = h.Close() })

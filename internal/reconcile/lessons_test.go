@@ -10,9 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hotpool/hotpool/internal/appsim"
+	"github.com/hotpool/hotpool/internal/hotpooltest"
 	"github.com/hotpool/hotpool/internal/pool"
 	"github.com/hotpool/hotpool/internal/reconcile"
-	"github.com/hotpool/hotpool/internal/reconcile/simharness"
 )
 
 // Every failure in ../shared/reference/lessons.md, each shown impossible by
@@ -28,7 +28,7 @@ func TestLesson_RunawayCreation(t *testing.T) {
 	cfg := lessonConfig(5, 5)
 	py(cfg).HealthCheckInterval = pool.Seconds(5)
 	py(cfg).OnEmpty = pool.OnEmptyCreate
-	e := newLesson(t, cfg, simharness.Options{CreateDelay: 2 * time.Minute, AcquiresPerMinute: map[string]float64{"py": 2}})
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{CreateDelay: 2 * time.Minute, AcquiresPerMinute: map[string]float64{"py": 2}})
 	ctx := context.Background()
 	for range 72 { // 6 minutes
 		require.NoError(t, e.Step(ctx))
@@ -53,7 +53,7 @@ func TestLesson_GlobalCapOffByOne(t *testing.T) {
 	cfg := lessonConfig(3, 5)
 	three := 3
 	cfg.MaxTotalSandboxes = &three
-	e := newLesson(t, cfg, simharness.Options{})
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{})
 	_, err := e.Converge(context.Background(), convergeLimit)
 	require.NoError(t, err, "a pool whose target equals the global cap must fill")
 	require.Equal(t, 3, e.metrics(t).Ready)
@@ -64,7 +64,7 @@ func TestLesson_GlobalCapOffByOne(t *testing.T) {
 func TestLesson_TransientErrorDestroysHealthy(t *testing.T) {
 	t.Parallel()
 	cfg := lessonConfig(3, 5)
-	e := newLesson(t, cfg, simharness.Options{})
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{})
 	ctx := context.Background()
 	_, err := e.Converge(ctx, convergeLimit)
 	require.NoError(t, err)
@@ -85,7 +85,7 @@ func TestLesson_TransientErrorDestroysHealthy(t *testing.T) {
 func TestLesson_FailedDeploymentsNeverDeleted(t *testing.T) {
 	t.Parallel()
 	cfg := lessonConfig(3, 5)
-	e := newLesson(t, cfg, simharness.Options{FailRate: 1})
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{FailRate: 1})
 	ctx := context.Background()
 	for range 120 { // 10 minutes; every pass sees what the platform did since the last
 		require.NoError(t, e.Step(ctx))
@@ -103,7 +103,7 @@ func TestLesson_FailedDeploymentsNeverDeleted(t *testing.T) {
 func TestLesson_ShutdownLeaksInFlightCreates(t *testing.T) {
 	t.Parallel()
 	cfg := lessonConfig(4, 6)
-	e := newLesson(t, cfg, simharness.Options{LeaseTTL: 30 * time.Minute, HoldMin: time.Hour, HoldMax: time.Hour})
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{LeaseTTL: 30 * time.Minute, HoldMin: time.Hour, HoldMax: time.Hour})
 	ctx := context.Background()
 	_, err := e.Converge(ctx, convergeLimit)
 	require.NoError(t, err)
@@ -133,7 +133,7 @@ func TestLesson_ShutdownLeaksInFlightCreates(t *testing.T) {
 func TestLesson_RetriesWithoutBackoff(t *testing.T) {
 	t.Parallel()
 	cfg := lessonConfig(3, 5)
-	e := newLesson(t, cfg, simharness.Options{})
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{})
 	e.pv.refuseCreates.Store(true)
 	ctx := context.Background()
 	require.NoError(t, e.Run(ctx, 30*time.Minute))
@@ -154,7 +154,7 @@ func TestLesson_RetriesWithoutBackoff(t *testing.T) {
 func TestLesson_CreationFailingForever(t *testing.T) {
 	t.Parallel()
 	cfg := lessonConfig(3, 5)
-	e := newLesson(t, cfg, simharness.Options{})
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{})
 	e.pv.refuseCreates.Store(true)
 	ctx := context.Background()
 	var rep pool.PassReport
@@ -191,7 +191,7 @@ func TestLesson_ReleaseNotNotified(t *testing.T) {
 	t.Parallel()
 	cfg := lessonConfig(2, 4)
 	cfg.MaxTotalSandboxes = func() *int { n := 8; return &n }()
-	e := newLesson(t, cfg, simharness.Options{AcquiresPerMinute: map[string]float64{"py": 2}, AbandonRate: 1, LeaseTTL: 2 * time.Minute})
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{AcquiresPerMinute: map[string]float64{"py": 2}, AbandonRate: 1, LeaseTTL: 2 * time.Minute})
 	ctx := context.Background()
 	require.NoError(t, e.Run(ctx, 20*time.Minute))
 	e.SetTraffic(false)
@@ -207,7 +207,7 @@ func TestLesson_AcquireCallsControlPlane(t *testing.T) {
 	t.Parallel()
 	cfg := lessonConfig(3, 5)
 	py(cfg).OnEmpty = pool.OnEmptyCreate
-	e := newLesson(t, cfg, simharness.Options{LeaseTTL: time.Hour, HoldMin: time.Hour, HoldMax: time.Hour})
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{LeaseTTL: time.Hour, HoldMin: time.Hour, HoldMax: time.Hour})
 	ctx := context.Background()
 	_, err := e.Converge(ctx, convergeLimit)
 	require.NoError(t, err)
@@ -225,7 +225,7 @@ func TestLesson_AgesNotStaggered(t *testing.T) {
 	t.Parallel()
 	cfg := lessonConfig(10, 14)
 	py(cfg).MaxWarmAge = pool.Duration(10 * time.Minute)
-	e := newLesson(t, cfg, simharness.Options{})
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{})
 	ctx := context.Background()
 	_, err := e.Converge(ctx, convergeLimit) // filled at once
 	require.NoError(t, err)
@@ -253,7 +253,7 @@ func TestLesson_ScaleDownNeedsAcquire(t *testing.T) {
 	py(cfg).ScaleDownDelay = pool.Duration(time.Minute)
 	py(cfg).CooldownAfterAcquire = pool.Duration(2 * time.Minute)
 	py(cfg).OnEmpty = pool.OnEmptyCreate
-	e := newLesson(t, cfg, simharness.Options{})
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{})
 	ctx := context.Background()
 	var downs []time.Time
 	for range 120 { // 10 minutes, never an acquire
@@ -284,7 +284,7 @@ func TestLesson_PoolsStartedTwice(t *testing.T) {
 	// Overlapping reconcilers (two cron runs, or two processes) never
 	// overshoot: one pass at a time holds the lock; the other does nothing.
 	cfg := lessonConfig(4, 6)
-	e := newLesson(t, cfg, simharness.Options{})
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{})
 	ctx := context.Background()
 	second := reconcile.New(e.Store, e.Provider, cfg, e.Clock)
 	leaders := 0
@@ -324,7 +324,7 @@ func TestLesson_ExpiredNeverReplaced(t *testing.T) {
 	t.Parallel()
 	cfg := lessonConfig(3, 5)
 	py(cfg).MaxWarmAge = pool.Duration(5 * time.Minute)
-	e := newLesson(t, cfg, simharness.Options{})
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{})
 	ctx := context.Background()
 	_, err := e.Converge(ctx, convergeLimit)
 	require.NoError(t, err)
@@ -341,7 +341,7 @@ func TestLesson_OrphansAfterRestart(t *testing.T) {
 	cfg := lessonConfig(3, 5)
 	five := 5
 	cfg.MaxTotalSandboxes = &five
-	e := newLesson(t, cfg, simharness.Options{})
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{})
 	ctx := context.Background()
 	_, err := e.Converge(ctx, convergeLimit)
 	require.NoError(t, err)
@@ -374,7 +374,7 @@ func TestLesson_SweepKillsLeased(t *testing.T) {
 	cfg := lessonConfig(3, 5)
 	py(cfg).MaxWarmAge = pool.Duration(3 * time.Minute)
 	py(cfg).HealthCheckInterval = pool.Seconds(5)
-	e := newLesson(t, cfg, simharness.Options{LeaseTTL: 10 * time.Minute, HoldMin: time.Hour, HoldMax: time.Hour})
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{LeaseTTL: 10 * time.Minute, HoldMin: time.Hour, HoldMax: time.Hour})
 	ctx := context.Background()
 	_, err := e.Converge(ctx, convergeLimit)
 	require.NoError(t, err)
@@ -403,7 +403,7 @@ func TestLesson_SweepKillsLeased(t *testing.T) {
 func TestLesson_HandedOutBeforeServing(t *testing.T) {
 	t.Parallel()
 	cfg := lessonConfig(3, 5)
-	e := newLesson(t, cfg, simharness.Options{LeaseTTL: time.Hour, HoldMin: time.Hour, HoldMax: time.Hour})
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{LeaseTTL: time.Hour, HoldMin: time.Hour, HoldMax: time.Hour})
 	ctx := context.Background()
 	_, err := e.Pass(ctx) // three creates
 	require.NoError(t, err)
@@ -432,7 +432,7 @@ func TestLesson_HandedOutBeforeServing(t *testing.T) {
 func TestReconcile_LostCreateResponseIsRepairedBySandboxID(t *testing.T) {
 	t.Parallel()
 	cfg := lessonConfig(3, 5)
-	e := newLesson(t, cfg, simharness.Options{})
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{})
 	ctx := context.Background()
 	e.pv.loseCreateResponse.Store(true)
 	rep, err := e.Pass(ctx)
@@ -448,7 +448,7 @@ func TestReconcile_LostCreateResponseIsRepairedBySandboxID(t *testing.T) {
 
 func TestReconcile_LockHeldElsewhereChangesNothing(t *testing.T) {
 	t.Parallel()
-	e := newLesson(t, lessonConfig(3, 5), simharness.Options{})
+	e := newLesson(t, lessonConfig(3, 5), hotpooltest.HarnessOptions{})
 	ctx := context.Background()
 	held, err := e.Store.Lock(ctx, pool.Fence{Token: pool.NewToken()}, time.Minute, e.Now())
 	require.NoError(t, err)
@@ -465,7 +465,7 @@ func TestReconcile_LockHeldElsewhereChangesNothing(t *testing.T) {
 
 func TestReconcile_InterruptedPassIsCompletedByTheNext(t *testing.T) {
 	t.Parallel()
-	e := newLesson(t, lessonConfig(4, 6), simharness.Options{})
+	e := newLesson(t, lessonConfig(4, 6), hotpooltest.HarnessOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	e.pv.onCreate = func(n int) {
 		if n == 2 {
@@ -492,7 +492,7 @@ func TestRunFor_FillsAnEmptyPoolWithinOneCronInvocation(t *testing.T) {
 		clock.Advance(d)
 		return ctx.Err()
 	})
-	e := newLesson(t, lessonConfig(3, 5), simharness.Options{CreateDelay: 40 * time.Second,
+	e := newLesson(t, lessonConfig(3, 5), hotpooltest.HarnessOptions{CreateDelay: 40 * time.Second,
 		ReconcilerOptions: []reconcile.Option{sleep}})
 	clock = e.Clock
 	start := e.Now()
@@ -517,7 +517,7 @@ func TestReconcile_SteadyPassesCostNothingOnThePlatform(t *testing.T) {
 	// costs one list per health_check_interval (60 s) and nothing between,
 	// however often passes run; a change costs its own calls only.
 	cfg := lessonConfig(3, 5)
-	e := newLesson(t, cfg, simharness.Options{})
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{})
 	ctx := context.Background()
 	_, err := e.Converge(ctx, convergeLimit)
 	require.NoError(t, err)

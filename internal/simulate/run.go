@@ -12,8 +12,8 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hotpool/hotpool/internal/hotpooltest"
 	"github.com/hotpool/hotpool/internal/pool"
-	"github.com/hotpool/hotpool/internal/reconcile/simharness"
 	"github.com/hotpool/hotpool/internal/redisstate"
 )
 
@@ -142,7 +142,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	// The lease outlives every hold, so only releases end leases.
 	lease := min(longest+time.Minute, o.Config.MaxLease.D())
-	h, err := simharness.New(rdb, prefix, simharness.Options{
+	h, err := hotpooltest.NewHarness(rdb, prefix, hotpooltest.HarnessOptions{
 		Config: o.Config, Seed: o.Seed, Step: step, PassEvery: 5 * time.Second, Schedule: sched,
 		CreateDelay: o.CreateDelay, CreateJitter: o.Jitter, LeaseTTL: lease,
 		// The invariants and lease probes once a simulated minute: every
@@ -249,19 +249,19 @@ func learn(ctx context.Context, rdb *redis.Client, prefix string, cfg *pool.Conf
 	return nil
 }
 
-func schedule(name string) (simharness.Schedule, error) {
+func schedule(name string) (hotpooltest.Schedule, error) {
 	switch name {
 	case "", ScheduleCronKicked:
-		return simharness.ScheduleCronKicked, nil
+		return hotpooltest.ScheduleCronKicked, nil
 	case ScheduleCron:
-		return simharness.ScheduleCron, nil
+		return hotpooltest.ScheduleCron, nil
 	case ScheduleServe:
-		return simharness.ScheduleEvery, nil
+		return hotpooltest.ScheduleEvery, nil
 	}
 	return 0, fmt.Errorf("simulate: schedule %q: want %s, %s or %s", name, ScheduleCronKicked, ScheduleCron, ScheduleServe)
 }
 
-func result(s simharness.Stats, elapsed time.Duration) Result {
+func result(s hotpooltest.Stats, elapsed time.Duration) Result {
 	r := Result{
 		Requests:         s.Acquires,
 		Hits:             s.WarmHits,

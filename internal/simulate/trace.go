@@ -1,7 +1,7 @@
 // Package simulate replays a demand trace against hotpool in virtual time:
 // the real planner and service, the real Lua scripts (on embedded miniredis
 // or a real Redis), and the simulated App Platform with its deploy time, all
-// driven by the deterministic harness (internal/reconcile/simharness). The
+// driven by the deterministic harness (internal/hotpooltest). The
 // same inputs give the same result, byte for byte.
 package simulate
 

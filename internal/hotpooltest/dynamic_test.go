@@ -1,4 +1,4 @@
-package simharness
+package hotpooltest
 
 import (
 	"context"
@@ -60,7 +60,7 @@ func TestDistinctImagesKeepRedisBounded(t *testing.T) {
 	t.Run("misses write nothing", func(t *testing.T) {
 		rdb, prefix := redistest.Client(t)
 		ctx := context.Background()
-		h, err := New(rdb, prefix, Options{Config: dynamicConfig(pool.OnEmptyFail, 0, 5), Seed: 1})
+		h, err := NewHarness(rdb, prefix, HarnessOptions{Config: dynamicConfig(pool.OnEmptyFail, 0, 5), Seed: 1})
 		require.NoError(t, err)
 		defer h.Close()
 		h.SetTraffic(false)
@@ -86,7 +86,7 @@ func TestDistinctImagesKeepRedisBounded(t *testing.T) {
 		rdb, prefix := redistest.Client(t)
 		ctx := context.Background()
 		const maxDynamic = 8
-		h, err := New(rdb, prefix, Options{Config: dynamicConfig(pool.OnEmptyCreate, 1, maxDynamic), Seed: 2,
+		h, err := NewHarness(rdb, prefix, HarnessOptions{Config: dynamicConfig(pool.OnEmptyCreate, 1, maxDynamic), Seed: 2,
 			CreateDelay: 20 * time.Second, HoldMin: 10 * time.Second, HoldMax: 40 * time.Second})
 		require.NoError(t, err)
 		defer h.Close()
@@ -132,7 +132,7 @@ func TestTargetsAboveTheCapFillExactlyToIt(t *testing.T) {
 	cfg.MaxTotalSandboxes = &total
 	require.NoError(t, cfg.Validate())
 	require.Len(t, cfg.Warnings(), 1)
-	h, err := New(rdb, prefix, Options{Config: cfg, Seed: 3, CreateDelay: 20 * time.Second})
+	h, err := NewHarness(rdb, prefix, HarnessOptions{Config: cfg, Seed: 3, CreateDelay: 20 * time.Second})
 	require.NoError(t, err)
 	defer h.Close()
 	_, err = h.Converge(ctx, ConvergePasses)

@@ -1,4 +1,4 @@
-package chaos
+package hotpooltest
 
 import (
 	"context"
@@ -26,54 +26,89 @@ var ErrViolation = errors.New("chaos: invariant violated")
 // both live in this process only.
 const apiToken = "hotpool-chaos-token"
 
-// Run runs one soak: the fault phase for o.Duration, then convergence and
-// the checks. The Report holds every figure; the error wraps ErrViolation
+// Soak runs one soak: the fault phase for o.Duration, then convergence and
+// the checks. The SoakReport holds every figure; the error wraps ErrViolation
 // when a check failed, or says why the soak could not run.
-func Run(ctx context.Context, o Options) (*Report, error) {
+func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 	if err := o.fill(); err != nil {
 		return nil, fmt.Errorf("chaos: %w", err)
 	}
-	rep := &Report{Clients: o.Clients, Seed: o.Seed, Duration: o.Duration}
-	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0xfa17))
-	clock := pool.SystemClock{}
-
-	rd, err := setUpRedis(ctx, &o, rng)
+	k := &soak{o: o, rep: &SoakReport{Clients: o.Clients, Seed: o.Seed, Duration: o.Duration},
+		rng: rand.New(rand.NewPCG(o.Seed, o.Seed^0xfa17)), led: newLedger(), fc: &faultCounts{}, caps: CapsOf(o.Config)}
+	stop, err := k.start(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer rd.close()
-	rep.Redis, rep.Durability = rd.desc, durabilityOf(o.Config)
-	redisURL, keyPrefix := rd.url, rd.keyPrefix
+	defer stop()
+	if err := k.faultPhase(ctx); err != nil {
+		return k.rep, err
+	}
+	last, cerr := k.convergePhase(ctx)
+	viol := k.check(ctx, last, cerr)
+	k.rep.Violations = viol
+	if len(viol) > 0 {
+		return k.rep, fmt.Errorf("%w: %d violation(s), first: %s", ErrViolation, len(viol), viol[0])
+	}
+	return k.rep, nil
+}
 
+// soak is one soak's state across its phases.
+type soak struct {
+	o         SoakOptions
+	rep       *SoakReport
+	rng       *rand.Rand
+	rd        *soakRedis
+	s         *localserver.Server
+	keyPrefix string
+	led       *ledger
+	fc        *faultCounts
+	caps      map[string]pool.Caps
+	mon       *monitor
+	apiCalls0 int64
+}
+
+// start sets up Redis (setUpRedis) and the local server on it; stop takes
+// both down, and deletes the soak's keys from a shared Redis.
+func (k *soak) start(ctx context.Context) (stop func(), err error) {
+	o := k.o
+	k.rd, err = setUpRedis(ctx, &k.o, k.rng)
+	if err != nil {
+		return nil, err
+	}
+	o = k.o // setUpRedis may have given the config durability
+	k.rep.Redis, k.rep.Durability = k.rd.desc, durabilityOf(o.Config)
 	srvCtx, stopSrv := context.WithCancel(ctx)
-	defer stopSrv()
-	s, err := localserver.Start(srvCtx, localserver.Options{
-		Addr: "127.0.0.1:0", Config: o.Config, Token: apiToken, RedisURL: redisURL, KeyPrefix: keyPrefix,
+	k.s, err = localserver.Start(srvCtx, localserver.Options{
+		Addr: "127.0.0.1:0", Config: o.Config, Token: apiToken, RedisURL: k.rd.url, KeyPrefix: k.rd.keyPrefix,
 		SimCreateDelay: simCreateDelay, SimSeed: o.Seed, ReconcileEvery: time.Second, Logger: o.Logger,
 	})
 	if err != nil {
+		stopSrv()
+		k.rd.close()
 		return nil, fmt.Errorf("chaos: %w", err)
 	}
-	shared := keyPrefix != ""
+	shared := k.rd.keyPrefix != ""
+	k.keyPrefix = k.rd.keyPrefix
 	if !shared {
-		keyPrefix = o.Config.Deployment
+		k.keyPrefix = o.Config.Deployment
 	}
-	defer func() {
+	fmt.Fprintf(o.Progress, "chaos: server %s, %s, %d clients, seed %d\n", k.s.BaseURL, k.rep.Redis, o.Clients, o.Seed)
+	k.apiCalls0 = k.s.Provider.Calls()
+	return func() {
 		if shared {
-			cleanPrefix(context.WithoutCancel(ctx), s.Redis, keyPrefix)
+			cleanPrefix(context.WithoutCancel(ctx), k.s.Redis, k.keyPrefix)
 		}
-		_ = s.Close()
-	}()
-	fmt.Fprintf(o.Progress, "chaos: server %s, %s, %d clients, seed %d\n", s.BaseURL, rep.Redis, o.Clients, o.Seed)
+		_ = k.s.Close()
+		stopSrv()
+		k.rd.close()
+	}, nil
+}
 
-	led := newLedger()
-	fc := &faultCounts{}
-	caps := capsOf(o.Config)
-	apiCalls0 := s.Provider.Calls()
-
-	// The fault phase.
+// faultPhase runs the clients, every fault and the monitor for o.Duration.
+func (k *soak) faultPhase(ctx context.Context) error {
+	o, s, fc := k.o, k.s, k.fc
 	fmt.Fprintf(o.Progress, "chaos: fault phase %s\n", o.Duration)
-	start := clock.Now()
+	start := time.Now()
 	faultCtx, endFaults := context.WithTimeout(ctx, o.Duration)
 	defer endFaults()
 	var wg sync.WaitGroup
@@ -83,53 +118,62 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	workers := make([]*worker, o.Clients)
 	for i := range workers {
-		w, err := newWorker(s.BaseURL, apiToken, o.Seed+uint64(i)+1, o.Config.PoolNames(), led, i%4 == 0)
+		w, err := newWorker(s.BaseURL, apiToken, o.Seed+uint64(i)+1, o.Config.PoolNames(), k.led, i%4 == 0)
 		if err != nil {
-			return nil, fmt.Errorf("chaos: client: %w", err)
+			return fmt.Errorf("chaos: client: %w", err)
 		}
 		workers[i] = w
 	}
 	for _, w := range workers {
 		goRun(func() { w.run(faultCtx) })
 	}
-	subRNG := func() *rand.Rand { return rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())) }
+	subRNG := func() *rand.Rand { return rand.New(rand.NewPCG(k.rng.Uint64(), k.rng.Uint64())) }
 	simRNG, passRNG, redisRNG := subRNG(), subRNG(), subRNG()
 	goRun(func() { platformFaults(faultCtx, s.Sim, simRNG, fc) })
 	goRun(func() { killPasses(faultCtx, s.Reconciler, o.KillPassEvery, passRNG, fc) })
-	if rd.pair != nil {
-		goRun(func() { redisFaults(faultCtx, rd.pair, o.RestartEvery, rd.failovers, redisRNG, fc) })
+	if k.rd.pair != nil {
+		goRun(func() { redisFaults(faultCtx, k.rd.pair, o.RestartEvery, k.rd.failovers, redisRNG, fc) })
 	}
 	if !o.NoFlush {
-		goRun(func() { flushOnce(faultCtx, s.Redis, keyPrefix, o.Duration/2, fc) })
+		goRun(func() { flushOnce(faultCtx, s.Redis, k.keyPrefix, o.Duration/2, fc) })
 	}
 	if !o.NoConfigChanges {
 		goRun(func() { configChanges(faultCtx, s, o.Config, o.Duration, fc) })
 	}
-	mon := &monitor{rdb: s.Redis, store: s.Store, sim: s.Sim, prefix: keyPrefix, caps: caps, cfg: o.Config}
-	goRun(func() { mon.run(faultCtx, time.Second) })
+	k.mon = &monitor{rdb: s.Redis, store: s.Store, sim: s.Sim, prefix: k.keyPrefix, caps: k.caps, cfg: o.Config}
+	goRun(func() { k.mon.run(faultCtx, time.Second) })
 	wg.Wait()
-	rep.FaultPhase = clock.Now().Sub(start)
+	k.rep.FaultPhase = time.Since(start)
 	if err := ctx.Err(); err != nil {
-		return rep, fmt.Errorf("chaos: interrupted: %w", err)
+		return fmt.Errorf("chaos: interrupted: %w", err)
 	}
+	return nil
+}
 
-	// Convergence, with every fault off and every client gone.
-	fmt.Fprintf(o.Progress, "chaos: faults off; converging (at most %s)\n", o.ConvergeTimeout)
-	cstart := clock.Now()
-	passes, last, cerr := converge(ctx, s.Reconciler, o.ConvergeTimeout)
-	rep.ConvergePasses, rep.ConvergeTime = passes, clock.Now().Sub(cstart)
+// convergePhase reconciles, with every fault off and every client gone,
+// until the pools settle or o.ConvergeTimeout passes.
+func (k *soak) convergePhase(ctx context.Context) (pool.PassReport, error) {
+	fmt.Fprintf(k.o.Progress, "chaos: faults off; converging (at most %s)\n", k.o.ConvergeTimeout)
+	cstart := time.Now()
+	passes, last, cerr := converge(ctx, k.s.Reconciler, k.o.Config, k.o.ConvergeTimeout)
+	k.rep.ConvergePasses, k.rep.ConvergeTime = passes, time.Since(cstart)
+	return last, cerr
+}
 
-	// The checks.
+// check makes the final checks and fills the report's figures; it answers
+// every violation found, the clients' and the monitor's included.
+func (k *soak) check(ctx context.Context, last pool.PassReport, cerr error) []string {
+	o, s, rep := k.o, k.s, k.rep
 	var viol []string
-	viol = append(viol, led.violations...)
-	viol = append(viol, mon.violations...)
+	viol = append(viol, k.led.violations...)
+	viol = append(viol, k.mon.violations...)
 	if cerr != nil {
 		viol = append(viol, cerr.Error())
 	}
-	if err := redistest.CheckInvariants(ctx, s.Redis, redisstate.NewKeys(keyPrefix), caps); err != nil {
+	if err := redistest.CheckInvariants(ctx, s.Redis, redisstate.NewKeys(k.keyPrefix), k.caps); err != nil {
 		viol = append(viol, "invariants after convergence: "+oneLine(err))
 	}
-	leaks, err := checkLeaks(ctx, s, o.Config, clock.Now())
+	leaks, err := checkLeaks(ctx, s, o.Config, pool.SystemClock{}.Now())
 	if err != nil {
 		viol = append(viol, "leak check: "+err.Error())
 	}
@@ -137,12 +181,23 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	viol = append(viol, leaks...)
 	for _, name := range o.Config.PoolNames() {
 		p := last.Pools[name]
-		rep.Pools = append(rep.Pools, PoolResult{Name: name, Ready: p.Ready, Target: p.Target})
+		rep.Pools = append(rep.Pools, SoakPool{Name: name, Ready: p.Ready, Target: p.Target})
 		if p.Ready != p.Target {
 			viol = append(viol, fmt.Sprintf("pool %s: %d ready, target %d", name, p.Ready, p.Target))
 		}
 	}
+	viol = append(viol, k.tally()...)
+	viol = append(viol, k.countersAfter(ctx)...)
+	rep.Injected = s.Sim.Injected()
+	rep.APICalls = int(s.Provider.Calls() - k.apiCalls0)
+	rep.Checks, rep.CheckSkips, rep.MaxTotal, rep.MaxApps = k.mon.checks, k.mon.skips, k.mon.maxTotal, k.mon.maxApps
+	return viol
+}
 
+// tally copies the clients' ledger and the fault counts into the report.
+func (k *soak) tally() []string {
+	rep, led, fc := k.rep, k.led, k.fc
+	var viol []string
 	led.mu.Lock()
 	rep.AcquireOK, rep.AcquireErr = cloneMap(led.acquireOK), cloneMap(led.acquireErr)
 	rep.ReleaseOK, rep.ReleaseErr, rep.Abandoned = led.releaseOK, cloneMap(led.releaseErr), led.abandoned
@@ -150,6 +205,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	led.mu.Unlock()
 	rep.Doubles = led.doubles()
 	fc.mu.Lock()
+	defer fc.mu.Unlock()
 	rep.Storms, rep.RedisRestarts, rep.PassesKilled, rep.KilledStarted = fc.storms, fc.redisRestarts, fc.passesKilled, fc.passesStarted
 	rep.Flushes, rep.Failovers, rep.ConfigChanges = fc.flushes, fc.failovers, fc.configChanges
 	if fc.restartFailures > 0 {
@@ -158,38 +214,37 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	for _, e := range fc.reloadErrors {
 		viol = append(viol, "config change refused: "+e)
 	}
-	fc.mu.Unlock()
-	if snap, err := s.Store.Metrics(ctx, o.Config.PoolNames(), clock.Now()); err != nil {
-		viol = append(viol, "metrics after convergence: "+err.Error())
-	} else {
-		for _, pm := range snap.Pools {
-			st := pm.State.Stats
-			rep.Creates += st.Creates
-			rep.CreatesFailed += st.CreatesFailed
-			rep.Deletes += st.Deletes
-			rep.LeasesReaped += st.LeasesReaped
-			rep.OrphansDeleted += st.OrphansDeleted
-		}
-		// Nobody released the abandoned sandboxes: only reaping can have
-		// ended their leases, and nothing is in use after convergence. A
-		// flush empties the counters (and turns leased apps into orphans).
-		if rep.Flushes == 0 && rep.LeasesReaped < int64(rep.Abandoned) {
-			viol = append(viol, fmt.Sprintf("%d leases reaped, but %d sandboxes were abandoned", rep.LeasesReaped, rep.Abandoned))
-		}
+	return viol
+}
+
+// countersAfter sums the pools' counters after convergence, and checks that
+// every abandoned lease was reaped.
+func (k *soak) countersAfter(ctx context.Context) []string {
+	rep := k.rep
+	snap, err := k.s.Store.Metrics(ctx, k.o.Config.PoolNames(), pool.SystemClock{}.Now())
+	if err != nil {
+		return []string{"metrics after convergence: " + err.Error()}
 	}
-	rep.Injected = s.Sim.Injected()
-	rep.APICalls = int(s.Provider.Calls() - apiCalls0)
-	rep.Checks, rep.CheckSkips, rep.MaxTotal, rep.MaxApps = mon.checks, mon.skips, mon.maxTotal, mon.maxApps
-	rep.Violations = viol
-	if len(viol) > 0 {
-		return rep, fmt.Errorf("%w: %d violation(s), first: %s", ErrViolation, len(viol), viol[0])
+	for _, pm := range snap.Pools {
+		st := pm.State.Stats
+		rep.Creates += st.Creates
+		rep.CreatesFailed += st.CreatesFailed
+		rep.Deletes += st.Deletes
+		rep.LeasesReaped += st.LeasesReaped
+		rep.OrphansDeleted += st.OrphansDeleted
 	}
-	return rep, nil
+	// Nobody released the abandoned sandboxes: only reaping can have
+	// ended their leases, and nothing is in use after convergence. A
+	// flush empties the counters (and turns leased apps into orphans).
+	if rep.Flushes == 0 && rep.LeasesReaped < int64(rep.Abandoned) {
+		return []string{fmt.Sprintf("%d leases reaped, but %d sandboxes were abandoned", rep.LeasesReaped, rep.Abandoned)}
+	}
+	return nil
 }
 
 // converge runs passes until one is leader and settled: every configured
 // pool exactly at target with nothing creating, in use or deleting.
-func converge(ctx context.Context, r *reconcile.Reconciler, timeout time.Duration) (int, pool.PassReport, error) {
+func converge(ctx context.Context, r *reconcile.Reconciler, cfg *pool.Config, timeout time.Duration) (int, pool.PassReport, error) {
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	passes := 0
@@ -199,7 +254,7 @@ func converge(ctx context.Context, r *reconcile.Reconciler, timeout time.Duratio
 		passes++
 		if err == nil && rep.Leader {
 			last = rep
-			if settled(rep) {
+			if Settled(cfg, rep) {
 				return passes, rep, nil
 			}
 		}
@@ -212,15 +267,6 @@ func converge(ctx context.Context, r *reconcile.Reconciler, timeout time.Duratio
 	}
 }
 
-func settled(rep pool.PassReport) bool {
-	for _, p := range rep.Pools {
-		if p.Ready != p.Target || p.Creating != 0 || p.Deleting != 0 || p.InUse != 0 {
-			return false
-		}
-	}
-	return len(rep.Pools) > 0
-}
-
 func describe(rep pool.PassReport) string {
 	var b strings.Builder
 	for name, p := range rep.Pools {
@@ -229,42 +275,16 @@ func describe(rep pool.PassReport) string {
 	return strings.TrimSuffix(b.String(), "; ")
 }
 
-func capsOf(cfg *pool.Config) map[string]pool.Caps {
-	caps := map[string]pool.Caps{}
-	for _, name := range cfg.PoolNames() {
-		pc, _ := cfg.Pool(name)
-		caps[name] = pool.CapsFor(cfg, pc)
-	}
-	return caps
-}
-
-// checkLeaks compares the platform and Redis in both directions: every app
-// has a record, every record an app, and no more of either than the targets.
+// checkLeaks compares the platform and Redis in both directions
+// (Inconsistencies), and demands no more apps than the targets.
 func checkLeaks(ctx context.Context, s *localserver.Server, cfg *pool.Config, now time.Time) ([]string, error) {
-	apps, err := s.Provider.List(ctx)
+	found, apps, err := Inconsistencies(ctx, s.Provider, s.Store, now)
 	if err != nil {
 		return nil, err
 	}
-	obs, err := s.Store.Observe(ctx, now)
-	if err != nil {
-		return nil, err
-	}
-	var leaks []string
-	recByApp := map[string]bool{}
-	for _, sb := range obs.Sandboxes {
-		recByApp[sb.AppID] = true
-	}
-	appByID := map[string]bool{}
-	for _, a := range apps {
-		appByID[a.ID] = true
-		if !recByApp[a.ID] {
-			leaks = append(leaks, fmt.Sprintf("leak: app %s (sandbox %s) has no record", a.ID, a.SandboxID))
-		}
-	}
-	for _, sb := range obs.Sandboxes {
-		if sb.AppID == "" || !appByID[sb.AppID] {
-			leaks = append(leaks, fmt.Sprintf("leak: record %s (%s, app %q) has no app", sb.ID, sb.State, sb.AppID))
-		}
+	leaks := make([]string, 0, len(found)+1)
+	for _, f := range found {
+		leaks = append(leaks, "leak: "+f)
 	}
 	want := 0
 	for _, name := range cfg.PoolNames() {
@@ -297,7 +317,7 @@ func (r *soakRedis) close() {
 // durability, without which they may lose acknowledged acquires (as the
 // README says): the soak's own config gets one replica's; a given config
 // without it is soaked with restarts only.
-func setUpRedis(ctx context.Context, o *Options, rng *rand.Rand) (*soakRedis, error) {
+func setUpRedis(ctx context.Context, o *SoakOptions, rng *rand.Rand) (*soakRedis, error) {
 	bin := o.RedisServer
 	if bin == "" && !o.NoRedisChild {
 		bin, _ = exec.LookPath("redis-server")

@@ -1,4 +1,4 @@
-package simharness
+package hotpooltest
 
 import (
 	"context"
@@ -27,7 +27,7 @@ func flakyRun(t *testing.T, failRate float64, target int, perMinute float64) (hi
 	py.Template.Repository = "sandbox-python-service"
 	c.Pools = map[string]*pool.PoolConfig{"py": &py}
 	c.CircuitOpenFor = pool.Duration(2 * time.Minute)
-	h, err := New(rdb, prefix, Options{Config: &c, Seed: 11, CreateDelay: 30 * time.Second, FailRate: failRate,
+	h, err := NewHarness(rdb, prefix, HarnessOptions{Config: &c, Seed: 11, CreateDelay: 30 * time.Second, FailRate: failRate,
 		AcquiresPerMinute: map[string]float64{"py": perMinute}, HoldMin: 20 * time.Second, HoldMax: time.Minute})
 	require.NoError(t, err)
 	defer h.Close()
@@ -80,7 +80,7 @@ func burstRun(t *testing.T, failRate float64) int {
 	c.Pools = map[string]*pool.PoolConfig{"py": &py}
 	c.MaxConcurrentCreates = 30
 	c.CircuitOpenFor = pool.Duration(2 * time.Minute)
-	h, err := New(rdb, prefix, Options{Config: &c, Seed: 5, CreateDelay: 30 * time.Second, FailRate: failRate,
+	h, err := NewHarness(rdb, prefix, HarnessOptions{Config: &c, Seed: 5, CreateDelay: 30 * time.Second, FailRate: failRate,
 		HoldMin: time.Hour, HoldMax: time.Hour})
 	require.NoError(t, err)
 	defer h.Close()

@@ -1,4 +1,4 @@
-package simharness
+package hotpooltest
 
 import (
 	"context"
@@ -70,7 +70,7 @@ func TestSimulation_InvariantsHoldUnderFaultsAndConverge(t *testing.T) {
 	t.Parallel()
 	rdb, prefix := redistest.Client(t)
 	ctx := context.Background()
-	h, err := New(rdb, prefix, Options{
+	h, err := NewHarness(rdb, prefix, HarnessOptions{
 		Config: simConfig(), Seed: simSeed(t), CreateDelay: 40 * time.Second, FailRate: 0.05,
 		AcquiresPerMinute: map[string]float64{"py": 3, "node": 1},
 		AbandonRate:       0.1, LeaseTTL: 10 * time.Minute,
@@ -120,7 +120,7 @@ func TestSimulation_RefillLagAfterBurst(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rdb, prefix := redistest.Client(t)
 			ctx := context.Background()
-			h, err := New(rdb, prefix, Options{Config: simConfig(), Seed: 7, CreateDelay: delay, PassEvery: tc.passEvery})
+			h, err := NewHarness(rdb, prefix, HarnessOptions{Config: simConfig(), Seed: 7, CreateDelay: delay, PassEvery: tc.passEvery})
 			require.NoError(t, err)
 			defer h.Close()
 			h.SetTraffic(false)
@@ -150,7 +150,7 @@ func TestSimulation_OnMiniredis(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	defer rdb.Close()
 	ctx := context.Background()
-	h, err := New(rdb, "mini", Options{
+	h, err := NewHarness(rdb, "mini", HarnessOptions{
 		Config: simConfig(), Seed: 3, FailRate: 0.05,
 		AcquiresPerMinute: map[string]float64{"py": 3, "node": 1}, AbandonRate: 0.1,
 	})
@@ -187,7 +187,7 @@ func refillLagCronAgainstKicked(t *testing.T, delay time.Duration) {
 		// schedule.
 		cfg := simConfig()
 		delete(cfg.Pools, "node")
-		h, err := New(rdb, prefix, Options{Config: cfg, Seed: 7, CreateDelay: delay, Step: time.Second, Schedule: sched,
+		h, err := NewHarness(rdb, prefix, HarnessOptions{Config: cfg, Seed: 7, CreateDelay: delay, Step: time.Second, Schedule: sched,
 			// Each burst's leases outlast its refill, so no release kicks a
 			// run meanwhile, and are gone before the next burst.
 			HoldMin: 150 * time.Second, HoldMax: 160 * time.Second})
@@ -233,7 +233,7 @@ func TestCountsAfterWritesCountsTheSame(t *testing.T) {
 	run := func(reuse bool) (Stats, int64) {
 		rdb, prefix := redistest.Client(t)
 		ctx := context.Background()
-		h, err := New(rdb, prefix, Options{
+		h, err := NewHarness(rdb, prefix, HarnessOptions{
 			Config: simConfig(), Seed: 11, Step: time.Second, Schedule: ScheduleCronKicked, FailRate: 0.05,
 			AcquiresPerMinute: map[string]float64{"py": 2, "node": 1}, AbandonRate: 0.1,
 			CheckEvery: 60, CountsAfterWrites: reuse,

@@ -1,4 +1,4 @@
-package chaos
+package hotpooltest
 
 import (
 	"fmt"
@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// Report is every figure of one soak.
-type Report struct {
+// SoakReport is every figure of one soak.
+type SoakReport struct {
 	Clients  int
 	Seed     uint64
 	Duration time.Duration
@@ -49,18 +49,18 @@ type Report struct {
 
 	Leaks      int
 	Doubles    int
-	Pools      []PoolResult
+	Pools      []SoakPool
 	Violations []string
 }
 
-// PoolResult is one pool after convergence.
-type PoolResult struct {
+// SoakPool is one pool after convergence.
+type SoakPool struct {
 	Name          string
 	Ready, Target int
 }
 
 // Print writes the figures, one line each.
-func (r *Report) Print(w io.Writer) {
+func (r *SoakReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "soak:        %s of faults, %d clients, seed %d, %s; durability %s\n", r.FaultPhase.Round(time.Millisecond), r.Clients, r.Seed, r.Redis, r.Durability)
 	fmt.Fprintf(w, "acquires:    ok %d (warm %d, cold %d); failed %d%s\n", sum(r.AcquireOK), r.AcquireOK["pool"], r.AcquireOK["cold"], sum(r.AcquireErr), kv(r.AcquireErr))
 	fmt.Fprintf(w, "releases:    ok %d; failed %d%s; abandoned %d (reaped on lease expiry)\n", r.ReleaseOK, sum(r.ReleaseErr), kv(r.ReleaseErr), r.Abandoned)

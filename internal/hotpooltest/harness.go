@@ -1,14 +1,4 @@
-// Package simharness is the deterministic simulation of a whole hotpool
-// deployment: a pool.ManualClock, the simulated App Platform (appsim) behind
-// the real provider (appplatform over HTTP), the real Store (redisstate on a
-// real redis-server), the real service for acquires and releases, and the
-// reconciler. It runs hours of simulated traffic in seconds and checks the
-// system's invariants after every step.
-//
-// It owns no production code path: tests (reconcile's own and the chaos
-// engineer's) drive it. Everything random comes from Options.Seed, so a run
-// repeats exactly, given the same Redis and Go scheduling of the HTTP calls.
-package simharness
+package hotpooltest
 
 import (
 	"context"
@@ -32,8 +22,8 @@ import (
 	"github.com/hotpool/hotpool/internal/stack"
 )
 
-// Options shape one simulation.
-type Options struct {
+// HarnessOptions shape one simulation.
+type HarnessOptions struct {
 	Config *pool.Config // required, validated
 	Seed   uint64
 	Start  time.Time // default 2026-01-01T00:00:00Z
@@ -83,7 +73,7 @@ type Options struct {
 	ReconcilerOptions []reconcile.Option
 }
 
-// Schedule is when the harness runs passes (Options.Schedule).
+// Schedule is when the harness runs passes (HarnessOptions.Schedule).
 type Schedule int
 
 // The schedules a simulation can follow.
@@ -109,7 +99,7 @@ type Stats struct {
 	StepsEmpty                       int // pool-steps with no ready sandbox
 	// BilledSteps sums, over steps, the sandboxes that exist and cost
 	// (creating, ready, in use); ReadySteps the ready ones (idle stock).
-	// Multiplied by Options.Step they are sandbox-time.
+	// Multiplied by HarnessOptions.Step they are sandbox-time.
 	BilledSteps, ReadySteps int
 	// Held is the leases' time held (acquire to release or expiry);
 	// ColdWaits each served claim's wait from its acquire.
@@ -144,7 +134,7 @@ type Harness struct {
 	Config     *pool.Config
 	Stats      Stats
 
-	o        Options
+	o        HarnessOptions
 	rdb      redis.Scripter
 	prefix   string
 	rng      *rand.Rand
@@ -163,18 +153,18 @@ type Harness struct {
 	leases   map[string]*lease
 	claims   []claim
 	// counts is Check's last read of the counts, stale once wrote is set
-	// (Options.CountsAfterWrites).
+	// (HarnessOptions.CountsAfterWrites).
 	counts *pool.Snapshot
 	wrote  bool
 }
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
-// New starts the simulator and wires everything over rdb under prefix.
+// NewHarness starts the simulator and wires everything over rdb under prefix.
 // Close stops the simulator.
-func New(rdb *redis.Client, prefix string, o Options) (*Harness, error) {
+func NewHarness(rdb *redis.Client, prefix string, o HarnessOptions) (*Harness, error) {
 	if o.Config == nil {
-		return nil, errors.New("simharness: Options.Config is required")
+		return nil, errors.New("harness: HarnessOptions.Config is required")
 	}
 	if err := o.Config.Validate(); err != nil {
 		return nil, err
@@ -303,7 +293,7 @@ func (h *Harness) Step(ctx context.Context) error {
 	return h.Check(ctx)
 }
 
-// schedule runs the passes Options.Schedule has due at this step.
+// schedule runs the passes HarnessOptions.Schedule has due at this step.
 func (h *Harness) schedule(ctx context.Context) error {
 	now := h.Clock.Now()
 	due := !now.Before(h.lastPass.Add(h.o.PassEvery))
@@ -346,7 +336,7 @@ func (h *Harness) Pass(ctx context.Context) (pool.PassReport, error) {
 	h.Stats.APICalls += rep.APICalls
 	h.Stats.PassErrors += len(rep.Errors)
 	if err != nil {
-		return rep, fmt.Errorf("simharness: pass: %w", err)
+		return rep, fmt.Errorf("harness: pass: %w", err)
 	}
 	if !rep.Leader {
 		h.violate("a pass was not leader with no other reconciler running")
@@ -479,14 +469,7 @@ func (h *Harness) violate(format string, args ...any) {
 }
 
 // Caps are the caps CheckInvariants checks, per pool.
-func (h *Harness) Caps() map[string]pool.Caps {
-	caps := map[string]pool.Caps{}
-	for _, name := range h.Config.PoolNames() {
-		pc, _ := h.Config.Pool(name)
-		caps[name] = pool.CapsFor(h.Config, pc)
-	}
-	return caps
-}
+func (h *Harness) Caps() map[string]pool.Caps { return CapsOf(h.Config) }
 
 // Check runs every per-step check: the Store's invariants (indexes, books,
 // caps), no sandbox handed out twice (checked on every acquire), and every
@@ -541,14 +524,14 @@ func (h *Harness) Check(ctx context.Context) error {
 }
 
 // Counts is the pools' counts now (Store.Metrics): a fresh read, or under
-// Options.CountsAfterWrites the last one while the harness has not written.
+// HarnessOptions.CountsAfterWrites the last one while the harness has not written.
 func (h *Harness) Counts(ctx context.Context) (pool.Snapshot, error) {
 	if h.o.CountsAfterWrites && h.counts != nil && !h.wrote {
 		return *h.counts, nil
 	}
 	snap, err := h.Store.Metrics(ctx, h.Config.PoolNames(), h.Clock.Now())
 	if err != nil {
-		return pool.Snapshot{}, fmt.Errorf("simharness: metrics: %w", err)
+		return pool.Snapshot{}, fmt.Errorf("harness: metrics: %w", err)
 	}
 	h.counts, h.wrote = &snap, false
 	return snap, nil
@@ -591,7 +574,7 @@ func (h *Harness) Converge(ctx context.Context, maxPasses int) (int, error) {
 			return n, nil
 		}
 	}
-	return maxPasses, fmt.Errorf("simharness: not converged after %d passes", maxPasses)
+	return maxPasses, fmt.Errorf("harness: not converged after %d passes", maxPasses)
 }
 
 func (h *Harness) releaseAll(ctx context.Context) {
@@ -608,59 +591,22 @@ func (h *Harness) releaseAll(ctx context.Context) {
 	}
 }
 
-// settled: every active pool holds exactly its target ready, with nothing
-// creating, deleting or in use, or, when the targets sum above
-// max_total_sandboxes, the cap is filled exactly (the pools share it).
+// settled: the pass is Settled and no claim is still waiting.
 func (h *Harness) settled(rep pool.PassReport) bool {
-	total, capped := 0, false
-	for _, name := range h.Config.PoolNames() {
-		p := rep.Pools[name]
-		want := p.Target
-		if p.Idle {
-			want = 0
-		}
-		if p.Creating != 0 || p.Deleting != 0 || p.InUse != 0 || p.Ready > want {
-			return false
-		}
-		if p.Ready < want {
-			capped = true
-		}
-		total += p.Ready
-	}
-	if capped && (h.Config.TotalCap() < 0 || total != h.Config.TotalCap()) {
-		return false
-	}
-	return len(h.claims) == 0
+	return Settled(h.Config, rep) && len(h.claims) == 0
 }
 
 // CheckConsistency compares the platform and Redis in both directions:
 // every app has a record and every record an app (call after Converge, with
 // faults off).
 func (h *Harness) CheckConsistency(ctx context.Context) error {
-	apps, err := h.Provider.List(ctx)
+	found, _, err := Inconsistencies(ctx, h.Provider, h.Store, h.Clock.Now())
 	if err != nil {
 		return err
 	}
-	obs, err := h.Store.Observe(ctx, h.Clock.Now())
-	if err != nil {
-		return err
-	}
-	var errs []error
-	byApp := map[string]bool{}
-	for _, sb := range obs.Sandboxes {
-		byApp[sb.AppID] = true
-	}
-	bySandbox := map[string]bool{}
-	for _, a := range apps {
-		bySandbox[a.ID] = true
-		if !byApp[a.ID] {
-			errs = append(errs, fmt.Errorf("app %s (sandbox %s) has no record", a.ID, a.SandboxID))
-		}
-	}
-	for _, sb := range obs.Sandboxes {
-		if sb.AppID == "" || !bySandbox[sb.AppID] {
-			errs = append(errs, fmt.Errorf("record %s (%s, app %q) has no app", sb.ID, sb.State, sb.AppID))
-		}
+	errs := make([]error, len(found))
+	for i, f := range found {
+		errs[i] = errors.New(f)
 	}
 	return errors.Join(errs...)
 }
@@ -696,7 +642,7 @@ func (h *Harness) RefillLag(ctx context.Context, name string, limit time.Duratio
 			return h.Clock.Now().Sub(start), h.Stats.Passes - passes0, nil
 		}
 	}
-	return limit, h.Stats.Passes - passes0, fmt.Errorf("simharness: %s not refilled within %v", name, limit)
+	return limit, h.Stats.Passes - passes0, fmt.Errorf("harness: %s not refilled within %v", name, limit)
 }
 
 // Apps lists the platform's apps of this deployment (faults permitting).

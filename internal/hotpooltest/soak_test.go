@@ -1,4 +1,4 @@
-package chaos
+package hotpooltest
 
 import (
 	"bytes"
@@ -33,7 +33,7 @@ func TestChaosShort(t *testing.T) {
 		t.Fatal("the soak restarts its own redis-server, which is not on PATH: run the tests with `make test` (it installs redis-server) or install it (apt-get install -y redis-server)")
 	}
 	var progress bytes.Buffer
-	rep, err := Run(context.Background(), Options{Duration: d, Clients: 4, Seed: 7, RestartEvery: d / 3, Progress: &progress})
+	rep, err := Soak(context.Background(), SoakOptions{Duration: d, Clients: 4, Seed: 7, RestartEvery: d / 3, Progress: &progress})
 	var out bytes.Buffer
 	if rep != nil {
 		rep.Print(&out)
@@ -60,9 +60,9 @@ func TestChaosShort(t *testing.T) {
 }
 
 func TestOptionsRejectABadConfig(t *testing.T) {
-	cfg, err := DefaultConfig()
+	cfg, err := SoakConfig()
 	require.NoError(t, err)
 	cfg.MaxConcurrentCreates = 0
-	_, err = Run(context.Background(), Options{Config: cfg})
+	_, err = Soak(context.Background(), SoakOptions{Config: cfg})
 	require.ErrorIs(t, err, pool.ErrInvalidConfig)
 }

@@ -1,4 +1,4 @@
-package chaos
+package hotpooltest
 
 import (
 	"context"
@@ -30,7 +30,7 @@ func TestLedgerCatchesADoubleHandOut(t *testing.T) {
 }
 
 func TestLeakCheckSeesAnAppWithoutARecordAndTooManyApps(t *testing.T) {
-	cfg, err := DefaultConfig()
+	cfg, err := SoakConfig()
 	require.NoError(t, err)
 	ctx := context.Background()
 	s, err := localserver.Start(ctx, localserver.Options{Addr: "127.0.0.1:0", Config: cfg, Token: apiToken, ReconcileEvery: -1})
@@ -56,15 +56,27 @@ func TestLeakCheckSeesAnAppWithoutARecordAndTooManyApps(t *testing.T) {
 }
 
 func TestSettledNeedsEveryPoolExactlyAtTarget(t *testing.T) {
+	cfg, err := pool.ParseConfig([]byte(`{"pools": {"python": {"target_ready": 2, "max_ready": 4}, "node": {"target_ready": 2, "max_ready": 4}}, "max_total_sandboxes": 10}`))
+	require.NoError(t, err)
 	at := pool.PoolPassReport{Ready: 2, Target: 2, Circuit: "closed"}
-	require.True(t, settled(pool.PassReport{Pools: map[string]pool.PoolPassReport{"a": at}}))
-	require.False(t, settled(pool.PassReport{}), "a pass that saw no pool proves nothing")
+	both := func(b pool.PoolPassReport) pool.PassReport {
+		return pool.PassReport{Pools: map[string]pool.PoolPassReport{"python": at, "node": b}}
+	}
+	require.True(t, Settled(cfg, both(at)))
+	require.False(t, Settled(cfg, pool.PassReport{}), "a pass that saw no pool proves nothing")
+	require.False(t, Settled(cfg, pool.PassReport{Pools: map[string]pool.PoolPassReport{"python": at}}), "nor one that missed a pool")
 	for _, p := range []pool.PoolPassReport{
 		{Ready: 1, Target: 2}, {Ready: 3, Target: 2}, {Ready: 2, Target: 2, Creating: 1},
 		{Ready: 2, Target: 2, InUse: 1}, {Ready: 2, Target: 2, Deleting: 1},
 	} {
-		require.False(t, settled(pool.PassReport{Pools: map[string]pool.PoolPassReport{"a": at, "b": p}}), "%+v", p)
+		require.False(t, Settled(cfg, both(p)), "%+v", p)
 	}
+	require.True(t, Settled(cfg, both(pool.PoolPassReport{Ready: 0, Target: 2, Idle: true})), "an idle pool rests empty")
+
+	capped, err := pool.ParseConfig([]byte(`{"pools": {"python": {"target_ready": 2, "max_ready": 4}, "node": {"target_ready": 2, "max_ready": 4}}, "max_total_sandboxes": 3}`))
+	require.NoError(t, err)
+	require.True(t, Settled(capped, both(pool.PoolPassReport{Ready: 1, Target: 2})), "targets above the cap: the cap filled exactly")
+	require.False(t, Settled(capped, both(pool.PoolPassReport{Ready: 0, Target: 2})), "one short of the cap")
 }
 
 func TestUnreachableTellsOutagesFromViolations(t *testing.T) {
@@ -74,9 +86,9 @@ func TestUnreachableTellsOutagesFromViolations(t *testing.T) {
 }
 
 func TestReportPrintsEveryFigure(t *testing.T) {
-	r := &Report{FaultPhase: 2 * time.Second, Clients: 2, AcquireOK: map[string]int{"pool": 3, "cold": 1},
+	r := &SoakReport{FaultPhase: 2 * time.Second, Clients: 2, AcquireOK: map[string]int{"pool": 3, "cold": 1},
 		AcquireErr: map[string]int{"pool_exhausted": 4}, Injected: map[string]int{"429": 2}, Leaks: 1,
-		Violations: []string{"leak: app a1 has no record"}, Pools: []PoolResult{{Name: "python", Ready: 4, Target: 4}}}
+		Violations: []string{"leak: app a1 has no record"}, Pools: []SoakPool{{Name: "python", Ready: 4, Target: 4}}}
 	var b strings.Builder
 	r.Print(&b)
 	out := b.String()

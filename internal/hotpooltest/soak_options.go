@@ -1,4 +1,4 @@
-package chaos
+package hotpooltest
 
 import (
 	"io"
@@ -31,8 +31,8 @@ const (
 	heldLease = 10 * time.Second
 )
 
-// Options shape one soak. The zero value runs the default soak.
-type Options struct {
+// SoakOptions shape one soak. The zero value runs the default soak.
+type SoakOptions struct {
 	// Duration is the fault phase; convergence and the checks follow it.
 	Duration time.Duration
 	// Clients is the number of concurrent clients (acquire → work → release).
@@ -66,7 +66,7 @@ type Options struct {
 	NoFlush bool
 	// ConvergeTimeout bounds the convergence phase.
 	ConvergeTimeout time.Duration
-	// Config overrides the soak's pool config (DefaultConfig).
+	// Config overrides the soak's pool config (SoakConfig).
 	Config *pool.Config
 	// Progress receives one line per phase; nil discards them.
 	Progress io.Writer
@@ -76,7 +76,7 @@ type Options struct {
 	defaultConfig bool // Config was nil: the soak's own, which it may tune
 }
 
-func (o *Options) fill() error {
+func (o *SoakOptions) fill() error {
 	if o.Duration <= 0 {
 		o.Duration = DefaultDuration
 	}
@@ -99,7 +99,7 @@ func (o *Options) fill() error {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Config == nil {
-		cfg, err := DefaultConfig()
+		cfg, err := SoakConfig()
 		if err != nil {
 			return err
 		}
@@ -132,5 +132,5 @@ const defaultConfig = `{
   "api_budget": {"per_minute": 250, "per_hour": 5000}
 }`
 
-// DefaultConfig is the soak's pool config.
-func DefaultConfig() (*pool.Config, error) { return pool.ParseConfig([]byte(defaultConfig)) }
+// SoakConfig is the soak's pool config.
+func SoakConfig() (*pool.Config, error) { return pool.ParseConfig([]byte(defaultConfig)) }
