@@ -3,6 +3,7 @@ package redisstate
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -35,9 +36,10 @@ func (s *Store) Acquire(ctx context.Context, p pool.AcquireParams) (pool.Acquire
 		keys = append([]string(nil), keys...)
 		if p.IdempotencyKey != "" {
 			idem = "1"
-			keys[len(keys)-3] = s.keys.Idempotency(p.Pool, p.IdempotencyKey)
+			keys[acquireIdem] = s.keys.Idempotency(p.Pool, p.IdempotencyKey)
 		}
-		keys[len(keys)-2] = s.keys.Claim(p.ClaimHash)
+		keys[acquireClaim] = s.keys.Claim(p.ClaimHash)
+		keys[acquireSandbox] = s.keys.Sandbox(p.NewSandboxID)
 	}
 	arr, err := s.runKeys(ctx, op, scriptAcquire, keys,
 		p.Pool, msArg(p.Now), durMs(p.LeaseTTL), p.LeaseTokenHash, idem, string(p.OnEmpty), strconv.Itoa(p.Caps.MaxTotal), strconv.Itoa(p.Caps.MaxConcurrentCreates),
@@ -66,18 +68,23 @@ func warmReply(op string, arr []any, p pool.AcquireParams) (pool.AcquireResult, 
 	return pool.AcquireResult{Sandbox: sb, LeaseExpiresAt: sb.LeaseExpiresAt, Source: pool.SourcePool}, nil
 }
 
-// acquireKeys are acquire.lua's KEYS for a pool, built once: the shared keys,
-// the pool's keys, placeholders for the idempotency and claim keys (the lock
-// key, unused when no idempotency key or claim is given) and the dynamic
-// pools set. Shared: copy before changing.
+// The positions in acquire.lua's KEYS of the keys that change per call.
+var (
+	acquireIdem    = slices.Index(scriptAcquire.keys, "idem")
+	acquireClaim   = slices.Index(scriptAcquire.keys, "claim")
+	acquireSandbox = slices.Index(scriptAcquire.keys, "sandbox")
+)
+
+// acquireKeys are acquire.lua's KEYS for a pool, built once: the pool's
+// keys, the shared ones, and in place of the idempotency key, the claim and
+// its sandbox (unused when no idempotency key or claim is given) the pool's
+// hash. Shared: copy before changing.
 func (s *Store) acquireKeys(poolName string) []string {
 	if v, ok := s.hotKeys.Load(poolName); ok {
 		return v.([]string)
 	}
-	keys := make([]string, 0, len(s.global)+8)
-	keys = append(keys, s.global...)
-	keys = append(keys, s.poolKeys(poolName)...)
-	keys = append(keys, s.keys.Lock(), s.keys.Lock(), s.keys.DynamicPools())
+	pk := s.poolKeys(poolName)
+	keys, _ := s.keysFor("acquire", scriptAcquire, append(pk, pk[0], pk[0], pk[0]))
 	s.hotKeys.Store(poolName, keys)
 	return keys
 }

@@ -3,6 +3,7 @@ package redisstate
 import (
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,9 +69,11 @@ func TestScriptsCarryContractAndLib(t *testing.T) {
 		if name != "acquire" && name != "recordlatency" {
 			require.Equal(t, 1, strings.Count(string(raw), stateMarker), "%s splices lib_state.lua once", name)
 		}
-		require.NotContains(t, scriptSource(name), libMarker, "%s: marker replaced", name)
-		require.NotContains(t, scriptSource(name), stateMarker, "%s: marker replaced", name)
-		require.Contains(t, scriptSource(name), "local function emit", name)
+		require.Equal(t, 1, len(keysLine.FindAllString(string(raw), -1)), "%s names its keys in one @keys line", name)
+		full := scriptSource(name, allScripts[slices.Index(scriptNames, name)])
+		require.NotContains(t, full, libMarker, "%s: marker replaced", name)
+		require.NotContains(t, full, stateMarker, "%s: marker replaced", name)
+		require.Contains(t, full, "local function emit", name)
 	}
 }
 

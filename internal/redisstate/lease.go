@@ -16,7 +16,7 @@ func (s *Store) Renew(ctx context.Context, sandboxID, leaseTokenHash string, ttl
 	if leaseTokenHash == "" || ttl < time.Millisecond {
 		return time.Time{}, invalid(op, "empty lease token hash or TTL %v", ttl)
 	}
-	arr, err := s.run(ctx, op, scriptRenew, []string{s.keys.Released(sandboxID)},
+	arr, err := s.run(ctx, op, scriptRenew, []string{s.keys.Sandbox(sandboxID), s.keys.Released(sandboxID)},
 		sandboxID, leaseTokenHash, durMs(ttl), msArg(now))
 	if err != nil {
 		return time.Time{}, err
@@ -34,7 +34,7 @@ func (s *Store) Release(ctx context.Context, sandboxID, leaseTokenHash string, n
 	if leaseTokenHash == "" {
 		return "", invalid(op, "empty lease token hash")
 	}
-	arr, err := s.run(ctx, op, scriptRelease, []string{s.keys.Released(sandboxID)},
+	arr, err := s.run(ctx, op, scriptRelease, []string{s.keys.Sandbox(sandboxID), s.keys.Released(sandboxID)},
 		sandboxID, leaseTokenHash, msArg(now), durMs(s.releasedTTL))
 	if err != nil {
 		return "", err

@@ -61,7 +61,7 @@ func (s *Store) Metrics(ctx context.Context, pools []string, now time.Time) (poo
 		}
 		args = append(args, p)
 	}
-	arr, err := s.run(ctx, op, scriptMetrics, []string{s.keys.DeadEvents()}, args...)
+	arr, err := s.run(ctx, op, scriptMetrics, nil, args...)
 	if err != nil {
 		return pool.Snapshot{}, err
 	}

@@ -21,7 +21,7 @@ func (s *Store) Reserve(ctx context.Context, f pool.Fence, p pool.ReserveParams)
 	if p.Pool == "" || p.CreateDeadline.IsZero() {
 		return invalid(op, "empty pool or create deadline")
 	}
-	extra := append(s.poolKeys(p.Pool), s.keys.Claim(p.ClaimHash))
+	extra := append(s.poolKeys(p.Pool), s.keys.Claim(p.ClaimHash), s.keys.Sandbox(p.SandboxID))
 	_, err := s.run(ctx, op, scriptReserve, extra,
 		f.Token, p.Pool, p.SandboxID, strconv.Itoa(p.Caps.MaxReady), strconv.Itoa(p.Caps.MaxTotal),
 		strconv.Itoa(p.Caps.MaxConcurrentCreates), strconv.Itoa(p.Attempt), p.ClaimHash,

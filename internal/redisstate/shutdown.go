@@ -14,7 +14,7 @@ func (s *Store) SetShutdown(ctx context.Context, p pool.ShutdownParams) error {
 	if p.Dynamic && (p.Pool == "" || p.MaxDynamicPools < 1) {
 		return invalid(op, "a dynamic pool needs a name and max_dynamic_pools")
 	}
-	keys := append(s.poolKeys(p.Pool), s.keys.DynamicPools())
+	keys := s.poolKeys(p.Pool)
 	_, err := s.run(ctx, op, scriptSetShutdown, keys, p.Pool, flag(p.Shutdown), msArg(p.Now),
 		flag(p.Dynamic), strconv.Itoa(p.MaxDynamicPools))
 	return err

@@ -28,10 +28,9 @@ type Store struct {
 	// to acknowledge it, within waitTimeout, before its answer counts.
 	replicas    int
 	waitTimeout time.Duration
-	global      []string // KEYS[1..8] of every script (lib.lua)
-	prefixes    []any    // ARGV[1..4] of every script (lib.lua)
-	bounds      string   // the latency histogram bounds for pollclaim.lua
-	hotKeys     sync.Map // pool name -> []string: acquire's KEYS, built once per pool
+	plans       map[*script]keyPlan // each script's KEYS, shared ones filled in
+	bounds      string              // the latency histogram bounds for pollclaim.lua
+	hotKeys     sync.Map            // pool name -> []string: acquire's KEYS, built once per pool
 }
 
 var _ pool.Store = (*Store)(nil)
@@ -80,8 +79,10 @@ func New(client redis.Scripter, prefix string, opts ...Option) *Store {
 	for _, o := range opts {
 		o(s)
 	}
-	s.global = []string{k.Lock(), k.Manager(), k.All(), k.CreatingAll(), k.Deleting(), k.Pools(), k.Claims(), k.Events()}
-	s.prefixes = []any{k.SandboxPrefix(), k.PoolPrefix(), k.ClaimPrefix(), k.ReleasedPrefix()}
+	s.plans = make(map[*script]keyPlan, len(allScripts))
+	for _, sc := range allScripts {
+		s.plans[sc] = planKeys(sc, k)
+	}
 	b := make([]string, len(pool.LatencyBucketsMs))
 	for i, v := range pool.LatencyBucketsMs {
 		b[i] = strconv.FormatFloat(v, 'f', -1, 64)
@@ -103,33 +104,74 @@ func (s *Store) Preload(ctx context.Context) error {
 	return nil
 }
 
-// poolKeys are KEYS[9..13] of the scripts that know their pool.
+// poolKeys are the keys of a pool a script names "pool ready creating
+// in_use pool_deleting" in its keys line.
 func (s *Store) poolKeys(name string) []string {
 	return []string{s.keys.Pool(name), s.keys.Ready(name), s.keys.Creating(name), s.keys.InUse(name), s.keys.PoolDeleting(name)}
 }
 
+// keyPlan is one script's KEYS for this Store: the shared keys in place,
+// and the positions the caller's keys go to, in order.
+type keyPlan struct {
+	keys     []string
+	slots    []int
+	variadic bool
+}
+
+func planKeys(sc *script, k Keys) keyPlan {
+	p := keyPlan{keys: make([]string, len(sc.keys)), variadic: sc.variadic}
+	for i, name := range sc.keys {
+		if f, ok := sharedKeys[name]; ok && !(sc.variadic && i == len(sc.keys)-1) {
+			p.keys[i] = f(k)
+		} else {
+			p.slots = append(p.slots, i)
+		}
+	}
+	if p.variadic {
+		p.keys = p.keys[:len(p.keys)-1] // the rest are appended
+	}
+	return p
+}
+
+// keysFor builds a script's KEYS from the caller's keys, given in the order
+// of its keys line (the shared ones left out).
+func (s *Store) keysFor(op string, sc *script, given []string) ([]string, error) {
+	p := s.plans[sc]
+	fixed := len(p.slots)
+	if p.variadic {
+		fixed--
+	}
+	if len(given) < fixed || (!p.variadic && len(given) != fixed) {
+		return nil, invalid(op, "%s.lua takes %d keys of the caller's, got %d", sc.name, fixed, len(given))
+	}
+	keys := make([]string, len(p.keys), len(p.keys)+len(given)-fixed)
+	copy(keys, p.keys)
+	for i, slot := range p.slots[:fixed] {
+		keys[slot] = given[i]
+	}
+	return append(keys, given[fixed:]...), nil
+}
+
 // run executes one script: EVALSHA, and on NOSCRIPT EVAL (which reloads it).
-// extraKeys follow the shared KEYS, args follow the shared ARGV. It returns
-// the reply array after checking its code.
-func (s *Store) run(ctx context.Context, op string, sc *redis.Script, extraKeys []string, args ...any) ([]any, error) {
-	keys := make([]string, 0, len(s.global)+len(extraKeys))
-	keys = append(keys, s.global...)
-	keys = append(keys, extraKeys...)
+// given are the caller's keys (keysFor); args are ARGV. It returns the reply
+// array after checking its code.
+func (s *Store) run(ctx context.Context, op string, sc *script, given []string, args ...any) ([]any, error) {
+	keys, err := s.keysFor(op, sc, given)
+	if err != nil {
+		return nil, err
+	}
 	return s.runKeys(ctx, op, sc, keys, args...)
 }
 
 // runKeys is run with the whole KEYS list given.
-func (s *Store) runKeys(ctx context.Context, op string, sc *redis.Script, keys []string, args ...any) ([]any, error) {
-	argv := make([]any, 0, len(s.prefixes)+len(args))
-	argv = append(argv, s.prefixes...)
-	argv = append(argv, args...)
+func (s *Store) runKeys(ctx context.Context, op string, sc *script, keys []string, args ...any) ([]any, error) {
 	var v any
 	var err error
 	acked := -1 // not asked
 	if s.replicas > 0 && !readOnly[sc] {
-		v, acked, err = s.runDurable(ctx, sc, keys, argv)
+		v, acked, err = s.runDurable(ctx, sc.Script, keys, args)
 	} else {
-		v, err = sc.Run(ctx, s.rdb, keys, argv...).Result()
+		v, err = sc.Run(ctx, s.rdb, keys, args...).Result()
 	}
 	if err != nil {
 		// Whatever kept the script from answering (a refused connection, a
@@ -159,7 +201,7 @@ func (s *Store) runKeys(ctx context.Context, op string, sc *redis.Script, keys [
 }
 
 // readOnly are the scripts that change nothing: no WAIT after them.
-var readOnly = map[*redis.Script]bool{scriptObserve: true, scriptMetrics: true}
+var readOnly = map[*script]bool{scriptObserve: true, scriptMetrics: true}
 
 // runDurable runs the script and WAIT in one pipeline, so WAIT counts the
 // replicas that have this connection's write. It answers the script's reply

@@ -17,7 +17,7 @@ func (s *Store) CreateCalled(ctx context.Context, f pool.Fence, sandboxID, appID
 	if err := fenceAndID(op, f, sandboxID); err != nil {
 		return err
 	}
-	_, err := s.run(ctx, op, scriptCreateCalled, nil, f.Token, sandboxID, appID, msArg(now))
+	_, err := s.run(ctx, op, scriptCreateCalled, []string{s.keys.Sandbox(sandboxID)}, f.Token, sandboxID, appID, msArg(now))
 	return err
 }
 
@@ -30,7 +30,7 @@ func (s *Store) MarkReady(ctx context.Context, f pool.Fence, sandboxID, appID, u
 	if warmDeadline.IsZero() {
 		return invalid(op, "zero warm deadline")
 	}
-	_, err := s.run(ctx, op, scriptMarkReady, nil, f.Token, sandboxID, appID, url, msArg(warmDeadline), msArg(now))
+	_, err := s.run(ctx, op, scriptMarkReady, []string{s.keys.Sandbox(sandboxID)}, f.Token, sandboxID, appID, url, msArg(warmDeadline), msArg(now))
 	return err
 }
 
@@ -48,7 +48,7 @@ func (s *Store) MarkFailed(ctx context.Context, f pool.Fence, sandboxID string, 
 	if reason == "" {
 		reason = pool.ReasonCreateFailed
 	}
-	_, err := s.run(ctx, op, scriptMarkFailed, nil, f.Token, sandboxID, reason,
+	_, err := s.run(ctx, op, scriptMarkFailed, []string{s.keys.Sandbox(sandboxID)}, f.Token, sandboxID, reason,
 		msArg(p.NextCreateAt), msArg(p.CircuitOpenUntil), p.CircuitReason,
 		maxAttempts, msArg(p.ClaimNextTryAt), msArg(p.Now))
 	return err
@@ -72,7 +72,7 @@ func (s *Store) MarkDeleting(ctx context.Context, f pool.Fence, sandboxID, reaso
 	if !deleteReasons[reason] {
 		return invalid(op, "unknown reason %q", reason)
 	}
-	_, err := s.run(ctx, op, scriptMarkDeleting, nil, f.Token, sandboxID, reason, msArg(now), durMs(s.releasedTTL),
+	_, err := s.run(ctx, op, scriptMarkDeleting, []string{s.keys.Sandbox(sandboxID)}, f.Token, sandboxID, reason, msArg(now), durMs(s.releasedTTL),
 		durMs(s.skew))
 	return err
 }
@@ -83,7 +83,7 @@ func (s *Store) DeleteAttempted(ctx context.Context, f pool.Fence, sandboxID str
 	if err := fenceAndID(op, f, sandboxID); err != nil {
 		return err
 	}
-	_, err := s.run(ctx, op, scriptDeleteAttempted, nil, f.Token, sandboxID, msArg(now))
+	_, err := s.run(ctx, op, scriptDeleteAttempted, []string{s.keys.Sandbox(sandboxID)}, f.Token, sandboxID, msArg(now))
 	return err
 }
 
@@ -93,7 +93,7 @@ func (s *Store) Forget(ctx context.Context, f pool.Fence, sandboxID string, now 
 	if err := fenceAndID(op, f, sandboxID); err != nil {
 		return err
 	}
-	_, err := s.run(ctx, op, scriptForget, nil, f.Token, sandboxID, msArg(now))
+	_, err := s.run(ctx, op, scriptForget, []string{s.keys.Sandbox(sandboxID)}, f.Token, sandboxID, msArg(now))
 	return err
 }
 
@@ -110,7 +110,7 @@ func (s *Store) Adopt(ctx context.Context, f pool.Fence, sb pool.Sandbox, now ti
 	if created.IsZero() {
 		created = now
 	}
-	_, err := s.run(ctx, op, scriptAdopt, s.poolKeys(sb.Pool), f.Token, sb.ID, sb.Pool, sb.AppID, sb.URL,
+	_, err := s.run(ctx, op, scriptAdopt, append(s.poolKeys(sb.Pool), s.keys.Sandbox(sb.ID)), f.Token, sb.ID, sb.Pool, sb.AppID, sb.URL,
 		sb.Region, sb.InstanceSize, msArg(created), msArg(now))
 	return err
 }
@@ -159,7 +159,7 @@ func (s *Store) CollectPool(ctx context.Context, f pool.Fence, poolName string) 
 	if poolName == "" {
 		return false, invalid(op, "empty pool")
 	}
-	arr, err := s.run(ctx, op, scriptCollectPool, append(s.poolKeys(poolName), s.keys.DynamicPools()), f.Token, poolName)
+	arr, err := s.run(ctx, op, scriptCollectPool, s.poolKeys(poolName), f.Token, poolName)
 	if err != nil {
 		return false, err
 	}

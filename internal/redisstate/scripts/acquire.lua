@@ -1,30 +1,28 @@
 -- acquire.lua: THE hot path. Lease the oldest fresh ready sandbox of a pool,
 -- or reserve a cold claim when the pool is empty (on_empty "create").
 --
--- KEYS[1..8]  the shared keys (lib.lua)
--- KEYS[9]     pool HASH           KEYS[10] pool ready LIST
--- KEYS[11]    pool creating ZSET  KEYS[12] pool in_use ZSET
--- KEYS[13]    pool deleting ZSET
--- KEYS[14]    idempotency STRING (any key when ARGV[9] is "0")
--- KEYS[15]    claim HASH of ARGV[13] (any key when no claim can be made)
--- KEYS[16]    dynamic pools SET (Keys.DynamicPools)
--- ARGV[1..4]  the shared prefixes (lib.lua)
--- ARGV[5]  pool name            ARGV[6]  now (unix ms)
--- ARGV[7]  lease TTL (ms)       ARGV[8]  lease token hash (sha256 hex)
--- ARGV[9]  "1" when an idempotency key is given
--- ARGV[10] on_empty: "create" | "fail" | "wait" (empty: exhausted, no miss counted)
--- ARGV[11] max_total_sandboxes (-1 unlimited)   ARGV[12] max_concurrent_creates
--- ARGV[13] claim hash            ARGV[14] the claim's new sandbox id
--- ARGV[15] the claim sandbox's create deadline (unix ms)
--- ARGV[16] the acquisition's idempotency nonce (kept as the record's
---          idem_nonce when ARGV[9] is "1"; the lease token derives from it)
--- ARGV[17] "1" when default_pool_config serves the pool (a dynamic pool)
--- ARGV[18] max_dynamic_pools
--- ARGV[19] "1" when the pool's config has a target_ready (reconcile fills it)
--- ARGV[20] warm margin (ms): a sandbox is handed out only while its warm
+-- @keys pool ready creating in_use pool_deleting idem claim sandbox manager all creating_all deleting_all pools claims events dynamic
+--   pool, ready, creating, in_use, pool_deleting: the pool's HASH, ready LIST and
+--     creating, in_use and deleting ZSETs
+--   idem: the idempotency STRING (any key when ARGV[1] is "0")
+--   claim: the claim HASH of ARGV[5], sandbox: the record of its new sandbox
+--     ARGV[6] (any keys when no claim can be made)
+-- ARGV[1]  pool name            ARGV[2]  now (unix ms)
+-- ARGV[3]  lease TTL (ms)       ARGV[4]  lease token hash (sha256 hex)
+-- ARGV[5]  "1" when an idempotency key is given
+-- ARGV[6] on_empty: "create" | "fail" | "wait" (empty: exhausted, no miss counted)
+-- ARGV[7] max_total_sandboxes (-1 unlimited)   ARGV[8] max_concurrent_creates
+-- ARGV[9] claim hash            ARGV[10] the claim's new sandbox id
+-- ARGV[11] the claim sandbox's create deadline (unix ms)
+-- ARGV[12] the acquisition's idempotency nonce (kept as the record's
+--          idem_nonce when ARGV[5] is "1"; the lease token derives from it)
+-- ARGV[13] "1" when default_pool_config serves the pool (a dynamic pool)
+-- ARGV[14] max_dynamic_pools
+-- ARGV[15] "1" when the pool's config has a target_ready (reconcile fills it)
+-- ARGV[16] warm margin (ms): a sandbox is handed out only while its warm
 --          deadline is at least this far away (pool.WarmMargin), so a slow
 --          clock here never hands one out past max_warm_age
--- ARGV[21] "1" when the pool's target_ready is "auto": every acquire (a warm
+-- ARGV[17] "1" when the pool's target_ready is "auto": every acquire (a warm
 --          lease, a cold claim, a final miss) updates its acquire rates
 --          (rate_fast, rate_slow a minute, rate_at, rate_since, recent,
 --          clock_<minute of the hour>, day_<hour of the day>;
@@ -32,7 +30,7 @@
 -- A dynamic pool Redis does not know yet is written only when this acquire
 -- leaves it holding a sandbox (a cold claim) or, with a target, to be filled;
 -- otherwise the miss writes nothing at all (no record, counter or event), so
--- distinct image names cannot grow Redis. It joins KEYS[16] then, unless
+-- distinct image names cannot grow Redis. It joins the dynamic pools SET then, unless
 -- max_dynamic_pools are already there: {11, max} too many pools.
 -- The warm latency is not counted here: the service measures it and records
 -- it after answering, off this path (recordlatency.lua).
@@ -49,15 +47,14 @@
 -- sets the pool's activated_at to now.
 -- Events: sandbox.acquired, pool.exhausted.
 -- @lib
-local pk = { hash = KEYS[9], ready = KEYS[10], creating = KEYS[11], in_use = KEYS[12], deleting = KEYS[13] }
-local K_IDEM, K_CLAIM, K_DYNAMIC = KEYS[14], KEYS[15], KEYS[16]
-local pool, now_s, ttl_s, lease_hash, use_idem = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
-local on_empty = ARGV[10]
-local max_total, max_cc = tonumber(ARGV[11]), tonumber(ARGV[12])
-local claim_hash, new_id, create_deadline, idem_nonce = ARGV[13], ARGV[14], ARGV[15], ARGV[16]
-local dynamic, max_dynamic, fills = ARGV[17] == '1', tonumber(ARGV[18]), ARGV[19] == '1'
-local warm_margin = num(ARGV[20])
-local auto = ARGV[21] == '1'
+local pk = { hash = K_POOL, ready = K_READY, creating = K_CREATING, in_use = K_IN_USE, deleting = K_POOL_DELETING }
+local pool, now_s, ttl_s, lease_hash, use_idem = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local on_empty = ARGV[6]
+local max_total, max_cc = tonumber(ARGV[7]), tonumber(ARGV[8])
+local claim_hash, new_id, create_deadline, idem_nonce = ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+local dynamic, max_dynamic, fills = ARGV[13] == '1', tonumber(ARGV[14]), ARGV[15] == '1'
+local warm_margin = num(ARGV[16])
+local auto = ARGV[17] == '1'
 local now, ttl = tonumber(now_s), tonumber(ttl_s)
 
 -- An idempotent repeat replays what it got before: the warm lease while it
@@ -222,7 +219,7 @@ if on_empty ~= 'create' then return exhausted('misses_empty', 'empty') end
 if num(ph[3]) > now then return exhausted('misses_circuit', 'circuit_open') end
 if over_capacity() then return exhausted('misses_capacity', 'capacity') end
 if claim_hash == '' or new_id == '' then return { BAD_ARG, 'a cold claim needs a claim hash and a sandbox id' } end
-local sk = SB_PREFIX .. new_id
+local sk = K_SANDBOX
 if redis.call('EXISTS', sk) == 1 or redis.call('EXISTS', K_CLAIM) == 1 then
   return { BAD_ARG, 'sandbox id or claim already exists' }
 end

@@ -4,21 +4,20 @@
 -- earlier life (or overnight) fills again before traffic. Not fenced: like
 -- setshutdown, an admin action; reconcile then fills.
 --
--- KEYS[1..8]  the shared keys (lib.lua)
--- KEYS[9..]   one pool HASH per pool name in ARGV[7..]
--- ARGV[1..4]  the shared prefixes (lib.lua)
--- ARGV[5] now (unix ms)   ARGV[6] number of pools
--- ARGV[7..]   pool names
+-- @keys manager pools pool_hashes...
+--   pool_hashes...: one pool HASH per pool name in ARGV[3..]
+-- ARGV[1] now (unix ms)   ARGV[2] number of pools
+-- ARGV[3..]   pool names
 -- Returns {0, activated} the number of pools now active (shut-down ones are
 -- left as they are).
 -- Events: none (no state a receiver acts on changes: the pool was not shut down).
 -- @lib
 -- @state
-local now_s, n = ARGV[5], tonumber(ARGV[6])
+local now_s, n = ARGV[1], tonumber(ARGV[2])
 local activated = 0
 for i = 1, n do
-  local name = ARGV[6 + i]
-  local pk = { hash = KEYS[8 + i] }
+  local name = ARGV[2 + i]
+  local pk = { hash = K_POOL_HASHES[i] }
   touch_pool(name, pk, now_s)
   if not shut_down(pk) then
     redis.call('HSET', pk.hash, 'activated_at', now_s)

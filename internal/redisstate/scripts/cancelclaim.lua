@@ -11,17 +11,15 @@
 -- A claim whose lease was already handed out is served: state conflict, the
 -- holder releases the sandbox.
 --
--- KEYS[1..8]  the shared keys (lib.lua)
--- KEYS[9]     claim HASH
--- ARGV[1..4]  the shared prefixes (lib.lua)
--- ARGV[5] now (unix ms)
+-- @keys claim manager claims events
+--   claim: the claim HASH
+-- ARGV[1] now (unix ms)
 -- Returns {0, "cancelled"|"to_pool"|"ended"}; {1} unknown claim;
 --         {8, why} already served.
 -- Events: sandbox.ready (reason "claim_cancelled") when its sandbox joins the pool.
 -- @lib
 -- @state
-local K_CLAIM = KEYS[9]
-local now_s = ARGV[5]
+local now_s = ARGV[1]
 local c = hgetall(K_CLAIM)
 if not c.hash then return { NOT_FOUND } end
 if c.failed == '1' then return { OK, 'ended' } end

@@ -5,17 +5,15 @@
 -- this script checks again, atomically, that its indexes are empty and that
 -- it is not shut down (a shut-down pool keeps its flag).
 --
--- KEYS[1..8]  the shared keys (lib.lua)
--- KEYS[9]     pool HASH           KEYS[10] pool ready LIST
--- KEYS[11]    pool creating ZSET  KEYS[12] pool in_use ZSET
--- KEYS[13]    pool deleting ZSET  KEYS[14] dynamic pools SET
--- ARGV[1..4]  the shared prefixes (lib.lua)
--- ARGV[5] fence token   ARGV[6] pool
+-- @keys pool ready creating in_use pool_deleting lock pools dynamic
+--   pool, ready, creating, in_use, pool_deleting: the pool's HASH, ready LIST and
+--     creating, in_use and deleting ZSETs
+-- ARGV[1] fence token   ARGV[2] pool
 -- Returns {0, "collected"|"kept"}; {6} not leader.
 -- @lib
 -- @state
-local pk = { hash = KEYS[9], ready = KEYS[10], creating = KEYS[11], in_use = KEYS[12], deleting = KEYS[13] }
-local token, pool = ARGV[5], ARGV[6]
+local pk = given_pool_keys()
+local token, pool = ARGV[1], ARGV[2]
 if not is_leader(token) then return { NOT_LEADER } end
 if redis.call('LLEN', pk.ready) > 0 or redis.call('ZCARD', pk.creating) > 0
     or redis.call('ZCARD', pk.in_use) > 0 or redis.call('ZCARD', pk.deleting) > 0
@@ -24,5 +22,5 @@ if redis.call('LLEN', pk.ready) > 0 or redis.call('ZCARD', pk.creating) > 0
 end
 redis.call('DEL', pk.hash, pk.ready, pk.creating, pk.in_use, pk.deleting)
 redis.call('SREM', K_POOLS, pool)
-redis.call('SREM', KEYS[14], pool)
+redis.call('SREM', K_DYNAMIC, pool)
 return { OK, 'collected' }

@@ -3,16 +3,14 @@
 -- it outlived its deadline. Only between attempts: a claim whose sandbox is
 -- still creating, or serves it, is left to that sandbox.
 --
--- KEYS[1..8]  the shared keys (lib.lua)
--- KEYS[9]     claim HASH
--- ARGV[1..4]  the shared prefixes (lib.lua)
--- ARGV[5] fence token   ARGV[6] reason   ARGV[7] now (unix ms)
+-- @keys claim lock manager claims events
+--   claim: the claim HASH
+-- ARGV[1] fence token   ARGV[2] reason   ARGV[3] now (unix ms)
 -- Returns {0}; {1} no such claim; {6} not leader; {8, why} not between attempts.
 -- Events: sandbox.failed (the claim's, reason as given).
 -- @lib
 -- @state
-local K_CLAIM = KEYS[9]
-local token, why, now_s = ARGV[5], ARGV[6], ARGV[7]
+local token, why, now_s = ARGV[1], ARGV[2], ARGV[3]
 if not is_leader(token) then return { NOT_LEADER } end
 local c = redis.call('HMGET', K_CLAIM, 'hash', 'failed', 'sandbox_id', 'pool')
 if not c[1] then return { NOT_FOUND } end

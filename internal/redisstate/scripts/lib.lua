@@ -4,32 +4,29 @@
 -- built on every call); the other scripts also splice lib_state.lua at
 -- "-- @state".
 --
--- Every script gets the same leading KEYS and ARGV:
---   KEYS[1] lock            STRING  reconcile leader's fencing token
---   KEYS[2] manager         HASH    shutdown (0|1), shutdown_at (ms)
---   KEYS[3] all             ZSET    every sandbox id with a record -> created_at (ms)
---   KEYS[4] creating_all    ZSET    creating ids, all pools -> create deadline (ms)
---   KEYS[5] deleting_all    ZSET    deleting ids, all pools -> deleting_since (ms)
---   KEYS[6] pools           SET     pool names with state
---   KEYS[7] claims          ZSET    pending claim hashes -> created_at (ms)
---   KEYS[8] events          STREAM  outbox: type, pool, sandbox_id, at (ms), reason
---   ARGV[1] sandbox key prefix, ARGV[2] pool key prefix,
---   ARGV[3] claim key prefix,   ARGV[4] released tombstone prefix
--- Script-specific KEYS start at 9 and ARGV at 5.
+-- Each script takes only the keys it touches, named in its contract's
+-- "-- @keys" line: the loader (scripts.go) binds KEYS[1], KEYS[2], … to the
+-- locals K_<NAME> before this prelude, so the functions here use the ones
+-- their script names (TestScriptsNameTheKeysTheyUse checks that every K_ a
+-- script reaches, through these functions too, is one of its own). Its ARGV
+-- are its own arguments from ARGV[1] on.
 --
 -- Keys built here: SB_PREFIX .. id, CLAIM_PREFIX .. hash, RELEASED_PREFIX .. id
 -- and POOL_PREFIX .. name .. suffix, only for ids, hashes and pool names read
--- from Redis (a record or an index); they share the caller's hash tag. A
--- sandbox record's idem_key field holds its idempotency key's full name (set
--- from KEYS by acquire, renewed with the lease by renew).
+-- from Redis (a record or an index), never for one the caller knows (that
+-- one comes in KEYS). They share the hash tag of KEYS[1], which every key of
+-- the deployment carries, so a script still touches one slot; keys.go builds
+-- the same names (TestKeyLayoutMatchesLua). A sandbox record's idem_key
+-- field holds its idempotency key's full name (set from KEYS by acquire,
+-- renewed with the lease by renew).
 --
 -- Return codes (mirrored in codes.go):
 --   0 ok, 1 not found, 2 exhausted, 3 shut down, 4 lease mismatch,
 --   5 lease expired, 6 not leader, 7 creation failed, 8 wrong state,
 --   9 bad argument, 10 lease released, 11 too many (dynamic) pools
-local K_LOCK, K_MANAGER, K_ALL, K_CREATING_ALL = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local K_DELETING_ALL, K_POOLS, K_CLAIMS, K_EVENTS = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local SB_PREFIX, POOL_PREFIX, CLAIM_PREFIX, RELEASED_PREFIX = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local TAG = string.match(KEYS[1], '^{[^}]*}')
+local SB_PREFIX, POOL_PREFIX = TAG .. ':sb:', TAG .. ':pool:'
+local CLAIM_PREFIX, RELEASED_PREFIX = TAG .. ':claim:', TAG .. ':released:'
 
 local OK, NOT_FOUND, EXHAUSTED, SHUTDOWN, LEASE_MISMATCH = 0, 1, 2, 3, 4
 local LEASE_EXPIRED, NOT_LEADER, CREATION_FAILED, WRONG_STATE, BAD_ARG, LEASE_RELEASED, TOO_MANY_POOLS = 5, 6, 7, 8, 9, 10, 11

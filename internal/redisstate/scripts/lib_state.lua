@@ -49,3 +49,20 @@ local function fail_claim(hash, now, why)
   end
   redis.call('ZREM', K_CLAIMS, hash)
 end
+
+-- given_pool_keys are the keys of the pool the caller named, in the script's
+-- keys line as "pool ready creating in_use pool_deleting".
+local function given_pool_keys()
+  return { hash = K_POOL, ready = K_READY, creating = K_CREATING, in_use = K_IN_USE, deleting = K_POOL_DELETING }
+end
+
+-- fenced_record is the preamble of reconcile's writes to one sandbox: for
+-- the leader only, the record of K_SANDBOX, in state want when one is
+-- given. It answers the record, or nil and the reply to return.
+local function fenced_record(token, want)
+  if not is_leader(token) then return nil, { NOT_LEADER } end
+  local rec = hgetall(K_SANDBOX)
+  if not rec.state then return nil, { NOT_FOUND } end
+  if want and rec.state ~= want then return nil, { WRONG_STATE, rec.state } end
+  return rec
+end

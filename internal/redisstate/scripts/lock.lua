@@ -1,12 +1,11 @@
 -- lock.lua: take the reconcile leader lock, or renew it if we hold it.
 --
--- KEYS[1..8]  the shared keys (lib.lua); KEYS[1] is the lock
--- ARGV[1..4]  the shared prefixes (lib.lua)
--- ARGV[5] fence token   ARGV[6] TTL (ms)
+-- @keys lock
+-- ARGV[1] fence token   ARGV[2] TTL (ms)
 -- Returns {0, 1} held; {0, 0} another holds it.
 -- @lib
 -- @state
-local token, ttl = ARGV[5], ARGV[6]
+local token, ttl = ARGV[1], ARGV[2]
 if redis.call('SET', K_LOCK, token, 'NX', 'PX', ttl) then return { OK, 1 } end
 if redis.call('GET', K_LOCK) == token then
   redis.call('PEXPIRE', K_LOCK, ttl)

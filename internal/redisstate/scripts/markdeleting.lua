@@ -3,11 +3,11 @@
 -- any, fails); in_use -> deleting only for lease_expired once the lease has
 -- expired at now, or for orphan. A deleting record answers ok unchanged.
 --
--- KEYS[1..8]  the shared keys (lib.lua)
--- ARGV[1..4]  the shared prefixes (lib.lua)
--- ARGV[5] fence token   ARGV[6] sandbox id   ARGV[7] reason   ARGV[8] now (unix ms)
--- ARGV[9] released tombstone TTL (ms): a reaped lease leaves one, like a release
--- ARGV[10] clock skew tolerance (ms): a lease is reaped only this long after
+-- @keys sandbox lock manager creating_all deleting_all claims events
+--   sandbox: the record of ARGV[2]
+-- ARGV[1] fence token   ARGV[2] sandbox id   ARGV[3] reason   ARGV[4] now (unix ms)
+-- ARGV[5] released tombstone TTL (ms): a reaped lease leaves one, like a release
+-- ARGV[6] clock skew tolerance (ms): a lease is reaped only this long after
 --          it expired by the caller's clock (pool.ClockSkewTolerance)
 -- A scale_down condemnation also dates the pool's last_scale_down_at, in
 -- this same atomic step: a pass killed after it (during the app's Delete,
@@ -17,12 +17,11 @@
 -- Events: sandbox.reaped (lease_expired), pool.drained.
 -- @lib
 -- @state
-local token, id, reason, now_s, tomb_ttl, skew = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], num(ARGV[10])
+local token, id, reason, now_s, tomb_ttl, skew = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], num(ARGV[6])
 local now = tonumber(now_s)
-if not is_leader(token) then return { NOT_LEADER } end
-local sk = SB_PREFIX .. id
-local rec = hgetall(sk)
-if not rec.state then return { NOT_FOUND } end
+local rec, refused = fenced_record(token)
+if not rec then return refused end
+local sk = K_SANDBOX
 if rec.state == 'deleting' then return { OK } end
 local pk = pool_keys(rec.pool)
 

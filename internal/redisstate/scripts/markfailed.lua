@@ -3,25 +3,23 @@
 -- circuit opened. A claim's sandbox: the claim waits for another attempt
 -- (reconcile reserves it with the claim hash) or, past max attempts, fails.
 --
--- KEYS[1..8]  the shared keys (lib.lua)
--- ARGV[1..4]  the shared prefixes (lib.lua)
--- ARGV[5]  fence token          ARGV[6]  sandbox id        ARGV[7] failure reason (free text)
--- ARGV[8]  next create at (unix ms; 0 leave)               ARGV[9] circuit open until (unix ms; 0 leave)
--- ARGV[10] circuit reason       ARGV[11] max attempts of a claim (create_retries)
--- ARGV[12] claim next try at (unix ms)                     ARGV[13] now (unix ms)
+-- @keys sandbox lock manager creating_all deleting_all claims events
+--   sandbox: the record of ARGV[2]
+-- ARGV[1]  fence token          ARGV[2]  sandbox id        ARGV[3] failure reason (free text)
+-- ARGV[4]  next create at (unix ms; 0 leave)               ARGV[5] circuit open until (unix ms; 0 leave)
+-- ARGV[6] circuit reason       ARGV[7] max attempts of a claim (create_retries)
+-- ARGV[8] claim next try at (unix ms)                     ARGV[9] now (unix ms)
 -- Returns {0}; {1} no record; {6} not leader; {8, state} not creating.
 -- Events: sandbox.failed, pool.circuit_open, pool.drained.
 -- @lib
 -- @state
-local token, id, reason = ARGV[5], ARGV[6], ARGV[7]
-local next_create, open_until, circuit_reason = ARGV[8], ARGV[9], ARGV[10]
-local max_attempts, claim_next, now_s = tonumber(ARGV[11]), ARGV[12], ARGV[13]
+local token, id, reason = ARGV[1], ARGV[2], ARGV[3]
+local next_create, open_until, circuit_reason = ARGV[4], ARGV[5], ARGV[6]
+local max_attempts, claim_next, now_s = tonumber(ARGV[7]), ARGV[8], ARGV[9]
 local now = tonumber(now_s)
-if not is_leader(token) then return { NOT_LEADER } end
-local sk = SB_PREFIX .. id
-local rec = hgetall(sk)
-if not rec.state then return { NOT_FOUND } end
-if rec.state ~= 'creating' then return { WRONG_STATE, rec.state } end
+local rec, refused = fenced_record(token, 'creating')
+if not rec then return refused end
+local sk = K_SANDBOX
 local pk = pool_keys(rec.pool)
 
 leave_creating(id, rec, pk)

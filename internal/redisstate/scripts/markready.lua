@@ -4,21 +4,19 @@
 -- consecutive failures and its create backoff, and closes an open circuit: a
 -- success ends the streak.
 --
--- KEYS[1..8]  the shared keys (lib.lua)
--- ARGV[1..4]  the shared prefixes (lib.lua)
--- ARGV[5] fence token   ARGV[6] sandbox id   ARGV[7] app id ("" keep)   ARGV[8] url
--- ARGV[9] warm deadline (unix ms)   ARGV[10] now (unix ms)
+-- @keys sandbox lock manager creating_all claims events
+--   sandbox: the record of ARGV[2]
+-- ARGV[1] fence token   ARGV[2] sandbox id   ARGV[3] app id ("" keep)   ARGV[4] url
+-- ARGV[5] warm deadline (unix ms)   ARGV[6] now (unix ms)
 -- Returns {0, "ready"|"claimed"}; {1} no record; {6} not leader; {8, state} not creating.
 -- Events: sandbox.ready, pool.circuit_closed.
 -- @lib
 -- @state
-local token, id, app_id, url, warm_deadline, now_s = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local token, id, app_id, url, warm_deadline, now_s = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local now = tonumber(now_s)
-if not is_leader(token) then return { NOT_LEADER } end
-local sk = SB_PREFIX .. id
-local rec = hgetall(sk)
-if not rec.state then return { NOT_FOUND } end
-if rec.state ~= 'creating' then return { WRONG_STATE, rec.state } end
+local rec, refused = fenced_record(token, 'creating')
+if not rec then return refused end
+local sk = K_SANDBOX
 local pk = pool_keys(rec.pool)
 
 leave_creating(id, rec, pk)

@@ -1,7 +1,6 @@
 -- observe.lua: the whole state for a reconcile pass, in one consistent read.
 --
--- KEYS[1..8]  the shared keys (lib.lua)
--- ARGV[1..4]  the shared prefixes (lib.lua)
+-- @keys manager all pools claims
 -- Returns {0, manager shutdown ("1"|"0"),
 --          {{pool name, pool HGETALL}, ...}    every pool in the pools SET,
 --          {sandbox HGETALL, ...}              every record, oldest first,

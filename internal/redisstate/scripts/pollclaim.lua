@@ -2,11 +2,10 @@
 -- for the claim) hand the lease out, once; a repeat with the same lease hash
 -- replays it.
 --
--- KEYS[1..8]  the shared keys (lib.lua)
--- KEYS[9]     claim HASH
--- ARGV[1..4]  the shared prefixes (lib.lua)
--- ARGV[5] lease token hash    ARGV[6] lease TTL (ms; 0: the claim's own)
--- ARGV[7] now (unix ms)       ARGV[8] cold histogram bucket bounds (ms, comma separated)
+-- @keys claim manager claims events
+--   claim: the claim HASH
+-- ARGV[1] lease token hash    ARGV[2] lease TTL (ms; 0: the claim's own)
+-- ARGV[3] now (unix ms)       ARGV[4] cold histogram bucket bounds (ms, comma separated)
 -- Returns {0, "claim", claim HGETALL} pending; {0, "cold"|"replay", sandbox HGETALL};
 --         {1} unknown claim, its sandbox is gone, or it was cancelled;
 --         {4} another lease hash;
@@ -16,8 +15,7 @@
 -- Events: sandbox.acquired (reason "cold").
 -- @lib
 -- @state
-local K_CLAIM = KEYS[9]
-local lease_hash, ttl_s, now_s, bounds = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local lease_hash, ttl_s, now_s, bounds = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now = tonumber(now_s)
 
 local c = hgetall(K_CLAIM)

@@ -2,18 +2,16 @@
 -- repeat by the holder answers the current state: "deleting", or "deleted"
 -- once the record is forgotten (from the released tombstone).
 --
--- KEYS[1..8]  the shared keys (lib.lua)
--- KEYS[9]     the released tombstone STRING of ARGV[5]
--- ARGV[1..4]  the shared prefixes (lib.lua)
--- ARGV[5] sandbox id   ARGV[6] lease token hash   ARGV[7] now (unix ms)
--- ARGV[8] tombstone TTL (ms)
+-- @keys sandbox tomb manager deleting_all events
+--   sandbox: the record of ARGV[1], tomb: its released tombstone STRING
+-- ARGV[1] sandbox id   ARGV[2] lease token hash   ARGV[3] now (unix ms)
+-- ARGV[4] tombstone TTL (ms)
 -- Returns {0, "deleting"|"deleted"}; {1} never existed; {4} not the holder.
 -- Events: sandbox.released.
 -- @lib
 -- @state
-local K_TOMB = KEYS[9]
-local id, lease_hash, now_s, tomb_ttl = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local sk = SB_PREFIX .. id
+local id, lease_hash, now_s, tomb_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local sk = K_SANDBOX
 
 local r = redis.call('HMGET', sk, 'state', 'pool', 'lease_hash', 'lease_handed')
 if not r[1] then

@@ -1,9 +1,8 @@
 -- renew.lua: extend the lease of an in_use sandbox, for its holder only.
 --
--- KEYS[1..8]  the shared keys (lib.lua)
--- KEYS[9]     the released tombstone STRING of ARGV[5]
--- ARGV[1..4]  the shared prefixes (lib.lua)
--- ARGV[5] sandbox id   ARGV[6] lease token hash   ARGV[7] TTL (ms)   ARGV[8] now (unix ms)
+-- @keys sandbox tomb
+--   sandbox: the record of ARGV[1], tomb: its released tombstone STRING
+-- ARGV[1] sandbox id   ARGV[2] lease token hash   ARGV[3] TTL (ms)   ARGV[4] now (unix ms)
 -- Also extends the sandbox's idempotency key (record field idem_key) to the
 -- new lease.
 -- Returns {0, new lease expiry (ms, string)}; {1} never existed; {4} not the
@@ -11,10 +10,9 @@
 -- holder released it.
 -- @lib
 -- @state
-local K_TOMB = KEYS[9]
-local id, lease_hash, ttl_s, now_s = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local id, lease_hash, ttl_s, now_s = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now = tonumber(now_s)
-local sk = SB_PREFIX .. id
+local sk = K_SANDBOX
 
 local r = redis.call('HMGET', sk, 'state', 'pool', 'lease_hash', 'lease_handed', 'lease_expires_at', 'idem_key', 'delete_reason')
 if not r[1] then

@@ -1,33 +1,31 @@
 -- reserve.lua (fenced): record a creating sandbox before any platform call,
 -- after checking shutdown and the caps. A reservation for a cold claim
--- (ARGV[12] set) is a retry of that claim: it skips max_ready (a claim is not
+-- (ARGV[8] set) is a retry of that claim: it skips max_ready (a claim is not
 -- pool stock) and counts the claim's attempt.
 --
--- KEYS[1..8]  the shared keys (lib.lua)
--- KEYS[9]     pool HASH           KEYS[10] pool ready LIST
--- KEYS[11]    pool creating ZSET  KEYS[12] pool in_use ZSET
--- KEYS[13]    pool deleting ZSET  KEYS[14] claim HASH of ARGV[12] (any key when none)
--- ARGV[1..4]  the shared prefixes (lib.lua)
--- ARGV[5]  fence token        ARGV[6]  pool name        ARGV[7] sandbox id
--- ARGV[8]  max_ready          ARGV[9]  max_total (-1 unlimited)
--- ARGV[10] max_concurrent_creates                       ARGV[11] attempt (1-based; 0: 1)
--- ARGV[12] claim hash ("" none)                         ARGV[13] region
--- ARGV[14] instance size      ARGV[15] create deadline (unix ms)
--- ARGV[16] now (unix ms)
+-- @keys pool ready creating in_use pool_deleting claim sandbox lock manager all creating_all pools
+--   pool, ready, creating, in_use, pool_deleting: the pool's HASH, ready LIST and
+--     creating, in_use and deleting ZSETs
+--   claim: the claim HASH of ARGV[4] (any key when none), sandbox: the record of ARGV[3]
+-- ARGV[1]  fence token        ARGV[2]  pool name        ARGV[3] sandbox id
+-- ARGV[4]  max_ready          ARGV[5]  max_total (-1 unlimited)
+-- ARGV[6] max_concurrent_creates                       ARGV[7] attempt (1-based; 0: 1)
+-- ARGV[8] claim hash ("" none)                         ARGV[9] region
+-- ARGV[10] instance size      ARGV[11] create deadline (unix ms)
+-- ARGV[12] now (unix ms)
 -- Returns {0, attempt}; {1, "claim"} the claim is gone or failed; {2, which cap};
 --         {3} shut down; {6} not leader; {8, why} id taken or claim busy.
 -- @lib
 -- @state
-local pk = { hash = KEYS[9], ready = KEYS[10], creating = KEYS[11], in_use = KEYS[12], deleting = KEYS[13] }
-local K_CLAIM = KEYS[14]
-local token, pool, id = ARGV[5], ARGV[6], ARGV[7]
-local max_ready, max_total, max_cc = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
-local attempt, claim_hash, region, size = tonumber(ARGV[11]), ARGV[12], ARGV[13], ARGV[14]
-local deadline, now_s = ARGV[15], ARGV[16]
+local pk = given_pool_keys()
+local token, pool, id = ARGV[1], ARGV[2], ARGV[3]
+local max_ready, max_total, max_cc = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local attempt, claim_hash, region, size = tonumber(ARGV[7]), ARGV[8], ARGV[9], ARGV[10]
+local deadline, now_s = ARGV[11], ARGV[12]
 
 if not is_leader(token) then return { NOT_LEADER } end
 if shut_down(pk) then return { SHUTDOWN } end
-local sk = SB_PREFIX .. id
+local sk = K_SANDBOX
 if redis.call('EXISTS', sk) == 1 then return { WRONG_STATE, 'sandbox id already has a record' } end
 
 if claim_hash ~= '' then

@@ -1,14 +1,11 @@
 -- setshutdown.lua: shut a pool (or, with pool "", the whole manager) down, or
 -- start it again. Not fenced: an admin action; reconcile then drains.
 --
--- KEYS[1..8]  the shared keys (lib.lua)
--- KEYS[9]     pool HASH           KEYS[10] pool ready LIST
--- KEYS[11]    pool creating ZSET  KEYS[12] pool in_use ZSET
--- KEYS[13]    pool deleting ZSET  (any keys when ARGV[5] is "")
--- KEYS[14]    dynamic pools SET (Keys.DynamicPools)
--- ARGV[1..4]  the shared prefixes (lib.lua)
--- ARGV[5] pool ("" manager)   ARGV[6] "1" shut down | "0" start   ARGV[7] now (unix ms)
--- ARGV[8] "1" when default_pool_config serves the pool   ARGV[9] max_dynamic_pools
+-- @keys pool ready creating in_use pool_deleting dynamic manager pools events
+--   pool, ready, creating, in_use, pool_deleting: the pool's HASH, ready LIST and
+--     creating, in_use and deleting ZSETs (any keys when ARGV[1] is "")
+-- ARGV[1] pool ("" manager)   ARGV[2] "1" shut down | "0" start   ARGV[3] now (unix ms)
+-- ARGV[4] "1" when default_pool_config serves the pool   ARGV[5] max_dynamic_pools
 -- A dynamic pool Redis does not know is not written by a start (there is
 -- nothing to start), and a shutdown writes it only within max_dynamic_pools,
 -- so arbitrary names cannot grow Redis.
@@ -17,17 +14,17 @@
 -- Events: pool.shutdown, pool.started, pool.drained (already empty).
 -- @lib
 -- @state
-local pool, flag, now_s = ARGV[5], ARGV[6], ARGV[7]
-local dynamic, max_dynamic = ARGV[8] == '1', tonumber(ARGV[9])
+local pool, flag, now_s = ARGV[1], ARGV[2], ARGV[3]
+local dynamic, max_dynamic = ARGV[4] == '1', tonumber(ARGV[5])
 local target = K_MANAGER
 local pk
 if pool ~= '' and dynamic and redis.call('SISMEMBER', K_POOLS, pool) == 0 then
   if flag == '0' then return { OK, 'unchanged' } end
-  if redis.call('SCARD', KEYS[14]) >= max_dynamic then return { TOO_MANY_POOLS, fmt_int(max_dynamic) } end
-  redis.call('SADD', KEYS[14], pool)
+  if redis.call('SCARD', K_DYNAMIC) >= max_dynamic then return { TOO_MANY_POOLS, fmt_int(max_dynamic) } end
+  redis.call('SADD', K_DYNAMIC, pool)
 end
 if pool ~= '' then
-  pk = { hash = KEYS[9], ready = KEYS[10], creating = KEYS[11], in_use = KEYS[12], deleting = KEYS[13] }
+  pk = given_pool_keys()
   touch_pool(pool, pk, now_s)
   target = pk.hash
 end

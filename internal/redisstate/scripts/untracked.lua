@@ -4,13 +4,12 @@
 -- max_concurrent_creates (lib.lua untracked), so an emptied Redis cannot let
 -- cold claims and refills double the fleet while those apps await adoption.
 --
--- KEYS[1..8]  the shared keys (lib.lua)
--- ARGV[1..4]  the shared prefixes (lib.lua)
--- ARGV[5] fence token   ARGV[6] apps   ARGV[7] of them deploying
+-- @keys lock manager
+-- ARGV[1] fence token   ARGV[2] apps   ARGV[3] of them deploying
 -- Returns {0}; {6} not leader.
 -- @lib
 -- @state
-local token, apps, deploying = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+local token, apps, deploying = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 if not is_leader(token) then return { NOT_LEADER } end
 if apps > 0 then
   redis.call('HSET', K_MANAGER, 'untracked', fmt_int(apps), 'untracked_creating', fmt_int(deploying))

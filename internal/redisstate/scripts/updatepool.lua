@@ -1,26 +1,24 @@
 -- updatepool.lua (fenced): a reconcile pass's bookkeeping for one pool.
 --
--- KEYS[1..8]  the shared keys (lib.lua)
--- KEYS[9]     pool HASH           KEYS[10] pool ready LIST
--- KEYS[11]    pool creating ZSET  KEYS[12] pool in_use ZSET
--- KEYS[13]    pool deleting ZSET
--- ARGV[1..4]  the shared prefixes (lib.lua)
--- ARGV[5] fence token   ARGV[6] pool   ARGV[7] now (unix ms)
--- ARGV[8] last scale-down at (unix ms; "" leave)
--- ARGV[9] last health check at (unix ms; "" leave)
--- ARGV[10] below target since (unix ms; "" leave; "0" clear and record a
+-- @keys pool ready creating in_use pool_deleting lock manager pools
+--   pool, ready, creating, in_use, pool_deleting: the pool's HASH, ready LIST and
+--     creating, in_use and deleting ZSETs
+-- ARGV[1] fence token   ARGV[2] pool   ARGV[3] now (unix ms)
+-- ARGV[4] last scale-down at (unix ms; "" leave)
+-- ARGV[5] last health check at (unix ms; "" leave)
+-- ARGV[6] below target since (unix ms; "" leave; "0" clear and record a
 --          refill-lag sample when it was set; otherwise set unless already set,
 --          so the earliest time is kept)
--- ARGV[11] deploy time p90 (ms; "" leave)   ARGV[12] auto target ("" leave)
--- ARGV[13] auto target's reason
--- ARGV[14..] health results: sandbox id, "1" healthy | "0" unhealthy, ...
+-- ARGV[7] deploy time p90 (ms; "" leave)   ARGV[8] auto target ("" leave)
+-- ARGV[9] auto target's reason
+-- ARGV[10..] health results: sandbox id, "1" healthy | "0" unhealthy, ...
 --          (only ready sandboxes of this pool are touched)
 -- Returns {0}; {6} not leader.
 -- @lib
 -- @state
-local pk = { hash = KEYS[9], ready = KEYS[10], creating = KEYS[11], in_use = KEYS[12], deleting = KEYS[13] }
-local token, pool, now_s = ARGV[5], ARGV[6], ARGV[7]
-local scale_down_at, health_at, below = ARGV[8], ARGV[9], ARGV[10]
+local pk = given_pool_keys()
+local token, pool, now_s = ARGV[1], ARGV[2], ARGV[3]
+local scale_down_at, health_at, below = ARGV[4], ARGV[5], ARGV[6]
 local now = tonumber(now_s)
 if not is_leader(token) then return { NOT_LEADER } end
 touch_pool(pool, pk, now_s)
@@ -36,9 +34,9 @@ if below == '0' then
 elseif below ~= '' then
   redis.call('HSETNX', pk.hash, 'below_target_since', below)
 end
-if ARGV[11] ~= '' then redis.call('HSET', pk.hash, 'deploy_p90_ms', ARGV[11]) end
-if ARGV[12] ~= '' then redis.call('HSET', pk.hash, 'auto_target', ARGV[12], 'auto_why', ARGV[13]) end
-for i = 14, #ARGV, 2 do
+if ARGV[7] ~= '' then redis.call('HSET', pk.hash, 'deploy_p90_ms', ARGV[7]) end
+if ARGV[8] ~= '' then redis.call('HSET', pk.hash, 'auto_target', ARGV[8], 'auto_why', ARGV[9]) end
+for i = 10, #ARGV, 2 do
   local sk = SB_PREFIX .. ARGV[i]
   local r = redis.call('HMGET', sk, 'state', 'pool')
   if r[1] == 'ready' and r[2] == pool then
