@@ -27,16 +27,6 @@ type Document struct {
 	sums map[string]poolSums
 }
 
-// The wire types of the document, under the names this package's callers use.
-type (
-	Budget           = api.Budget
-	PoolDoc          = api.PoolMetrics
-	Circuit          = api.Circuit
-	Misses           = api.Misses
-	AcquireHistogram = api.AcquireHistogram
-	Histogram        = api.Histogram
-)
-
 type poolSums struct {
 	warmAgeMsSum     float64
 	refillLagMsSum   float64
@@ -50,7 +40,7 @@ func Build(ctx context.Context, s pool.Snapshot, cfg *pool.Config, budget Budget
 	d := &Document{
 		Metrics: api.Metrics{
 			At:              now,
-			Pools:           map[string]PoolDoc{},
+			Pools:           map[string]api.PoolMetrics{},
 			TotalSandboxes:  s.Total,
 			Outbox:          s.Outbox,
 			ManagerShutdown: s.ManagerShutdown,
@@ -80,15 +70,15 @@ func Build(ctx context.Context, s pool.Snapshot, cfg *pool.Config, budget Budget
 		if err != nil {
 			d.BudgetErr = err
 		} else {
-			d.APIBudget = &Budget{RemainingMinute: minute, RemainingHour: hour, PausedUntil: paused}
+			d.APIBudget = &api.Budget{RemainingMinute: minute, RemainingHour: hour, PausedUntil: paused}
 		}
 	}
 	return d
 }
 
-func buildPool(name string, m pool.PoolMetrics, cfg *pool.Config, managerShutdown bool, now time.Time) PoolDoc {
+func buildPool(name string, m pool.PoolMetrics, cfg *pool.Config, managerShutdown bool, now time.Time) api.PoolMetrics {
 	st := m.State.Stats
-	p := PoolDoc{
+	p := api.PoolMetrics{
 		Ready:             m.Ready,
 		Creating:          m.Creating,
 		InUse:             m.InUse,
@@ -99,7 +89,7 @@ func buildPool(name string, m pool.PoolMetrics, cfg *pool.Config, managerShutdow
 		PoolHitRate:       ratio(float64(st.AcquiresFromPool), st.TotalAcquires),
 		// Shutdown is what acquire sees: the pool's own flag or the manager's.
 		Shutdown: m.State.Shutdown || managerShutdown,
-		Misses: Misses{
+		Misses: api.Misses{
 			Empty:       st.MissesEmpty,
 			Shutdown:    st.MissesShutdown,
 			Capacity:    st.MissesCapacity,
@@ -113,10 +103,10 @@ func buildPool(name string, m pool.PoolMetrics, cfg *pool.Config, managerShutdow
 		OrphansDeleted:        st.OrphansDeleted,
 		AvgWarmAgeAtAcquireMs: ratio(st.WarmAgeMsSum, st.AcquiresFromPool),
 		AvgRefillLagMs:        ratio(st.RefillLagMsSum, st.RefillLagSamples),
-		Circuit:               Circuit{State: "closed"},
+		Circuit:               api.Circuit{State: "closed"},
 	}
 	if m.State.CircuitOpen(now) {
-		p.Circuit = Circuit{State: "open", Reason: m.State.CircuitReason, Until: m.State.CircuitOpenUntil}
+		p.Circuit = api.Circuit{State: "open", Reason: m.State.CircuitReason, Until: m.State.CircuitOpenUntil}
 	}
 	if cfg != nil {
 		if pc, err := cfg.Pool(name); err == nil {
@@ -131,7 +121,7 @@ func buildPool(name string, m pool.PoolMetrics, cfg *pool.Config, managerShutdow
 		}
 	}
 	warmSum, coldSum := latencySums(st)
-	p.AcquireLatencyMs = AcquireHistogram{
+	p.AcquireLatencyMs = api.AcquireHistogram{
 		Warm: histogram(st.WarmLatencyBuckets, warmSum),
 		Cold: histogram(st.ColdLatencyBuckets, coldSum),
 	}
@@ -145,7 +135,7 @@ func buildPool(name string, m pool.PoolMetrics, cfg *pool.Config, managerShutdow
 // so dividing by total_acquires would drag the average down by every lost
 // sample; dividing by the samples kept leaves it unbiased. A store that keeps
 // a sum but no histograms falls back to total_acquires.
-func latencySamples(st pool.PoolStats, h AcquireHistogram) int64 {
+func latencySamples(st pool.PoolStats, h api.AcquireHistogram) int64 {
 	if n := h.Warm.Count + h.Cold.Count; n > 0 {
 		return n
 	}
@@ -174,9 +164,9 @@ func latencySums(st pool.PoolStats) (warm, cold *float64) {
 // histogram normalises stored bucket counts to len(bounds)+1 entries: missing
 // buckets are zero, and any stored beyond the last fold into +Inf, so a store
 // written under other bounds never makes a count disappear.
-func histogram(stored []int64, sum *float64) Histogram {
+func histogram(stored []int64, sum *float64) api.Histogram {
 	bounds := pool.LatencyBucketsMs
-	h := Histogram{Bounds: append([]float64(nil), bounds...), Counts: make([]int64, len(bounds)+1), Sum: sum}
+	h := api.Histogram{Bounds: append([]float64(nil), bounds...), Counts: make([]int64, len(bounds)+1), Sum: sum}
 	for i, c := range stored {
 		if c < 0 {
 			continue

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"bufio"
+	"github.com/hotpool/hotpool/api"
 	"io"
 	"math"
 	"strconv"
@@ -86,30 +87,30 @@ func unixSeconds(t time.Time) float64 {
 	return float64(t.UnixMilli()) / 1000
 }
 
-// poolSeries is one per-pool gauge or counter family read off a PoolDoc.
+// poolSeries is one per-pool gauge or counter family read off an api.PoolMetrics.
 type poolSeries struct {
 	name, typ, help string
-	value           func(*PoolDoc) float64
+	value           func(*api.PoolMetrics) float64
 }
 
 var poolSeriesList = []poolSeries{
-	{"hotpool_ready_sandboxes", "gauge", "Ready sandboxes waiting in the pool.", func(p *PoolDoc) float64 { return float64(p.Ready) }},
-	{"hotpool_creating_sandboxes", "gauge", "Sandboxes being created (capacity reserved).", func(p *PoolDoc) float64 { return float64(p.Creating) }},
-	{"hotpool_in_use_sandboxes", "gauge", "Sandboxes leased to a caller.", func(p *PoolDoc) float64 { return float64(p.InUse) }},
-	{"hotpool_deleting_sandboxes", "gauge", "Sandboxes waiting for their app to be destroyed.", func(p *PoolDoc) float64 { return float64(p.Deleting) }},
-	{"hotpool_target_ready", "gauge", "Configured target_ready.", func(p *PoolDoc) float64 { return float64(p.TargetReady) }},
-	{"hotpool_max_ready", "gauge", "Configured max_ready.", func(p *PoolDoc) float64 { return float64(p.MaxReady) }},
-	{"hotpool_pool_shutdown", "gauge", "1 when the pool (or the manager) is shut down.", func(p *PoolDoc) float64 { return b2f(p.Shutdown) }},
-	{"hotpool_pool_idle", "gauge", "1 when the pool saw no acquire within idle_timeout.", func(p *PoolDoc) float64 { return b2f(p.Idle) }},
-	{"hotpool_circuit_open", "gauge", "1 while creates are suspended by the circuit breaker.", func(p *PoolDoc) float64 { return b2f(p.Circuit.State == "open") }},
-	{"hotpool_circuit_open_until_seconds", "gauge", "Unix time the open circuit closes; 0 when closed.", func(p *PoolDoc) float64 { return unixSeconds(p.Circuit.Until) }},
-	{"hotpool_pool_hit_ratio", "gauge", "Acquires served warm from the pool over all acquires.", func(p *PoolDoc) float64 { return p.PoolHitRate }},
-	{"hotpool_creates_total", "counter", "App creations started.", func(p *PoolDoc) float64 { return float64(p.Creates) }},
-	{"hotpool_creates_failed_total", "counter", "App creations that failed or passed their deadline.", func(p *PoolDoc) float64 { return float64(p.CreatesFailed) }},
-	{"hotpool_deletes_total", "counter", "Apps destroyed.", func(p *PoolDoc) float64 { return float64(p.Deletes) }},
-	{"hotpool_health_removals_total", "counter", "Ready sandboxes removed as unhealthy.", func(p *PoolDoc) float64 { return float64(p.HealthRemovals) }},
-	{"hotpool_leases_reaped_total", "counter", "Leases that expired unreleased and were reclaimed.", func(p *PoolDoc) float64 { return float64(p.LeasesReaped) }},
-	{"hotpool_orphans_deleted_total", "counter", "Apps found on the platform with no record and deleted.", func(p *PoolDoc) float64 { return float64(p.OrphansDeleted) }},
+	{"hotpool_ready_sandboxes", "gauge", "Ready sandboxes waiting in the pool.", func(p *api.PoolMetrics) float64 { return float64(p.Ready) }},
+	{"hotpool_creating_sandboxes", "gauge", "Sandboxes being created (capacity reserved).", func(p *api.PoolMetrics) float64 { return float64(p.Creating) }},
+	{"hotpool_in_use_sandboxes", "gauge", "Sandboxes leased to a caller.", func(p *api.PoolMetrics) float64 { return float64(p.InUse) }},
+	{"hotpool_deleting_sandboxes", "gauge", "Sandboxes waiting for their app to be destroyed.", func(p *api.PoolMetrics) float64 { return float64(p.Deleting) }},
+	{"hotpool_target_ready", "gauge", "Configured target_ready.", func(p *api.PoolMetrics) float64 { return float64(p.TargetReady) }},
+	{"hotpool_max_ready", "gauge", "Configured max_ready.", func(p *api.PoolMetrics) float64 { return float64(p.MaxReady) }},
+	{"hotpool_pool_shutdown", "gauge", "1 when the pool (or the manager) is shut down.", func(p *api.PoolMetrics) float64 { return b2f(p.Shutdown) }},
+	{"hotpool_pool_idle", "gauge", "1 when the pool saw no acquire within idle_timeout.", func(p *api.PoolMetrics) float64 { return b2f(p.Idle) }},
+	{"hotpool_circuit_open", "gauge", "1 while creates are suspended by the circuit breaker.", func(p *api.PoolMetrics) float64 { return b2f(p.Circuit.State == "open") }},
+	{"hotpool_circuit_open_until_seconds", "gauge", "Unix time the open circuit closes; 0 when closed.", func(p *api.PoolMetrics) float64 { return unixSeconds(p.Circuit.Until) }},
+	{"hotpool_pool_hit_ratio", "gauge", "Acquires served warm from the pool over all acquires.", func(p *api.PoolMetrics) float64 { return p.PoolHitRate }},
+	{"hotpool_creates_total", "counter", "App creations started.", func(p *api.PoolMetrics) float64 { return float64(p.Creates) }},
+	{"hotpool_creates_failed_total", "counter", "App creations that failed or passed their deadline.", func(p *api.PoolMetrics) float64 { return float64(p.CreatesFailed) }},
+	{"hotpool_deletes_total", "counter", "Apps destroyed.", func(p *api.PoolMetrics) float64 { return float64(p.Deletes) }},
+	{"hotpool_health_removals_total", "counter", "Ready sandboxes removed as unhealthy.", func(p *api.PoolMetrics) float64 { return float64(p.HealthRemovals) }},
+	{"hotpool_leases_reaped_total", "counter", "Leases that expired unreleased and were reclaimed.", func(p *api.PoolMetrics) float64 { return float64(p.LeasesReaped) }},
+	{"hotpool_orphans_deleted_total", "counter", "Apps found on the platform with no record and deleted.", func(p *api.PoolMetrics) float64 { return float64(p.OrphansDeleted) }},
 }
 
 // WritePrometheus writes the document in the Prometheus text exposition
@@ -182,7 +183,7 @@ func (p *promWriter) writeLatency(d *Document, names []string) {
 		pd := d.Pools[n]
 		for _, src := range []struct {
 			source string
-			h      Histogram
+			h      api.Histogram
 		}{{"pool", pd.AcquireLatencyMs.Warm}, {"cold", pd.AcquireLatencyMs.Cold}} {
 			var cum int64
 			for i, c := range src.h.Counts {

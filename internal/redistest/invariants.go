@@ -301,17 +301,14 @@ func list(v any) []any {
 	return arr
 }
 
+// str is element i of a reply whose elements are all bulk strings (the
+// dump answers nothing else past its leading code); "" when absent.
 func str(arr []any, i int) string {
 	if i >= len(arr) {
 		return ""
 	}
-	switch v := arr[i].(type) {
-	case string:
-		return v
-	case int64:
-		return strconv.FormatInt(v, 10)
-	}
-	return ""
+	s, _ := arr[i].(string)
+	return s
 }
 
 func atoi64(s string) int64 {
