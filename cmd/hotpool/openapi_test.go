@@ -38,7 +38,8 @@ func loadOpenAPI(t *testing.T) *openapi3.T {
 // and covers every route of the contract.
 func TestOpenAPISpecIsValid(t *testing.T) {
 	doc := loadOpenAPI(t)
-	for _, p := range []string{"/healthz", "/acquire", "/acquire/renew", "/release", "/metrics", "/reconcile"} {
+	for _, p := range []string{"/healthz", "/acquire", "/acquire/renew", "/acquire/cancel", "/release", "/metrics", "/reconcile",
+		"/reconcile/shutdown", "/reconcile/start", "/reconcile/warm-up"} {
 		require.NotNil(t, doc.Paths.Find(p), p)
 	}
 	codes := doc.Components.Schemas["Error"].Value.Properties["error"].Value.Properties["code"].Value.Enum

@@ -257,11 +257,29 @@ type reconcileBody struct {
 
 // DecodeReconcile reads a POST /reconcile body; empty or {} is a pass.
 func DecodeReconcile(body []byte) (ReconcileRequest, error) {
+	return decodeReconcile(body, "")
+}
+
+// DecodeAdmin reads the body of an admin action's own route
+// (/reconcile/shutdown, /start, /warm-up): empty or {} is the action with
+// its defaults; an action field may only repeat the route's.
+func DecodeAdmin(body []byte, action string) (ReconcileRequest, error) {
+	return decodeReconcile(body, action)
+}
+
+func decodeReconcile(body []byte, route string) (ReconcileRequest, error) {
 	var b reconcileBody
 	if err := decodeStrict(body, &b, true); err != nil {
 		return ReconcileRequest{}, err
 	}
 	r := ReconcileRequest{Action: ActionPass}
+	if route != "" {
+		r.Action = route
+		if b.Action != nil && *b.Action != route {
+			return ReconcileRequest{}, pool.InvalidField("action", "must be %s on this route, or left out", route)
+		}
+		b.Action = nil
+	}
 	if b.Action != nil {
 		r.Action = *b.Action
 	}

@@ -61,6 +61,11 @@ func New(o Options) *Handler {
 		"/release":        {"release", http.MethodPost, h.release},
 		"/metrics":        {"metrics", http.MethodGet, h.metrics},
 		"/reconcile":      {"reconcile", http.MethodPost, h.reconcile},
+		// The admin actions under routes named for them; POST /reconcile
+		// {"action": …} does the same and keeps working.
+		"/reconcile/shutdown": {"reconcile_shutdown", http.MethodPost, h.admin(ActionShutdown)},
+		"/reconcile/start":    {"reconcile_start", http.MethodPost, h.admin(ActionStart)},
+		"/reconcile/warm-up":  {"reconcile_warm_up", http.MethodPost, h.admin(ActionWarmUp)},
 	}
 	// Trimmed like a presented token: a stray newline from a .env file or a
 	// secret store would otherwise refuse every request, forever.

@@ -439,6 +439,44 @@ func testReconcileActions(t *testing.T, kind string) {
 	require.Equal(t, http.StatusServiceUnavailable, r.Status)
 }
 
+// TestAdminActionsHaveTheirOwnRoutes: /reconcile/shutdown, /start and
+// /warm-up answer as POST /reconcile with that action does, and refuse a
+// body naming another action or a field the action has not.
+func TestAdminActionsHaveTheirOwnRoutes(t *testing.T) {
+	e := newEnv(t)
+	r := e.call("POST", "/reconcile/shutdown", testToken, `{"pool":"python"}`)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	require.Equal(t, map[string]any{"shutdown": true, "pool": "python"}, decode(t, r))
+	require.Equal(t, 1, e.rec.passes, "a pass follows a shutdown, as on /reconcile")
+	require.Equal(t, "pool_shutdown", errCode(t, e.call("POST", "/acquire", testToken, `{"image":"python"}`)))
+
+	r = e.call("POST", "/reconcile/start", testToken, `{"pool":"python","action":"start"}`)
+	require.Equal(t, http.StatusOK, r.Status, "the route's own action may be repeated")
+	require.Equal(t, map[string]any{"shutdown": false, "pool": "python"}, decode(t, r))
+
+	r = e.call("POST", "/reconcile/shutdown", testToken, ``)
+	require.Equal(t, map[string]any{"shutdown": true}, decode(t, r), "no body: the whole manager")
+	r = e.call("POST", "/reconcile/start", testToken, `{}`)
+	require.Equal(t, map[string]any{"shutdown": false}, decode(t, r))
+
+	r = e.call("POST", "/reconcile/warm-up", testToken, `{"timeout_seconds":0}`)
+	require.Equal(t, http.StatusGatewayTimeout, r.Status)
+	require.Equal(t, "warm_up_timeout", errCode(t, r))
+
+	for path, body := range map[string]string{
+		"/reconcile/shutdown": `{"action":"start"}`,
+		"/reconcile/warm-up":  `{"pool":"python"}`,
+		"/reconcile/start":    `{"timeout_seconds":3}`,
+	} {
+		r = e.call("POST", path, testToken, body)
+		require.Equal(t, http.StatusBadRequest, r.Status, path+" "+body)
+		require.Equal(t, "invalid_request", errCode(t, r))
+	}
+	r = e.call("GET", "/reconcile/shutdown", testToken, ``)
+	require.Equal(t, http.StatusMethodNotAllowed, r.Status)
+	require.Equal(t, http.StatusUnauthorized, e.call("POST", "/reconcile/start", "wrong", ``).Status)
+}
+
 func TestWarmUpReportsAndTimesOut(t *testing.T) { onEveryStore(t, testWarmUpReportsAndTimesOut) }
 
 func testWarmUpReportsAndTimesOut(t *testing.T, kind string) {

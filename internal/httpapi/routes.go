@@ -129,6 +129,23 @@ func (h *Handler) reconcile(ctx context.Context, req Request) outcome {
 	if err != nil {
 		return h.fail("reconcile", err)
 	}
+	return h.reconcileAction(ctx, r)
+}
+
+// admin serves the route of one admin action: the body is the action's own
+// fields (pool; timeout_seconds), and an action field, if given, must name it.
+func (h *Handler) admin(action string) func(context.Context, Request) outcome {
+	return func(ctx context.Context, req Request) outcome {
+		r, err := DecodeAdmin(req.Body, action)
+		if err != nil {
+			return h.fail("reconcile_"+action, err)
+		}
+		return h.reconcileAction(ctx, r)
+	}
+}
+
+func (h *Handler) reconcileAction(ctx context.Context, r ReconcileRequest) outcome {
+	var err error
 	op := "reconcile_" + r.Action
 	switch r.Action {
 	case ActionShutdown, ActionStart:
