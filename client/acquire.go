@@ -175,27 +175,40 @@ func (c *Client) sandboxFrom(ar api.AcquireResponse, replayed bool) *Sandbox {
 	}
 }
 
+// SandboxRef names a sandbox an earlier acquire handed out, as far as its
+// holder kept it: its id, its URL, its agent token and its lease token
+// (either token may be empty when what follows does not need it).
+type SandboxRef struct {
+	ID         string
+	URL        string
+	AgentToken string
+	LeaseToken string
+}
+
 // Attach returns a Sandbox bound to c from what an earlier acquire handed
 // out (for instance in another process: `hotpool acquire --env`), so its
 // agent can be used and its lease released or renewed.
-func (c *Client) Attach(id, url, agentToken, leaseToken string) *Sandbox {
-	return &Sandbox{ID: id, URL: url, AgentToken: agentToken, LeaseToken: leaseToken, c: c}
-}
-
-// WithSandbox acquires a sandbox of image, runs fn with it and always
-// releases it afterwards: when fn returns an error, when it panics, and when
-// ctx is cancelled (the release then uses a fresh short context). This is the
-// seed's context-manager pattern; sandboxes are single-use.
-func (c *Client) WithSandbox(ctx context.Context, image string, fn func(*Sandbox) error) error {
-	return c.WithSandboxOptions(ctx, image, AcquireOptions{}, fn)
+func (c *Client) Attach(ref SandboxRef) *Sandbox {
+	return &Sandbox{ID: ref.ID, URL: ref.URL, AgentToken: ref.AgentToken, LeaseToken: ref.LeaseToken, c: c}
 }
 
 // ReleaseTimeout bounds the release WithSandbox makes after fn.
 const ReleaseTimeout = 15 * time.Second
 
-// WithSandboxOptions is WithSandbox with acquire options.
-func (c *Client) WithSandboxOptions(ctx context.Context, image string, opts AcquireOptions, fn func(*Sandbox) error) (err error) {
-	sb, err := c.Acquire(ctx, image, opts)
+// WithSandbox acquires a sandbox of image (with opts, at most one; none:
+// the server's defaults), runs fn with it and always releases it
+// afterwards: when fn returns an error, when it panics, and when ctx is
+// cancelled (the release then uses a fresh short context). This is the
+// seed's context-manager pattern; sandboxes are single-use.
+func (c *Client) WithSandbox(ctx context.Context, image string, fn func(*Sandbox) error, opts ...AcquireOptions) (err error) {
+	if len(opts) > 1 {
+		return fmt.Errorf("%w: WithSandbox takes at most one AcquireOptions", ErrInvalidRequest)
+	}
+	var o AcquireOptions
+	if len(opts) == 1 {
+		o = opts[0]
+	}
+	sb, err := c.Acquire(ctx, image, o)
 	if err != nil {
 		return err
 	}

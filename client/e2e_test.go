@@ -66,7 +66,7 @@ func TestEndToEndAgainstTheLocalServer(t *testing.T) {
 			defer cancel()
 
 			var seen []map[string]client.PoolProgress
-			st, err := c.WarmUpProgress(ctx, 30*time.Second, time.Second, func(p map[string]client.PoolProgress) { seen = append(seen, p) })
+			st, err := c.WarmUp(ctx, 30*time.Second, client.WarmUpOptions{Interval: time.Second, Progress: func(p map[string]client.PoolProgress) { seen = append(seen, p) }})
 			require.NoError(t, err)
 			require.True(t, st.Done)
 			require.Equal(t, client.PoolProgress{Ready: 2, Target: 2}, st.Pools["python"])
@@ -91,7 +91,7 @@ func TestEndToEndAgainstTheLocalServer(t *testing.T) {
 				out, err := sb.ReadFile(ctx, "/workspace/out.txt")
 				require.NoError(t, err)
 				require.Equal(t, "42\n", string(out))
-				bad := c.Attach(sb.ID, sb.URL, "not-the-agent-token", "")
+				bad := c.Attach(client.SandboxRef{ID: sb.ID, URL: sb.URL, AgentToken: "not-the-agent-token"})
 				_, err = bad.Exec(ctx, "ls", client.ExecOptions{})
 				require.ErrorIs(t, err, client.ErrUnauthorized)
 				return nil

@@ -67,17 +67,30 @@ func (c *Client) admin(ctx context.Context, action, pool string) (*ShutdownResul
 // for: a web function must answer well within its own time limit.
 const maxServerWait = 25 * time.Second
 
-// WarmUp waits until every pool has ready >= target_ready, or timeout passes
-// (then the error is a *WarmUpError matching ErrWarmUpTimeout and naming the
-// pools that lag). It long-polls the reconcile warm_up action.
-func (c *Client) WarmUp(ctx context.Context, timeout time.Duration) (*WarmUpStatus, error) {
-	return c.WarmUpProgress(ctx, timeout, maxServerWait, nil)
+// WarmUpOptions tune a WarmUp. The zero value polls as seldom as a server
+// allows and reports nothing.
+type WarmUpOptions struct {
+	// Interval is the longest a poll waits on the server (at most 25 s; 0:
+	// that most); each poll reports progress.
+	Interval time.Duration
+	// Progress, when set, is called after every poll with each pool's
+	// ready/target.
+	Progress func(map[string]PoolProgress)
 }
 
-// WarmUpProgress is WarmUp reporting progress: every poll (at most every
-// interval) calls progress with each pool's ready/target. A server without the
-// warm_up action is polled through GET /metrics instead.
-func (c *Client) WarmUpProgress(ctx context.Context, timeout, interval time.Duration, progress func(map[string]PoolProgress)) (*WarmUpStatus, error) {
+// WarmUp waits until every pool has ready >= target_ready, or timeout passes
+// (then the error is a *WarmUpError matching ErrWarmUpTimeout and naming the
+// pools that lag). It long-polls the reconcile warm_up action; a server
+// without it is polled through GET /metrics instead. opts: at most one.
+func (c *Client) WarmUp(ctx context.Context, timeout time.Duration, opts ...WarmUpOptions) (*WarmUpStatus, error) {
+	if len(opts) > 1 {
+		return nil, fmt.Errorf("%w: WarmUp takes at most one WarmUpOptions", ErrInvalidRequest)
+	}
+	var o WarmUpOptions
+	if len(opts) == 1 {
+		o = opts[0]
+	}
+	interval, progress := o.Interval, o.Progress
 	if timeout <= 0 {
 		return nil, fmt.Errorf("%w: warm-up timeout must be > 0", ErrInvalidRequest)
 	}

@@ -64,9 +64,9 @@ func TestWarmUpReportsProgressUntilDone(t *testing.T) {
 	})
 	c, _ := f.client()
 	var seen []int
-	st, err := c.WarmUpProgress(context.Background(), time.Minute, 2*time.Second, func(p map[string]PoolProgress) {
+	st, err := c.WarmUp(context.Background(), time.Minute, WarmUpOptions{Interval: 2 * time.Second, Progress: func(p map[string]PoolProgress) {
 		seen = append(seen, p["python"].Ready)
-	})
+	}})
 	require.NoError(t, err)
 	require.True(t, st.Done)
 	require.Equal(t, []int{1, 2, 3}, seen)
@@ -81,7 +81,7 @@ func TestWarmUpTimesOutNamingPools(t *testing.T) {
 	f.on("/reconcile", func(w http.ResponseWriter, r recorded, n int) { warmUpTimeout(w, 1) })
 	c, _ := f.client()
 	c.sleep = sleepCtx // the real wait: the deadline below ends it
-	_, err := c.WarmUpProgress(context.Background(), 300*time.Millisecond, 100*time.Millisecond, nil)
+	_, err := c.WarmUp(context.Background(), 300*time.Millisecond, WarmUpOptions{Interval: 100 * time.Millisecond})
 	require.ErrorIs(t, err, ErrWarmUpTimeout)
 	var we *WarmUpError
 	require.ErrorAs(t, err, &we)

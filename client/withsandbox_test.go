@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -97,4 +98,24 @@ func TestWithSandboxDoesNotCallFnWhenAcquireFails(t *testing.T) {
 	require.ErrorIs(t, err, ErrPoolShutdown)
 	require.False(t, called)
 	require.Empty(t, releases(f))
+}
+
+func TestWithSandboxTakesItsAcquireOptions(t *testing.T) {
+	f := withSandboxAPI(t)
+	c, _ := f.client()
+	err := c.WithSandbox(context.Background(), "python", func(*Sandbox) error { return nil },
+		AcquireOptions{IdempotencyKey: "job-7", Lease: 90 * time.Second})
+	require.NoError(t, err)
+	acq := f.requests()[0]
+	require.Equal(t, "/acquire", acq.Path)
+	require.Equal(t, "job-7", acq.Body["idempotency_key"])
+	require.EqualValues(t, 90, acq.Body["lease_seconds"])
+	require.Len(t, releases(f), 1)
+
+	called := false
+	err = c.WithSandbox(context.Background(), "python", func(*Sandbox) error { called = true; return nil }, AcquireOptions{}, AcquireOptions{})
+	require.ErrorIs(t, err, ErrInvalidRequest)
+	require.False(t, called, "two option sets are refused before anything is acquired")
+	_, err = c.WarmUp(context.Background(), time.Second, WarmUpOptions{}, WarmUpOptions{})
+	require.ErrorIs(t, err, ErrInvalidRequest)
 }

@@ -60,7 +60,7 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	sb := c.Attach(os.Getenv("HOTPOOL_SANDBOX_ID"), *sandboxURL, tok, "")
+	sb := c.Attach(client.SandboxRef{ID: os.Getenv("HOTPOOL_SANDBOX_ID"), URL: *sandboxURL, AgentToken: tok})
 	res, err := sb.Exec(ctx, strings.Join(pos, " "), client.ExecOptions{Env: env, Cwd: *cwd, Timeout: timeout})
 	if err != nil {
 		return fail(stderr, err)

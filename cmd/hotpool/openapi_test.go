@@ -149,7 +149,7 @@ func TestRealHandlerMatchesOpenAPI(t *testing.T) {
 		client.WithBackoff(50*time.Millisecond, 300*time.Millisecond))
 	require.NoError(t, err)
 
-	_, err = c.WarmUpProgress(ctx, 30*time.Second, time.Second, nil)
+	_, err = c.WarmUp(ctx, 30*time.Second, client.WarmUpOptions{Interval: time.Second})
 	require.NoError(t, err)
 	sb, err := c.Acquire(ctx, "python", client.AcquireOptions{Lease: time.Minute, IdempotencyKey: "spec-1"})
 	require.NoError(t, err)

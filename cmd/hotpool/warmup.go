@@ -38,7 +38,7 @@ func runWarmUp(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return fail(stderr, err)
 	}
 	pr := newProgress(stderr)
-	st, err := c.WarmUpProgress(ctx, timeout, interval, pr.show)
+	st, err := c.WarmUp(ctx, timeout, client.WarmUpOptions{Interval: interval, Progress: pr.show})
 	pr.finish()
 	if err != nil {
 		return fail(stderr, err)
