@@ -1,4 +1,4 @@
-// Package benchsuite holds the cross-package benchmarks of issue 8, all run
+// Package benchsuite holds the cross-package benchmarks, all run
 // against the real redis-server at REDIS_URL (`make bench`):
 //
 //   - acquire + release through the Store, the service and the HTTP handler

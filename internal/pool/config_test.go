@@ -178,7 +178,7 @@ func TestTemplateDefaultsFollowTheServiceModeImages(t *testing.T) {
 }
 
 func TestGlobalCapEqualToTargetIsValid(t *testing.T) {
-	// lessons.md: the seed's real cap was max_total_sandboxes-1, so a pool whose
+	// The seed's real cap was max_total_sandboxes-1, so a pool whose
 	// target equals the cap never filled. Here a cap equal to the sum is valid.
 	c, err := ParseConfig([]byte(`{"pools": {"python": {"target_ready": 5}}, "max_total_sandboxes": 5}`))
 	require.NoError(t, err)

@@ -15,9 +15,10 @@ import (
 	"github.com/hotpool/hotpool/internal/reconcile"
 )
 
-// Every failure in ../shared/reference/lessons.md, each shown impossible by
-// a test named after it, on the real Store (Redis), the real provider and
-// the simulated App Platform.
+// The ways the Python SandboxManager and other pools failed, each shown
+// impossible by a test named after the failure (TestLesson_RunawayCreation,
+// _GlobalCapOffByOne, _ReleaseNotNotified, _HandedOutBeforeServing, …), on
+// the real Store (Redis), the real provider and the simulated App Platform.
 
 const convergeLimit = 24
 
