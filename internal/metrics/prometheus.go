@@ -204,7 +204,7 @@ func (p *promWriter) writeLatency(d *Document, names []string) {
 	}
 }
 
-func (p *promWriter) writeSummary(d *Document, names []string, name, help string, get func(pool string) (sumMs float64, count int64)) {
+func (p *promWriter) writeSummary(d *Document, names []string, name, help string, get func(poolName string) (sumMs float64, count int64)) {
 	p.family(name, "summary", help)
 	for _, n := range names {
 		sum, count := get(n)

@@ -207,31 +207,31 @@ type ShutdownResult struct {
 	PassErr error
 }
 
-// Shutdown shuts a pool (or, with pool "", the whole manager) down: acquire
+// Shutdown shuts a pool (or, with name "", the whole manager) down: acquire
 // answers ErrPoolShutdown and a pass destroys its ready and creating sandboxes.
-func (s *Service) Shutdown(ctx context.Context, pool string) (ShutdownResult, error) {
-	return s.setShutdown(ctx, pool, true)
+func (s *Service) Shutdown(ctx context.Context, name string) (ShutdownResult, error) {
+	return s.setShutdown(ctx, name, true)
 }
 
 // Start undoes Shutdown; a pass then refills the pool.
-func (s *Service) Start(ctx context.Context, pool string) (ShutdownResult, error) {
-	return s.setShutdown(ctx, pool, false)
+func (s *Service) Start(ctx context.Context, name string) (ShutdownResult, error) {
+	return s.setShutdown(ctx, name, false)
 }
 
-func (s *Service) setShutdown(ctx context.Context, pool string, shutdown bool) (ShutdownResult, error) {
-	if pool != "" {
-		if _, err := s.o.Config.Pool(pool); err != nil {
+func (s *Service) setShutdown(ctx context.Context, name string, shutdown bool) (ShutdownResult, error) {
+	if name != "" {
+		if _, err := s.o.Config.Pool(name); err != nil {
 			return ShutdownResult{}, err
 		}
 	}
-	p := ShutdownParams{Pool: pool, Shutdown: shutdown, Now: s.o.Clock.Now()}
-	if pool != "" && s.o.Config.Dynamic(pool) {
+	p := ShutdownParams{Pool: name, Shutdown: shutdown, Now: s.o.Clock.Now()}
+	if name != "" && s.o.Config.Dynamic(name) {
 		p.Dynamic, p.MaxDynamicPools = true, s.o.Config.MaxDynamicPools
 	}
 	if err := s.o.Store.SetShutdown(ctx, p); err != nil {
 		return ShutdownResult{}, err
 	}
-	res := ShutdownResult{Pool: pool, Shutdown: shutdown}
+	res := ShutdownResult{Pool: name, Shutdown: shutdown}
 	if s.o.Reconciler != nil {
 		_, res.PassErr = s.Reconcile(ctx)
 	}

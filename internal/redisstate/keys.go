@@ -71,7 +71,7 @@ func (k Keys) DynamicPools() string { return k.tag + ":pools:dynamic" }
 //	books:    created (records ever made: reservations + adoptions), forgotten,
 //	          adopted, claims_creating (creating records serving a claim);
 //	          created = ready + creating + in_use + deleting + forgotten
-func (k Keys) Pool(pool string) string { return k.tag + ":pool:" + pool }
+func (k Keys) Pool(name string) string { return k.tag + ":pool:" + name }
 
 // PoolPrefix is the prefix of every per-pool key. Scripts that learn a pool
 // only by name (read from a sandbox record or the Pools SET) build that pool's
@@ -82,16 +82,16 @@ func (k Keys) Pool(pool string) string { return k.tag + ":pool:" + pool }
 func (k Keys) PoolPrefix() string { return k.tag + ":pool:" }
 
 // Ready is a LIST: the pool's ready sandbox ids, oldest at the head (FIFO).
-func (k Keys) Ready(pool string) string { return k.tag + ":pool:" + pool + ":ready" }
+func (k Keys) Ready(name string) string { return k.tag + ":pool:" + name + ":ready" }
 
 // Creating is a ZSET: the pool's creating sandbox ids, scored by deadline (ms).
-func (k Keys) Creating(pool string) string { return k.tag + ":pool:" + pool + ":creating" }
+func (k Keys) Creating(name string) string { return k.tag + ":pool:" + name + ":creating" }
 
 // InUse is a ZSET: the pool's in_use sandbox ids, scored by lease expiry (ms).
-func (k Keys) InUse(pool string) string { return k.tag + ":pool:" + pool + ":in_use" }
+func (k Keys) InUse(name string) string { return k.tag + ":pool:" + name + ":in_use" }
 
 // PoolDeleting is a ZSET: the pool's deleting sandbox ids, scored by deleting_since (ms).
-func (k Keys) PoolDeleting(pool string) string { return k.tag + ":pool:" + pool + ":deleting" }
+func (k Keys) PoolDeleting(name string) string { return k.tag + ":pool:" + name + ":deleting" }
 
 // Manager is a HASH: manager-wide state: shutdown (0|1), shutdown_at (ms).
 func (k Keys) Manager() string { return k.tag + ":manager" }
