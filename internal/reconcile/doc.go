@@ -6,7 +6,7 @@
 // It is split in two. Plan is a pure function of (Observation, config, now)
 // that returns the actions of one pass; it does no I/O and reads no clock.
 // Reconciler is the thin executor around it: it takes the leader lock, reads
-// Redis (pool.Store) and the platform (pool.Provider), asks Plan, and carries
+// Redis (pool.LeaderStore) and the platform (pool.Provider), asks Plan, and carries
 // the actions out, every Redis write fenced by the lock's token. ListReason,
 // pure too, decides whether a pass reads the platform's full list or only
 // Gets the apps being created, so a steady pass costs no API call.

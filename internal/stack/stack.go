@@ -69,7 +69,7 @@ type Stack struct {
 	Budget     *appplatform.Budget
 	Provider   pool.Provider             // nil without NewProvider
 	Reconciler *reconcile.Reconciler     // nil without NewProvider
-	Secrets    pool.Secrets              //
+	Secrets    pool.Secrets              // derived from Options.Secret
 	AfterPass  func(ctx context.Context) // webhook delivery; nil without webhooks
 	Service    *pool.Service
 	Handler    *httpapi.Handler // nil without Options.Token
