@@ -32,7 +32,7 @@ func TestBuildWiresWhatTheOptionsAskFor(t *testing.T) {
 	var hookedWith pool.Reconciler
 	full, err := Build(Options{
 		Config: cfg, Redis: rdb, Clock: pool.SystemClock{}, Secret: "s", KeyPrefix: "other", KickReconciler: true,
-		NewProvider: func(b *appplatform.Budget) (pool.Provider, error) { budgetSeen = b; return nopProvider{}, nil },
+		NewProvider:  func(b *appplatform.Budget) (pool.Provider, error) { budgetSeen = b; return nopProvider{}, nil },
 		WrapProvider: func(p pool.Provider) pool.Provider { wrapped = true; return p },
 		Service: func(so *pool.ServiceOptions) {
 			require.NotNil(t, so.Kick, "KickReconciler set the Service's Kick before the hook ran")
