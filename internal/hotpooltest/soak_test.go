@@ -19,6 +19,9 @@ import (
 // changes and killed passes, then convergence and every check, against
 // Redis and the platform's list. CHAOS_DURATION lengthens it.
 func TestChaosShort(t *testing.T) {
+	// In real time and mostly waiting, it overlaps the harness's CPU-bound
+	// tests, as it did when the two lived in separate packages.
+	t.Parallel()
 	d := 20 * time.Second
 	if v := os.Getenv("CHAOS_DURATION"); v != "" {
 		var err error
