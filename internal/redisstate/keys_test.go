@@ -90,3 +90,22 @@ func mustLib(t *testing.T) string {
 	require.NoError(t, err)
 	return string(lib) + string(state)
 }
+
+// TestKeysForFillsSharedKeysAndCountsTheCallers: the Store puts the
+// deployment's keys where a script's keys line names them, the caller's in
+// order, and refuses a call with the wrong number of the caller's keys.
+func TestKeysForFillsSharedKeysAndCountsTheCallers(t *testing.T) {
+	s := New(nil, "kf")
+	k := s.Keys()
+	require.Equal(t, []string{"sandbox", "tomb", "manager", "deleting_all", "events"}, scriptRelease.keys)
+	got, err := s.keysFor("release", scriptRelease, []string{k.Sandbox("a"), k.Released("a")})
+	require.NoError(t, err)
+	require.Equal(t, []string{k.Sandbox("a"), k.Released("a"), k.Manager(), k.Deleting(), k.Events()}, got)
+	_, err = s.keysFor("release", scriptRelease, []string{k.Sandbox("a")})
+	require.ErrorIs(t, err, ErrInvalidArgument)
+
+	require.True(t, scriptActivate.variadic)
+	got, err = s.keysFor("activate", scriptActivate, []string{k.Pool("a"), k.Pool("b")})
+	require.NoError(t, err)
+	require.Equal(t, []string{k.Manager(), k.Pools(), k.Pool("a"), k.Pool("b")}, got, "the rest follow the fixed keys")
+}
