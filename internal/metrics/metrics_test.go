@@ -50,7 +50,7 @@ func testSnapshot() pool.Snapshot {
 		At:    t0,
 		Total: 9,
 		Pools: map[string]pool.PoolMetrics{
-			"python": {Ready: 3, Creating: 1, InUse: 2, Deleting: 1, State: pool.PoolState{
+			"python": {Ready: 3, Creating: 1, InUse: 2, Deleting: 1, State: pool.Record{
 				Name: "python", LastAcquireAt: t0.Add(-2 * time.Minute), ActivatedAt: t0.Add(-time.Hour),
 				CircuitOpenUntil: t0.Add(3 * time.Minute), CircuitReason: "3 consecutive create failures",
 				Stats: pool.PoolStats{
@@ -64,7 +64,7 @@ func testSnapshot() pool.Snapshot {
 				},
 			}},
 			// A pool with state but no config (a removed pool still draining).
-			"old": {Deleting: 2, State: pool.PoolState{Name: "old", Shutdown: true}},
+			"old": {Deleting: 2, State: pool.Record{Name: "old", Shutdown: true}},
 		},
 	}
 }
@@ -327,19 +327,19 @@ func TestAverageLatencyDividesByTheSamplesKept(t *testing.T) {
 	// rest were lost to frozen containers): the average is over the six.
 	st := pool.PoolStats{TotalAcquires: 10, AcquiresFromPool: 10, AcquireLatencyMs: 30, WarmLatencyMsSum: 30,
 		WarmLatencyBuckets: buckets(map[int]int64{2: 6})}
-	d := Build(context.Background(), pool.Snapshot{Pools: map[string]pool.PoolMetrics{"py": {State: pool.PoolState{Stats: st}}}}, nil, nil, t0)
+	d := Build(context.Background(), pool.Snapshot{Pools: map[string]pool.PoolMetrics{"py": {State: pool.Record{Stats: st}}}}, nil, nil, t0)
 	require.Equal(t, 5.0, d.Pools["py"].AvgAcquireLatencyMs)
 
 	// Warm and cold samples together.
 	st.AcquiresColdStart, st.TotalAcquires = 2, 12
 	st.ColdLatencyMsSum, st.AcquireLatencyMs = 60000, 60030
 	st.ColdLatencyBuckets = buckets(map[int]int64{11: 2})
-	d = Build(context.Background(), pool.Snapshot{Pools: map[string]pool.PoolMetrics{"py": {State: pool.PoolState{Stats: st}}}}, nil, nil, t0)
+	d = Build(context.Background(), pool.Snapshot{Pools: map[string]pool.PoolMetrics{"py": {State: pool.Record{Stats: st}}}}, nil, nil, t0)
 	require.Equal(t, 60030.0/8, d.Pools["py"].AvgAcquireLatencyMs)
 
 	// A store with a sum but no histograms: per acquire.
 	st = pool.PoolStats{TotalAcquires: 5, AcquiresFromPool: 5, AcquireLatencyMs: 50}
-	d = Build(context.Background(), pool.Snapshot{Pools: map[string]pool.PoolMetrics{"py": {State: pool.PoolState{Stats: st}}}}, nil, nil, t0)
+	d = Build(context.Background(), pool.Snapshot{Pools: map[string]pool.PoolMetrics{"py": {State: pool.Record{Stats: st}}}}, nil, nil, t0)
 	require.Equal(t, 10.0, d.Pools["py"].AvgAcquireLatencyMs)
 
 	// No acquire yet.

@@ -42,7 +42,7 @@ const (
 // gave it: the slow average, or the fast one when demand clearly rises;
 // then raised to a burst the last acquires show, and held under what a lull
 // in them allows.
-func (p PoolState) AutoRate(now time.Time) (float64, string) {
+func (p Record) AutoRate(now time.Time) (float64, string) {
 	if p.RateSince.IsZero() {
 		return 0, "none seen"
 	}
@@ -96,7 +96,7 @@ var lullMu = func() (mu [8]float64) {
 // acquires after Recent[j] (the silence since the newest, for j = 0) are
 // unlikely at a rate above lullMu[j] over the time since. It returns the
 // bound, j and that time; +Inf when there is no history.
-func (p PoolState) LullRate(now time.Time) (float64, int, time.Duration) {
+func (p Record) LullRate(now time.Time) (float64, int, time.Duration) {
 	best, bj, bs := math.Inf(1), 0, time.Duration(0)
 	last := p.RateAt
 	if last.IsZero() {
@@ -125,14 +125,14 @@ func (p PoolState) LullRate(now time.Time) (float64, int, time.Duration) {
 // now: decayed from its last update, and corrected for a short history (an
 // average started at zero underestimates until it has seen a time constant
 // of demand; the history counts from a minute).
-func (p PoolState) average(r float64, tau time.Duration, now time.Time) float64 {
+func (p Record) average(r float64, tau time.Duration, now time.Time) float64 {
 	dt := max(now.Sub(p.RateAt), 0)
 	seen := max(now.Sub(p.RateSince), time.Minute)
 	return r * math.Exp(-float64(dt)/float64(tau)) / (1 - math.Exp(-float64(seen)/float64(tau)))
 }
 
 // longRate is the slow average: the pool's long-run rate (0 before any).
-func (p PoolState) longRate(now time.Time) float64 {
+func (p Record) longRate(now time.Time) float64 {
 	if p.RateSince.IsZero() {
 		return 0
 	}
@@ -155,7 +155,7 @@ const AutoClockP = 1e-3
 // minutes from now to now+ahead, in acquires a minute, and the minute of the
 // hour it expects it in: demand that recurs at the same minute of the hour
 // (cron-driven work). 0 when nothing recurs. See recurring.
-func (p PoolState) ClockRate(now time.Time, ahead time.Duration, ref float64) (float64, int) {
+func (p Record) ClockRate(now time.Time, ahead time.Duration, ref float64) (float64, int) {
 	if len(p.Clock) != 60 || ref <= 0 {
 		return 0, 0
 	}
@@ -171,7 +171,7 @@ func (p PoolState) ClockRate(now time.Time, ahead time.Duration, ref float64) (f
 // DayRate is the same for the hour-of-the-day profile (UTC): the demand, in
 // acquires a minute, that an hour of the day had in each of the last two
 // days (a working day's start), and that hour.
-func (p PoolState) DayRate(now time.Time, ahead time.Duration, ref float64) (float64, int) {
+func (p Record) DayRate(now time.Time, ahead time.Duration, ref float64) (float64, int) {
 	if len(p.Day) != 24 || ref <= 0 {
 		return 0, 0
 	}
@@ -227,7 +227,7 @@ const AutoBurstP = 1e-3
 
 // recentRate is the rate over the last acquires: their number less one over
 // their span to now (+Inf with fewer than three).
-func (p PoolState) recentRate(now time.Time) float64 {
+func (p Record) recentRate(now time.Time) float64 {
 	n := len(p.Recent)
 	if n < 3 || !now.After(p.Recent[n-1]) {
 		return math.Inf(1)
@@ -243,7 +243,7 @@ func (p PoolState) recentRate(now time.Time) float64 {
 // once); 0 when none is that unlikely. On a pool at 2 a minute, acquires
 // 3 s apart (20 a minute) are told at the fourth, 9 s in; a 5-minute
 // average takes minutes.
-func (p PoolState) BurstRate(now time.Time, rate float64) float64 {
+func (p Record) BurstRate(now time.Time, rate float64) float64 {
 	burst := false
 	for i, t := range p.Recent {
 		k := i + 1
@@ -281,7 +281,7 @@ const AutoRiseFactor = 1.3
 
 // AutoTarget is the target an auto pool takes at now, and why, in words
 // metrics show.
-func AutoTarget(pc PoolConfig, st PoolState, now time.Time) (int, string) {
+func AutoTarget(pc PoolConfig, st Record, now time.Time) (int, string) {
 	rate, from := st.AutoRate(now)
 	deploy := st.DeployP90
 	measured := "measured"
@@ -314,7 +314,7 @@ func AutoTarget(pc PoolConfig, st PoolState, now time.Time) (int, string) {
 
 // EffectiveTarget is the target a pool holds: target_ready, or for an auto
 // pool the one the last pass chose (min_ready before any).
-func EffectiveTarget(pc PoolConfig, st PoolState) int {
+func EffectiveTarget(pc PoolConfig, st Record) int {
 	if !pc.Auto {
 		return pc.TargetReady
 	}

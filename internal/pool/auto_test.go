@@ -19,7 +19,7 @@ func TestPoissonQuantile(t *testing.T) {
 }
 
 // rate is the rate AutoRate takes, without its reason.
-func rate(st PoolState, now time.Time) float64 {
+func rate(st Record, now time.Time) float64 {
 	r, _ := st.AutoRate(now)
 	return r
 }
@@ -29,7 +29,7 @@ func TestAutoTargetCoversTheRefillsInFlight(t *testing.T) {
 	pc.Auto, pc.MinReady, pc.MaxReady = true, 1, 20
 	now := time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)
 	// 2 acquires a minute for an hour, a measured 45 s deploy: λT = 2 × 50 s = 1.67.
-	st := PoolState{RateFast: 2, RateSlow: 2 * (1 - 0.3679), RateAt: now, RateSince: now.Add(-time.Hour), DeployP90: 45 * time.Second}
+	st := Record{RateFast: 2, RateSlow: 2 * (1 - 0.3679), RateAt: now, RateSince: now.Add(-time.Hour), DeployP90: 45 * time.Second}
 	require.InDelta(t, 2, rate(st, now), 0.01)
 	target, why := AutoTarget(pc, st, now)
 	require.Equal(t, poissonQuantile(2*50.0/60, 0.99)+1, target) // P(N<=4 | 1.67) = 0.972, <=5: 0.992: 6
@@ -37,7 +37,7 @@ func TestAutoTargetCoversTheRefillsInFlight(t *testing.T) {
 	require.Contains(t, why, "2.00 acquires/min")
 	require.Contains(t, why, "measured deploy p90 45s")
 
-	never, why := AutoTarget(pc, PoolState{}, now)
+	never, why := AutoTarget(pc, Record{}, now)
 	require.Equal(t, 1, never, "no demand seen: min_ready")
 	require.Contains(t, why, "held to [1, 20]")
 	pc.MaxReady = 4
@@ -45,7 +45,7 @@ func TestAutoTargetCoversTheRefillsInFlight(t *testing.T) {
 	require.Equal(t, 4, capped)
 
 	// A pool seen for a minute only is not taken for an idle one.
-	young := PoolState{RateFast: 0.2 * 2, RateSlow: 2.0 / 60, RateAt: now, RateSince: now.Add(-time.Minute)}
+	young := Record{RateFast: 0.2 * 2, RateSlow: 2.0 / 60, RateAt: now, RateSince: now.Add(-time.Minute)}
 	require.InDelta(t, 2, rate(young, now), 0.3)
 	// Demand that stopped decays.
 	require.Less(t, rate(st, now.Add(time.Hour)), 0.8)
@@ -54,10 +54,10 @@ func TestAutoTargetCoversTheRefillsInFlight(t *testing.T) {
 func TestEffectiveTargetAndDeployP90(t *testing.T) {
 	pc := DefaultPool()
 	pc.TargetReady = 3
-	require.Equal(t, 3, EffectiveTarget(pc, PoolState{AutoTarget: 9}))
+	require.Equal(t, 3, EffectiveTarget(pc, Record{AutoTarget: 9}))
 	pc.Auto, pc.MinReady, pc.MaxReady = true, 2, 8
-	require.Equal(t, 2, EffectiveTarget(pc, PoolState{}))
-	require.Equal(t, 8, EffectiveTarget(pc, PoolState{AutoTarget: 9}))
+	require.Equal(t, 2, EffectiveTarget(pc, Record{}))
+	require.Equal(t, 8, EffectiveTarget(pc, Record{AutoTarget: 9}))
 
 	require.Equal(t, 40*time.Second, NextDeployP90(0, []time.Duration{40 * time.Second}))
 	p := NextDeployP90(0, nil)
@@ -101,7 +101,7 @@ func TestTargetReadyAuto(t *testing.T) {
 func TestAutoRateSeesBurstsAndSilences(t *testing.T) {
 	now := time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)
 	// Two hours at 2 a minute, as acquire.lua's averages hold them.
-	steady := PoolState{RateFast: 2, RateSlow: 2 * (1 - math.Exp(-2)), RateAt: now, RateSince: now.Add(-2 * time.Hour)}
+	steady := Record{RateFast: 2, RateSlow: 2 * (1 - math.Exp(-2)), RateAt: now, RateSince: now.Add(-2 * time.Hour)}
 	spaced := func(every time.Duration) []time.Time {
 		ts := make([]time.Time, 8)
 		for i := range ts {
@@ -170,7 +170,7 @@ func TestAutoRateSeesALull(t *testing.T) {
 	now := time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)
 	// Two hours at 2 a minute, then one acquire every 2 minutes: the last
 	// eight span 14 minutes, the newest just now.
-	st := PoolState{RateFast: 2, RateSlow: 2 * (1 - math.Exp(-2)), RateAt: now, RateSince: now.Add(-2 * time.Hour)}
+	st := Record{RateFast: 2, RateSlow: 2 * (1 - math.Exp(-2)), RateAt: now, RateSince: now.Add(-2 * time.Hour)}
 	for i := range 8 {
 		st.Recent = append(st.Recent, now.Add(-time.Duration(2*i)*time.Minute))
 	}
@@ -182,7 +182,7 @@ func TestAutoRateSeesALull(t *testing.T) {
 	require.Equal(t, b, r)
 	require.Equal(t, "bounded by 7 acquires in 14m0s", from)
 	// No history, no bound.
-	b, _, _ = PoolState{}.LullRate(now)
+	b, _, _ = Record{}.LullRate(now)
 	require.True(t, math.IsInf(b, 1))
 }
 
@@ -223,7 +223,7 @@ func clockSlots(n int, set map[int]ClockSlot) []ClockSlot {
 func TestClockRateExpectsWhatRecursAtTheSameMinute(t *testing.T) {
 	now := time.Date(2026, 1, 1, 10, 16, 30, 0, time.UTC)
 	hour := now.Unix() / 3600
-	profile := func(set map[int]ClockSlot) PoolState { return PoolState{Clock: clockSlots(60, set)} }
+	profile := func(set map[int]ClockSlot) Record { return Record{Clock: clockSlots(60, set)} }
 	// :17 had 20 and 22 in the two hours before this one (not counted yet
 	// this hour): 20 a minute, seen from :16 looking 1.5 minutes ahead.
 	st := profile(map[int]ClockSlot{17: {Of: hour - 1, Counts: [3]int{20, 22, 0}}})
@@ -255,7 +255,7 @@ func TestClockRateExpectsWhatRecursAtTheSameMinute(t *testing.T) {
 	r, _ = profile(map[int]ClockSlot{17: {Of: hour - 2, Counts: [3]int{20, 22, 0}}}).ClockRate(now, 90*time.Second, 2)
 	require.Zero(t, r)
 	// No profile.
-	r, _ = PoolState{}.ClockRate(now, time.Hour, 2)
+	r, _ = Record{}.ClockRate(now, time.Hour, 2)
 	require.Zero(t, r)
 }
 
@@ -265,7 +265,7 @@ func TestClockRateExpectsWhatRecursAtTheSameMinute(t *testing.T) {
 func TestDayRateExpectsWhatRecursAtTheSameHour(t *testing.T) {
 	day := time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC)
 	today := day.Unix() / 86400
-	profile := func(set map[int]ClockSlot) PoolState { return PoolState{Day: clockSlots(24, set)} }
+	profile := func(set map[int]ClockSlot) Record { return Record{Day: clockSlots(24, set)} }
 	// 09:00-10:00 had 360 and 300 on the two days before: 5 a minute,
 	// expected from 08:59:20 looking 90 s ahead, at a long-run rate of 0.5.
 	st := profile(map[int]ClockSlot{9: {Of: today - 1, Counts: [3]int{360, 300, 0}}})
@@ -293,7 +293,7 @@ func TestDayRateExpectsWhatRecursAtTheSameHour(t *testing.T) {
 	// Once in the last two days is not a pattern.
 	r, _ = profile(map[int]ClockSlot{9: {Of: today - 1, Counts: [3]int{360, 0, 0}}}).DayRate(day.Add(8*time.Hour+59*time.Minute), 2*time.Minute, 0.5)
 	require.Zero(t, r)
-	r, _ = PoolState{}.DayRate(day, time.Hour, 0.5)
+	r, _ = Record{}.DayRate(day, time.Hour, 0.5)
 	require.Zero(t, r)
 
 	// The target provisions for it before the hour, and says why.
@@ -301,7 +301,7 @@ func TestDayRateExpectsWhatRecursAtTheSameHour(t *testing.T) {
 	st.RateFast, st.RateSlow, st.RateAt, st.RateSince, st.DeployP90 = 0.5, 0.5, now, now.Add(-48*time.Hour), 30*time.Second
 	pc := DefaultPool()
 	pc.Auto, pc.MinReady, pc.MaxReady, pc.HitRateGoal = true, 1, 40, 0.99
-	quiet, _ := AutoTarget(pc, PoolState{RateFast: 0.5, RateSlow: 0.5, RateAt: now, RateSince: st.RateSince, DeployP90: 30 * time.Second}, now)
+	quiet, _ := AutoTarget(pc, Record{RateFast: 0.5, RateSlow: 0.5, RateAt: now, RateSince: st.RateSince, DeployP90: 30 * time.Second}, now)
 	target, why := AutoTarget(pc, st, now)
 	require.Greater(t, target, quiet)
 	require.Contains(t, why, "day profile: 09:00 UTC had at least 300 in each of the last two days")

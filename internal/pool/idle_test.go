@@ -15,18 +15,18 @@ func TestPoolIdleIsTheSeedsIdleState(t *testing.T) {
 	off.IdleTimeout = 0
 	cases := []struct {
 		name string
-		st   PoolState
+		st   Record
 		pc   PoolConfig
 		want bool
 	}{
-		{"no state yet: active from the start", PoolState{}, pc, false},
-		{"activated just now", PoolState{ActivatedAt: ago(30 * time.Second)}, pc, false},
-		{"never acquired, activated past idle_timeout: idle (no acquire ever needed)", PoolState{ActivatedAt: ago(61 * time.Second)}, pc, true},
-		{"acquired within idle_timeout", PoolState{ActivatedAt: ago(time.Hour), LastAcquireAt: ago(30 * time.Second)}, pc, false},
-		{"past idle_timeout but within the cooldown", PoolState{ActivatedAt: ago(time.Hour), LastAcquireAt: ago(90 * time.Second)}, pc, false},
-		{"past idle_timeout and the cooldown", PoolState{ActivatedAt: ago(time.Hour), LastAcquireAt: ago(121 * time.Second)}, pc, true},
-		{"a start after the last acquire restarts the clock", PoolState{ActivatedAt: ago(10 * time.Second), LastAcquireAt: ago(time.Hour)}, pc, false},
-		{"idle_timeout 0 turns idleness off", PoolState{ActivatedAt: ago(time.Hour)}, off, false},
+		{"no state yet: active from the start", Record{}, pc, false},
+		{"activated just now", Record{ActivatedAt: ago(30 * time.Second)}, pc, false},
+		{"never acquired, activated past idle_timeout: idle (no acquire ever needed)", Record{ActivatedAt: ago(61 * time.Second)}, pc, true},
+		{"acquired within idle_timeout", Record{ActivatedAt: ago(time.Hour), LastAcquireAt: ago(30 * time.Second)}, pc, false},
+		{"past idle_timeout but within the cooldown", Record{ActivatedAt: ago(time.Hour), LastAcquireAt: ago(90 * time.Second)}, pc, false},
+		{"past idle_timeout and the cooldown", Record{ActivatedAt: ago(time.Hour), LastAcquireAt: ago(121 * time.Second)}, pc, true},
+		{"a start after the last acquire restarts the clock", Record{ActivatedAt: ago(10 * time.Second), LastAcquireAt: ago(time.Hour)}, pc, false},
+		{"idle_timeout 0 turns idleness off", Record{ActivatedAt: ago(time.Hour)}, off, false},
 	}
 	for _, tc := range cases {
 		require.Equal(t, tc.want, tc.st.Idle(tc.pc, now), tc.name)

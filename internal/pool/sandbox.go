@@ -91,8 +91,9 @@ type Claim struct {
 	NextTryAt time.Time     `json:"next_try_at,omitzero"` // backoff before the next attempt
 }
 
-// PoolState is what Redis holds about one pool besides its sandboxes.
-type PoolState struct {
+// Record is what Redis holds about one pool besides its sandboxes: its
+// flags, policy state, learned rates and counters.
+type Record struct {
 	Name     string `json:"name"`
 	Shutdown bool   `json:"shutdown"`
 	// ActivatedAt is when the pool was first seen, last started, or last
@@ -133,7 +134,7 @@ type PoolState struct {
 // the pool's activation) and none within cooldown_after_acquire. An
 // idle_timeout of 0 turns scale-down, and so idleness, off. Reconcile scales
 // an idle pool down; metrics report it.
-func (p PoolState) Idle(pc PoolConfig, now time.Time) bool {
+func (p Record) Idle(pc PoolConfig, now time.Time) bool {
 	if pc.IdleTimeout <= 0 {
 		return false
 	}
@@ -148,7 +149,7 @@ func (p PoolState) Idle(pc PoolConfig, now time.Time) bool {
 }
 
 // CircuitOpen reports whether creates are suspended at now.
-func (p PoolState) CircuitOpen(now time.Time) bool { return now.Before(p.CircuitOpenUntil) }
+func (p Record) CircuitOpen(now time.Time) bool { return now.Before(p.CircuitOpenUntil) }
 
 // PoolStats are the counters kept per pool. The seed's metrics come first.
 type PoolStats struct {
@@ -190,11 +191,11 @@ var LatencyBucketsMs = []float64{1, 2.5, 5, 10, 25, 50, 100, 250, 1000, 5000, 30
 
 // PoolMetrics is one pool's row of a metrics snapshot.
 type PoolMetrics struct {
-	Ready    int       `json:"ready"`
-	Creating int       `json:"creating"`
-	InUse    int       `json:"in_use"`
-	Deleting int       `json:"deleting"`
-	State    PoolState `json:"-"`
+	Ready    int    `json:"ready"`
+	Creating int    `json:"creating"`
+	InUse    int    `json:"in_use"`
+	Deleting int    `json:"deleting"`
+	State    Record `json:"-"`
 }
 
 // Snapshot is every pool's metrics, read in one round trip.

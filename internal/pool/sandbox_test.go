@@ -13,7 +13,7 @@ func TestUnsetTimesAreLeftOutOfJSON(t *testing.T) {
 	require.NoError(t, err)
 	require.NotContains(t, string(b), "ready_at")
 	require.NotContains(t, string(b), "0001-01-01")
-	b, err = json.Marshal(PoolState{Name: "python"})
+	b, err = json.Marshal(Record{Name: "python"})
 	require.NoError(t, err)
 	require.NotContains(t, string(b), "0001-01-01")
 }

@@ -110,7 +110,7 @@ type Fence struct {
 type Observed struct {
 	At              time.Time
 	ManagerShutdown bool
-	Pools           map[string]PoolState // every pool with state, configured or not
+	Pools           map[string]Record // every pool with state, configured or not
 	Sandboxes       []Sandbox
 	Claims          []Claim
 	// Untracked and UntrackedCreating are the apps with no record inside
@@ -142,7 +142,7 @@ type LeaseStore interface {
 	// Acquire pops the oldest ready, unexpired sandbox of a pool and leases it;
 	// expired ones found on the way go to deleting. On an empty pool it reserves
 	// a cold claim (on_empty "create") or answers ErrPoolExhausted; either way
-	// the empty pool becomes active (PoolState.ActivatedAt = now), so an idle
+	// the empty pool becomes active (Record.ActivatedAt = now), so an idle
 	// pool refills. ErrPoolShutdown when the pool or the manager is shut down.
 	Acquire(ctx context.Context, p AcquireParams) (AcquireResult, error)
 	// PollClaim answers a pending claim (Claim set), the lease (Source cold),

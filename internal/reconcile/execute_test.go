@@ -134,7 +134,7 @@ func TestReconcile_StateConflictSkipsTheRestOfThatSandbox(t *testing.T) {
 	// Planned a scale-down of "a", but an acquire leased it meanwhile: the
 	// Store refuses the move, and the app must not be deleted.
 	w := newWorld().ready("a", 3*time.Minute).ready("b", time.Minute).
-		poolState("py", func(s *pool.PoolState) { s.ActivatedAt = t0.Add(-time.Hour) })
+		poolState("py", func(s *pool.Record) { s.ActivatedAt = t0.Add(-time.Hour) })
 	st := newFakeStore(w.obs.State)
 	st.fail["MarkDeleting a scale_down"] = fmt.Errorf("mark deleting: %w", pool.ErrStateConflict)
 	pv := newFakeProvider(w.obs.Apps...)
@@ -178,7 +178,7 @@ func TestReconcile_RespectsContextDeadline(t *testing.T) {
 
 func TestReconcile_ListFailureCondemnsNothing(t *testing.T) {
 	w := newWorld().ready("a", time.Minute).ready("b", time.Minute).ready("c", time.Minute).
-		poolState("py", func(s *pool.PoolState) { s.LastHealthCheckAt = time.Time{} })
+		poolState("py", func(s *pool.Record) { s.LastHealthCheckAt = time.Time{} })
 	st := newFakeStore(w.obs.State)
 	pv := newFakeProvider()
 	pv.listErr = fmt.Errorf("502: %w", pool.ErrProviderUnknown)
@@ -237,7 +237,7 @@ func TestRunFor_RepeatsWhileBusyWithinBudget(t *testing.T) {
 // of polling for the rest of the cron minute.
 func TestRunFor_AShutPoolIsNotBusy(t *testing.T) {
 	for name, shut := range map[string]func(*world){
-		"pool":    func(w *world) { w.poolState("py", func(s *pool.PoolState) { s.Shutdown = true }) },
+		"pool":    func(w *world) { w.poolState("py", func(s *pool.Record) { s.Shutdown = true }) },
 		"manager": func(w *world) { w.obs.State.ManagerShutdown = true },
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -31,7 +31,7 @@ type poolPlan struct {
 	name     string
 	pc       pool.PoolConfig
 	known    bool // configured, or served by default_pool_config
-	state    pool.PoolState
+	state    pool.Record
 	shutdown bool
 	reason   string // delete reason for ready/creating when shut (shutdown, or over_capacity for a retired pool)
 	idle     bool

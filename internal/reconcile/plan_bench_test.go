@@ -12,14 +12,14 @@ import (
 // state: the planner's share of a pass must stay far below one API call.
 func BenchmarkPlan(b *testing.B) {
 	cfg := pool.DefaultConfig()
-	w := &world{obs: Observation{ListOK: true, State: pool.Observed{At: t0, Pools: map[string]pool.PoolState{}}}}
+	w := &world{obs: Observation{ListOK: true, State: pool.Observed{At: t0, Pools: map[string]pool.Record{}}}}
 	states := []pool.State{pool.StateReady, pool.StateReady, pool.StateInUse, pool.StateCreating, pool.StateDeleting}
 	for p := range 20 {
 		name := fmt.Sprintf("img%d", p)
 		pc := pool.DefaultPool()
 		pc.TargetReady, pc.MaxReady = 20, 60
 		cfg.Pools[name] = &pc
-		w.obs.State.Pools[name] = pool.PoolState{Name: name, ActivatedAt: t0.Add(-time.Minute)}
+		w.obs.State.Pools[name] = pool.Record{Name: name, ActivatedAt: t0.Add(-time.Minute)}
 		for i := range 50 {
 			id := fmt.Sprintf("%s-%d", name, i)
 			st := states[i%len(states)]

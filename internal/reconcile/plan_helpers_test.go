@@ -29,7 +29,7 @@ type world struct {
 func newWorld() *world {
 	return &world{obs: Observation{
 		ListOK: true,
-		State: pool.Observed{At: t0, Pools: map[string]pool.PoolState{
+		State: pool.Observed{At: t0, Pools: map[string]pool.Record{
 			// Activated a moment ago with health just checked: neither idle
 			// nor due a health check, unless a test says so.
 			"py": {Name: "py", ActivatedAt: t0.Add(-10 * time.Second), LastHealthCheckAt: t0.Add(-time.Second)},
@@ -37,7 +37,7 @@ func newWorld() *world {
 	}}
 }
 
-func (w *world) poolState(name string, f func(*pool.PoolState)) *world {
+func (w *world) poolState(name string, f func(*pool.Record)) *world {
 	st := w.obs.State.Pools[name]
 	st.Name = name
 	f(&st)

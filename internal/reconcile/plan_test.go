@@ -74,7 +74,7 @@ func TestPlan_Capacity(t *testing.T) {
 			c.MaxConcurrentCreates = 3
 			pc := *poolCfg(c, "py")
 			c.Pools["node"] = &pc
-			w.poolState("node", func(s *pool.PoolState) { s.ActivatedAt = t0 })
+			w.poolState("node", func(s *pool.Record) { s.ActivatedAt = t0 })
 		}, map[string]int{"node": 2, "py": 1}},
 		{"max_concurrent_creates counts creating already in flight", func(c *pool.Config, w *world) {
 			c.MaxConcurrentCreates = 2
@@ -152,7 +152,7 @@ func TestPlan_CreationFailures(t *testing.T) {
 		}, "c1", []Kind{KindMarkFailed, KindForget}, false},
 		{"third consecutive failure opens the circuit", func(w *world) {
 			w.creating("c1", pool.PhaseFailed)
-			w.poolState("py", func(s *pool.PoolState) { s.ConsecutiveFailures = pc.CreateRetries - 1 })
+			w.poolState("py", func(s *pool.Record) { s.ConsecutiveFailures = pc.CreateRetries - 1 })
 		}, "c1", []Kind{KindMarkFailed, KindDestroy}, true},
 	}
 	for _, tc := range cases {
@@ -182,16 +182,16 @@ func TestPlan_CreationFailures(t *testing.T) {
 func TestPlan_CreateGating(t *testing.T) {
 	cases := []struct {
 		name  string
-		state func(*pool.PoolState)
+		state func(*pool.Record)
 		want  int
 	}{
-		{"closed", func(s *pool.PoolState) {}, 3},
+		{"closed", func(s *pool.Record) {}, 3},
 		// Only the slots that failed in a row wait; the others go on.
-		{"backing off after one failure", func(s *pool.PoolState) { s.NextCreateAt = t0.Add(time.Second); s.ConsecutiveFailures = 1 }, 2},
-		{"backing off after two in a row", func(s *pool.PoolState) { s.NextCreateAt = t0.Add(time.Second); s.ConsecutiveFailures = 2 }, 1},
-		{"backoff over", func(s *pool.PoolState) { s.NextCreateAt = t0 }, 3},
-		{"circuit open", func(s *pool.PoolState) { s.CircuitOpenUntil = t0.Add(time.Second); s.ConsecutiveFailures = 3 }, 0},
-		{"half-open: one probe", func(s *pool.PoolState) { s.CircuitOpenUntil = t0; s.ConsecutiveFailures = 3 }, 1},
+		{"backing off after one failure", func(s *pool.Record) { s.NextCreateAt = t0.Add(time.Second); s.ConsecutiveFailures = 1 }, 2},
+		{"backing off after two in a row", func(s *pool.Record) { s.NextCreateAt = t0.Add(time.Second); s.ConsecutiveFailures = 2 }, 1},
+		{"backoff over", func(s *pool.Record) { s.NextCreateAt = t0 }, 3},
+		{"circuit open", func(s *pool.Record) { s.CircuitOpenUntil = t0.Add(time.Second); s.ConsecutiveFailures = 3 }, 0},
+		{"half-open: one probe", func(s *pool.Record) { s.CircuitOpenUntil = t0; s.ConsecutiveFailures = 3 }, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -227,26 +227,26 @@ func TestPlan_IdleScaleDown(t *testing.T) {
 	}
 	cases := []struct {
 		name      string
-		state     func(*pool.PoolState)
+		state     func(*pool.Record)
 		wantDown  []string
 		wantIdle  bool
 		wantCreat int
 	}{
-		{"never acquired, activated long ago", func(s *pool.PoolState) { s.ActivatedAt = t0.Add(-pc.IdleTimeout.D()) }, []string{"old"}, true, 0},
-		{"recently activated", func(s *pool.PoolState) { s.ActivatedAt = t0.Add(-pc.IdleTimeout.D() + time.Second) }, nil, false, 0},
-		{"acquire inside cooldown", func(s *pool.PoolState) {
+		{"never acquired, activated long ago", func(s *pool.Record) { s.ActivatedAt = t0.Add(-pc.IdleTimeout.D()) }, []string{"old"}, true, 0},
+		{"recently activated", func(s *pool.Record) { s.ActivatedAt = t0.Add(-pc.IdleTimeout.D() + time.Second) }, nil, false, 0},
+		{"acquire inside cooldown", func(s *pool.Record) {
 			s.ActivatedAt = t0.Add(-time.Hour)
 			s.LastAcquireAt = t0.Add(-pc.CooldownAfterAcquire.D() + time.Second)
 		}, nil, false, 0},
-		{"acquire past cooldown", func(s *pool.PoolState) {
+		{"acquire past cooldown", func(s *pool.Record) {
 			s.ActivatedAt = t0.Add(-time.Hour)
 			s.LastAcquireAt = t0.Add(-pc.CooldownAfterAcquire.D())
 		}, []string{"old"}, true, 0},
-		{"scale_down_delay not yet passed", func(s *pool.PoolState) {
+		{"scale_down_delay not yet passed", func(s *pool.Record) {
 			s.ActivatedAt = t0.Add(-time.Hour)
 			s.LastScaleDownAt = t0.Add(-pc.ScaleDownDelay.D() + time.Second)
 		}, nil, true, 0},
-		{"scale_down_delay passed", func(s *pool.PoolState) {
+		{"scale_down_delay passed", func(s *pool.Record) {
 			s.ActivatedAt = t0.Add(-time.Hour)
 			s.LastScaleDownAt = t0.Add(-pc.ScaleDownDelay.D())
 		}, []string{"old"}, true, 0},
@@ -275,7 +275,7 @@ func TestPlan_IdleScaleDown(t *testing.T) {
 func TestPlan_IdleTimeoutZeroDisablesScaleDown(t *testing.T) {
 	cfg := testConfig()
 	cfg.Pools["py"].IdleTimeout = 0
-	w := newWorld().ready("a", time.Minute).poolState("py", func(s *pool.PoolState) { s.ActivatedAt = t0.Add(-time.Hour) })
+	w := newWorld().ready("a", time.Minute).poolState("py", func(s *pool.Record) { s.ActivatedAt = t0.Add(-time.Hour) })
 	as := Plan(w.obs, cfg, t0)
 	require.Empty(t, ofKind(as, KindMarkDeleting))
 	require.Len(t, ofKind(as, KindCreate), 2)
@@ -343,28 +343,28 @@ func TestPlan_Health(t *testing.T) {
 			w.obs.Apps[0].Phase = pool.PhaseFailed
 		}, map[string]string{}, nil, false},
 		{"due, but no list this pass (partial): nothing seen, nothing condemned, check not recorded", false, func(w *world) {
-			w.ready("a", time.Minute).poolState("py", func(s *pool.PoolState) { s.LastHealthCheckAt = t0.Add(-time.Hour) })
+			w.ready("a", time.Minute).poolState("py", func(s *pool.Record) { s.LastHealthCheckAt = t0.Add(-time.Hour) })
 			w.obs.ListOK, w.obs.Partial, w.obs.Apps = false, true, nil
 		}, map[string]string{}, nil, false},
 		{"due: ERROR phase condemns", false, func(w *world) {
 			w.ready("a", time.Minute).ready("b", time.Minute)
 			w.obs.Apps[0].Phase = pool.PhaseFailed
-			w.poolState("py", func(s *pool.PoolState) { s.LastHealthCheckAt = t0.Add(-time.Minute) })
+			w.poolState("py", func(s *pool.Record) { s.LastHealthCheckAt = t0.Add(-time.Minute) })
 		}, map[string]string{"a": pool.ReasonUnhealthy}, map[string]bool{"a": false, "b": true}, true},
 		{"due: still deploying is not a definite failure", false, func(w *world) {
 			w.ready("a", time.Minute)
 			w.obs.Apps[0].Phase = pool.PhaseInProgress
-			w.poolState("py", func(s *pool.PoolState) { s.LastHealthCheckAt = time.Time{} })
+			w.poolState("py", func(s *pool.Record) { s.LastHealthCheckAt = time.Time{} })
 		}, map[string]string{}, nil, true},
 		{"due, list failed: nothing condemned, check not recorded", false, func(w *world) {
 			w.ready("a", time.Minute).listFails()
-			w.poolState("py", func(s *pool.PoolState) { s.LastHealthCheckAt = t0.Add(-time.Hour) })
+			w.poolState("py", func(s *pool.Record) { s.LastHealthCheckAt = t0.Add(-time.Hour) })
 		}, map[string]string{}, nil, false},
 		{"/health: first definite failure is recorded, second condemns, unknown never", true, func(w *world) {
 			w.ready("a", time.Minute).ready("b", time.Minute).ready("c", time.Minute)
 			w.obs.State.Sandboxes[1].HealthFailures = 1
 			w.obs.Health = map[string]HealthAnswer{"a": HealthFailed, "b": HealthFailed}
-			w.poolState("py", func(s *pool.PoolState) { s.LastHealthCheckAt = t0.Add(-time.Minute) })
+			w.poolState("py", func(s *pool.Record) { s.LastHealthCheckAt = t0.Add(-time.Minute) })
 		}, map[string]string{"b": pool.ReasonUnhealthy}, map[string]bool{"a": false, "b": false}, true},
 		{"app missing from a successful list: forgotten, nothing to delete", false, func(w *world) {
 			w.ready("a", time.Minute)
@@ -389,7 +389,7 @@ func TestPlan_Health(t *testing.T) {
 func TestPlan_HealthChecksOffAFullListStillDatesTheScan(t *testing.T) {
 	cfg := testConfig()
 	cfg.Pools["py"].HealthCheckInterval = 0
-	w := newWorld().ready("a", time.Minute).poolState("py", func(s *pool.PoolState) { s.LastHealthCheckAt = t0.Add(-time.Hour) })
+	w := newWorld().ready("a", time.Minute).poolState("py", func(s *pool.Record) { s.LastHealthCheckAt = t0.Add(-time.Hour) })
 	w.obs.Apps[0].Phase = pool.PhaseFailed
 	as := Plan(w.obs, cfg, t0)
 	require.Empty(t, ofKind(as, KindMarkDeleting), "checks off: an ERROR phase condemns nothing")
@@ -403,7 +403,7 @@ func TestPlan_HealthChecksOffAFullListStillDatesTheScan(t *testing.T) {
 func TestPlan_HealthIntervalIsAtMostScanEvery(t *testing.T) {
 	cfg := testConfig()
 	cfg.Pools["py"].HealthCheckInterval = pool.Duration(time.Hour)
-	w := newWorld().ready("a", time.Minute).poolState("py", func(s *pool.PoolState) { s.LastHealthCheckAt = t0.Add(-ScanEvery(cfg)) })
+	w := newWorld().ready("a", time.Minute).poolState("py", func(s *pool.Record) { s.LastHealthCheckAt = t0.Add(-ScanEvery(cfg)) })
 	w.obs.Apps[0].Phase = pool.PhaseFailed
 	as := Plan(w.obs, cfg, t0)
 	require.Equal(t, map[string]string{"a": pool.ReasonUnhealthy}, reasons(as, KindMarkDeleting),
@@ -520,7 +520,7 @@ func TestPlan_Shutdown(t *testing.T) {
 		if manager {
 			w.obs.State.ManagerShutdown = true
 		} else {
-			w.poolState("py", func(s *pool.PoolState) { s.Shutdown = true })
+			w.poolState("py", func(s *pool.Record) { s.Shutdown = true })
 		}
 		as := Plan(w.obs, cfg, t0)
 		require.Equal(t, []Kind{KindMarkDeleting, KindDestroy}, forSandbox(as, "r"))
@@ -541,7 +541,7 @@ func TestPlan_Shutdown(t *testing.T) {
 func TestPlan_RetiredPoolIsDrained(t *testing.T) {
 	cfg := testConfig()
 	w := newWorld().ready("r1", time.Minute).ready("r2", time.Minute).ready("r3", time.Minute).
-		poolState("gone", func(s *pool.PoolState) { s.ActivatedAt = t0 }).
+		poolState("gone", func(s *pool.Record) { s.ActivatedAt = t0 }).
 		record(pool.Sandbox{ID: "g", Pool: "gone", State: pool.StateReady, AppID: "app-g"}).
 		app(pool.App{ID: "app-g", SandboxID: "g", Pool: "gone", Phase: pool.PhaseActive})
 	as := Plan(w.obs, cfg, t0)
@@ -559,7 +559,7 @@ func TestPlan_DefaultPoolConfigPoolsAreReconciled(t *testing.T) {
 	def.Template.Registry = "acme" // its own registry: sandbox-<image>-service there
 	cfg.DefaultPoolConfig = &def
 	w := newWorld().ready("r1", time.Minute).ready("r2", time.Minute).ready("r3", time.Minute).
-		poolState("ruby", func(s *pool.PoolState) { s.ActivatedAt = t0 })
+		poolState("ruby", func(s *pool.Record) { s.ActivatedAt = t0 })
 	as := Plan(w.obs, cfg, t0)
 	creates := ofKind(as, KindCreate)
 	require.Len(t, creates, 2)
@@ -594,7 +594,7 @@ func TestPlan_ClaimRetries(t *testing.T) {
 
 func TestPlan_BelowTargetSinceClearsWhenRefilled(t *testing.T) {
 	w := newWorld().ready("r1", time.Minute).ready("r2", time.Minute).ready("r3", time.Minute).
-		poolState("py", func(s *pool.PoolState) { s.BelowTargetSince = t0.Add(-time.Minute) })
+		poolState("py", func(s *pool.Record) { s.BelowTargetSince = t0.Add(-time.Minute) })
 	u, ok := update(Plan(w.obs, testConfig(), t0), "py")
 	require.True(t, ok)
 	require.NotNil(t, u.BelowTargetSince)
@@ -617,13 +617,13 @@ func TestPlan_CollectsEmptyPoolsNoConfigNames(t *testing.T) {
 	d.Template.Registry = "example"
 	d.IdleTimeout = pool.Duration(time.Minute)
 	cfg.DefaultPoolConfig = &d
-	active := func(st *pool.PoolState) { st.ActivatedAt = t0.Add(-10 * time.Second) }
-	idle := func(st *pool.PoolState) { st.ActivatedAt = t0.Add(-time.Hour) }
+	active := func(st *pool.Record) { st.ActivatedAt = t0.Add(-10 * time.Second) }
+	idle := func(st *pool.Record) { st.ActivatedAt = t0.Add(-time.Hour) }
 	w := newWorld().
-		poolState("empty", idle).                                                    // no target: wanting nothing
-		poolState("holds", idle).                                                    // a sandbox in use
-		poolState("waits", idle).                                                    // a claim waiting for its retry
-		poolState("shut", func(st *pool.PoolState) { idle(st); st.Shutdown = true }) // keeps its flag
+		poolState("empty", idle).                                                 // no target: wanting nothing
+		poolState("holds", idle).                                                 // a sandbox in use
+		poolState("waits", idle).                                                 // a claim waiting for its retry
+		poolState("shut", func(st *pool.Record) { idle(st); st.Shutdown = true }) // keeps its flag
 	w.record(pool.Sandbox{ID: "u1", Pool: "holds", State: pool.StateInUse, AppID: "app-u1", LeaseExpiresAt: t0.Add(time.Hour)}).
 		app(pool.App{ID: "app-u1", SandboxID: "u1", Pool: "holds", Phase: pool.PhaseActive})
 	w.obs.State.Claims = append(w.obs.State.Claims, pool.Claim{Hash: "c1", Pool: "waits", SandboxID: "gone", Attempts: 1, NextTryAt: t0.Add(time.Minute)})
@@ -681,7 +681,7 @@ func TestPlan_FailsClaimsThatCannotResolve(t *testing.T) {
 func TestPlan_ASuccessResetsTheStreak(t *testing.T) {
 	cfg := testConfig()
 	pc := cfg.Pools["py"]
-	w := newWorld().poolState("py", func(s *pool.PoolState) { s.ConsecutiveFailures = pc.CreateRetries - 1 })
+	w := newWorld().poolState("py", func(s *pool.Record) { s.ConsecutiveFailures = pc.CreateRetries - 1 })
 	w.creating("ok", pool.PhaseActive).creating("bad", pool.PhaseFailed)
 	w.obs.State.Sandboxes[1].CreatedAt = t0.Add(-time.Minute) // "ok" was created (and finishes) first
 	as := Plan(w.obs, cfg, t0)
@@ -712,7 +712,7 @@ func TestPlan_AutoPoolSizesItself(t *testing.T) {
 	cfg := testConfig()
 	pc := cfg.Pools["py"]
 	pc.Auto, pc.TargetReady, pc.MinReady, pc.MaxReady = true, 0, 1, 20
-	w := newWorld().poolState("py", func(s *pool.PoolState) {
+	w := newWorld().poolState("py", func(s *pool.Record) {
 		s.RateFast, s.RateSlow, s.RateAt, s.RateSince = 2, 2*(1-0.3679), t0, t0.Add(-time.Hour)
 		s.DeployP90 = 45 * time.Second
 	})
@@ -736,7 +736,7 @@ func TestPlan_AutoPoolAboveItsTargetShrinks(t *testing.T) {
 	pc := cfg.Pools["py"]
 	pc.Auto, pc.TargetReady, pc.MinReady, pc.MaxReady = true, 0, 1, 20
 	w := newWorld().ready("a", 4*time.Minute).ready("b", 3*time.Minute).ready("c", 2*time.Minute).ready("d", time.Minute).
-		poolState("py", func(s *pool.PoolState) {
+		poolState("py", func(s *pool.Record) {
 			// A few acquires an hour, the last half a minute ago: 2.
 			s.RateFast, s.RateSlow, s.RateAt, s.RateSince = 0.05, 0.05, t0.Add(-30*time.Second), t0.Add(-time.Hour)
 			s.DeployP90, s.LastAcquireAt, s.ActivatedAt = 30*time.Second, t0.Add(-30*time.Second), t0.Add(-time.Hour)
@@ -749,7 +749,7 @@ func TestPlan_AutoPoolAboveItsTargetShrinks(t *testing.T) {
 	u, _ := update(as, "py")
 	require.Equal(t, t0, *u.LastScaleDownAt)
 
-	w.poolState("py", func(s *pool.PoolState) { s.LastScaleDownAt = t0.Add(-pc.ScaleDownDelay.D() + time.Second) })
+	w.poolState("py", func(s *pool.Record) { s.LastScaleDownAt = t0.Add(-pc.ScaleDownDelay.D() + time.Second) })
 	require.Empty(t, ofKind(Plan(w.obs, cfg, t0), KindMarkDeleting), "once per scale_down_delay")
 }
 
@@ -762,7 +762,7 @@ func TestPlan_AutoPoolDoesNotShedReadyStockForDeployingStock(t *testing.T) {
 	cfg := testConfig()
 	pc := cfg.Pools["py"]
 	pc.Auto, pc.TargetReady, pc.MinReady, pc.MaxReady = true, 0, 1, 20
-	state := func(s *pool.PoolState) {
+	state := func(s *pool.Record) {
 		s.RateFast, s.RateSlow, s.RateAt, s.RateSince = 0.05, 0.05, t0.Add(-30*time.Second), t0.Add(-time.Hour)
 		s.DeployP90, s.LastAcquireAt, s.ActivatedAt = 30*time.Second, t0.Add(-30*time.Second), t0.Add(-time.Hour)
 	}

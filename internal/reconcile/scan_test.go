@@ -30,22 +30,22 @@ func TestListReason(t *testing.T) {
 			w.ready("a", time.Minute)
 		}, ""},
 		{"a pool's health check is due", func(c *pool.Config, w *world) {
-			w.ready("a", time.Minute).poolState("py", func(s *pool.PoolState) { s.LastHealthCheckAt = t0.Add(-time.Minute) })
+			w.ready("a", time.Minute).poolState("py", func(s *pool.Record) { s.LastHealthCheckAt = t0.Add(-time.Minute) })
 		}, ScanDue},
 		{"health checks off: the orphan scan is due after ScanEvery", func(c *pool.Config, w *world) {
 			c.Pools["py"].HealthCheckInterval = 0
-			w.ready("a", time.Minute).poolState("py", func(s *pool.PoolState) { s.LastHealthCheckAt = t0.Add(-ScanEvery(c)) })
+			w.ready("a", time.Minute).poolState("py", func(s *pool.Record) { s.LastHealthCheckAt = t0.Add(-ScanEvery(c)) })
 		}, ScanDue},
 		{"health checks off, scan not yet due", func(c *pool.Config, w *world) {
 			c.Pools["py"].HealthCheckInterval = 0
-			w.ready("a", time.Minute).poolState("py", func(s *pool.PoolState) { s.LastHealthCheckAt = t0.Add(-ScanEvery(c) + time.Second) })
+			w.ready("a", time.Minute).poolState("py", func(s *pool.Record) { s.LastHealthCheckAt = t0.Add(-ScanEvery(c) + time.Second) })
 		}, ""},
 		{"a long health interval does not stretch the orphan scan", func(c *pool.Config, w *world) {
 			c.Pools["py"].HealthCheckInterval = pool.Duration(time.Hour)
-			w.ready("a", time.Minute).poolState("py", func(s *pool.PoolState) { s.LastHealthCheckAt = t0.Add(-ScanEvery(c)) })
+			w.ready("a", time.Minute).poolState("py", func(s *pool.Record) { s.LastHealthCheckAt = t0.Add(-ScanEvery(c)) })
 		}, ScanDue},
 		{"a shut pool's health interval does not ask for lists", func(c *pool.Config, w *world) {
-			w.ready("a", time.Minute).poolState("py", func(s *pool.PoolState) {
+			w.ready("a", time.Minute).poolState("py", func(s *pool.Record) {
 				s.Shutdown = true
 				s.LastHealthCheckAt = t0.Add(-time.Minute)
 			})
@@ -55,7 +55,7 @@ func TestListReason(t *testing.T) {
 			w.ready("a", time.Minute)
 		}, ScanNeverDone},
 		{"no full list recorded yet", func(c *pool.Config, w *world) {
-			w.ready("a", time.Minute).poolState("py", func(s *pool.PoolState) { s.LastHealthCheckAt = time.Time{} })
+			w.ready("a", time.Minute).poolState("py", func(s *pool.Record) { s.LastHealthCheckAt = time.Time{} })
 		}, ScanNeverDone},
 		{"a create whose answer was lost", func(c *pool.Config, w *world) {
 			w.ready("a", time.Minute).creating("c", "")
@@ -68,7 +68,7 @@ func TestListReason(t *testing.T) {
 		}, ScanDeletingNoApp},
 		{"no records at all while an active pool wants some", func(c *pool.Config, w *world) {}, ScanNoRecords},
 		{"no records, the pool idle: nothing suspicious", func(c *pool.Config, w *world) {
-			w.poolState("py", func(s *pool.PoolState) { s.ActivatedAt = t0.Add(-time.Hour) })
+			w.poolState("py", func(s *pool.Record) { s.ActivatedAt = t0.Add(-time.Hour) })
 		}, ""},
 		{"more creating apps than list pages: the list is cheaper", func(c *pool.Config, w *world) {
 			w.creating("c1", pool.PhaseInProgress).creating("c2", pool.PhaseInProgress)
@@ -166,10 +166,10 @@ func TestPlan_PartialObservation(t *testing.T) {
 			w.obs.State.Sandboxes[len(w.obs.State.Sandboxes)-1].WarmDeadline = t0
 		}, "r", []Kind{KindMarkDeleting, KindDestroy}},
 		{"an idle pool scales down", func(w *world) {
-			w.ready("r", time.Hour).poolState("py", func(s *pool.PoolState) { s.ActivatedAt = t0.Add(-time.Hour) })
+			w.ready("r", time.Hour).poolState("py", func(s *pool.Record) { s.ActivatedAt = t0.Add(-time.Hour) })
 		}, "r", []Kind{KindMarkDeleting, KindDestroy}},
 		{"a shut pool destroys its ready sandboxes", func(w *world) {
-			w.ready("r", time.Minute).poolState("py", func(s *pool.PoolState) { s.Shutdown = true })
+			w.ready("r", time.Minute).poolState("py", func(s *pool.Record) { s.Shutdown = true })
 		}, "r", []Kind{KindMarkDeleting, KindDestroy}},
 	}
 	for _, tc := range cases {
@@ -212,7 +212,7 @@ func TestPlan_YoungOrphansKeepTheScanDue(t *testing.T) {
 	cfg := testConfig()
 	w := newWorld().ready("a", time.Minute).
 		app(pool.App{ID: "app-y", SandboxID: "y", Pool: "py", CreatedAt: t0.Add(-time.Second)}).
-		poolState("py", func(s *pool.PoolState) { s.LastHealthCheckAt = t0.Add(-time.Minute) })
+		poolState("py", func(s *pool.Record) { s.LastHealthCheckAt = t0.Add(-time.Minute) })
 	u, _ := update(Plan(w.obs, cfg, t0), "py")
 	require.Nil(t, u.LastHealthCheckAt, "only a full list counts the app toward the cap: the next pass lists again")
 	require.NotNil(t, u.HealthResult, "its health was still checked")
@@ -285,7 +285,7 @@ func TestReconcile_APICallsGrowWithChanges(t *testing.T) {
 			if tc.healthOff {
 				cfg.Pools["py"].HealthCheckInterval = 0
 			}
-			w := steadyWorld(cfg, tc.n, tc.k).poolState("py", func(s *pool.PoolState) { s.LastHealthCheckAt = t0.Add(-tc.lastScan) })
+			w := steadyWorld(cfg, tc.n, tc.k).poolState("py", func(s *pool.Record) { s.LastHealthCheckAt = t0.Add(-tc.lastScan) })
 			st := newFakeStore(w.obs.State)
 			pv := &pagedProvider{fakeProvider: newFakeProvider(w.obs.Apps...)}
 			rep, err := New(st, pv, cfg, pool.NewManualClock(t0), WithIDs(seqIDs())).Reconcile(context.Background())

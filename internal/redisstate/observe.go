@@ -19,7 +19,7 @@ func (s *Store) Observe(ctx context.Context, now time.Time) (pool.Observed, erro
 	if len(arr) < 5 {
 		return pool.Observed{}, fmt.Errorf("%w: %s: short reply", ErrInternal, op)
 	}
-	obs := pool.Observed{At: now, ManagerShutdown: str(arr, 1) == "1", Pools: map[string]pool.PoolState{}}
+	obs := pool.Observed{At: now, ManagerShutdown: str(arr, 1) == "1", Pools: map[string]pool.Record{}}
 	for _, row := range list(arr[2]) {
 		r := list(row)
 		if len(r) < 2 {

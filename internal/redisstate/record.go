@@ -135,7 +135,7 @@ func claimFrom(m map[string]string) pool.Claim {
 }
 
 // poolStateFrom decodes a pool HASH (field names: scripts/*.lua).
-func poolStateFrom(name string, m map[string]string) pool.PoolState {
+func poolStateFrom(name string, m map[string]string) pool.Record {
 	n := len(pool.LatencyBucketsMs) + 1
 	st := pool.PoolStats{
 		// Stored per source only (one field less on the warm path); the
@@ -169,7 +169,7 @@ func poolStateFrom(name string, m map[string]string) pool.PoolState {
 		st.WarmLatencyBuckets[i] = atoi64(m[warmBucketField(i)])
 		st.ColdLatencyBuckets[i] = atoi64(m["cold_lat_"+strconv.Itoa(i)])
 	}
-	return pool.PoolState{
+	return pool.Record{
 		Name:                name,
 		Shutdown:            m["shutdown"] == "1",
 		ActivatedAt:         fromMs(m["activated_at"]),
