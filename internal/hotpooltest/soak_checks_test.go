@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hotpool/hotpool/api"
 	"github.com/hotpool/hotpool/client"
 	"github.com/hotpool/hotpool/internal/localserver"
 	"github.com/hotpool/hotpool/internal/pool"
@@ -58,25 +59,25 @@ func TestLeakCheckSeesAnAppWithoutARecordAndTooManyApps(t *testing.T) {
 func TestSettledNeedsEveryPoolExactlyAtTarget(t *testing.T) {
 	cfg, err := pool.ParseConfig([]byte(`{"pools": {"python": {"target_ready": 2, "max_ready": 4}, "node": {"target_ready": 2, "max_ready": 4}}, "max_total_sandboxes": 10}`))
 	require.NoError(t, err)
-	at := pool.PoolPassReport{Ready: 2, Target: 2, Circuit: "closed"}
-	both := func(b pool.PoolPassReport) pool.PassReport {
-		return pool.PassReport{Pools: map[string]pool.PoolPassReport{"python": at, "node": b}}
+	at := api.PoolPassReport{Ready: 2, Target: 2, Circuit: "closed"}
+	both := func(b api.PoolPassReport) pool.PassReport {
+		return pool.PassReport{Pools: map[string]api.PoolPassReport{"python": at, "node": b}}
 	}
 	require.True(t, Settled(cfg, both(at)))
 	require.False(t, Settled(cfg, pool.PassReport{}), "a pass that saw no pool proves nothing")
-	require.False(t, Settled(cfg, pool.PassReport{Pools: map[string]pool.PoolPassReport{"python": at}}), "nor one that missed a pool")
-	for _, p := range []pool.PoolPassReport{
+	require.False(t, Settled(cfg, pool.PassReport{Pools: map[string]api.PoolPassReport{"python": at}}), "nor one that missed a pool")
+	for _, p := range []api.PoolPassReport{
 		{Ready: 1, Target: 2}, {Ready: 3, Target: 2}, {Ready: 2, Target: 2, Creating: 1},
 		{Ready: 2, Target: 2, InUse: 1}, {Ready: 2, Target: 2, Deleting: 1},
 	} {
 		require.False(t, Settled(cfg, both(p)), "%+v", p)
 	}
-	require.True(t, Settled(cfg, both(pool.PoolPassReport{Ready: 0, Target: 2, Idle: true})), "an idle pool rests empty")
+	require.True(t, Settled(cfg, both(api.PoolPassReport{Ready: 0, Target: 2, Idle: true})), "an idle pool rests empty")
 
 	capped, err := pool.ParseConfig([]byte(`{"pools": {"python": {"target_ready": 2, "max_ready": 4}, "node": {"target_ready": 2, "max_ready": 4}}, "max_total_sandboxes": 3}`))
 	require.NoError(t, err)
-	require.True(t, Settled(capped, both(pool.PoolPassReport{Ready: 1, Target: 2})), "targets above the cap: the cap filled exactly")
-	require.False(t, Settled(capped, both(pool.PoolPassReport{Ready: 0, Target: 2})), "one short of the cap")
+	require.True(t, Settled(capped, both(api.PoolPassReport{Ready: 1, Target: 2})), "targets above the cap: the cap filled exactly")
+	require.False(t, Settled(capped, both(api.PoolPassReport{Ready: 0, Target: 2})), "one short of the cap")
 }
 
 func TestUnreachableTellsOutagesFromViolations(t *testing.T) {

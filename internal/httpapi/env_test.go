@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotpool/hotpool/api"
 	"github.com/hotpool/hotpool/internal/pool"
 	"github.com/stretchr/testify/require"
 )
@@ -140,5 +141,5 @@ func (r *fakeReconciler) Reconcile(context.Context) (pool.PassReport, error) {
 		return pool.PassReport{}, r.err
 	}
 	now := r.clock.Now()
-	return pool.PassReport{StartedAt: now, FinishedAt: now, Leader: true, Pools: map[string]pool.PoolPassReport{}}, nil
+	return pool.PassReport{StartedAt: now, FinishedAt: now, Leader: true, Pools: map[string]api.PoolPassReport{}}, nil
 }

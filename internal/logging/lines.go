@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hotpool/hotpool/api"
 	"github.com/hotpool/hotpool/internal/pool"
 )
 
@@ -111,7 +112,7 @@ func LogPass(ctx context.Context, l *slog.Logger, rep pool.PassReport, err error
 	l.LogAttrs(ctx, level, "pass", attrs...)
 }
 
-func poolPassAttrs(p pool.PoolPassReport) []any {
+func poolPassAttrs(p api.PoolPassReport) []any {
 	out := []any{slog.Int("ready", p.Ready), slog.Int("target", p.Target)}
 	for _, c := range []struct {
 		k string

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hotpool/hotpool/api"
 	"github.com/hotpool/hotpool/internal/pool"
 )
 
@@ -140,7 +141,7 @@ func TestRequestLine(t *testing.T) {
 func TestPassLine(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	rep := pool.PassReport{StartedAt: start, FinishedAt: start.Add(250 * time.Millisecond), Leader: true, APICalls: 4,
-		Pools: map[string]pool.PoolPassReport{
+		Pools: map[string]api.PoolPassReport{
 			"python": {Ready: 2, Target: 3, Created: 1, Circuit: "closed"},
 			"node":   {Ready: 0, Target: 1, Failed: 2, Circuit: "open: 3 failures", Idle: true},
 		},
@@ -151,7 +152,7 @@ func TestPassLine(t *testing.T) {
 	LogPass(context.Background(), l, pool.PassReport{StartedAt: start, FinishedAt: start}, nil, false)
 	LogPass(context.Background(), l, pool.PassReport{}, errors.New("redis: connection refused"), true)
 	// A quiet pass that did nothing, as the one before it: debug, not info.
-	idle := pool.PassReport{StartedAt: start, FinishedAt: start, Leader: true, Pools: map[string]pool.PoolPassReport{"python": {Ready: 3, Target: 3}}}
+	idle := pool.PassReport{StartedAt: start, FinishedAt: start, Leader: true, Pools: map[string]api.PoolPassReport{"python": {Ready: 3, Target: 3}}}
 	LogPass(context.Background(), l, idle, nil, true)
 	ls := lines(t, &buf)
 	require.Len(t, ls, 3, "warnings and errors are never quiet; the idle pass is")

@@ -2,12 +2,13 @@ package metrics
 
 import (
 	"bufio"
-	"github.com/hotpool/hotpool/api"
 	"io"
 	"math"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hotpool/hotpool/api"
 )
 
 // ContentType is the Prometheus text exposition format this package writes.

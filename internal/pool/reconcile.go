@@ -15,6 +15,3 @@ type Reconciler interface {
 // PassReport summarises one reconcile pass: the wire type itself, so the
 // report a pass writes is the one POST /reconcile answers.
 type PassReport = api.PassReport
-
-// PoolPassReport is what one pass did to one pool.
-type PoolPassReport = api.PoolPassReport

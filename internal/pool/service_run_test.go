@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/hotpool/hotpool/api"
 )
 
 // runner is a Runner whose run ends with the given report.
@@ -24,8 +26,8 @@ func (r *runner) RunFor(_ context.Context, budget, _ time.Duration) ([]PassRepor
 // A run that ends with deployments in flight hands them over (a kick that
 // is never coalesced); a quiet run, or one that lost the lock, does not.
 func TestRunHandsOverWorkStillInFlight(t *testing.T) {
-	busy := PassReport{Leader: true, Pools: map[string]PoolPassReport{"python": {Creating: 2, Target: 2, Circuit: "closed"}}}
-	quiet := PassReport{Leader: true, Pools: map[string]PoolPassReport{"python": {Ready: 2, Target: 2, Circuit: "closed"}}}
+	busy := PassReport{Leader: true, Pools: map[string]api.PoolPassReport{"python": {Creating: 2, Target: 2, Circuit: "closed"}}}
+	quiet := PassReport{Leader: true, Pools: map[string]api.PoolPassReport{"python": {Ready: 2, Target: 2, Circuit: "closed"}}}
 	for _, c := range []struct {
 		name string
 		last PassReport

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hotpool/hotpool/api"
 	"github.com/hotpool/hotpool/internal/pool"
 )
 
@@ -62,7 +63,7 @@ func (e *executor) run(ctx context.Context, actions []Action) error {
 	return nil
 }
 
-func (e *executor) pool(name string, f func(*pool.PoolPassReport)) {
+func (e *executor) pool(name string, f func(*api.PoolPassReport)) {
 	pr := e.rep.Pools[name]
 	f(&pr)
 	e.rep.Pools[name] = pr
@@ -81,17 +82,17 @@ func (e *executor) do(ctx context.Context, a Action) error {
 		if err := st.MarkReady(ctx, f, a.SandboxID, a.AppID, a.URL, a.WarmDeadline, e.now); err != nil {
 			return err
 		}
-		e.pool(a.Pool, func(p *pool.PoolPassReport) { p.MarkedReady++ })
+		e.pool(a.Pool, func(p *api.PoolPassReport) { p.MarkedReady++ })
 	case KindMarkFailed:
 		if err := st.MarkFailed(ctx, f, a.SandboxID, a.Fail); err != nil {
 			return err
 		}
-		e.pool(a.Pool, func(p *pool.PoolPassReport) { p.Failed++ })
+		e.pool(a.Pool, func(p *api.PoolPassReport) { p.Failed++ })
 	case KindMarkDeleting:
 		if err := st.MarkDeleting(ctx, f, a.SandboxID, a.Reason, e.now); err != nil {
 			return err
 		}
-		e.pool(a.Pool, func(p *pool.PoolPassReport) { countReason(p, a.Reason) })
+		e.pool(a.Pool, func(p *api.PoolPassReport) { countReason(p, a.Reason) })
 	case KindDestroy:
 		if err := e.r.provider.Delete(ctx, a.AppID); err != nil {
 			if derr := st.DeleteAttempted(ctx, f, a.SandboxID, e.now); derr != nil {
@@ -102,29 +103,29 @@ func (e *executor) do(ctx context.Context, a Action) error {
 		if err := st.Forget(ctx, f, a.SandboxID, e.now); err != nil {
 			return err
 		}
-		e.pool(a.Pool, func(p *pool.PoolPassReport) { p.Deleted++; p.Forgotten++ })
+		e.pool(a.Pool, func(p *api.PoolPassReport) { p.Deleted++; p.Forgotten++ })
 	case KindForget:
 		if err := st.Forget(ctx, f, a.SandboxID, e.now); err != nil {
 			return err
 		}
-		e.pool(a.Pool, func(p *pool.PoolPassReport) { p.Forgotten++ })
+		e.pool(a.Pool, func(p *api.PoolPassReport) { p.Forgotten++ })
 	case KindAdopt:
 		if err := st.Adopt(ctx, f, a.Sandbox, e.now); err != nil {
 			return err
 		}
-		e.pool(a.Pool, func(p *pool.PoolPassReport) { p.Orphans++ })
+		e.pool(a.Pool, func(p *api.PoolPassReport) { p.Orphans++ })
 	case KindDeleteOrphanApp:
 		if err := e.r.provider.Delete(ctx, a.AppID); err != nil {
 			return fmt.Errorf("delete orphan app (retried next pass): %w", err)
 		}
-		e.pool(a.Pool, func(p *pool.PoolPassReport) { p.Orphans++; p.Deleted++ })
+		e.pool(a.Pool, func(p *api.PoolPassReport) { p.Orphans++; p.Deleted++ })
 	case KindUpdatePool:
 		return st.UpdatePool(ctx, f, a.Pool, a.Update, e.now)
 	case KindFailClaim:
 		if err := st.FailClaim(ctx, f, a.ClaimHash, a.Reason, e.now); err != nil {
 			return err
 		}
-		e.pool(a.Pool, func(p *pool.PoolPassReport) { p.Failed++ })
+		e.pool(a.Pool, func(p *api.PoolPassReport) { p.Failed++ })
 	case KindNoteUntracked:
 		return st.NoteUntracked(ctx, f, a.Untracked, a.UntrackedCreating)
 	case KindCollectPool:
@@ -133,7 +134,7 @@ func (e *executor) do(ctx context.Context, a Action) error {
 			return err
 		}
 		if collected {
-			e.pool(a.Pool, func(p *pool.PoolPassReport) { p.Collected = true })
+			e.pool(a.Pool, func(p *api.PoolPassReport) { p.Collected = true })
 		}
 	default:
 		return fmt.Errorf("unknown action kind %q", a.Kind)
@@ -141,7 +142,7 @@ func (e *executor) do(ctx context.Context, a Action) error {
 	return nil
 }
 
-func countReason(p *pool.PoolPassReport, reason string) {
+func countReason(p *api.PoolPassReport, reason string) {
 	switch reason {
 	case pool.ReasonLeaseExpired:
 		p.Reaped++
@@ -199,7 +200,7 @@ func (e *executor) callCreate(ctx context.Context, a Action, id string) error {
 		if err := e.r.store.CreateCalled(ctx, e.fence, id, app.ID, e.now); err != nil {
 			return fmt.Errorf("app %s created but not recorded (found by sandbox id next pass): %w", app.ID, err)
 		}
-		e.pool(a.Pool, func(p *pool.PoolPassReport) { p.Created++ })
+		e.pool(a.Pool, func(p *api.PoolPassReport) { p.Created++ })
 		return nil
 	}
 	e.noCreates[a.Pool] = true
@@ -224,6 +225,6 @@ func (e *executor) callCreate(ctx context.Context, a Action, id string) error {
 	if ferr := e.r.store.MarkFailed(ctx, e.fence, id, fp); ferr != nil {
 		return errors.Join(err, ferr)
 	}
-	e.pool(a.Pool, func(p *pool.PoolPassReport) { p.Failed++ })
+	e.pool(a.Pool, func(p *api.PoolPassReport) { p.Failed++ })
 	return fmt.Errorf("create refused: %w", err)
 }

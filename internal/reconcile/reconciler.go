@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hotpool/hotpool/api"
 	"github.com/hotpool/hotpool/internal/logging"
 	"github.com/hotpool/hotpool/internal/pool"
 )
@@ -100,7 +101,7 @@ var _ pool.Reconciler = (*Reconciler)(nil)
 func (r *Reconciler) Reconcile(ctx context.Context) (rep pool.PassReport, err error) {
 	now := r.clock.Now()
 	cfg := r.cfg.Load()
-	rep = pool.PassReport{StartedAt: now, Pools: map[string]pool.PoolPassReport{}}
+	rep = pool.PassReport{StartedAt: now, Pools: map[string]api.PoolPassReport{}}
 	calls0 := r.provider.calls()
 	passLog := r.log
 	// One line per pass, whatever its outcome (the shared pass shape:
