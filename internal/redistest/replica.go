@@ -2,12 +2,7 @@ package redistest
 
 import (
 	"context"
-	"net"
-	"os"
-	"os/exec"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,7 +14,7 @@ import (
 type Server struct {
 	tb   testing.TB
 	Port int
-	cmd  *exec.Cmd
+	p    *Process
 }
 
 // Pair starts a primary and a replica of it on free loopback ports, without
@@ -27,12 +22,8 @@ type Server struct {
 // redis-server on its PATH fails with the command that installs it.
 func Pair(tb testing.TB) (primary, replica *Server) {
 	tb.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		tb.Fatalf("redistest: redis-server is not on PATH (%v): install it (sudo apt-get install -y redis-server) or run make test", err)
-	}
-	primary = start(tb, bin)
-	replica = start(tb, bin, "--replicaof", "127.0.0.1", strconv.Itoa(primary.Port))
+	primary = start(tb, 0)
+	replica = start(tb, primary.Port)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for {
@@ -55,38 +46,19 @@ func Pair(tb testing.TB) (primary, replica *Server) {
 	}
 }
 
-func start(tb testing.TB, bin string, extra ...string) *Server {
+func start(tb testing.TB, replicaOf int) *Server {
 	tb.Helper()
-	port := freePort(tb)
-	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--protected-mode", "no", "--loglevel", "warning", "--dir", tb.TempDir(),
-		// A replica syncs at once rather than after the default 5 s delay.
-		"--repl-diskless-sync-delay", "0"}, extra...)
-	cmd := exec.Command(bin, args...)
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("redistest: start redis-server: %v", err)
+	p, err := StartProcess(context.Background(), ProcessOptions{Dir: tb.TempDir(), ReplicaOf: replicaOf})
+	if err != nil {
+		tb.Fatalf("%v", err)
 	}
-	s := &Server{tb: tb, Port: port, cmd: cmd}
-	tb.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c := s.Client()
-	for c.Ping(ctx).Err() != nil {
-		if ctx.Err() != nil {
-			tb.Fatalf("redistest: redis-server on %d did not answer", port)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return s
+	tb.Cleanup(p.Close)
+	return &Server{tb: tb, Port: p.Port(), p: p}
 }
 
 // Client is a new client of the server, closed when the test ends.
 func (s *Server) Client() *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(s.Port), MaxRetries: -1,
-		DialTimeout: time.Second, ReadTimeout: 2 * time.Second})
+	c := s.p.Client()
 	s.tb.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -95,27 +67,11 @@ func (s *Server) Client() *redis.Client {
 // it has and receives nothing more, as across a partition, and it stands
 // ready as the primary a failover promotes. The primary's WAIT then counts
 // no replica.
-func (s *Server) Partition(ctx context.Context) error {
-	return s.Client().Do(ctx, "REPLICAOF", "NO", "ONE").Err()
-}
+func (s *Server) Partition(ctx context.Context) error { return s.p.Promote(ctx) }
 
 // Kill ends the process at once, with whatever it has not replicated.
 func (s *Server) Kill() {
-	s.signal(syscall.SIGKILL)
-	_ = s.cmd.Wait()
-}
-
-func (s *Server) signal(sig os.Signal) {
-	if err := s.cmd.Process.Signal(sig); err != nil {
-		s.tb.Fatalf("redistest: signal %v to redis-server %d: %v", sig, s.Port, err)
+	if err := s.p.Kill(); err != nil {
+		s.tb.Fatalf("redistest: kill redis-server %d: %v", s.Port, err)
 	}
-}
-
-func freePort(tb testing.TB) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("redistest: free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
