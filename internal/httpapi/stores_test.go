@@ -36,7 +36,7 @@ func newStore(t testing.TB, kind string, cfg *pool.Config) (pool.Store, seeder) 
 		require.NoError(t, err)
 		addr := ln.Addr().String()
 		require.NoError(t, ln.Close())
-		rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+		rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1})
 		t.Cleanup(func() { _ = rdb.Close() })
 		return redisstate.New(rdb, "down"), nil
 	case "miniredis":
