@@ -4,9 +4,9 @@
 -- @keys pool ready creating in_use pool_deleting idem claim sandbox manager all creating_all deleting_all pools claims events dynamic
 --   pool, ready, creating, in_use, pool_deleting: the pool's HASH, ready LIST and
 --     creating, in_use and deleting ZSETs
---   idem: the idempotency STRING (any key when ARGV[1] is "0")
---   claim: the claim HASH of ARGV[5], sandbox: the record of its new sandbox
---     ARGV[6] (any keys when no claim can be made)
+--   idem: the idempotency STRING (any key when ARGV[5] is "0")
+--   claim: the claim HASH of ARGV[9], sandbox: the record of its new sandbox
+--     ARGV[10] (any keys when no claim can be made)
 -- ARGV[1]  pool name            ARGV[2]  now (unix ms)
 -- ARGV[3]  lease TTL (ms)       ARGV[4]  lease token hash (sha256 hex)
 -- ARGV[5]  "1" when an idempotency key is given

@@ -6,7 +6,7 @@
 -- @keys pool ready creating in_use pool_deleting claim sandbox lock manager all creating_all pools
 --   pool, ready, creating, in_use, pool_deleting: the pool's HASH, ready LIST and
 --     creating, in_use and deleting ZSETs
---   claim: the claim HASH of ARGV[4] (any key when none), sandbox: the record of ARGV[3]
+--   claim: the claim HASH of ARGV[8] (any key when none), sandbox: the record of ARGV[3]
 -- ARGV[1]  fence token        ARGV[2]  pool name        ARGV[3] sandbox id
 -- ARGV[4]  max_ready          ARGV[5]  max_total (-1 unlimited)
 -- ARGV[6] max_concurrent_creates                       ARGV[7] attempt (1-based; 0: 1)
