@@ -91,15 +91,13 @@ func Build(getenv Getenv, logOut io.Writer) (*App, error) {
 		opt.Password = pw
 	}
 	rdb := redis.NewClient(opt)
-	app := &App{Config: cfg, Redis: rdb, Logger: logger}
+	app := &App{Config: cfg, Redis: rdb, Logger: logger,
+		kicker: newKicker(getenv, token, rdb, redisstate.NewKeys(cfg.Deployment).Kick(), logger)}
 	so := stack.Options{
-		Config: cfg, Redis: rdb, Clock: pool.SystemClock{}, Secret: secret, Token: token, Logger: logger,
-		Getenv: func(k string) string { return getenv(k) },
-		Service: func(so *pool.ServiceOptions) {
-			if k := newKicker(getenv, token, rdb, redisstate.NewKeys(cfg.Deployment).Kick(), logger); k != nil {
-				app.kicker, so.Kick, so.Handover = k, k.Kick, k.Handover
-			}
-		},
+		Config: cfg, Redis: rdb, Clock: pool.SystemClock{}, Secret: secret, Token: token, Logger: logger, Getenv: getenv,
+	}
+	if k := app.kicker; k != nil {
+		so.Service = func(so *pool.ServiceOptions) { so.Kick, so.Handover = k.Kick, k.Handover }
 	}
 	// The HTTP functions never call the platform; only a reconcile needs the
 	// DigitalOcean token, so its absence disables reconcile, not the API.
@@ -115,10 +113,7 @@ func Build(getenv Getenv, logOut io.Writer) (*App, error) {
 		_ = rdb.Close()
 		return nil, err
 	}
-	app.Service, app.Handler, app.AfterPass = st.Service, st.Handler, st.AfterPass
-	if st.Reconciler != nil {
-		app.Reconciler = st.Reconciler
-	}
+	app.Service, app.Handler, app.AfterPass, app.Reconciler = st.Service, st.Handler, st.AfterPass, st.Reconciler
 	return app, nil
 }
 

@@ -70,7 +70,7 @@ func TestScriptsCarryContractAndLib(t *testing.T) {
 			require.Equal(t, 1, strings.Count(string(raw), stateMarker), "%s splices lib_state.lua once", name)
 		}
 		require.Equal(t, 1, len(keysLine.FindAllString(string(raw), -1)), "%s names its keys in one @keys line", name)
-		full := scriptSource(name, allScripts[slices.Index(scriptNames, name)])
+		full := splice(string(raw), allScripts[slices.Index(scriptNames, name)])
 		require.NotContains(t, full, libMarker, "%s: marker replaced", name)
 		require.NotContains(t, full, stateMarker, "%s: marker replaced", name)
 		require.Contains(t, full, "local function emit", name)

@@ -47,7 +47,7 @@ func loadScript(name string) *script {
 	if n := len(sc.keys); n > 0 && strings.HasSuffix(sc.keys[n-1], "...") {
 		sc.keys[n-1], sc.variadic = strings.TrimSuffix(sc.keys[n-1], "..."), true
 	}
-	sc.Script = redis.NewScript(scriptSource(name, sc))
+	sc.Script = redis.NewScript(splice(string(src), sc))
 	return sc
 }
 
@@ -68,16 +68,20 @@ func keyLocals(sc *script) string {
 	return "local " + strings.Join(names, ", ") + " = " + strings.Join(vals, ", ") + "\n"
 }
 
-// scriptSource splices the key locals and lib.lua into scripts/<name>.lua.
-// The names are fixed below and TestScriptsCarryContractAndLib checks every
-// file has its markers and its keys line, so a missing one is caught by the
-// tests, never by a caller.
-func scriptSource(name string, sc *script) string {
-	src, _ := scriptFS.ReadFile("scripts/" + name + ".lua")
+// The shared prelude, read once.
+var libSource, stateSource = func() (string, string) {
 	lib, _ := scriptFS.ReadFile("scripts/lib.lua")
 	state, _ := scriptFS.ReadFile("scripts/lib_state.lua")
-	out := strings.Replace(string(src), libMarker, keyLocals(sc)+string(lib), 1)
-	return strings.Replace(out, stateMarker, string(state), 1)
+	return string(lib), string(state)
+}()
+
+// splice puts the key locals and lib.lua at a script's libMarker, and
+// lib_state.lua at its stateMarker. The names are fixed below and
+// TestScriptsCarryContractAndLib checks every file has its markers and its
+// keys line, so a missing one is caught by the tests, never by a caller.
+func splice(src string, sc *script) string {
+	out := strings.Replace(src, libMarker, keyLocals(sc)+libSource, 1)
+	return strings.Replace(out, stateMarker, stateSource, 1)
 }
 
 // sharedKeys are the deployment-wide keys a script may name in its keys

@@ -55,8 +55,9 @@ type Options struct {
 	// KickReconciler makes the in-process Reconciler's Kick the Service's
 	// (the local server's loop); otherwise Service sets its own hooks.
 	KickReconciler bool
-	// Service, when set, adjusts the Service's options before it is built:
-	// Kick and Handover of a function, a harness's Sleep and ids.
+	// Service, when set, adjusts the Service's options before each Service
+	// is built (Build's and every Front's): Kick and Handover of a function,
+	// a harness's Sleep and ids. It sets hooks; it makes nothing.
 	Service func(*pool.ServiceOptions)
 }
 
