@@ -213,13 +213,11 @@ func NewHarness(rdb *redis.Client, prefix string, o HarnessOptions) (*Harness, e
 			// No API budget and no client-side retries: a retry waits in
 			// real time, and the reconciler's next pass is the retry that
 			// matters here.
-			p, err := appplatform.New(appplatform.Options{
+			return appplatform.New(appplatform.Options{
 				Token: "sim-token", BaseURL: base, Deployment: o.Config.Deployment, Clock: h.Clock,
 				RetryMax:   -1,
 				HTTPClient: &http.Client{Timeout: 5 * time.Second},
 			})
-			h.Provider = p
-			return p, err
 		},
 		ReconcilerOptions: append([]reconcile.Option{reconcile.WithIDs(h.newID)}, o.ReconcilerOptions...),
 		Service: func(so *pool.ServiceOptions) {
@@ -236,6 +234,7 @@ func NewHarness(rdb *redis.Client, prefix string, o HarnessOptions) (*Harness, e
 		return nil, err
 	}
 	h.Store, h.Reconciler, h.Service = st.Store, st.Reconciler, st.Service
+	h.Provider = st.Provider.(*appplatform.Provider) // what NewProvider built
 	return h, nil
 }
 

@@ -270,15 +270,14 @@ func (s *Server) build(ctx context.Context, o Options) error {
 	}
 	so.NewProvider = func(budget *appplatform.Budget) (pool.Provider, error) {
 		popts.Budget = budget
-		p, err := appplatform.New(popts)
-		s.Provider = p
-		return p, err
+		return appplatform.New(popts)
 	}
 	st, err := stack.Build(so)
 	if err != nil {
 		return fmt.Errorf("localserver: %w", err)
 	}
 	s.stack, s.Store, s.Reconciler = st, st.Store, st.Reconciler
+	s.Provider = st.Provider.(*appplatform.Provider) // what NewProvider built
 	if err := s.Store.Preload(ctx); err != nil {
 		return fmt.Errorf("localserver: redis: %w", err)
 	}
