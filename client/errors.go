@@ -208,33 +208,68 @@ func (e *WarmUpError) Error() string {
 // Unwrap makes errors.Is(err, ErrWarmUpTimeout) true.
 func (e *WarmUpError) Unwrap() error { return ErrWarmUpTimeout }
 
-// AgentError is an error answer of a sandbox's agent (exec, files).
+// AgentError is an error answer of a sandbox's agent (exec, files,
+// processes), or of the platform's edge in front of it.
 type AgentError struct {
 	Status  int
 	Message string
+	// FromAgent is true when the agent itself answered (its {"detail": …}
+	// shape); false when something in front of it did, such as the platform
+	// answering 404 for an app that no longer exists.
+	FromAgent bool
+	Sandbox   string // the sandbox's id, when known
 }
 
 func (e *AgentError) Error() string {
+	if errors.Is(e, ErrSandboxGone) {
+		name := "the sandbox"
+		if e.Sandbox != "" {
+			name = "sandbox " + e.Sandbox
+		}
+		return fmt.Sprintf("hotpool: %s is gone: it was released or its lease expired, and its agent no longer answers (HTTP %d: %s); acquire another", name, e.Status, e.Message)
+	}
 	return fmt.Sprintf("sandbox agent: HTTP %d: %s", e.Status, e.Message)
 }
 
 // Errors of the sandbox agent's contract (docs/agent.md), matched with errors.Is.
 var (
-	// ErrExecTimeout: the agent killed the command at its timeout (408); it
-	// returns no partial output.
+	// ErrExecTimeout: the agent killed the command at its timeout (408 for
+	// Exec, with no partial output; the TIMEOUT error event of ExecStream,
+	// after the lines that came before it).
 	ErrExecTimeout = errors.New("hotpool: sandbox command timed out")
-	// ErrFileNotFound: the agent has no file at that path (404 "File not
-	// found"), as opposed to a 404 for a route the agent does not have.
+	// ErrFileNotFound: the agent has no file or directory at that path (404
+	// "File not found: …" or "Path not found: …"), as opposed to a 404 for a
+	// route the agent does not have.
 	ErrFileNotFound = errors.New("hotpool: file not found in the sandbox")
 	// ErrPathNotAllowed: the path is outside /workspace, /home/sandbox and
 	// /tmp (the agent's 403 on a file route).
 	ErrPathNotAllowed = errors.New("hotpool: path not allowed in the sandbox (use /workspace, /home/sandbox or /tmp)")
+	// ErrNotADirectory: ListFiles was given a file (400 "Not a directory").
+	ErrNotADirectory = errors.New("hotpool: not a directory in the sandbox")
+	// ErrIsADirectory: ReadFile was given a directory (400 "Path is a directory").
+	ErrIsADirectory = errors.New("hotpool: is a directory in the sandbox")
+	// ErrProcessNotFound: the agent did not start a process with that pid
+	// (404 "Process N not tracked"): only StartProcess's pids are known.
+	ErrProcessNotFound = errors.New("hotpool: process not tracked by the sandbox's agent")
+	// ErrProcessNotRunning: a kill of a process that has already exited, or
+	// with a signal that does not exist (400 "Failed to kill process").
+	ErrProcessNotRunning = errors.New("hotpool: the process could not be signalled (it has exited, or the signal is invalid)")
+	// ErrSandboxGone: the sandbox's app no longer answers as an agent (the
+	// platform's 404 for an app that was deleted): it was released, or its
+	// lease expired and it was reaped. Acquire another.
+	ErrSandboxGone = errors.New("hotpool: the sandbox is gone (released or expired)")
+	// ErrStreamIncomplete: a stream (ExecStream, FollowLogs) was cut before
+	// its end: the connection broke or nothing arrived for too long. The
+	// output received may be incomplete, and the command may still be
+	// running.
+	ErrStreamIncomplete = errors.New("hotpool: the stream was cut before its end: the output may be incomplete")
 )
 
 // Unwrap maps the agent's statuses to the errors above: 401 (no token) and
 // 403 (wrong token) are ErrUnauthorized, except a 403 on a file route for a
-// path outside the allowed roots; 408 is ErrExecTimeout; a 404 "File not
-// found" is ErrFileNotFound.
+// path outside the allowed roots; 408 is ErrExecTimeout; the 404s and 400s
+// name what was not found or not right; a 404 that the agent did not answer
+// itself is ErrSandboxGone.
 func (e *AgentError) Unwrap() error {
 	switch {
 	case e.Status == http.StatusForbidden && strings.Contains(e.Message, "Access denied"):
@@ -243,8 +278,18 @@ func (e *AgentError) Unwrap() error {
 		return ErrUnauthorized
 	case e.Status == http.StatusRequestTimeout:
 		return ErrExecTimeout
-	case e.Status == http.StatusNotFound && e.Message == "File not found":
+	case e.Status == http.StatusNotFound && (strings.HasPrefix(e.Message, "File not found") || strings.HasPrefix(e.Message, "Path not found")):
 		return ErrFileNotFound
+	case e.Status == http.StatusNotFound && strings.HasPrefix(e.Message, "Process ") && strings.Contains(e.Message, "not tracked"):
+		return ErrProcessNotFound
+	case e.Status == http.StatusNotFound && !e.FromAgent:
+		return ErrSandboxGone
+	case e.Status == http.StatusBadRequest && strings.HasPrefix(e.Message, "Not a directory"):
+		return ErrNotADirectory
+	case e.Status == http.StatusBadRequest && strings.HasPrefix(e.Message, "Path is a directory"):
+		return ErrIsADirectory
+	case e.Status == http.StatusBadRequest && strings.HasPrefix(e.Message, "Failed to kill process"):
+		return ErrProcessNotRunning
 	}
 	return nil
 }

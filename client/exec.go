@@ -107,20 +107,6 @@ func (s *Sandbox) ReadFile(ctx context.Context, path string) ([]byte, error) {
 // *[]byte. The call is bounded by limit, or by the client's request timeout
 // when limit is 0.
 func (s *Sandbox) agent(ctx context.Context, method, path string, limit time.Duration, in, out any) error {
-	if s == nil || s.c == nil {
-		return errors.New("sandbox agent: the sandbox was not returned by Acquire")
-	}
-	if s.URL == "" || s.AgentToken == "" {
-		return fmt.Errorf("sandbox agent: sandbox %s has no agent URL or token (is it a service-mode image?)", s.ID)
-	}
-	var body io.Reader
-	if in != nil {
-		payload, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("sandbox agent: encode request: %w", err)
-		}
-		body = bytes.NewReader(payload)
-	}
 	// An exec's own limit running out reads as its deadline; the client's
 	// request bound running out reads as an unreachable agent, as a transport
 	// timeout does.
@@ -130,33 +116,24 @@ func (s *Sandbox) agent(ctx context.Context, method, path string, limit time.Dur
 	}
 	callCtx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	req, err := http.NewRequestWithContext(callCtx, method, strings.TrimRight(s.URL, "/")+path, body)
+	res, err := s.agentDo(callCtx, method, path, in, "application/json")
 	if err != nil {
-		return fmt.Errorf("sandbox agent: %w", err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", s.c.userAgent)
-	req.Header.Set("Authorization", "Bearer "+s.AgentToken)
-	res, err := s.c.hc.Do(req)
-	if err != nil {
+		var ae *AgentError
 		switch {
+		case errors.As(err, &ae):
 		case ctx.Err() != nil:
 			return fmt.Errorf("sandbox agent %s: %w", path, ctx.Err())
 		case ownLimit && callCtx.Err() != nil:
 			return fmt.Errorf("sandbox agent %s: %w", path, callCtx.Err())
+		case callCtx.Err() != nil:
+			return fmt.Errorf("%w: sandbox agent %s: no answer within %s", ErrUnavailable, path, limit)
 		}
-		return fmt.Errorf("%w: sandbox agent %s: %v", ErrUnavailable, path, unwrapURLError(err))
+		return err
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, maxResponseBytes))
 	if err != nil {
 		return fmt.Errorf("%w: sandbox agent %s: %v", ErrUnavailable, path, err)
-	}
-	if res.StatusCode < 200 || res.StatusCode > 299 {
-		return &AgentError{Status: res.StatusCode, Message: agentMessage(data)}
 	}
 	if out == nil {
 		return nil
@@ -169,6 +146,59 @@ func (s *Sandbox) agent(ctx context.Context, method, path string, limit time.Dur
 		return fmt.Errorf("sandbox agent %s: unexpected answer (%v): %s", path, err, snippet(data))
 	}
 	return nil
+}
+
+// agentDo sends one request to the sandbox's agent and returns its 2xx
+// answer, whose body the caller reads and closes; any other answer is read
+// here and returned as an *AgentError. It is never retried.
+func (s *Sandbox) agentDo(ctx context.Context, method, path string, in any, accept string) (*http.Response, error) {
+	if s == nil || s.c == nil {
+		return nil, errors.New("sandbox agent: the sandbox was not returned by Acquire")
+	}
+	if s.URL == "" || s.AgentToken == "" {
+		return nil, fmt.Errorf("sandbox agent: sandbox %s has no agent URL or token (is it a service-mode image?)", s.ID)
+	}
+	var body io.Reader
+	if in != nil {
+		payload, err := json.Marshal(in)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox agent: encode request: %w", err)
+		}
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(s.URL, "/")+path, body)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox agent: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", accept)
+	req.Header.Set("User-Agent", s.c.userAgent)
+	req.Header.Set("Authorization", "Bearer "+s.AgentToken)
+	res, err := s.c.hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("sandbox agent %s: %w", path, context.Cause(ctx))
+		}
+		return nil, fmt.Errorf("%w: sandbox agent %s: %v", ErrUnavailable, path, unwrapURLError(err))
+	}
+	if res.StatusCode >= 200 && res.StatusCode <= 299 {
+		return res, nil
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(res.Body, maxResponseBytes))
+	return nil, &AgentError{Status: res.StatusCode, Message: agentMessage(data), FromAgent: isAgentBody(data), Sandbox: s.ID}
+}
+
+// isAgentBody reports whether an error answer has the agent's own shape
+// ({"detail": …}), as opposed to the platform's edge answering for an app
+// that is no longer there.
+func isAgentBody(b []byte) bool {
+	var v struct {
+		Detail json.RawMessage `json:"detail"`
+	}
+	return json.Unmarshal(b, &v) == nil && len(v.Detail) > 0
 }
 
 // agentMessage reads an agent's error body (the contract's {"detail": "…"}

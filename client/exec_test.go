@@ -84,10 +84,10 @@ func TestContractAuth(t *testing.T) {
 	_, err = agentSandbox(t, unset, "x").Exec(ctx, "ls", ExecOptions{})
 	require.ErrorAs(t, err, &ae)
 	require.Equal(t, 503, ae.Status)
-	require.Equal(t, "SANDBOX_API_TOKEN is not set", ae.Message)
+	require.Equal(t, "Server not configured: SANDBOX_API_TOKEN is not set", ae.Message)
 	res, err = http.Get(unset.URL + "/health")
 	require.NoError(t, err)
-	var h map[string]string
+	var h map[string]any
 	require.NoError(t, json.NewDecoder(res.Body).Decode(&h))
 	res.Body.Close()
 	require.Equal(t, "healthy", h["status"])

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/hotpool/hotpool/internal/sandboxagent"
 )
 
 func init() {
@@ -39,6 +40,10 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "%s: ok (%d pools: %s)\n", file, len(names), desc)
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", file, w)
+	}
+	// What hotpool serve would give this machine's simulated sandboxes.
+	if iso := sandboxagent.DetectIsolation(); !iso.Isolated() {
+		fmt.Fprintf(stderr, "%s: warning: under hotpool serve here, %s\n", file, iso)
 	}
 	return exitOK
 }

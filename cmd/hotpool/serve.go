@@ -17,6 +17,7 @@ import (
 	"github.com/hotpool/hotpool/internal/localserver"
 	"github.com/hotpool/hotpool/internal/logging"
 	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/hotpool/hotpool/internal/sandboxagent"
 )
 
 func init() {
@@ -94,9 +95,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			reportLeftRunning(ctx, s.Provider, cfg.Deployment, stderr)
 		}
 	}
+	var iso sandboxagent.Isolation
+	if *provider != localserver.ProviderDigitalOcean {
+		iso = sandboxagent.DetectIsolation()
+	}
 	s, err := localserver.Start(ctx, localserver.Options{
-		OnStop: onStop,
-		Addr:   *addr, Config: cfg, Token: *token, Secret: secret, RedisURL: *redisURL,
+		OnStop: onStop, SandboxIsolation: iso,
+		Addr: *addr, Config: cfg, Token: *token, Secret: secret, RedisURL: *redisURL,
 		Provider: *provider, DOToken: doToken, DOAPIURL: os.Getenv(appplatform.EnvAPIURL), SimCreateDelay: createDelay, SimFailRate: *failRate,
 		ReconcileEvery: every, Logger: logging.New(stderr, logging.ParseLevel(*logLevel)),
 	})
@@ -129,6 +134,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fmt.Fprintf(stdout, "pools: %s\n", describePools(cfg))
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintf(stderr, "hotpool serve: warning: %s\n", w)
+	}
+	switch {
+	case *provider == localserver.ProviderDigitalOcean:
+	case iso.Isolated():
+		fmt.Fprintf(stdout, "sandboxes: %s\n", iso)
+	default:
+		fmt.Fprintf(stderr, "hotpool serve: WARNING: %s\n", iso)
 	}
 	if *provider == localserver.ProviderDigitalOcean {
 		fmt.Fprintf(stderr, "hotpool serve: WARNING: this server creates real, billed App Platform apps (names %s-*) with DIGITALOCEAN_TOKEN; "+

@@ -75,11 +75,9 @@ func (s *Server) getApp(w http.ResponseWriter, r *http.Request, reqID, id string
 func (s *Server) deleteApp(w http.ResponseWriter, reqID, id string) {
 	s.mu.Lock()
 	a, ok := s.apps[id]
-	var sandboxDir string
+	var agent *sandboxagent.Agent
 	if ok {
-		if a.agent != nil {
-			sandboxDir = a.agent.Root
-		}
+		agent = a.agent
 		delete(s.apps, id)
 		delete(s.names, a.spec.Name)
 		delete(s.healthFail, id)
@@ -95,9 +93,11 @@ func (s *Server) deleteApp(w http.ResponseWriter, reqID, id string) {
 		writeError(w, http.StatusNotFound, reqID, "The resource you requested could not be found.")
 		return
 	}
-	if sandboxDir != "" {
-		// A deleted app's sandbox goes with it: nothing is reused.
-		_ = os.RemoveAll(sandboxDir)
+	if agent != nil {
+		// A deleted app's sandbox goes with it, its background processes
+		// first: nothing is reused, nothing outlives it.
+		_ = agent.Close()
+		_ = os.RemoveAll(agent.Root)
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"id": id})
 }

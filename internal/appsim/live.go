@@ -15,7 +15,7 @@ import (
 // serveLive answers an app's live URL: its health path (and /health, which
 // every live app answers), and the routes of the service-mode agent
 // (sandboxagent), which really runs commands in the app's own directory on
-// this host: a local sandbox is not isolated from the host.
+// this host, confined as Options.Isolation says.
 func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, rest string) {
 	id, sub, _ := strings.Cut(rest, "/")
 	sub = "/" + sub
@@ -35,6 +35,8 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, rest string) 
 		endpoint = "GET /live/{id}/health"
 	case strings.HasPrefix(sub, "/api/"):
 		endpoint = r.Method + " /live/{id}" + sub
+	case strings.HasPrefix(sub, "/proxy/"):
+		endpoint = r.Method + " /live/{id}/proxy"
 	}
 	now := s.record(endpoint, r)
 	if !ok {
@@ -100,7 +102,7 @@ func (s *Server) agentOf(id string, a *app) (*sandboxagent.Agent, error) {
 		}
 		s.agentRoot = root
 	}
-	ag := &sandboxagent.Agent{Root: filepath.Join(s.agentRoot, id)}
+	ag := &sandboxagent.Agent{Root: filepath.Join(s.agentRoot, id), Isolation: s.opts.Isolation}
 	for _, e := range a.spec.Services[0].Envs {
 		if e.Key == sandboxagent.TokenEnv {
 			ag.Token = e.Value

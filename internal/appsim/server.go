@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/hotpool/hotpool/internal/sandboxagent"
 )
 
 // Options configure a simulator. The zero value is usable: any bearer token,
@@ -34,6 +35,9 @@ type Options struct {
 	// (AgentRoot/<app id>/workspace, …); "" makes a temporary directory that
 	// Close removes.
 	AgentRoot string
+	// Isolation confines the commands each app's agent runs (zero: the
+	// host's shell); see sandboxagent.Isolation.
+	Isolation sandboxagent.Isolation
 	// FailRate is the probability (0-1) that a new deployment ends in ERROR
 	// (half way through CreateDelay, when its build "fails").
 	FailRate float64
@@ -114,7 +118,17 @@ func (s *Server) Close() error {
 	srv := s.srv
 	s.srv = nil
 	root, own := s.agentRoot, s.ownRoot
+	var agents []*sandboxagent.Agent
+	for _, a := range s.apps {
+		if a.agent != nil {
+			agents = append(agents, a.agent)
+		}
+	}
 	s.mu.Unlock()
+	// Every sandbox's background processes end with the platform.
+	for _, ag := range agents {
+		_ = ag.Close()
+	}
 	if own {
 		defer os.RemoveAll(root)
 	}
@@ -133,7 +147,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == "/v2/functions/namespaces" || strings.HasPrefix(path, "/v2/functions/namespaces/"):
 		s.serveFunctions(w, r, path)
 	case strings.HasPrefix(path, "/live/"):
-		s.serveLive(w, r, strings.TrimPrefix(path, "/live/"))
+		// The untrimmed path: the agent's proxy tells /proxy/8000/ from /proxy/8000.
+		s.serveLive(w, r, strings.TrimPrefix(r.URL.Path, "/live/"))
 	default:
 		s.record("other", r)
 		writeError(w, http.StatusNotFound, "", "The resource you requested could not be found.")

@@ -21,6 +21,7 @@ import (
 	"github.com/hotpool/hotpool/internal/pool"
 	"github.com/hotpool/hotpool/internal/reconcile"
 	"github.com/hotpool/hotpool/internal/redisstate"
+	"github.com/hotpool/hotpool/internal/sandboxagent"
 	"github.com/hotpool/hotpool/internal/stack"
 )
 
@@ -68,6 +69,9 @@ type Options struct {
 	SimCreateDelay time.Duration
 	SimFailRate    float64
 	SimSeed        uint64
+	// SandboxIsolation confines the simulated sandboxes' commands (zero:
+	// the host's shell); serve passes sandboxagent.DetectIsolation().
+	SandboxIsolation sandboxagent.Isolation
 	// ReconcileEvery is the loop's interval (default 5s); negative disables
 	// the loop (tests that drive passes through POST /reconcile).
 	ReconcileEvery time.Duration
@@ -253,7 +257,7 @@ func (s *Server) build(ctx context.Context, o Options) error {
 	popts := appplatform.Options{Deployment: o.Config.Deployment, Clock: o.Clock, Logger: o.Logger}
 	switch o.Provider {
 	case "", ProviderSim:
-		s.Sim = appsim.New(appsim.Options{Token: simToken, CreateDelay: o.SimCreateDelay, FailRate: o.SimFailRate, Seed: o.SimSeed, Clock: o.Clock})
+		s.Sim = appsim.New(appsim.Options{Token: simToken, CreateDelay: o.SimCreateDelay, FailRate: o.SimFailRate, Seed: o.SimSeed, Clock: o.Clock, Isolation: o.SandboxIsolation})
 		base, err := s.Sim.Start()
 		if err != nil {
 			return fmt.Errorf("localserver: %w", err)

@@ -1,30 +1,28 @@
 // Package sandboxagent is the do-app-sandbox SDK's service-mode agent
 // contract (its FastAPI app, images/sandbox_api/main.py), written down as a
 // working agent: the simulated App Platform gives every app one, so local
-// sandboxes really run commands, and the client's contract test runs
-// against it. docs/agent.md states the contract.
+// sandboxes really run commands, stream their output, keep background
+// processes and serve ports, and the client's contract tests run against it.
+// docs/agent.md states the contract.
 //
-// It runs commands with the host's shell, in a per-sandbox directory: a
-// local sandbox is NOT isolated from the host. The contract's roots
-// (/workspace, /home/sandbox, /tmp) map to folders under Root.
+// The contract's roots (/workspace, /home/sandbox, /tmp) map to folders under
+// Root. How far a command is confined is the Agent's Isolation: under
+// bubblewrap it sees those folders at the contract's paths and the rest of
+// the host read-only; without it, it runs in the host's shell.
 package sandboxagent
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"io"
+	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
-	"time"
-	"unicode/utf8"
+	"sync"
+	"syscall"
 )
 
 // The contract's constants.
@@ -38,10 +36,45 @@ const (
 // Roots are the only paths the file routes accept (anything else is 403).
 var Roots = []string{"/workspace", "/home/sandbox", "/tmp"}
 
-// Agent serves one sandbox.
+// accessDenied is the agent's 403 for a path outside Roots, word for word
+// (Python's repr of its list of roots).
+const accessDenied = "Access denied: path must be within ['/workspace', '/home/sandbox', '/tmp']"
+
+// Agent serves one sandbox. Close it when the sandbox goes: that kills the
+// background processes it started.
 type Agent struct {
-	Token string // "" answers 503 to every authenticated route, as an agent without SANDBOX_API_TOKEN does
-	Root  string // host directory standing for the sandbox's file system
+	Token     string    // "" answers 503 to every authenticated route, as an agent without SANDBOX_API_TOKEN does
+	Root      string    // host directory standing for the sandbox's file system
+	Isolation Isolation // how commands are confined (zero: the host's shell)
+
+	once   sync.Once
+	mux    *http.ServeMux
+	ctx    context.Context // ends when the agent is closed: follows of a log stop
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	procs  map[int]*process
+	closed bool
+}
+
+func (a *Agent) init() {
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.procs = map[int]*process{}
+	m := http.NewServeMux()
+	m.HandleFunc("POST /api/exec", a.authed(a.exec))
+	m.HandleFunc("POST /api/exec/stream", a.authed(a.execStream))
+	m.HandleFunc("POST /api/exec/background", a.authed(a.startBackground))
+	m.HandleFunc("GET /api/processes", a.authed(a.listProcesses))
+	m.HandleFunc("GET /api/processes/{pid}", a.authed(a.withProcess(a.getProcess)))
+	m.HandleFunc("GET /api/processes/{pid}/logs", a.authed(a.withProcess(a.processLogs)))
+	m.HandleFunc("GET /api/processes/{pid}/logs/stream", a.authed(a.withProcess(a.followLogs)))
+	m.HandleFunc("POST /api/processes/{pid}/kill", a.authed(a.withProcess(a.killProcess)))
+	m.HandleFunc("GET /api/files", a.authed(a.listFiles))
+	m.HandleFunc("POST /api/files/content", a.authed(a.write))
+	m.HandleFunc("GET /api/files/content", a.authed(func(w http.ResponseWriter, r *http.Request) { a.read(w, r, false) }))
+	m.HandleFunc("GET /api/files/download", a.authed(func(w http.ResponseWriter, r *http.Request) { a.read(w, r, true) }))
+	m.HandleFunc("/proxy/{port}/{path...}", a.authed(a.proxy))
+	a.mux = m
 }
 
 func detail(w http.ResponseWriter, status int, d any) {
@@ -50,132 +83,71 @@ func detail(w http.ResponseWriter, status int, d any) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"detail": d})
 }
 
-// ServeHTTP routes the contract.
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// ServeHTTP routes the contract. /health needs no token; an unknown route is
+// 404 and a known one with another method 405, before any token is checked,
+// as FastAPI does.
 func (a *Agent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	route := r.Method + " " + r.URL.Path
-	switch route {
-	case "GET /health":
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{"status": "healthy", "mode": "service"})
+	a.once.Do(a.init)
+	if r.Method == http.MethodGet && r.URL.Path == "/health" {
+		writeJSON(w, map[string]any{"status": "healthy", "mode": "service", "timestamp": unixSeconds(now())})
 		return
-	case "POST /api/exec", "POST /api/files/content", "GET /api/files/content", "GET /api/files/download":
-	default:
+	}
+	if _, pattern := a.mux.Handler(r); pattern == "" {
+		for _, m := range []string{http.MethodGet, http.MethodPost} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, p := a.mux.Handler(probe); p != "" {
+				detail(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+				return
+			}
+		}
 		detail(w, http.StatusNotFound, "Not Found")
 		return
 	}
-	if !a.auth(w, r) {
-		return
-	}
-	switch route {
-	case "POST /api/exec":
-		a.exec(w, r)
-	case "POST /api/files/content":
-		a.write(w, r)
-	case "GET /api/files/content":
-		a.read(w, r, false)
-	case "GET /api/files/download":
-		a.read(w, r, true)
-	}
+	a.mux.ServeHTTP(w, r)
 }
 
-// auth: a missing header is 401, a wrong token 403, an unset token 503.
-func (a *Agent) auth(w http.ResponseWriter, r *http.Request) bool {
-	if a.Token == "" {
-		detail(w, http.StatusServiceUnavailable, TokenEnv+" is not set")
-		return false
+// authed checks the bearer token first: an agent without a token is 503, a
+// missing or non-Bearer header 401, a wrong token 403 (compared in constant
+// time).
+func (a *Agent) authed(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if a.Token == "" {
+			detail(w, http.StatusServiceUnavailable, "Server not configured: "+TokenEnv+" is not set")
+			return
+		}
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			detail(w, http.StatusUnauthorized, "Missing or invalid authorization header")
+			return
+		}
+		if subtle.ConstantTimeCompare([]byte(tok), []byte(a.Token)) != 1 {
+			detail(w, http.StatusForbidden, "Invalid token")
+			return
+		}
+		h(w, r)
 	}
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		detail(w, http.StatusUnauthorized, "Not authenticated")
-		return false
-	}
-	tok, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(a.Token)) != 1 {
-		detail(w, http.StatusForbidden, "Invalid token")
-		return false
-	}
-	return true
 }
 
 // unprocessable is FastAPI's 422: detail is a list of problems.
-func unprocessable(w http.ResponseWriter, loc, msg string) {
-	detail(w, http.StatusUnprocessableEntity, []map[string]any{{"loc": []string{"body", loc}, "msg": msg, "type": "value_error"}})
+func unprocessable(w http.ResponseWriter, where, loc, msg, typ string) {
+	detail(w, http.StatusUnprocessableEntity, []map[string]any{{"loc": []string{where, loc}, "msg": msg, "type": typ}})
 }
 
-type execRequest struct {
-	Command *string           `json:"command"`
-	Env     map[string]string `json:"env"`
-	Cwd     *string           `json:"cwd"`
-	Timeout *float64          `json:"timeout"`
-}
-
-func (a *Agent) exec(w http.ResponseWriter, r *http.Request) {
-	var req execRequest
-	b, _ := io.ReadAll(io.LimitReader(r.Body, maxBody))
-	if err := json.Unmarshal(b, &req); err != nil {
-		unprocessable(w, "body", "Input should be a valid JSON object")
-		return
+// decodeBody reads a JSON object body into v; a body that is not one is
+// FastAPI's 422.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	if err := dec.Decode(v); err != nil {
+		unprocessable(w, "body", "body", "Input should be a valid JSON object: "+err.Error(), "json_invalid")
+		return false
 	}
-	if req.Command == nil {
-		unprocessable(w, "command", "Field required")
-		return
-	}
-	cwd, timeout := DefaultCwd, float64(DefaultTimeout)
-	if req.Cwd != nil {
-		cwd = *req.Cwd
-	}
-	if req.Timeout != nil {
-		timeout = *req.Timeout
-	}
-	dir := a.host(cwd)
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		// The real agent's subprocess call raises: an unhandled plain-text 500.
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusInternalServerError)
-		_, _ = io.WriteString(w, "Internal Server Error")
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(timeout*float64(time.Second)))
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "sh", "-c", *req.Command)
-	cmd.Dir = dir
-	cmd.Env = a.environ()
-	for k, v := range req.Env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	cmd.WaitDelay = time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if ctx.Err() == context.DeadlineExceeded {
-		detail(w, http.StatusRequestTimeout, "Command timed out")
-		return
-	}
-	code := 0
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		code = 127
-		stderr.WriteString(err.Error())
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"stdout": stdout.String(), "stderr": stderr.String(), "exit_code": code})
-}
-
-// environ is a command's environment: the host's PATH (and locale) so the
-// host's tools run, the sandbox's HOME and TMPDIR, and SANDBOX_MODE; nothing
-// else of the host's, so the server's own secrets (HOTPOOL_API_TOKEN,
-// DIGITALOCEAN_TOKEN, HOTPOOL_SECRET, …) never reach a sandboxed command.
-func (a *Agent) environ() []string {
-	env := []string{"HOME=" + a.host("/home/sandbox"), "TMPDIR=" + a.host("/tmp"), "SANDBOX_MODE=service"}
-	for _, k := range []string{"PATH", "LANG", "LC_ALL"} {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		}
-	}
-	return env
+	return true
 }
 
 // host maps a sandbox path to the host; the contract's roots live under Root.
@@ -198,6 +170,45 @@ func allowed(p string) bool {
 	return false
 }
 
+// resolve is os.path.realpath as the sandbox sees it: p cleaned, with every
+// symbolic link inside the sandbox's file system followed, an absolute
+// target read as a sandbox path. So a link in /workspace to /etc/passwd
+// resolves to /etc/passwd, which the file routes refuse, as the real agent's
+// realpath check does. A relative p is not a sandbox path: "" is returned.
+func (a *Agent) resolve(p string) string {
+	if !strings.HasPrefix(p, "/") {
+		return ""
+	}
+	parts := strings.Split(p, "/")
+	cur, hops := "/", 0
+	for i := 0; i < len(parts); i++ {
+		switch part := parts[i]; part {
+		case "", ".":
+			continue
+		case "..":
+			cur = path.Dir(cur)
+			continue
+		default:
+			next := path.Join(cur, part)
+			fi, err := os.Lstat(a.host(next))
+			if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+				cur = next
+				continue
+			}
+			target, err := os.Readlink(a.host(next))
+			if hops++; err != nil || hops > 40 {
+				return next
+			}
+			if !path.IsAbs(target) {
+				target = path.Join(cur, target)
+			}
+			parts = append(strings.Split(path.Clean(target), "/"), parts[i+1:]...)
+			cur, i = "/", -1
+		}
+	}
+	return cur
+}
+
 // MakeRoots creates the contract's directories under Root.
 func (a *Agent) MakeRoots() error {
 	for _, r := range Roots {
@@ -208,74 +219,32 @@ func (a *Agent) MakeRoots() error {
 	return nil
 }
 
-func (a *Agent) write(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Path     *string `json:"path"`
-		Content  *string `json:"content"`
-		Encoding string  `json:"encoding"`
+// Close ends the sandbox's processes: every background process it started is
+// killed with its whole process group, and log follows end. The agent answers
+// nothing useful afterwards; its app is gone.
+func (a *Agent) Close() error {
+	a.once.Do(a.init)
+	a.mu.Lock()
+	a.closed = true
+	procs := make([]*process, 0, len(a.procs))
+	for _, p := range a.procs {
+		procs = append(procs, p)
 	}
-	b, _ := io.ReadAll(io.LimitReader(r.Body, maxBody))
-	if err := json.Unmarshal(b, &req); err != nil {
-		unprocessable(w, "body", "Input should be a valid JSON object")
-		return
+	a.mu.Unlock()
+	a.cancel()
+	for _, p := range procs {
+		_ = killGroup(p.pid, syscall.SIGKILL)
+		<-p.done
 	}
-	if req.Path == nil || req.Content == nil {
-		unprocessable(w, "path", "Field required")
-		return
-	}
-	if !allowed(*req.Path) {
-		detail(w, http.StatusForbidden, "Access denied: path must be under /workspace, /home/sandbox or /tmp")
-		return
-	}
-	data := []byte(*req.Content)
-	if req.Encoding == "base64" {
-		dec, err := base64.StdEncoding.DecodeString(*req.Content)
-		if err != nil {
-			detail(w, http.StatusBadRequest, "Invalid base64 content")
-			return
-		}
-		data = dec
-	}
-	dst := a.host(*req.Path)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		detail(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	if err := os.WriteFile(dst, data, 0o644); err != nil {
-		detail(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"success": true, "path": *req.Path, "size": len(data)})
+	return nil
 }
 
-func (a *Agent) read(w http.ResponseWriter, r *http.Request, raw bool) {
-	p := r.URL.Query().Get("path")
-	if p == "" {
-		detail(w, http.StatusUnprocessableEntity, []map[string]any{{"loc": []string{"query", "path"}, "msg": "Field required", "type": "missing"}})
-		return
+// pidOf parses the {pid} of a route: not an integer is FastAPI's 422.
+func pidOf(w http.ResponseWriter, r *http.Request) (int, bool) {
+	var pid int
+	if _, err := fmt.Sscanf(r.PathValue("pid"), "%d", &pid); err != nil || fmt.Sprint(pid) != r.PathValue("pid") {
+		unprocessable(w, "path", "pid", "Input should be a valid integer, unable to parse string as an integer", "int_parsing")
+		return 0, false
 	}
-	if !allowed(p) {
-		detail(w, http.StatusForbidden, "Access denied: path must be under /workspace, /home/sandbox or /tmp")
-		return
-	}
-	data, err := os.ReadFile(a.host(p))
-	if err != nil {
-		detail(w, http.StatusNotFound, "File not found")
-		return
-	}
-	if raw {
-		w.Header().Set("Content-Type", "application/octet-stream")
-		_, _ = w.Write(data)
-		return
-	}
-	out := map[string]any{"path": p}
-	if utf8.Valid(data) {
-		// Text is read with newline translation, as Python's open() does.
-		out["content"] = strings.ReplaceAll(strings.ReplaceAll(string(data), "\r\n", "\n"), "\r", "\n")
-	} else {
-		out["content"], out["encoding"] = base64.StdEncoding.EncodeToString(data), "base64"
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(out)
+	return pid, true
 }

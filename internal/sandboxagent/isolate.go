@@ -1,0 +1,264 @@
+package sandboxagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Isolation says how a local sandbox's commands are confined.
+//
+// With Bwrap set, each command runs under bubblewrap: in a mount namespace
+// whose /workspace, /home/sandbox and /tmp are the sandbox's own directories
+// and whose every other directory is the host's, read-only; in a process
+// namespace of its own. The network is the host's (a server a sandbox starts
+// on a port is reachable on the host's loopback, which the proxy route needs),
+// and so is the user: it is confinement of the file system and processes, not
+// a security boundary against a hostile command.
+//
+// With Bwrap empty, commands run in the host's shell, in the sandbox's
+// directory, and can read and write anywhere the server's user can.
+type Isolation struct {
+	Bwrap string // path of the bwrap binary; "" runs commands in the host's shell
+	// Why says why commands are not isolated (Bwrap empty).
+	Why string
+}
+
+// Isolated reports whether commands run confined.
+func (i Isolation) Isolated() bool { return i.Bwrap != "" }
+
+// String describes the isolation in one line, for serve's banner and config
+// validate.
+func (i Isolation) String() string {
+	if i.Isolated() {
+		return "local sandboxes are isolated with bubblewrap (" + i.Bwrap + "): own /workspace, /home/sandbox and /tmp, the rest of the host read-only, own process namespace; the network is the host's"
+	}
+	return "local sandboxes are NOT isolated: " + i.Why + "; commands run in the host's shell and can write anywhere this user can (install bubblewrap: apt-get install -y bubblewrap)"
+}
+
+const notInstalled = "bwrap (bubblewrap) is not installed"
+
+var (
+	detectOnce sync.Once
+	detected   Isolation
+)
+
+// DetectIsolation finds bwrap on PATH and checks, once per process, that it
+// can build a sandbox here (it needs user or mount namespaces, which some
+// containers forbid).
+func DetectIsolation() Isolation {
+	detectOnce.Do(func() { detected = probe() })
+	return detected
+}
+
+func probe() Isolation {
+	bin, err := exec.LookPath("bwrap")
+	if err != nil {
+		return Isolation{Why: notInstalled}
+	}
+	dir, err := os.MkdirTemp("", "hotpool-probe-")
+	if err != nil {
+		return Isolation{Why: "no temporary directory: " + err.Error()}
+	}
+	defer os.RemoveAll(dir)
+	a := &Agent{Root: dir, Isolation: Isolation{Bwrap: bin}}
+	if err := a.MakeRoots(); err != nil {
+		return Isolation{Why: err.Error()}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := a.command(ctx, "/bin/sh", "-c", "echo ok > /tmp/probe", "/workspace", nil).CombinedOutput()
+	if err != nil {
+		return Isolation{Why: fmt.Sprintf("bwrap cannot build a sandbox here (%v: %s)", err, strings.TrimSpace(string(out)))}
+	}
+	if b, err := os.ReadFile(a.host("/tmp/probe")); err != nil || string(b) != "ok\n" {
+		return Isolation{Why: "bwrap ran, but /tmp was not the sandbox's own"}
+	}
+	return Isolation{Bwrap: bin}
+}
+
+// hidden are the host's top-level directories a confined command does not
+// see as the host's: the sandbox's own roots, and the kernel's file systems,
+// which bwrap mounts fresh.
+var hidden = map[string]bool{"proc": true, "dev": true, "tmp": true, "home": true, "workspace": true}
+
+// bwrapArgs lays out a confined command's file system: a tmpfs root holding
+// the host's top-level directories read-only (symbolic links as links), fresh
+// /proc and /dev, and the sandbox's three roots read-write.
+func (a *Agent) bwrapArgs(cwd string) []string {
+	args := []string{"--tmpfs", "/"}
+	entries, _ := os.ReadDir("/")
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if hidden[n] {
+			continue
+		}
+		p := "/" + n
+		if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			if target, err := os.Readlink(p); err == nil {
+				args = append(args, "--symlink", target, p)
+			}
+			continue
+		}
+		args = append(args, "--ro-bind", p, p)
+	}
+	args = append(args, "--proc", "/proc", "--dev", "/dev")
+	for _, r := range Roots {
+		args = append(args, "--bind", a.host(r), r)
+	}
+	return append(args, "--unshare-pid", "--die-with-parent", "--chdir", cwd, "--")
+}
+
+// command builds the process for `name flag script`, run in the sandbox at cwd (a sandbox
+// path) with the sandbox's environment and env on top. It is its own process
+// group leader, so a timeout (ctx) or the app's deletion can end everything
+// it started.
+func (a *Agent) command(ctx context.Context, name, flag, script, cwd string, env map[string]string) *exec.Cmd {
+	var cmd *exec.Cmd
+	if a.Isolation.Isolated() {
+		cmd = exec.CommandContext(ctx, a.Isolation.Bwrap, append(a.bwrapArgs(cwd), name, flag, script)...)
+	} else {
+		cmd = exec.CommandContext(ctx, name, flag, script)
+		cmd.Dir = a.host(cwd)
+	}
+	cmd.Env = a.environ()
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	return cmd
+}
+
+// cwdExists reports whether a command's working directory exists in the
+// sandbox: under the roots it is the sandbox's own; elsewhere, when confined,
+// it is the host's (read-only).
+func (a *Agent) cwdExists(cwd string) bool {
+	p := a.host(cwd)
+	if a.Isolation.Isolated() && !allowed(cwd) {
+		p = filepath.Clean("/" + cwd)
+	}
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+// environ is a command's environment: the host's PATH (and locale) so the
+// host's tools run, the sandbox's HOME and TMPDIR, and SANDBOX_MODE; nothing
+// else of the host's, so the server's own secrets (HOTPOOL_API_TOKEN,
+// DIGITALOCEAN_TOKEN, HOTPOOL_SECRET, …) never reach a sandboxed command.
+func (a *Agent) environ() []string {
+	home, tmp := a.host("/home/sandbox"), a.host("/tmp")
+	if a.Isolation.Isolated() {
+		home, tmp = "/home/sandbox", "/tmp"
+	}
+	env := []string{"HOME=" + home, "TMPDIR=" + tmp, "SANDBOX_MODE=service"}
+	for _, k := range []string{"PATH", "LANG", "LC_ALL"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// killGroup sends sig to the process group that pid leads.
+func killGroup(pid int, sig syscall.Signal) error {
+	err := syscall.Kill(-pid, sig)
+	if errors.Is(err, syscall.ESRCH) {
+		return os.ErrProcessDone
+	}
+	return err
+}
+
+// signalCommand delivers sig to what a background command runs, not to the
+// bwrap processes around it: bwrap dies of a SIGTERM without passing it on
+// (its child then dies of SIGKILL), which would rob the command of its chance
+// to stop cleanly. Unconfined, the group is the command's own.
+func (a *Agent) signalCommand(pgid int, sig syscall.Signal) error {
+	if !a.Isolation.Isolated() {
+		return syscall.Kill(-pgid, sig)
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return syscall.Kill(-pgid, sig)
+	}
+	sent := false
+	var last error
+	for _, e := range entries {
+		var pid int
+		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp …; comm may hold spaces, so read after
+		// its closing parenthesis.
+		s := string(stat)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		comm := s[strings.IndexByte(s, '(')+1 : i]
+		var state string
+		var ppid, pgrp int
+		if _, err := fmt.Sscanf(s[i+1:], " %s %d %d", &state, &ppid, &pgrp); err != nil || pgrp != pgid {
+			continue
+		}
+		if comm == "bwrap" || state == "Z" {
+			continue
+		}
+		if err := syscall.Kill(pid, sig); err != nil {
+			last = err
+			continue
+		}
+		sent = true
+	}
+	if !sent {
+		if last == nil {
+			last = syscall.ESRCH
+		}
+		return last
+	}
+	return nil
+}
+
+// TB is the part of testing.TB that RequireIsolation uses.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+}
+
+// RequireIsolation is for tests that need confined sandboxes. Without bwrap
+// the test fails with the command that installs it; where bwrap is installed
+// but this kernel or container forbids the namespaces it needs, the test is
+// skipped with one line saying so, except in CI (CI=true), where it fails.
+func RequireIsolation(t TB) Isolation {
+	t.Helper()
+	iso := DetectIsolation()
+	switch {
+	case iso.Isolated():
+		return iso
+	case os.Getenv("CI") == "true":
+		t.Fatalf("sandboxagent: CI needs confined sandboxes: %s (.ci/run installs bubblewrap)", iso.Why)
+	case iso.Why == notInstalled:
+		t.Fatalf("sandboxagent: this test needs bubblewrap: run `make test` (it installs it as root) or `sudo apt-get install -y bubblewrap`")
+	default:
+		t.Skipf("sandboxagent: skipped, confined sandboxes are not possible here: %s", iso.Why)
+	}
+	return iso
+}
