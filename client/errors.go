@@ -220,15 +220,24 @@ type AgentError struct {
 	Sandbox   string // the sandbox's id, when known
 }
 
+// Error names what went wrong in the contract's terms, then what the agent
+// said.
 func (e *AgentError) Error() string {
-	if errors.Is(e, ErrSandboxGone) {
+	said := fmt.Sprintf("sandbox agent: HTTP %d: %s", e.Status, e.Message)
+	switch sentinel := e.Unwrap(); sentinel {
+	case nil:
+		return said
+	case ErrSandboxGone:
 		name := "the sandbox"
 		if e.Sandbox != "" {
 			name = "sandbox " + e.Sandbox
 		}
 		return fmt.Sprintf("hotpool: %s is gone: it was released or its lease expired, and its agent no longer answers (HTTP %d: %s); acquire another", name, e.Status, e.Message)
+	case ErrUnauthorized:
+		return fmt.Sprintf("hotpool: the sandbox's agent refused the agent token (%s): use the agent_token that acquire returned (HOTPOOL_AGENT_TOKEN, printed by acquire --env)", said)
+	default:
+		return fmt.Sprintf("%s (%s)", sentinel, said)
 	}
-	return fmt.Sprintf("sandbox agent: HTTP %d: %s", e.Status, e.Message)
 }
 
 // Errors of the sandbox agent's contract (docs/agent.md), matched with errors.Is.

@@ -52,24 +52,34 @@ type execRequest struct {
 // status. A non-zero exit code is a result, not an error. Exec is never
 // retried: a command may not be safe to run twice.
 func (s *Sandbox) Exec(ctx context.Context, cmd string, opts ExecOptions) (*ExecResult, error) {
-	if strings.TrimSpace(cmd) == "" {
-		return nil, fmt.Errorf("%w: exec: empty command", ErrInvalidRequest)
-	}
-	if opts.Timeout < 0 {
-		return nil, fmt.Errorf("%w: exec: timeout must be >= 0", ErrInvalidRequest)
-	}
 	// The agent answers once the command is done: wait for the command's own
 	// timeout and a grace, not the client's per-request bound.
-	limit := agentDefaultTimeout + execGrace
-	if opts.Timeout > 0 {
-		limit = opts.Timeout + execGrace
+	req, limit, err := execArgs(cmd, opts)
+	if err != nil {
+		return nil, err
 	}
-	req := execRequest{Command: cmd, Env: opts.Env, Cwd: opts.Cwd, Timeout: ceilSeconds(opts.Timeout)}
 	var res ExecResult
 	if err := s.agent(ctx, http.MethodPost, agentExecPath, limit, req, &res); err != nil {
 		return nil, err
 	}
 	return &res, nil
+}
+
+// execArgs checks a command and its options and returns the agent's request
+// and how long to wait for it: the command's timeout (the agent's 120 s by
+// default) and a grace.
+func execArgs(cmd string, opts ExecOptions) (execRequest, time.Duration, error) {
+	if strings.TrimSpace(cmd) == "" {
+		return execRequest{}, 0, fmt.Errorf("%w: exec: empty command", ErrInvalidRequest)
+	}
+	if opts.Timeout < 0 {
+		return execRequest{}, 0, fmt.Errorf("%w: exec: timeout must be >= 0", ErrInvalidRequest)
+	}
+	limit := agentDefaultTimeout + execGrace
+	if opts.Timeout > 0 {
+		limit = opts.Timeout + execGrace
+	}
+	return execRequest{Command: cmd, Env: opts.Env, Cwd: opts.Cwd, Timeout: ceilSeconds(opts.Timeout)}, limit, nil
 }
 
 type fileRequest struct {

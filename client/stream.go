@@ -45,17 +45,10 @@ type ExecStream struct {
 // stream that breaks before the exit is ErrStreamIncomplete. Like Exec, it is
 // never retried.
 func (s *Sandbox) ExecStream(ctx context.Context, cmd string, opts ExecOptions) (*ExecStream, error) {
-	if strings.TrimSpace(cmd) == "" {
-		return nil, fmt.Errorf("%w: exec: empty command", ErrInvalidRequest)
+	req, limit, err := execArgs(cmd, opts)
+	if err != nil {
+		return nil, err
 	}
-	if opts.Timeout < 0 {
-		return nil, fmt.Errorf("%w: exec: timeout must be >= 0", ErrInvalidRequest)
-	}
-	limit := agentDefaultTimeout + execGrace
-	if opts.Timeout > 0 {
-		limit = opts.Timeout + execGrace
-	}
-	req := execRequest{Command: cmd, Env: opts.Env, Cwd: opts.Cwd, Timeout: ceilSeconds(opts.Timeout)}
 	st, err := s.openStream(ctx, http.MethodPost, agentStreamPath, req, limit)
 	if err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ import (
 	"github.com/hotpool/hotpool/client"
 	"github.com/hotpool/hotpool/internal/localserver"
 	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/hotpool/hotpool/internal/sandboxagent"
 )
 
 const cliToken = "cli-test-token"
@@ -378,14 +379,14 @@ func TestAcquireEnvThenExecAndRelease(t *testing.T) {
 	t.Setenv("HOTPOOL_LEASE_TOKEN", "lease-sba")
 	t.Setenv("HOTPOOL_SANDBOX_URL", agent.URL)
 	t.Setenv("HOTPOOL_AGENT_TOKEN", "agent-sba")
-	code, out, stderr = cli(t, "exec", "--cwd", "/tmp", "--", "python3", "-c", "'print(2+2)'")
+	code, out, stderr = cli(t, "exec", "--buffered", "--cwd", "/tmp", "--", "python3", "-c", "'print(2+2)'")
 	require.Equal(t, 7, code, "exec exits with the command's status")
 	require.Equal(t, "out: python3 -c 'print(2+2)' in /tmp\n", out)
 	require.Equal(t, "warn\n", stderr)
 
-	code, _, stderr = cli(t, "exec", "--agent-token", "wrong", "ls")
+	code, _, stderr = cli(t, "exec", "--buffered", "--agent-token", "wrong", "ls")
 	require.Equal(t, exitError, code)
-	require.Equal(t, "hotpool: sandbox agent: HTTP 401: bad agent token\n", stderr)
+	require.Equal(t, "hotpool: the sandbox's agent refused the agent token (sandbox agent: HTTP 401: bad agent token): use the agent_token that acquire returned (HOTPOOL_AGENT_TOKEN, printed by acquire --env)\n", stderr)
 
 	code, out, stderr = cli(t, "release")
 	require.Equal(t, exitOK, code, stderr)
@@ -423,11 +424,18 @@ func TestAcquireSaysWhenItWaitsForAColdStart(t *testing.T) {
 // deployments), points the CLI at it and warms it up.
 func startLocalForCLI(t *testing.T, config string) {
 	t.Helper()
+	startLocalIsolated(t, config, sandboxagent.Isolation{})
+}
+
+// startLocalIsolated is startLocalForCLI with the sandboxes' commands
+// confined as iso says.
+func startLocalIsolated(t *testing.T, config string, iso sandboxagent.Isolation) {
+	t.Helper()
 	cfg, err := pool.ParseConfig([]byte(config))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := localserver.Start(ctx, localserver.Options{Addr: "127.0.0.1:0", Config: cfg, Token: cliToken,
-		SimCreateDelay: 50 * time.Millisecond, ReconcileEvery: 100 * time.Millisecond})
+		SimCreateDelay: 50 * time.Millisecond, ReconcileEvery: 100 * time.Millisecond, SandboxIsolation: iso})
 	require.NoError(t, err)
 	t.Cleanup(func() { cancel(); <-s.Done() })
 	t.Setenv("HOTPOOL_URL", s.BaseURL)
@@ -493,6 +501,10 @@ func TestLocalSandboxesRunCommandsAndStopAtRelease(t *testing.T) {
 		return code != exitOK
 	}, 10*time.Second, 10*time.Millisecond, "a released sandbox stops answering")
 	t.Logf("the released sandbox refused exec %v after the release", time.Since(released))
+	code, _, stderr = cli(t, "exec", "--", "true")
+	require.Equal(t, exitError, code)
+	require.Contains(t, stderr, "is gone: it was released or its lease expired", "exec after release says why")
+	require.Contains(t, stderr, "acquire another")
 	code, _, stderr = cli(t, "renew", "--lease", "10m")
 	require.Equal(t, exitError, code)
 	require.Contains(t, stderr, "hotpool: lease_expired: lease released:", "renew after release says released, not expired")

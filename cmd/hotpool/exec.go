@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -32,16 +31,22 @@ func (e envFlag) Set(s string) error {
 
 var _ flag.Value = envFlag(nil)
 
-func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("exec", "[--cwd D] [--env K=V]... [--timeout D] -- COMMAND...", stderr)
-	cn := addConnFlags(fs)
-	sandboxURL := fs.String("sandbox-url", os.Getenv("HOTPOOL_SANDBOX_URL"), "the sandbox's URL (env HOTPOOL_SANDBOX_URL, set by acquire --env)")
-	agentToken := fs.String("agent-token", "", "the sandbox's agent token (env HOTPOOL_AGENT_TOKEN, set by acquire --env; prefer the env: flags show in ps)")
-	cwd := fs.String("cwd", "", "working directory inside the sandbox")
+// addCommandFlags are the flags of a command run in a sandbox: its working
+// directory and its extra environment.
+func addCommandFlags(fs *flag.FlagSet) (*string, envFlag) {
+	cwd := fs.String("cwd", "", "working directory inside the sandbox (default /workspace)")
 	env := envFlag{}
 	fs.Var(env, "env", "K=V added to the command's environment (repeatable)")
+	return cwd, env
+}
+
+func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("exec", "[--cwd D] [--env K=V]... [--timeout D] [--buffered] -- COMMAND...", stderr)
+	cn, sf := addConnFlags(fs), addSandboxFlags(fs)
+	cwd, env := addCommandFlags(fs)
+	buffered := fs.Bool("buffered", false, "wait for the command's end and print its output at once (the agent's /api/exec), instead of streaming it")
 	var timeout time.Duration
-	addDuration(fs, &timeout, "timeout", 0, "the agent kills the command after this long (default: the agent's)")
+	addDuration(fs, &timeout, "timeout", 0, "the agent kills the command after this long (streamed: this long without output; default: the agent's 120s)")
 	pos, code, done := parseArgs(fs, args)
 	if done {
 		return code
@@ -49,28 +54,36 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(pos) == 0 {
 		return usageError(stderr, fs, "want a COMMAND")
 	}
-	tok := *agentToken
-	if tok == "" {
-		tok = os.Getenv("HOTPOOL_AGENT_TOKEN")
+	sb, code := sf.sandbox(cn, fs, stderr)
+	if sb == nil {
+		return code
 	}
-	if *sandboxURL == "" || tok == "" {
-		return usageError(stderr, fs, "--sandbox-url and --agent-token (or eval \"$(hotpool acquire IMAGE --env)\") are required")
+	opts := client.ExecOptions{Env: env, Cwd: *cwd, Timeout: timeout}
+	var status int
+	if *buffered {
+		res, err := sb.Exec(ctx, strings.Join(pos, " "), opts)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		_, _ = io.WriteString(stdout, res.Stdout)
+		_, _ = io.WriteString(stderr, res.Stderr)
+		status = res.ExitCode
+	} else {
+		// Each line as the command writes it, stdout to stdout and stderr to
+		// stderr, as docker exec does.
+		st, err := sb.ExecStream(ctx, strings.Join(pos, " "), opts)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		status, err = st.Copy(stdout, stderr)
+		if err != nil {
+			return fail(stderr, err)
+		}
 	}
-	c, err := cn.client()
-	if err != nil {
-		return fail(stderr, err)
-	}
-	sb := c.Attach(client.SandboxRef{ID: os.Getenv("HOTPOOL_SANDBOX_ID"), URL: *sandboxURL, AgentToken: tok})
-	res, err := sb.Exec(ctx, strings.Join(pos, " "), client.ExecOptions{Env: env, Cwd: *cwd, Timeout: timeout})
-	if err != nil {
-		return fail(stderr, err)
-	}
-	_, _ = io.WriteString(stdout, res.Stdout)
-	_, _ = io.WriteString(stderr, res.Stderr)
 	// The command's own status, like ssh and docker exec; a status no process
-	// can exit with (a kill reported as -1) is a plain failure.
-	if res.ExitCode < 0 || res.ExitCode > 255 {
+	// can exit with (a signal reported as minus its number) is a plain failure.
+	if status < 0 || status > 255 {
 		return exitError
 	}
-	return res.ExitCode
+	return status
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/hotpool/hotpool/internal/appplatform"
 	"github.com/hotpool/hotpool/internal/appsim"
 	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/hotpool/hotpool/internal/sandboxagent"
 )
 
 // serving is a `hotpool serve` run in-process: its stdout line by line,
@@ -190,6 +191,12 @@ func TestServeReloadsItsConfigOnSIGHUP(t *testing.T) {
 	m := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+) `).FindStringSubmatch(lines.Text())
 	require.NotNil(t, m, lines.Text())
 	require.True(t, lines.Scan()) // pools:
+	if sandboxagent.DetectIsolation().Isolated() {
+		require.True(t, lines.Scan())
+		require.True(t, strings.HasPrefix(lines.Text(), "sandboxes: local sandboxes are isolated with bubblewrap"), lines.Text())
+	} else {
+		require.Contains(t, stderr.String(), "WARNING: local sandboxes are NOT isolated")
+	}
 	ready := func() float64 {
 		req, err := http.NewRequest(http.MethodGet, m[1]+"/metrics", nil)
 		require.NoError(t, err)

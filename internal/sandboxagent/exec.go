@@ -27,8 +27,9 @@ type execRequest struct {
 	Timeout *float64          `json:"timeout"`
 }
 
-// parse fills the defaults; a body without a command is 422.
-func (req *execRequest) parse(w http.ResponseWriter, r *http.Request) (cwd string, timeout time.Duration, ok bool) {
+// parse fills the defaults; a body without a command is 422, and a cwd
+// that does not exist the agent's plain-text 500.
+func (req *execRequest) parse(a *Agent, w http.ResponseWriter, r *http.Request) (cwd string, timeout time.Duration, ok bool) {
 	if !decodeBody(w, r, req) {
 		return "", 0, false
 	}
@@ -42,6 +43,10 @@ func (req *execRequest) parse(w http.ResponseWriter, r *http.Request) (cwd strin
 	}
 	if req.Timeout != nil {
 		secs = *req.Timeout
+	}
+	if !a.cwdExists(cwd) {
+		internalError(w)
+		return "", 0, false
 	}
 	return cwd, time.Duration(secs * float64(time.Second)), true
 }
@@ -74,12 +79,8 @@ func exitStatus(err error) (int, bool) {
 // timeout it is killed and the answer is 408 with no output.
 func (a *Agent) exec(w http.ResponseWriter, r *http.Request) {
 	var req execRequest
-	cwd, timeout, ok := req.parse(w, r)
+	cwd, timeout, ok := req.parse(a, w, r)
 	if !ok {
-		return
-	}
-	if !a.cwdExists(cwd) {
-		internalError(w)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
@@ -161,12 +162,8 @@ func startSSE(w http.ResponseWriter) {
 // kills the command.
 func (a *Agent) execStream(w http.ResponseWriter, r *http.Request) {
 	var req execRequest
-	cwd, timeout, ok := req.parse(w, r)
+	cwd, timeout, ok := req.parse(a, w, r)
 	if !ok {
-		return
-	}
-	if !a.cwdExists(cwd) {
-		internalError(w)
 		return
 	}
 	ctx, cancel := context.WithCancel(r.Context())

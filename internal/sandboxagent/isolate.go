@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -253,6 +254,8 @@ func RequireIsolation(t TB) Isolation {
 	switch {
 	case iso.Isolated():
 		return iso
+	case runtime.GOOS != "linux":
+		t.Skipf("sandboxagent: skipped, confined sandboxes need Linux's namespaces (bubblewrap); this is %s", runtime.GOOS)
 	case os.Getenv("CI") == "true":
 		t.Fatalf("sandboxagent: CI needs confined sandboxes: %s (.ci/run installs bubblewrap)", iso.Why)
 	case iso.Why == notInstalled:
