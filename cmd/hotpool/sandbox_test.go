@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hotpool/hotpool/client"
 	"github.com/hotpool/hotpool/internal/sandboxagent"
 )
 
@@ -111,10 +113,22 @@ func TestSandboxCommandsAgainstTheLocalServer(t *testing.T) {
 	_, err = strconv.Atoi(pid)
 	require.NoError(t, err, got)
 	require.Contains(t, stderr, "hotpool proc logs -f "+pid)
+	// Reached from outside through the app's URL and the agent's proxy.
+	c, err := client.New(os.Getenv("HOTPOOL_URL"), cliToken)
+	require.NoError(t, err)
+	sb := c.Attach(client.SandboxRef{ID: os.Getenv("HOTPOOL_SANDBOX_ID"), URL: os.Getenv("HOTPOOL_SANDBOX_URL"), AgentToken: os.Getenv("HOTPOOL_AGENT_TOKEN")})
+	var listing string
 	require.Eventually(t, func() bool {
-		code, _, _ := cli(t, "exec", "--", fmt.Sprintf("python3 -c 'import urllib.request as u; u.urlopen(\"http://127.0.0.1:%d/\")'", port))
-		return code == exitOK
+		res, err := sb.PortClient().Get(sb.PortURL(port, "/"))
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		listing = string(b)
+		return res.StatusCode == 200
 	}, 15*time.Second, 100*time.Millisecond)
+	require.Contains(t, listing, "Directory listing", "the server in the sandbox answered through the proxy")
 	code, got, stderr = cli(t, "proc", "list")
 	require.Equal(t, exitOK, code, stderr)
 	require.Regexp(t, pid+`\s+running`, got)
