@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"reflect"
@@ -369,4 +370,32 @@ func TestREADMEGoSnippetCompiles(t *testing.T) {
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s\n%s", out, src)
+}
+
+// TestREADMEMCPConfigLaunchesTheServer: the README's mcpServers snippet is
+// JSON a desktop client can read, and it launches `hotpool mcp` with the two
+// variables the command reads.
+func TestREADMEMCPConfigLaunchesTheServer(t *testing.T) {
+	blocks := codeBlocks(readREADME(t), "jsonc")
+	require.Len(t, blocks, 1)
+	var doc struct {
+		MCPServers map[string]struct {
+			Command string            `json:"command"`
+			Args    []string          `json:"args"`
+			Env     map[string]string `json:"env"`
+		} `json:"mcpServers"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(strings.Join(blocks[0], "\n")), &doc))
+	hp := doc.MCPServers["hotpool"]
+	require.Equal(t, "hotpool", hp.Command)
+	require.Equal(t, "mcp", hp.Args[0])
+	require.Contains(t, hp.Env, "HOTPOOL_URL")
+	require.Contains(t, hp.Env, "HOTPOOL_API_TOKEN")
+	var out, errb bytes.Buffer
+	require.Equal(t, exitOK, run(context.Background(), append(hp.Args, "-h"), &out, &errb), "its flags parse: %s", errb.String())
+	for _, a := range hp.Args[1:] {
+		if strings.HasPrefix(a, "--") {
+			require.Contains(t, errb.String(), "-"+strings.TrimPrefix(a, "--"), "flag %s exists", a)
+		}
+	}
 }
