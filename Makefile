@@ -7,9 +7,11 @@ run:
 	HOTPOOL_API_TOKEN=dev-token go run ./cmd/hotpool serve --config examples/config.json
 
 # The README's test command: installs and starts its own redis-server on a
-# free port (scripts/test), runs go test -race -count=1 ./..., stops it.
+# free port (scripts/test), runs go test -race -count=1 ./..., stops it;
+# then the Python clients' tests and wheel (scripts/test-python).
 test:
 	./scripts/test
+	./scripts/test-python
 
 # Every benchmark of every package in one run, one package at a time (-p 1:
 # they share 2 cores with redis-server), against the real redis-server:

@@ -186,17 +186,33 @@ func killGroup(pid int, sig syscall.Signal) error {
 // signalCommand delivers sig to what a background command runs, not to the
 // bwrap processes around it: bwrap dies of a SIGTERM without passing it on
 // (its child then dies of SIGKILL), which would rob the command of its chance
-// to stop cleanly. Unconfined, the group is the command's own.
+// to stop cleanly. Unconfined, the group is the command's own. A command
+// killed right after its start may not have been spawned inside the sandbox
+// yet: it is waited for briefly, then the whole group gets the signal.
 func (a *Agent) signalCommand(pgid int, sig syscall.Signal) error {
 	if !a.Isolation.Isolated() {
 		return syscall.Kill(-pgid, sig)
 	}
+	for try := 0; try < 20; try++ {
+		if sent, err := signalInside(pgid, sig); sent || err != nil {
+			return err
+		}
+		if syscall.Kill(-pgid, 0) != nil {
+			return syscall.ESRCH // the group is gone
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return syscall.Kill(-pgid, sig)
+}
+
+// signalInside sends sig to every live process of group pgid but bwrap's
+// own, and reports whether there was one.
+func signalInside(pgid int, sig syscall.Signal) (bool, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return syscall.Kill(-pgid, sig)
+		return false, err
 	}
 	sent := false
-	var last error
 	for _, e := range entries {
 		var pid int
 		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil {
@@ -222,19 +238,11 @@ func (a *Agent) signalCommand(pgid int, sig syscall.Signal) error {
 		if comm == "bwrap" || state == "Z" {
 			continue
 		}
-		if err := syscall.Kill(pid, sig); err != nil {
-			last = err
-			continue
+		if syscall.Kill(pid, sig) == nil {
+			sent = true
 		}
-		sent = true
 	}
-	if !sent {
-		if last == nil {
-			last = syscall.ESRCH
-		}
-		return last
-	}
-	return nil
+	return sent, nil
 }
 
 // TB is the part of testing.TB that RequireIsolation uses.
