@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hotpool/hotpool/internal/sandboxagent"
+	"github.com/hotpool/hotpool/internal/testenv"
 )
 
 // The rest of the agent's contract (docs/agent.md): streamed exec,
@@ -28,7 +29,7 @@ import (
 
 // isolatedAgent is contractAgent with its commands confined by bubblewrap.
 func isolatedAgent(t *testing.T, token string) (*httptest.Server, *sandboxagent.Agent) {
-	iso := sandboxagent.RequireIsolation(t)
+	iso := testenv.Isolation(t)
 	ag := &sandboxagent.Agent{Token: token, Root: t.TempDir(), Isolation: iso}
 	require.NoError(t, ag.MakeRoots())
 	srv := httptest.NewServer(ag)

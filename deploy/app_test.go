@@ -15,17 +15,16 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/yaml"
+
+	"github.com/hotpool/hotpool/internal/testenv"
 )
 
-// specRoot is DigitalOcean's OpenAPI excerpt beside the repository.
-const specRoot = "../../shared/reference/do-openapi"
-
+// appSpecSchema is DigitalOcean's AppSpec schema, from its OpenAPI excerpt
+// beside the repository (required in CI, skipped elsewhere).
 func appSpecSchema(t *testing.T) *openapi3.Schema {
 	t.Helper()
-	root, err := filepath.Abs(specRoot)
-	require.NoError(t, err)
-	_, err = os.Stat(filepath.Join(root, "resources/apps/models/app_spec.yml"))
-	require.NoError(t, err, "DigitalOcean's OpenAPI excerpt is expected at %s (shared/reference/do-openapi beside the repository)", root)
+	root := testenv.Shared(t, "reference/do-openapi/resources/apps/models/app_spec.yml")
+	root = filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(root))))
 	loader := openapi3.NewLoader()
 	loader.IsExternalRefsAllowed = true
 	doc := `{"openapi": "3.0.0", "info": {"title": "app spec", "version": "1"}, "paths": {},

@@ -19,18 +19,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/hotpool/hotpool/internal/testenv"
 )
 
-// doTools is DigitalOcean's deployer and Go runtime, beside the repository.
-const doTools = "../../shared/tools/do-functions"
-
+// validateProject is DigitalOcean's deployer, beside the repository
+// (required in CI, skipped elsewhere).
 func validateProject(t *testing.T) string {
 	t.Helper()
-	p, err := filepath.Abs(filepath.Join(doTools, "validate-project"))
-	require.NoError(t, err)
-	_, err = os.Stat(p)
-	require.NoError(t, err, "DigitalOcean's deployer is expected at %s (shared/tools/do-functions beside the repository)", p)
-	_, err = exec.LookPath("node")
+	p := testenv.Shared(t, "tools/do-functions/validate-project")
+	_, err := exec.LookPath("node")
 	require.NoError(t, err, "validate-project needs node: apt-get install -y nodejs")
 	return p
 }

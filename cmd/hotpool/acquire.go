@@ -81,13 +81,7 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitOK
 	}
 	if *asEnv {
-		// release, renew and exec read these, so a shell session needs no copying.
-		for _, kv := range [][2]string{
-			{"HOTPOOL_SANDBOX_ID", sb.ID}, {"HOTPOOL_LEASE_TOKEN", sb.LeaseToken},
-			{"HOTPOOL_SANDBOX_URL", sb.URL}, {"HOTPOOL_AGENT_TOKEN", sb.AgentToken},
-		} {
-			fmt.Fprintf(stdout, "export %s=%s\n", kv[0], shellQuote(kv[1]))
-		}
+		printExports(stdout, sb)
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
@@ -98,12 +92,26 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fmt.Fprintf(tw, "lease expires\t%s\n", sb.LeaseExpiresAt.UTC().Format(time.RFC3339))
 	// Tokens in the environment, not on argv, where ps shows them.
 	fmt.Fprintf(tw, "release with\tHOTPOOL_LEASE_TOKEN=%s hotpool release %s\n", shellQuote(sb.LeaseToken), sb.ID)
-	// The agent token stays off the screen: --env and --json carry it.
-	fmt.Fprintf(tw, "to exec\tacquire with eval \"$(hotpool acquire %s --env)\"; then hotpool exec -- COMMAND, renew and release need no arguments\n", sb.Image)
 	if err := tw.Flush(); err != nil {
 		return fail(stderr, err)
 	}
+	// The exports of this very sandbox: a hint to acquire again with --env
+	// would lease a second one while this one stays held.
+	fmt.Fprintln(stdout, "\nto use it from this shell (exec, cp, ls, proc, renew and release read these), paste:")
+	printExports(stdout, sb)
 	return exitOK
+}
+
+// printExports prints the shell exports of a sandbox that release, renew,
+// exec and the other sandbox commands read, so a shell session needs no
+// copying.
+func printExports(w io.Writer, sb *client.Sandbox) {
+	for _, kv := range [][2]string{
+		{"HOTPOOL_SANDBOX_ID", sb.ID}, {"HOTPOOL_LEASE_TOKEN", sb.LeaseToken},
+		{"HOTPOOL_SANDBOX_URL", sb.URL}, {"HOTPOOL_AGENT_TOKEN", sb.AgentToken},
+	} {
+		fmt.Fprintf(w, "export %s=%s\n", kv[0], shellQuote(kv[1]))
+	}
 }
 
 // shellQuote single-quotes s for a POSIX shell.

@@ -114,7 +114,8 @@ func (cs *contractServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		cliJSON(w, 200, map[string]any{"pools": map[string]any{
-			"python": map[string]any{"ready": 2, "target_ready": 3, "creating": 1, "in_use": 1, "total_acquires": 10, "pool_hit_rate": 0.9, "avg_acquire_latency_ms": 1.25},
+			"python": map[string]any{"ready": 2, "target_ready": 3, "creating": 1, "in_use": 1, "total_acquires": 10, "pool_hit_rate": 0.9, "avg_acquire_latency_ms": 1.25,
+				"acquire_latency_ms": map[string]any{"warm": map[string]any{"count": 9, "sum": 10.8}, "cold": map[string]any{"count": 1, "sum": 61000}}},
 			"node":   map[string]any{"ready": 0, "target_ready": 1, "shutdown": true, "circuit": map[string]any{"state": "open"}},
 		}, "total_sandboxes": 4, "max_total_sandboxes": 50})
 	case "/reconcile":
@@ -158,8 +159,9 @@ func TestAcquireReleaseRenew(t *testing.T) {
 	require.Contains(t, out, "sandbox        sba")
 	require.Contains(t, out, "lease token    lease-sba")
 	require.Contains(t, out, "release with   HOTPOOL_LEASE_TOKEN='lease-sba' hotpool release sba")
-	require.Contains(t, out, `to exec        acquire with eval "$(hotpool acquire python --env)"; then hotpool exec -- COMMAND`)
-	require.NotContains(t, out, "agent-sba", "the agent token is printed by --json only")
+	require.NotContains(t, out, "hotpool acquire python --env", "no hint that would lease a second sandbox")
+	require.Contains(t, out, "export HOTPOOL_SANDBOX_ID='sba'\nexport HOTPOOL_LEASE_TOKEN='lease-sba'\n"+
+		"export HOTPOOL_SANDBOX_URL='https://sba.example'\nexport HOTPOOL_AGENT_TOKEN='agent-sba'\n", "the exports of this very sandbox")
 
 	code, out, stderr = cli(t, "acquire", "--json", "python")
 	require.Equal(t, exitOK, code, stderr)
@@ -246,9 +248,9 @@ func TestMetricsFormats(t *testing.T) {
 	require.Equal(t, exitOK, code, stderr)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	require.Len(t, lines, 4)
-	require.Equal(t, []string{"POOL", "READY", "TARGET", "CREATING", "IN_USE", "DELETING", "ACQUIRES", "HIT_RATE", "AVG_MS", "STATE"}, strings.Fields(lines[0]))
-	require.Equal(t, []string{"node", "0", "1", "0", "0", "0", "0", "0.0%", "0.0", "shutdown,circuit-open"}, strings.Fields(lines[1]))
-	require.Equal(t, []string{"python", "2", "3", "1", "1", "0", "10", "90.0%", "1.2", "active"}, strings.Fields(lines[2]))
+	require.Equal(t, []string{"POOL", "READY", "TARGET", "CREATING", "IN_USE", "DELETING", "ACQUIRES", "HIT_RATE", "WARM_MS", "COLD_MS", "STATE"}, strings.Fields(lines[0]))
+	require.Equal(t, []string{"node", "0", "1", "0", "0", "0", "0", "0.0%", "-", "-", "shutdown,circuit-open"}, strings.Fields(lines[1]))
+	require.Equal(t, []string{"python", "2", "3", "1", "1", "0", "10", "90.0%", "1.2", "61000.0", "active"}, strings.Fields(lines[2]), "warm and cold latencies apart")
 	require.Equal(t, "total sandboxes: 4 (max 50)", lines[3])
 
 	code, out, _ = cli(t, "metrics", "--json")
@@ -539,4 +541,32 @@ func TestVersionAndOneLineFlagErrors(t *testing.T) {
 	require.Equal(t, exitError, code)
 	require.Contains(t, stderr, "GET "+other.URL+"/metrics: is the URL the base URL of a hotpool deployment")
 	require.Equal(t, 1, strings.Count(stderr, "\n"))
+}
+
+// An unauthorized answer says which token was sent, from where, and what to
+// set instead.
+func TestUnauthorizedSaysWhichTokenToFix(t *testing.T) {
+	startLocalForCLI(t, `{"pools": {"python": {"target_ready": 0, "max_ready": 1}}}`)
+	t.Setenv("HOTPOOL_API_TOKEN", "")
+	code, _, stderr := cli(t, "metrics")
+	require.Equal(t, exitError, code)
+	require.Contains(t, stderr, "no API token was sent: set HOTPOOL_API_TOKEN (or pass --token)")
+	t.Setenv("HOTPOOL_API_TOKEN", "wrong")
+	_, _, stderr = cli(t, "metrics")
+	require.Contains(t, stderr, "the API token from HOTPOOL_API_TOKEN was refused")
+	_, _, stderr = cli(t, "metrics", "--token", "also-wrong")
+	require.Contains(t, stderr, "the API token from --token was refused")
+	require.NotContains(t, stderr, "also-wrong", "the token itself is never printed")
+	require.Equal(t, 1, strings.Count(stderr, "\n"))
+}
+
+// The README's cap rule as the validator applies it: a sum of targets above
+// max_total_sandboxes is a warning, and the exit code is 0.
+func TestTargetsAboveTheCapAreAWarning(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "c.json")
+	require.NoError(t, os.WriteFile(f, []byte(`{"pools": {"python": {"target_ready": 5}}, "max_total_sandboxes": 3}`), 0o600))
+	code, out, stderr := cli(t, "config", "validate", f)
+	require.Equal(t, exitOK, code)
+	require.Contains(t, out, "ok (1 pools: python)")
+	require.Contains(t, stderr, "warning: max_total_sandboxes (3) is below the sum of target_ready over pools (5)")
 }

@@ -37,11 +37,28 @@ func addConnFlags(fs *flag.FlagSet) *conn {
 }
 
 func (c *conn) client() (*client.Client, error) {
-	token := c.token
+	token, source := c.token, "--token"
 	if token == "" {
-		token = os.Getenv("HOTPOOL_API_TOKEN")
+		token, source = os.Getenv("HOTPOOL_API_TOKEN"), "HOTPOOL_API_TOKEN"
 	}
+	if token == "" {
+		source = ""
+	}
+	tokenSource = source
 	return client.New(c.url, token, client.WithUserAgent("hotpool-cli/1"))
+}
+
+// tokenSource is where the running command took its API token from
+// ("--token", "HOTPOOL_API_TOKEN", or "" for none), so an unauthorized
+// answer can say which to fix. One command runs per process.
+var tokenSource string
+
+// tokenHint says what to do about an API token the server refused.
+func tokenHint() string {
+	if tokenSource == "" {
+		return "no API token was sent: set HOTPOOL_API_TOKEN (or pass --token) to the server's token (hotpool serve's --token, or the deployment's HOTPOOL_API_TOKEN)"
+	}
+	return "the API token from " + tokenSource + " was refused: it is not the server's token (hotpool serve's --token, or the deployment's HOTPOOL_API_TOKEN)"
 }
 
 // newFlagSet returns a flag set whose errors and -h text go to stderr.
@@ -126,7 +143,12 @@ func usageError(stderr io.Writer, fs *flag.FlagSet, format string, args ...any) 
 // fail prints err as one line on stderr and returns its exit code.
 func fail(stderr io.Writer, err error) int {
 	// The client's own errors already start with "hotpool: ".
-	fmt.Fprintf(stderr, "hotpool: %s\n", strings.TrimPrefix(oneLine(err.Error()), "hotpool: "))
+	msg := strings.TrimPrefix(oneLine(err.Error()), "hotpool: ")
+	var ae *client.APIError
+	if errors.As(err, &ae) && ae.Code == "unauthorized" {
+		msg += ": " + tokenHint()
+	}
+	fmt.Fprintf(stderr, "hotpool: %s\n", msg)
 	return exitCode(err)
 }
 

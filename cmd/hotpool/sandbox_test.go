@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hotpool/hotpool/client"
-	"github.com/hotpool/hotpool/internal/sandboxagent"
+	"github.com/hotpool/hotpool/internal/testenv"
 )
 
 // stampedWriter records when each write arrived.
@@ -51,7 +51,7 @@ func acquireEnv(t *testing.T, image string) {
 // streamed exec, the seed's code interpreter, a background server reached
 // through the proxy, its logs and its end, ls and cp.
 func TestSandboxCommandsAgainstTheLocalServer(t *testing.T) {
-	iso := sandboxagent.RequireIsolation(t)
+	iso := testenv.Isolation(t)
 	startLocalIsolated(t, `{"pools": {"python": {"target_ready": 1, "max_ready": 2}}}`, iso)
 	acquireEnv(t, "python")
 

@@ -26,7 +26,11 @@ func serve(t testing.TB, opts appsim.Options) (*appsim.Server, string) {
 	}
 	sim := appsim.New(opts)
 	ts := httptest.NewServer(sim)
-	t.Cleanup(ts.Close)
+	t.Cleanup(func() {
+		ts.Close()
+		// The sandboxes' temporary root goes with the simulator.
+		_ = sim.Close()
+	})
 	return sim, ts.URL
 }
 

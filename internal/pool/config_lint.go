@@ -130,6 +130,12 @@ func (l *linter) value(n *yaml.Node, t reflect.Type, path string) (any, bool) {
 			if err == nil && f >= 0 {
 				return f, true
 			}
+			if err == nil {
+				// A negative number is a duration, only out of range: say so
+				// as "-30s" is told.
+				l.add(where, "%s", negativeDuration)
+				return nil, false
+			}
 		}
 		if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
 			if _, err := ParseDuration(n.Value); err == nil {

@@ -102,7 +102,27 @@ func TestValidateReportsEveryViolationWithItsPath(t *testing.T) {
 		}
 		require.Truef(t, found, "missing problem %q in:\n%s", want, err)
 	}
-	require.Len(t, v.Problems, 14, "a sum of targets above the cap is a warning, not a problem")
+	require.Len(t, v.Problems, 13, "a sum of targets above the cap is a warning, not a problem; a bad name gets no repository guess")
+}
+
+// Each mistake is told once, at the key the user wrote, in one set of words
+// however it was written.
+func TestConfigMistakesAreToldOnceWhereTheyAre(t *testing.T) {
+	problems := func(doc string) []string {
+		_, err := ParseConfig([]byte(doc))
+		var v *ValidationError
+		require.True(t, errors.As(err, &v), "%s: %v", doc, err)
+		return v.Problems
+	}
+	require.Equal(t, []string{"pools.python.max_ready: must be >= 0"},
+		problems(`{"pools": {"python": {"target_ready": 3, "max_ready": -2}}}`), "no min_ready problem the user never wrote")
+	want := `pools.python.idle_timeout: must not be negative (a duration: seconds, such as 90, or a Go duration, such as "90s")`
+	require.Equal(t, []string{want}, problems(`{"pools": {"python": {"idle_timeout": -30}}}`))
+	require.Equal(t, []string{want}, problems(`{"pools": {"python": {"idle_timeout": "-30s"}}}`))
+	require.Equal(t, problems(`{"pools": {"python": {}}, "default_lease": -30}`), problems(`{"pools": {"python": {}}, "default_lease": "-30s"}`))
+	got := problems(`{"pools": {"Python": {"target_ready": 1}}}`)
+	require.Len(t, got, 1, "no guess at a repository for a name that is not an image name: %v", got)
+	require.Contains(t, got[0], `image names are lower case ("python")`)
 }
 
 func TestUnknownFieldsAreRejected(t *testing.T) {

@@ -43,7 +43,11 @@ func (p *problems) add(path, format string, args ...any) {
 // a letter, not ending with a dash, at most MaxImageNameLength characters.
 func ValidateImageName(name string) error {
 	if len(name) == 0 || len(name) > MaxImageNameLength || !imageNameRE.MatchString(name) || strings.Contains(name, "--") {
-		return fmt.Errorf("image name %q must be 1-%d lowercase letters, digits and single dashes, starting with a letter and not ending with a dash", name, MaxImageNameLength)
+		err := fmt.Errorf("image name %q must be 1-%d lowercase letters, digits and single dashes, starting with a letter and not ending with a dash", name, MaxImageNameLength)
+		if low := strings.ToLower(name); low != name && ValidateImageName(low) == nil {
+			err = fmt.Errorf("%w: image names are lower case (%q)", err, low)
+		}
+		return err
 	}
 	return nil
 }
@@ -58,8 +62,9 @@ func (c *Config) Validate() error {
 	names := c.PoolNames()
 	for _, name := range names {
 		path := "pools." + name
-		if err := ValidateImageName(name); err != nil {
-			ps.add(path, "%v", err)
+		badName := ValidateImageName(name)
+		if badName != nil {
+			ps.add(path, "%v", badName)
 		}
 		p := c.Pools[name]
 		if p == nil {
@@ -67,7 +72,8 @@ func (c *Config) Validate() error {
 			continue
 		}
 		p.validate(path, &ps)
-		if why := unpublished(name, p.Template); why != "" {
+		// A name that is not an image name has no repository to guess at.
+		if why := unpublished(name, p.Template); why != "" && badName == nil {
 			ps.add(path+".template.repository", "%s", why)
 		}
 	}
@@ -95,7 +101,10 @@ func (c *Config) Validate() error {
 		ps.add("deployment", "must be 1-%d lowercase letters, digits and single dashes, starting with a letter", MaxDeploymentNameLength)
 	}
 	positive := func(path string, d Duration) {
-		if d <= 0 {
+		switch {
+		case d < 0:
+			ps.add(path, "%s", negativeDuration)
+		case d == 0:
 			ps.add(path, "must be > 0")
 		}
 	}
@@ -104,7 +113,7 @@ func (c *Config) Validate() error {
 	positive("create_timeout", c.CreateTimeout)
 	positive("circuit_open_for", c.CircuitOpenFor)
 	if c.OrphanGrace < 0 {
-		ps.add("orphan_grace", "must be >= 0")
+		ps.add("orphan_grace", "%s", negativeDuration)
 	}
 	if c.DefaultLease > c.MaxLease {
 		ps.add("default_lease", "must be <= max_lease (%v)", c.MaxLease.D())
@@ -166,11 +175,17 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// negativeDuration is the one message for a duration below zero, written as
+// seconds (-30) or as a Go duration ("-30s") alike.
+const negativeDuration = "must not be negative (a duration: seconds, such as 90, or a Go duration, such as \"90s\")"
+
 func (p *PoolConfig) validate(path string, ps *problems) {
 	if p.TargetReady < 0 {
 		ps.add(path+".target_ready", "must be >= 0, or \"auto\"")
 	}
-	if p.MinReady < 0 || p.MinReady > p.MaxReady {
+	// Against a max_ready that is itself wrong, min_ready's range means
+	// nothing: max_ready's own problem is the one to report.
+	if p.MinReady < 0 || (p.MaxReady >= 0 && p.MinReady > p.MaxReady) {
 		ps.add(path+".min_ready", "must be 0 to max_ready (%d)", p.MaxReady)
 	}
 	if p.HitRateGoal <= 0 || p.HitRateGoal >= 1 {
@@ -183,7 +198,7 @@ func (p *PoolConfig) validate(path string, ps *problems) {
 	}
 	nonNegative := func(field string, d Duration) {
 		if d < 0 {
-			ps.add(path+"."+field, "must be >= 0")
+			ps.add(path+"."+field, "%s", negativeDuration)
 		}
 	}
 	nonNegative("idle_timeout", p.IdleTimeout)

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -245,31 +244,9 @@ func signalInside(pgid int, sig syscall.Signal) (bool, error) {
 	return sent, nil
 }
 
-// TB is the part of testing.TB that RequireIsolation uses.
-type TB interface {
-	Helper()
-	Fatalf(format string, args ...any)
-	Skipf(format string, args ...any)
-}
-
-// RequireIsolation is for tests that need confined sandboxes. Without bwrap
-// the test fails with the command that installs it; where bwrap is installed
-// but this kernel or container forbids the namespaces it needs, the test is
-// skipped with one line saying so, except in CI (CI=true), where it fails.
-func RequireIsolation(t TB) Isolation {
-	t.Helper()
-	iso := DetectIsolation()
-	switch {
-	case iso.Isolated():
-		return iso
-	case runtime.GOOS != "linux":
-		t.Skipf("sandboxagent: skipped, confined sandboxes need Linux's namespaces (bubblewrap); this is %s", runtime.GOOS)
-	case os.Getenv("CI") == "true":
-		t.Fatalf("sandboxagent: CI needs confined sandboxes: %s (.ci/run installs bubblewrap)", iso.Why)
-	case iso.Why == notInstalled:
-		t.Fatalf("sandboxagent: this test needs bubblewrap: run `make test` (it installs it as root) or `sudo apt-get install -y bubblewrap`")
-	default:
-		t.Skipf("sandboxagent: skipped, confined sandboxes are not possible here: %s", iso.Why)
-	}
-	return iso
+// BwrapInstalled reports whether bwrap is on PATH (DetectIsolation may
+// still find that it cannot run here).
+func BwrapInstalled() bool {
+	_, err := exec.LookPath("bwrap")
+	return err == nil
 }
