@@ -116,7 +116,7 @@ func (cs *contractServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		cliJSON(w, 200, map[string]any{"pools": map[string]any{
 			"python": map[string]any{"ready": 2, "target_ready": 3, "creating": 1, "in_use": 1, "total_acquires": 10, "pool_hit_rate": 0.9, "avg_acquire_latency_ms": 1.25,
 				"acquire_latency_ms": map[string]any{"warm": map[string]any{"count": 9, "sum": 10.8}, "cold": map[string]any{"count": 1, "sum": 61000}}},
-			"node":   map[string]any{"ready": 0, "target_ready": 1, "shutdown": true, "circuit": map[string]any{"state": "open"}},
+			"node": map[string]any{"ready": 0, "target_ready": 1, "shutdown": true, "circuit": map[string]any{"state": "open"}},
 		}, "total_sandboxes": 4, "max_total_sandboxes": 50})
 	case "/reconcile":
 		switch body["action"] {
