@@ -228,7 +228,8 @@ func TestFlagsOverrideTheEnvironment(t *testing.T) {
 
 	code, _, stderr = cli(t, "metrics", "--url", url)
 	require.Equal(t, exitError, code)
-	require.Equal(t, "hotpool: unauthorized: missing or wrong bearer token\n", stderr)
+	require.Equal(t, "hotpool: unauthorized: missing or wrong bearer token: the API token from HOTPOOL_API_TOKEN was refused: "+
+		"it is not the server's token (hotpool serve's --token, or the deployment's HOTPOOL_API_TOKEN)\n", stderr)
 	require.NotContains(t, stderr, "wrong\n")
 }
 

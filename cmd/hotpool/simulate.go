@@ -36,7 +36,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	sched := fs.String("schedule", simulate.ScheduleCronKicked, "when passes run: cron-kicked (DigitalOcean Functions), cron, or serve")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	writeTrace := fs.String("write-trace", "", "also write the trace replayed (a curve's draw) to this file")
-	chart := fs.String("chart", "", "also write an HTML page charting ready, creating, in use and demand by minute")
+	chart := fs.String("chart", "", "also write an HTML page charting, by minute, sandboxes ready, creating and in use, acquires, the perfect-foresight line and the misses")
 	useRedis := fs.Bool("redis", false, "run the scripts on the real Redis at REDIS_URL instead of an embedded one")
 	history := fs.Duration("history", 0, "replay the trace's first `D` as the pool's past, counting only what follows (with a curve, add it to --duration)")
 	learned := fs.Bool("learned", false, "start an auto pool as one that has run at the trace's opening rate (its first 10 minutes) for two hours, not one that has seen nothing")
@@ -144,13 +144,17 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintln(stdout, string(b))
 		return exitOK
 	}
-	fmt.Fprintf(stdout, "requests %d: %d hits (%.1f%%), %d cold starts, %d failed\n",
-		res.Requests, res.Hits, 100*res.HitRate, res.ColdStarts, res.Failed)
+	fmt.Fprintf(stdout, "requests %d: %d hits (%.1f%%), %d cold starts, %d failed%s\n",
+		res.Requests, res.Hits, 100*res.HitRate, res.ColdStarts, res.Failed, simulate.DescribeFailed(res.FailedBy))
 	fmt.Fprintf(stdout, "wait: p50 %.0f ms, p99 %.0f ms\n", res.WaitP50Ms, res.WaitP99Ms)
 	fmt.Fprintf(stdout, "sandbox-minutes billed %.1f (idle %.1f), executing %.1f: efficiency %.1f%%\n",
 		res.SandboxMinutes, res.IdleMinutes, res.ExecutionMinutes, 100*res.Efficiency)
-	fmt.Fprintf(stdout, "perfect foresight (each sandbox one deployment before its acquire): %.1f sandbox-minutes, efficiency %.1f%%\n",
+	fmt.Fprintf(stdout, "perfect foresight (each sandbox one deployment before its acquire, every request served): %.1f sandbox-minutes, efficiency %.1f%%\n",
 		res.FloorSandboxMinutes, 100*res.FloorEfficiency)
+	if res.Failed > 0 {
+		fmt.Fprintf(stdout, "  (it bills for all %d requests; this replay served %d, so its bill is not comparable with the floor)\n",
+			res.Requests, res.Requests-res.Failed)
+	}
 	fmt.Fprintf(stdout, "at most %d sandboxes; %d API calls; %.1f simulated minutes\n", res.MaxSandboxes, res.APICalls, res.SimulatedMinutes)
 	return exitOK
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -90,6 +91,11 @@ type Stats struct {
 	ClaimsServed, ClaimsFailed       int
 	Exhausted, Shutdown, OtherErrors int
 	TooManyPools                     int // of Exhausted: refused by max_dynamic_pools
+	// Refused counts the requests that were never served, by why: an
+	// exhausted pool's reason ("empty", "capacity", "circuit_open"),
+	// "too_many_pools", "shutdown", or "claim_failed" for a cold claim
+	// whose sandbox could not be made.
+	Refused                          map[string]int
 	Released, Abandoned              int
 	PassErrors                       int
 	APICalls                         int
@@ -360,17 +366,38 @@ func (h *Harness) AcquireFor(ctx context.Context, name string, hold time.Duratio
 	case err == nil:
 		h.Stats.WarmHits++
 		h.holdFor(name, a, hold)
+	case errors.Is(err, pool.ErrTooManyPools):
+		h.Stats.Exhausted++
+		h.Stats.TooManyPools++
+		h.refused("too_many_pools")
 	case errors.Is(err, pool.ErrPoolExhausted):
 		h.Stats.Exhausted++
-		if errors.Is(err, pool.ErrTooManyPools) {
-			h.Stats.TooManyPools++
-		}
+		h.refused(exhaustedWhy(err))
 	case errors.Is(err, pool.ErrPoolShutdown):
 		h.Stats.Shutdown++
+		h.refused("shutdown")
 	default:
 		h.Stats.OtherErrors++
 		h.violate("acquire %s: unexpected error: %v", name, err)
 	}
+}
+
+// refused counts one request that will never be served.
+func (h *Harness) refused(why string) {
+	if h.Stats.Refused == nil {
+		h.Stats.Refused = map[string]int{}
+	}
+	h.Stats.Refused[why]++
+}
+
+// exhaustedWhy is the reason an exhausted pool gave ("empty", "capacity",
+// "circuit_open": the script's detail, last in the error's words).
+func exhaustedWhy(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndexByte(msg, '('); i >= 0 && strings.HasSuffix(msg, ")") {
+		return msg[i+1 : len(msg)-1]
+	}
+	return "exhausted"
 }
 
 func (h *Harness) holdFor(name string, a pool.Acquired, hold time.Duration) {
@@ -409,6 +436,9 @@ func (h *Harness) pollClaims(ctx context.Context) {
 			h.holdFor(c.pool, a, c.hold)
 		case errors.Is(err, pool.ErrSandboxCreation), errors.Is(err, pool.ErrSandboxNotFound), errors.Is(err, pool.ErrPoolShutdown):
 			h.Stats.ClaimsFailed++
+			if !c.at.Before(h.statsFrom) {
+				h.refused("claim_failed")
+			}
 		default:
 			h.violate("poll claim: unexpected error: %v", err)
 		}

@@ -59,6 +59,12 @@ type Result struct {
 	Hits       int `json:"hits"`        // served from the pool at once
 	ColdStarts int `json:"cold_starts"` // served by a cold claim
 	Failed     int `json:"failed"`      // refused, or a cold claim that failed
+	// FailedBy explains every failed request: an exhausted pool's reason
+	// ("empty": on_empty "fail"; "capacity": max_total_sandboxes;
+	// "circuit_open"), "too_many_pools", "shutdown", "claim_failed" (a cold
+	// claim's sandbox could not be made), or "unfinished" (a claim still
+	// waiting when the replay ended).
+	FailedBy map[string]int `json:"failed_by,omitempty"`
 	// HitRate is Hits / Requests.
 	HitRate float64 `json:"hit_rate"`
 	// Waits until a sandbox, over every served request (a hit waits 0).
@@ -72,7 +78,9 @@ type Result struct {
 	Efficiency float64 `json:"efficiency"`
 	// The perfect-foresight floor: every sandbox created exactly one
 	// deployment (the mean, CreateDelay) before its acquire, so every
-	// acquire hits and nothing waits ready; the physical limit of any sizing.
+	// acquire hits and nothing waits ready; the physical limit of any sizing
+	// that serves every request. A replay that failed requests bills less
+	// than it, since it served those to nobody.
 	FloorSandboxMinutes float64 `json:"floor_sandbox_minutes"`
 	FloorEfficiency     float64 `json:"floor_efficiency"`
 	MaxSandboxes        int     `json:"max_sandboxes"`
@@ -92,6 +100,10 @@ type Sample struct {
 	InUse    int
 	Acquires int
 	Misses   int // of those, not served from the pool at once
+	// Floor is what perfect foresight would have at the minute's end: the
+	// leases held then and the sandboxes deploying for acquires within one
+	// deployment after it.
+	Floor int
 }
 
 // step is the harness's step: acquires land on it, and the 5 s passes too.
@@ -208,7 +220,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return Result{}, fmt.Errorf("simulate: an invariant broke: %s", h.Stats.Violations[0])
 	}
 	r := result(h.Stats, h.Now().Sub(counted))
-	r.Series = series
+	r.Series = floorSeries(series, o.Trace, o.History, o.CreateDelay)
 	r.FloorSandboxMinutes, r.FloorEfficiency = floor(o.Trace, o.History, o.CreateDelay)
 	return r, nil
 }
@@ -277,6 +289,17 @@ func result(s hotpooltest.Stats, elapsed time.Duration) Result {
 	if r.Requests > 0 {
 		r.HitRate = round(float64(r.Hits) / float64(r.Requests))
 	}
+	if r.Failed > 0 {
+		r.FailedBy = map[string]int{}
+		told := 0
+		for why, n := range s.Refused {
+			r.FailedBy[why] = n
+			told += n
+		}
+		if rest := r.Failed - told; rest > 0 {
+			r.FailedBy["unfinished"] = rest
+		}
+	}
 	if r.SandboxMinutes > 0 {
 		r.Efficiency = round(r.ExecutionMinutes / r.SandboxMinutes)
 	}
@@ -317,6 +340,23 @@ func floor(trace []Demand, history, deploy time.Duration) (minutes, efficiency f
 	}
 	minutes = held + float64(deploys)*deploy.Minutes()
 	return round(minutes), round(held / minutes)
+}
+
+// floorSeries sets each sample's Floor from the trace: the holds running at
+// the minute's end, and the acquires of the next deployment, whose sandboxes
+// perfect foresight would be deploying then. Minutes count from history.
+func floorSeries(series []Sample, trace []Demand, history, deploy time.Duration) []Sample {
+	for i := range series {
+		end := history + time.Duration(series[i].Minute)*time.Minute
+		n := 0
+		for _, d := range trace {
+			if (d.At <= end && end < d.At+d.Hold) || (d.At > end && d.At <= end+deploy) {
+				n++
+			}
+		}
+		series[i].Floor = n
+	}
+	return series
 }
 
 func round(v float64) float64 { return math.Round(v*1000) / 1000 }

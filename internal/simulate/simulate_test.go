@@ -130,16 +130,44 @@ func TestRunIsDeterministic(t *testing.T) {
 	require.Equal(t, r.Requests, r.Hits+r.ColdStarts+r.Failed)
 }
 
+// Every failed request has its reason, and the reasons add up to the
+// failures: here a cap of 2 sandboxes against 6 simultaneous holds.
+func TestFailuresAreExplainedByReason(t *testing.T) {
+	cfg, err := pool.ParseConfig([]byte(`{"pools": {"python": {"target_ready": 1, "max_ready": 2, "on_empty": "fail"}}, "max_total_sandboxes": 2}`))
+	require.NoError(t, err)
+	var trace []Demand
+	for i := range 6 {
+		trace = append(trace, Demand{At: time.Duration(i) * time.Second, Image: "python", Hold: 10 * time.Minute})
+	}
+	r, err := Run(context.Background(), Options{Config: cfg, Trace: trace, CreateDelay: 30 * time.Second})
+	require.NoError(t, err)
+	require.Positive(t, r.Failed)
+	sum := 0
+	for why, n := range r.FailedBy {
+		require.Contains(t, []string{"empty", "capacity"}, why)
+		sum += n
+	}
+	require.Equal(t, r.Failed, sum, "%v", r.FailedBy)
+	require.NotEmpty(t, r.Series)
+	require.Equal(t, 6, r.Series[0].Floor, "perfect foresight holds all six at the first minute's end")
+}
+
 // The chart is one self-contained page: the figures, and a line per series
 // with a point per minute.
 func TestChartDrawsEverySeries(t *testing.T) {
-	r := Result{Requests: 3, Hits: 2, Series: []Sample{{Minute: 1, Ready: 2, Acquires: 1}, {Minute: 2, Ready: 1, InUse: 1, Acquires: 2}}}
+	r := Result{Requests: 3, Hits: 2, Failed: 1, FailedBy: map[string]int{"capacity": 1},
+		Series: []Sample{{Minute: 1, Ready: 2, Acquires: 1, Floor: 1}, {Minute: 2, Ready: 1, InUse: 1, Acquires: 2, Misses: 1, Floor: 2}}}
 	var b bytes.Buffer
 	require.NoError(t, WriteChart(&b, "t <&>", r))
 	page := b.String()
 	require.Contains(t, page, "<title>t &lt;&amp;&gt;</title>")
-	require.Equal(t, 4, strings.Count(page, "<polyline"), "ready, creating, in use, demand")
+	require.Equal(t, 5, strings.Count(page, "<polyline"), "ready, creating, in use, demand, perfect foresight")
+	require.Equal(t, 2, strings.Count(page, "<circle"), "one mark for the minute with a miss, one in the legend")
+	require.Contains(t, page, "minute 2: 1 missed")
+	require.Contains(t, page, "minutes since the replay started", "the x axis says its unit")
+	require.Contains(t, page, "sandboxes · acquires per minute", "and the y axis")
 	require.Contains(t, page, "3: 2 hits")
+	require.Contains(t, page, "1 failed: 1 capacity (max_total_sandboxes reached)", "every failure has its reason")
 	require.NotContains(t, page, "<script")
 	require.NotContains(t, page, "http://www.w3.org/2000/svg\" width=\"0\"")
 }

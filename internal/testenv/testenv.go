@@ -8,6 +8,7 @@ package testenv
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 
@@ -99,4 +100,45 @@ func repoRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// Chromium is the headless browser for tests that look at a page as a
+// person would: Debian's chromium. Required in CI (.ci/run installs it);
+// elsewhere the test skips with one line when it is missing.
+func Chromium(t TB) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if InCI() {
+		t.Fatalf("testenv: CI needs chromium (apt-get install -y chromium; .ci/run installs it)")
+	}
+	skip(t, "needs a headless chromium (sudo apt-get install -y chromium)")
+	return ""
+}
+
+// Screenshot renders the page at file in headless chromium and returns the
+// PNG, with the flags a closed network needs (nothing in the background).
+func Screenshot(t TB, chromium, file string, width, height int) []byte {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "hotpool-chromium-")
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	defer os.RemoveAll(dir)
+	shot := filepath.Join(dir, "shot.png")
+	cmd := exec.Command(chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+		"--user-data-dir="+filepath.Join(dir, "profile"), fmt.Sprintf("--window-size=%d,%d", width, height),
+		"--screenshot="+shot, "file://"+file)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("testenv: chromium: %v\n%s", err, out)
+	}
+	png, err := os.ReadFile(shot)
+	if err != nil {
+		t.Fatalf("testenv: chromium wrote no screenshot: %v", err)
+	}
+	return png
 }
