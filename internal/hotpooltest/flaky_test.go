@@ -110,3 +110,66 @@ func TestSimulation_FlakyCreatesDuringABurst(t *testing.T) {
 	require.Equal(t, 30, clean)
 	require.GreaterOrEqual(t, flaky, 24, "each claim retries its own slot: 3 attempts at 40%% fail all only 6%% of the time")
 }
+
+// stallRun is the scenario of a pool that stalled under flaky creates: pool
+// py with target 5, max_ready 6, on_empty fail and create_retries 10, capped
+// at 8 sandboxes and 3 concurrent creates; deployments take 300 ms and 40 %
+// fail; passes run every 200 ms. Once it is full, 30 acquires 0.3 s apart,
+// each released at once. It returns the hits, and how long after the churn
+// the pool took to be back at 5 ready (or -1 when it was not within limit).
+func stallRun(t *testing.T, seed uint64, limit time.Duration) (hits int, back time.Duration) {
+	t.Helper()
+	rdb, prefix := redistest.Client(t)
+	ctx := context.Background()
+	c := pool.DefaultConfig()
+	py := pool.DefaultPool()
+	py.TargetReady, py.MaxReady, py.CreateRetries = 5, 6, 10
+	py.OnEmpty = pool.OnEmptyFail
+	py.IdleTimeout = pool.Duration(time.Hour)
+	py.Template.Repository = "sandbox-python-service"
+	c.Pools = map[string]*pool.PoolConfig{"py": &py}
+	eight := 8
+	c.MaxTotalSandboxes, c.MaxConcurrentCreates = &eight, 3
+	h, err := NewHarness(rdb, prefix, HarnessOptions{Config: &c, Seed: seed, Step: 100 * time.Millisecond,
+		PassEvery: 200 * time.Millisecond, CreateDelay: 300 * time.Millisecond, FailRate: 0.4})
+	require.NoError(t, err)
+	defer h.Close()
+	h.SetTraffic(false)
+	_, err = h.Converge(ctx, 600)
+	require.NoError(t, err)
+	h.ResetStats()
+	for range 30 {
+		h.AcquireFor(ctx, "py", 50*time.Millisecond)
+		for range 3 {
+			require.NoError(t, h.Step(ctx))
+		}
+	}
+	hits = h.Stats.WarmHits
+	start := h.Now()
+	for h.Now().Sub(start) <= limit {
+		snap, err := h.Counts(ctx)
+		require.NoError(t, err)
+		if snap.Pools["py"].Ready >= 5 {
+			return hits, h.Now().Sub(start)
+		}
+		require.NoError(t, h.Step(ctx))
+	}
+	require.Empty(t, h.Stats.Violations, strings.Join(h.Stats.Violations, "\n"))
+	return hits, -1
+}
+
+// A pool below target whose circuit is closed never stalls: with 40 % of
+// creates failing it serves in proportion to the successes, and it refills
+// soon after the churn, in every one of ten seeds. Before the fix, a failure
+// streak as long as the target held every create slot, for a backoff that
+// doubled from 10 s with each failure of the streak: 5 of 7 runs ended at
+// ready 0 for over 45 s.
+func TestSimulation_FlakyCreatesNeverStallThePool(t *testing.T) {
+	t.Parallel()
+	for seed := uint64(1); seed <= 10; seed++ {
+		hits, back := stallRun(t, seed, 45*time.Second)
+		t.Logf("seed %d: %d of 30 hits, back at 5 ready %v after the churn", seed, hits, back)
+		require.GreaterOrEqual(t, hits, 20, "seed %d", seed)
+		require.GreaterOrEqual(t, back, time.Duration(0), "seed %d: not back at target within 45 s", seed)
+	}
+}

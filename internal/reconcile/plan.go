@@ -482,12 +482,20 @@ func (p *planner) planWant(pp *poolPlan) {
 	if st.CircuitOpen(p.now) {
 		return
 	}
+	if pp.failedNow && pp.pc.CreateRetries > 0 && pp.failures >= pp.pc.CreateRetries {
+		return // this pass's failure opens the circuit
+	}
 	// Only the slots that failed in a row wait out their backoff; the others
 	// go on, so intermittent failures cost about their share of throughput.
-	// A success resets the streak and the backoff (markready.lua).
+	// A success resets the streak and the backoff (markready.lua). A streak
+	// never holds every slot: one is always left, so a pool below target
+	// whose circuit is closed has a create in flight or starting, and only
+	// the circuit (create_retries failures in a row) stops it. Held whole, a
+	// streak as long as the target stalled the pool for a backoff that grew
+	// with each failure of the streak.
 	held := 0
 	if pp.failedNow || p.now.Before(st.NextCreateAt) {
-		held = pp.failures
+		held = min(pp.failures, max(pp.pc.TargetReady-1, 0))
 	}
 	// Rolling refresh: a sandbox within RefreshLead of its warm deadline
 	// still serves, but no longer counts toward target, so its replacement

@@ -16,6 +16,15 @@ const AppsPerListCall = 200
 // else asks for one; ScanEvery stretches it to half the orphan grace.
 const MinScanEvery = 60 * time.Second
 
+// NoRecordsRescan is how long a pass waits after a full list before it
+// lists again only because an active pool wants sandboxes and Redis holds
+// none. A pool whose creates all fail, or that backs off, has no records for
+// a while: a loop that passes every 200 ms listed at every pass and spent
+// the whole per-minute API budget, which the creates that change the pool
+// need first. At the functions' cadence (a pass every 5 s) it changes
+// nothing.
+const NoRecordsRescan = 5 * time.Second
+
 // ScanEvery is how long a deployment goes without a full list when nothing
 // asks for one sooner: max(orphan_grace/2, MinScanEvery), so an orphan is
 // collected at most half a grace after its grace ends.
@@ -30,7 +39,7 @@ const (
 	ScanNeverDone     = "scan_never_done"     // a known pool has no full list recorded (new pool, or Redis emptied)
 	ScanUnknownCreate = "scan_unknown_create" // a create's answer was lost: only the list finds its app, by sandbox id
 	ScanDeletingNoApp = "scan_deleting_no_app"
-	ScanNoRecords     = "scan_no_records" // an active pool wants sandboxes and Redis has none: was it emptied?
+	ScanNoRecords     = "scan_no_records" // an active pool wants sandboxes and Redis has none (for NoRecordsRescan since a list): was it emptied?
 	ScanCheaper       = "scan_cheaper"    // more creating apps to fetch than the list has pages
 )
 
@@ -42,6 +51,7 @@ const (
 func ListReason(st pool.Observed, cfg *pool.Config, now time.Time) string {
 	scanEvery := ScanEvery(cfg)
 	activeWantsSandboxes := false
+	var lastList time.Time // the oldest pool's last full list
 	for _, name := range knownPools(st, cfg) {
 		pc, _ := cfg.Pool(name)
 		ps, ok := st.Pools[name]
@@ -56,11 +66,14 @@ func ListReason(st pool.Observed, cfg *pool.Config, now time.Time) string {
 		if now.Sub(ps.LastHealthCheckAt) >= every {
 			return ScanDue
 		}
+		if lastList.IsZero() || ps.LastHealthCheckAt.Before(lastList) {
+			lastList = ps.LastHealthCheckAt
+		}
 		if !shut && (pool.EffectiveTarget(pc, ps) > 0 || pc.Auto) && !ps.Idle(pc, now) {
 			activeWantsSandboxes = true
 		}
 	}
-	if len(st.Sandboxes) == 0 && activeWantsSandboxes {
+	if len(st.Sandboxes) == 0 && activeWantsSandboxes && now.Sub(lastList) >= NoRecordsRescan {
 		return ScanNoRecords
 	}
 	gets := 0

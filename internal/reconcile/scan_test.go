@@ -66,7 +66,10 @@ func TestListReason(t *testing.T) {
 		{"a deleting record without an app id", func(c *pool.Config, w *world) {
 			w.ready("a", time.Minute).record(pool.Sandbox{ID: "d", State: pool.StateDeleting})
 		}, ScanDeletingNoApp},
-		{"no records at all while an active pool wants some", func(c *pool.Config, w *world) {}, ScanNoRecords},
+		{"no records at all while an active pool wants some, no list for a while", func(c *pool.Config, w *world) {
+			w.poolState("py", func(s *pool.Record) { s.LastHealthCheckAt = t0.Add(-NoRecordsRescan) })
+		}, ScanNoRecords},
+		{"no records, but a list a second ago found none: not every pass again", func(c *pool.Config, w *world) {}, ""},
 		{"no records, the pool idle: nothing suspicious", func(c *pool.Config, w *world) {
 			w.poolState("py", func(s *pool.Record) { s.ActivatedAt = t0.Add(-time.Hour) })
 		}, ""},
