@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hotpool/hotpool/internal/pool"
@@ -90,4 +91,20 @@ func TestDurabilityWithAHealthyReplica(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.Acquire(ctx, acquireParams(at(3*time.Minute), "h2"))
 	require.ErrorIs(t, err, pool.ErrPoolExhausted, "a domain answer stays a domain answer")
+}
+
+// Durability on a Redis Cluster client cannot be enforced (WAIT has no key,
+// so it goes to any master): the Store refuses every state change with a
+// clear error before sending anything, and reads still work.
+func TestDurabilityIsRefusedOnAClusterClient(t *testing.T) {
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}, MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	defer cc.Close()
+	require.ErrorIs(t, CheckDurability(cc, 1), ErrDurabilityOnCluster)
+	require.NoError(t, CheckDurability(cc, 0), "no durability asked: nothing to refuse")
+	require.NoError(t, CheckDurability(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}), 1))
+	s := New(cc, "dur", WithDurability(1, 50*time.Millisecond))
+	_, err := s.Acquire(context.Background(), acquireParams(time.Unix(1000, 0), "h"))
+	require.ErrorIs(t, err, ErrDurabilityOnCluster)
+	require.Contains(t, err.Error(), "cannot be enforced through a Redis Cluster client")
+	require.NotErrorIs(t, err, pool.ErrUnavailable, "a configuration to fix, not an outage to retry")
 }

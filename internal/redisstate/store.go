@@ -56,6 +56,23 @@ func WithDurability(replicas int, timeout time.Duration) Option {
 	return func(s *Store) { s.replicas, s.waitTimeout = replicas, timeout }
 }
 
+// ErrDurabilityOnCluster: durability was asked of a Store on a Redis Cluster
+// client. WAIT names no key, so the client sends it to any master, where it
+// does not count the replicas of the master that ran the script: a change
+// would be answered as acknowledged that no replica has. Every state change
+// is refused instead, with this error.
+var ErrDurabilityOnCluster = fmt.Errorf("redisstate: durability (WAIT) cannot be enforced through a Redis Cluster client: "+
+	"use a client of the primary that owns the deployment's hash tag, or durability.replicas 0 (%w)", pool.ErrInternal)
+
+// CheckDurability says whether a Store on client can enforce durability of
+// replicas replicas: not on a Redis Cluster client.
+func CheckDurability(client redis.Scripter, replicas int) error {
+	if _, cluster := client.(*redis.ClusterClient); cluster && replicas > 0 {
+		return ErrDurabilityOnCluster
+	}
+	return nil
+}
+
 // ErrNotDurable: a state change was made on the primary but fewer replicas
 // than the durability setting acknowledged it in time.
 var ErrNotDurable = fmt.Errorf("redisstate: change not acknowledged by enough replicas (%w)", pool.ErrUnavailable)
@@ -169,6 +186,9 @@ func (s *Store) runKeys(ctx context.Context, op string, sc *script, keys []strin
 	var err error
 	acked := -1 // not asked
 	if s.replicas > 0 && !readOnly[sc] {
+		if err := CheckDurability(s.rdb, s.replicas); err != nil {
+			return nil, fmt.Errorf("redisstate: %s: %w", op, err)
+		}
 		v, acked, err = s.runDurable(ctx, sc.Script, keys, args)
 	} else {
 		v, err = sc.Run(ctx, s.rdb, keys, args...).Result()
