@@ -2,6 +2,7 @@ package reconcile_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -281,5 +282,93 @@ func TestFault_IdempotentRetryOfAColdAcquireMakesOneSandbox(t *testing.T) {
 	require.Equal(t, lease.Sandbox.ID, polled.Sandbox.ID, "the same sandbox")
 	require.Equal(t, lease.LeaseToken, polled.LeaseToken, "and the same lease")
 	require.Len(t, e.apps(t), 1, "one app on the platform")
+	e.noViolations(t)
+}
+
+// serveColdClaim takes a cold claim with key req.IdempotencyKey on an empty
+// pool and runs passes until it is served; it returns the lease.
+func serveColdClaim(t *testing.T, e *lessonEnv, req pool.AcquireRequest) pool.Acquired {
+	t.Helper()
+	ctx := context.Background()
+	first, err := e.Service.Acquire(ctx, req)
+	require.NoError(t, err)
+	require.NotNil(t, first.Claim)
+	for range 8 {
+		e.Clock.Advance(5 * time.Second)
+		_, err := e.Pass(ctx)
+		require.NoError(t, err)
+	}
+	lease, err := e.Service.Acquire(ctx, pool.AcquireRequest{ClaimID: first.Claim.ID})
+	require.NoError(t, err)
+	require.Nil(t, lease.Claim, "served")
+	return lease
+}
+
+// Once a cold lease is released, its key leases another sandbox, as a warm
+// key does: it no longer replays the dead claim, whose polls answer "claim
+// not found".
+func TestFault_AReleasedColdLeasesKeyLeasesAnotherSandbox(t *testing.T) {
+	t.Parallel()
+	cfg := lessonConfig(0, 5)
+	py(cfg).OnEmpty = pool.OnEmptyCreate
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{CreateDelay: 20 * time.Second})
+	ctx := context.Background()
+	req := pool.AcquireRequest{Image: "py", IdempotencyKey: "job-8", LeaseSeconds: 600}
+	lease := serveColdClaim(t, e, req)
+	_, err := e.Service.Release(ctx, lease.Sandbox.ID, lease.LeaseToken)
+	require.NoError(t, err)
+
+	again, err := e.Service.Acquire(ctx, req)
+	require.NoError(t, err)
+	require.False(t, again.Replayed, "not a replay of the released lease's claim")
+	require.NotNil(t, again.Claim, "a new cold claim (the pool is empty)")
+	next := lease
+	for range 8 {
+		e.Clock.Advance(5 * time.Second)
+		_, err := e.Pass(ctx)
+		require.NoError(t, err)
+	}
+	next, err = e.Service.Acquire(ctx, pool.AcquireRequest{ClaimID: again.Claim.ID})
+	require.NoError(t, err, "the new claim is served, not 'claim not found'")
+	require.NotEqual(t, lease.Sandbox.ID, next.Sandbox.ID, "another sandbox")
+	require.NotEqual(t, lease.LeaseToken, next.LeaseToken)
+	e.noViolations(t)
+}
+
+// A renewed cold lease keeps its key for the renewed lease: a retry with the
+// key after the original lease time (and its hour of margin), while the
+// renewed lease is held, replays that lease instead of acquiring a second
+// sandbox. The key's time to live shows it without waiting the hour.
+func TestFault_ARenewedColdLeaseKeepsItsKey(t *testing.T) {
+	t.Parallel()
+	cfg := lessonConfig(0, 5)
+	py(cfg).OnEmpty = pool.OnEmptyCreate
+	e := newLesson(t, cfg, hotpooltest.HarnessOptions{CreateDelay: 20 * time.Second})
+	ctx := context.Background()
+	req := pool.AcquireRequest{Image: "py", IdempotencyKey: "job-9", LeaseSeconds: 600}
+	lease := serveColdClaim(t, e, req)
+	const renewed = 3 * time.Hour
+	_, err := e.Service.Renew(ctx, lease.Sandbox.ID, lease.LeaseToken, int(renewed/time.Second))
+	require.NoError(t, err)
+	keys, err := e.rdb.Keys(ctx, e.Store.Keys().Tag()+"*").Result()
+	require.NoError(t, err)
+	checked := 0
+	for _, k := range keys {
+		if v, err := e.rdb.Get(ctx, k).Result(); err == nil && strings.HasPrefix(v, "claim:") {
+			ttl, err := e.rdb.PTTL(ctx, k).Result()
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, ttl, renewed-time.Minute, "the claim's key lives as long as the renewed lease")
+			checked++
+		}
+	}
+	require.Equal(t, 1, checked, "one claim key")
+	e.Clock.Advance(2 * time.Hour) // past the original lease, within the renewed one
+	again, err := e.Service.Acquire(ctx, req)
+	require.NoError(t, err)
+	require.True(t, again.Replayed)
+	require.NotNil(t, again.Claim, "the claim is replayed")
+	polled, err := e.Service.Acquire(ctx, pool.AcquireRequest{ClaimID: again.Claim.ID})
+	require.NoError(t, err)
+	require.Equal(t, lease.Sandbox.ID, polled.Sandbox.ID, "the same sandbox, not a second")
 	e.noViolations(t)
 }

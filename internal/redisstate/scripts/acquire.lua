@@ -65,9 +65,18 @@ if use_idem == '1' then
   local prev = redis.call('GET', K_IDEM)
   local prev_claim = prev and string.match(prev, '^claim:(.+)$')
   if prev_claim then
+    -- The claim is replayed while it can still be served, or its lease is
+    -- held: not once its sandbox was released or its lease ran out (then
+    -- the key leases another sandbox, as a warm key does).
     local ck = CLAIM_PREFIX .. prev_claim
-    if redis.call('HGET', ck, 'failed') == '0' then
-      return { OK, 'claim_replay', redis.call('HGETALL', ck) }
+    local c = redis.call('HMGET', ck, 'failed', 'sandbox_id')
+    if c[1] == '0' then
+      local sid, live = c[2] or '', true
+      if sid ~= '' then
+        local r = redis.call('HMGET', SB_PREFIX .. sid, 'state', 'claim_hash', 'lease_expires_at')
+        live = r[2] == prev_claim and (r[1] == 'creating' or (r[1] == 'in_use' and num(r[3]) > now))
+      end
+      if live then return { OK, 'claim_replay', redis.call('HGETALL', ck) } end
     end
   elseif prev then
     local sk = SB_PREFIX .. prev
@@ -241,7 +250,8 @@ count_demand()
 if use_idem == '1' then
   -- A retry with the same key finds this claim, for as long as it can
   -- still be served (its lease, and an hour for the attempts).
-  redis.call('HSET', K_CLAIM, 'idem_nonce', idem_nonce)
+  -- idem_key: a renew of the served lease keeps the key alive with it.
+  redis.call('HSET', K_CLAIM, 'idem_nonce', idem_nonce, 'idem_key', K_IDEM)
   redis.call('SET', K_IDEM, 'claim:' .. claim_hash, 'PX', fmt_int(ttl + 3600000))
 end
 return { OK, 'claim', redis.call('HGETALL', K_CLAIM) }
