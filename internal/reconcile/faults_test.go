@@ -265,11 +265,7 @@ func TestFault_IdempotentRetryOfAColdAcquireMakesOneSandbox(t *testing.T) {
 	require.True(t, retry.Replayed)
 	require.Equal(t, 1, e.metrics(t).Creating, "one creating record")
 
-	for range 8 {
-		e.Clock.Advance(5 * time.Second)
-		_, err := e.Pass(ctx)
-		require.NoError(t, err)
-	}
+	deployPasses(t, e)
 	lease, err := e.Service.Acquire(ctx, pool.AcquireRequest{ClaimID: first.Claim.ID})
 	require.NoError(t, err)
 	require.Nil(t, lease.Claim, "served")
@@ -293,15 +289,22 @@ func serveColdClaim(t *testing.T, e *lessonEnv, req pool.AcquireRequest) pool.Ac
 	first, err := e.Service.Acquire(ctx, req)
 	require.NoError(t, err)
 	require.NotNil(t, first.Claim)
-	for range 8 {
-		e.Clock.Advance(5 * time.Second)
-		_, err := e.Pass(ctx)
-		require.NoError(t, err)
-	}
+	deployPasses(t, e)
 	lease, err := e.Service.Acquire(ctx, pool.AcquireRequest{ClaimID: first.Claim.ID})
 	require.NoError(t, err)
 	require.Nil(t, lease.Claim, "served")
 	return lease
+}
+
+// deployPasses runs the passes of 40 simulated seconds, 5 s apart: longer
+// than the lessons' 20 s deployments.
+func deployPasses(t *testing.T, e *lessonEnv) {
+	t.Helper()
+	for range 8 {
+		e.Clock.Advance(5 * time.Second)
+		_, err := e.Pass(context.Background())
+		require.NoError(t, err)
+	}
 }
 
 // Once a cold lease is released, its key leases another sandbox, as a warm
@@ -322,13 +325,8 @@ func TestFault_AReleasedColdLeasesKeyLeasesAnotherSandbox(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, again.Replayed, "not a replay of the released lease's claim")
 	require.NotNil(t, again.Claim, "a new cold claim (the pool is empty)")
-	next := lease
-	for range 8 {
-		e.Clock.Advance(5 * time.Second)
-		_, err := e.Pass(ctx)
-		require.NoError(t, err)
-	}
-	next, err = e.Service.Acquire(ctx, pool.AcquireRequest{ClaimID: again.Claim.ID})
+	deployPasses(t, e)
+	next, err := e.Service.Acquire(ctx, pool.AcquireRequest{ClaimID: again.Claim.ID})
 	require.NoError(t, err, "the new claim is served, not 'claim not found'")
 	require.NotEqual(t, lease.Sandbox.ID, next.Sandbox.ID, "another sandbox")
 	require.NotEqual(t, lease.LeaseToken, next.LeaseToken)
