@@ -125,7 +125,7 @@ func TestDeployerAcceptsTheStagedProject(t *testing.T) {
 	fns := map[string]int{}
 	for i, f := range pkg.Functions {
 		fns[f.Name] = i
-		require.Equal(t, "go:1.24", f.Runtime)
+		require.Equal(t, "go:1.25", f.Runtime, "the supported line of DigitalOcean's two Go runtimes (docs/digitalocean.md)")
 		require.Equal(t, "raw", f.Web)
 		require.Equal(t, "remote-default", f.Build, "Go functions build remotely")
 	}
