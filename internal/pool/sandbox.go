@@ -123,10 +123,12 @@ type Record struct {
 	Clock []ClockSlot `json:"-"`
 	Day   []ClockSlot `json:"-"`
 
-	DeployP90  time.Duration `json:"deploy_p90,omitempty"`
-	AutoTarget int           `json:"auto_target,omitempty"`
-	AutoWhy    string        `json:"auto_why,omitempty"`
-	Stats      PoolStats     `json:"stats"`
+	DeployP90 time.Duration `json:"deploy_p90,omitempty"`
+	// MaxReady is the max_ready a pass last recorded (-1: none yet).
+	MaxReady   int       `json:"max_ready_recorded"`
+	AutoTarget int       `json:"auto_target,omitempty"`
+	AutoWhy    string    `json:"auto_why,omitempty"`
+	Stats      PoolStats `json:"stats"`
 }
 
 // Idle reports whether the pool is in the seed's IDLE state at now under pc:

@@ -254,6 +254,11 @@ type PoolUpdate struct {
 	DeployP90  *time.Duration
 	AutoTarget *int
 	AutoWhy    string
+	// MaxReady records the pool's max_ready in Redis (nil: leave), where
+	// the scripts that put a claim's sandbox back in the pool (a cancel, a
+	// claim that failed while its sandbox deployed) read it, so that no
+	// script leaves more ready than max_ready.
+	MaxReady *int
 }
 
 // Activator is implemented by stores that can make pools active now without

@@ -370,3 +370,53 @@ func TestFault_ARenewedColdLeaseKeepsItsKey(t *testing.T) {
 	require.Equal(t, lease.Sandbox.ID, polled.Sandbox.ID, "the same sandbox, not a second")
 	e.noViolations(t)
 }
+
+// A cancelled claim never leaves more ready than max_ready. Target and
+// max_ready 1: the ready sandbox is leased, the next acquire takes a cold
+// claim, a pass refills the pool and deploys the claim's sandbox too; then
+// the caller cancels. The claim's sandbox would join a full pool: it is
+// deleted instead. The same when the cancel comes while it deploys (it
+// returns through markready). Before, both left 2 ready under max_ready 1.
+func TestFault_ACancelledClaimNeverOverfillsMaxReady(t *testing.T) {
+	t.Parallel()
+	for _, whileDeploying := range []bool{false, true} {
+		cfg := lessonConfig(1, 1)
+		py(cfg).OnEmpty = pool.OnEmptyCreate
+		e := newLesson(t, cfg, hotpooltest.HarnessOptions{CreateDelay: 20 * time.Second})
+		ctx := context.Background()
+		_, err := e.Converge(ctx, 40)
+		require.NoError(t, err)
+		warm, err := e.Service.Acquire(ctx, pool.AcquireRequest{Image: "py", LeaseSeconds: 600})
+		require.NoError(t, err)
+		require.Nil(t, warm.Claim)
+		cold, err := e.Service.Acquire(ctx, pool.AcquireRequest{Image: "py", LeaseSeconds: 600})
+		require.NoError(t, err)
+		require.NotNil(t, cold.Claim)
+		if whileDeploying {
+			e.Clock.Advance(5 * time.Second)
+			_, err = e.Pass(ctx) // the refill and the claim's sandbox start deploying
+			require.NoError(t, err)
+			toPool, err := e.Service.CancelClaim(ctx, cold.Claim.ID)
+			require.NoError(t, err)
+			require.True(t, toPool, "still deploying: it may yet join the pool")
+			// After every pass, not only the last: a pass that makes it ready
+			// must not leave the pool over max_ready until the next one.
+			for range 8 {
+				e.Clock.Advance(5 * time.Second)
+				_, err := e.Pass(ctx)
+				require.NoError(t, err)
+				require.LessOrEqual(t, e.metrics(t).Ready, 1, "after a pass: over max_ready 1")
+			}
+		} else {
+			deployPasses(t, e) // the refill is ready, and the claim's sandbox is held for its caller
+			toPool, err := e.Service.CancelClaim(ctx, cold.Claim.ID)
+			require.NoError(t, err)
+			require.False(t, toPool, "the pool is full: the claim's sandbox is not added to it")
+		}
+		m := e.metrics(t)
+		require.LessOrEqual(t, m.Ready, 1, "while deploying %v: ready %d over max_ready 1", whileDeploying, m.Ready)
+		e.noViolations(t)
+		_, err = e.Service.Release(ctx, warm.Sandbox.ID, warm.LeaseToken)
+		require.NoError(t, err)
+	}
+}

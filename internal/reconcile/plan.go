@@ -728,6 +728,13 @@ func (p *planner) planUpdates() {
 			pp.update.LastHealthCheckAt = &t
 			pp.changed = true
 		}
+		// A pool Redis holds records its max_ready for the scripts that
+		// return a claim's sandbox to it (cancelclaim, markready).
+		if _, held := p.obs.State.Pools[name]; held && pp.known && pp.state.MaxReady != pp.pc.MaxReady {
+			m := pp.pc.MaxReady
+			pp.update.MaxReady = &m
+			pp.changed = true
+		}
 		if pp.changed && !pp.collect {
 			p.emit(Action{Kind: KindUpdatePool, Pool: name, Update: pp.update})
 		}

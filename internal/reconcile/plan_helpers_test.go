@@ -31,8 +31,9 @@ func newWorld() *world {
 		ListOK: true,
 		State: pool.Observed{At: t0, Pools: map[string]pool.Record{
 			// Activated a moment ago with health just checked: neither idle
-			// nor due a health check, unless a test says so.
-			"py": {Name: "py", ActivatedAt: t0.Add(-10 * time.Second), LastHealthCheckAt: t0.Add(-time.Second)},
+			// nor due a health check, unless a test says so; testConfig's
+			// max_ready already recorded.
+			"py": {Name: "py", ActivatedAt: t0.Add(-10 * time.Second), LastHealthCheckAt: t0.Add(-time.Second), MaxReady: testConfig().Pools["py"].MaxReady},
 		}},
 	}}
 }

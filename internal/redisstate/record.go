@@ -191,11 +191,20 @@ func poolStateFrom(name string, m map[string]string) pool.Record {
 		DeployP90:           time.Duration(atoi64(m["deploy_p90_ms"])) * time.Millisecond,
 		AutoTarget:          int(atoi64(m["auto_target"])),
 		AutoWhy:             m["auto_why"],
+		MaxReady:            recordedMaxReady(m["max_ready"]),
 		Stats:               st,
 	}
 }
 
 func warmBucketField(i int) string { return "warm_lat_" + strconv.Itoa(i) }
+
+// recordedMaxReady is the pool hash's max_ready, -1 when none was recorded.
+func recordedMaxReady(v string) int {
+	if v == "" {
+		return -1
+	}
+	return int(atoi64(v))
+}
 
 // latencyBucket is the histogram bucket of a latency: the first bound it does
 // not exceed, or the last (+Inf) bucket.

@@ -130,7 +130,10 @@ func (s *Store) UpdatePool(ctx context.Context, f pool.Fence, poolName string, u
 		}
 		return msArg(*t)
 	}
-	args := []any{f.Token, poolName, msArg(now), opt(u.LastScaleDownAt), opt(u.LastHealthCheckAt), opt(u.BelowTargetSince), "", "", u.AutoWhy}
+	args := []any{f.Token, poolName, msArg(now), opt(u.LastScaleDownAt), opt(u.LastHealthCheckAt), opt(u.BelowTargetSince), "", "", u.AutoWhy, ""}
+	if u.MaxReady != nil {
+		args[9] = strconv.Itoa(*u.MaxReady)
+	}
 	if u.DeployP90 != nil {
 		args[6] = durMs(*u.DeployP90)
 	}

@@ -4,17 +4,18 @@
 -- sandbox, which nobody was ever handed, is kept for the pool instead of
 -- being held in_use for nobody until the claim's lease ends:
 --   - ready for the claim but its lease not yet handed: it joins the pool's
---     ready list now;
+--     ready list now, unless the pool already holds max_ready (as a pass
+--     recorded it): then it is deleted (over_capacity);
 --   - still creating: it joins the ready list when it is ready (markready
 --     sends the sandbox of a failed claim there);
 --   - between attempts: no further attempt is made.
 -- A claim whose lease was already handed out is served: state conflict, the
 -- holder releases the sandbox.
 --
--- @keys claim manager claims events
+-- @keys claim manager claims deleting_all events
 --   claim: the claim HASH
 -- ARGV[1] now (unix ms)
--- Returns {0, "cancelled"|"to_pool"|"ended"}; {1} unknown claim;
+-- Returns {0, "cancelled"|"to_pool"|"surplus"|"ended"}; {1} unknown claim;
 --         {8, why} already served.
 -- Events: sandbox.ready (reason "claim_cancelled") when its sandbox joins the pool.
 -- @lib
@@ -33,10 +34,16 @@ if id ~= '' then
     local pk = pool_keys(r[4])
     redis.call('ZREM', pk.in_use, id)
     redis.call('HDEL', sk, 'lease_expires_at', 'lease_handed')
-    redis.call('HSET', sk, 'state', 'ready')
-    redis.call('RPUSH', pk.ready, id)
-    emit('sandbox.ready', r[4], id, now_s, 'claim_cancelled')
-    outcome = 'to_pool'
+    if over_max_ready(pk) then
+      -- The pool is full (a pass refilled it meanwhile): the sandbox goes.
+      to_deleting(id, pk, 'over_capacity', now_s)
+      outcome = 'surplus'
+    else
+      redis.call('HSET', sk, 'state', 'ready')
+      redis.call('RPUSH', pk.ready, id)
+      emit('sandbox.ready', r[4], id, now_s, 'claim_cancelled')
+      outcome = 'to_pool'
+    end
   elseif r[2] == c.hash and r[1] == 'creating' then
     outcome = 'to_pool'
   end

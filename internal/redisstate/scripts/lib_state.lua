@@ -66,3 +66,14 @@ local function fenced_record(token, want)
   if want and rec.state ~= want then return nil, { WRONG_STATE, rec.state } end
   return rec
 end
+
+-- over_max_ready: the pool's stock (ready, and creating but for cold claims)
+-- is already at the max_ready a pass recorded in its hash; false when none
+-- was recorded (the next pass condemns any surplus then).
+local function over_max_ready(pk)
+  local cap = redis.call('HGET', pk.hash, 'max_ready')
+  if not cap then return false end
+  local stock = redis.call('LLEN', pk.ready) + redis.call('ZCARD', pk.creating)
+    - num(redis.call('HGET', pk.hash, 'claims_creating'))
+  return stock >= tonumber(cap)
+end

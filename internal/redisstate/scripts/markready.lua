@@ -4,11 +4,13 @@
 -- consecutive failures and its create backoff, and closes an open circuit: a
 -- success ends the streak.
 --
--- @keys sandbox lock manager creating_all claims events
+-- @keys sandbox lock manager creating_all deleting_all claims events
 --   sandbox: the record of ARGV[2]
 -- ARGV[1] fence token   ARGV[2] sandbox id   ARGV[3] app id ("" keep)   ARGV[4] url
 -- ARGV[5] warm deadline (unix ms)   ARGV[6] now (unix ms)
--- Returns {0, "ready"|"claimed"}; {1} no record; {6} not leader; {8, state} not creating.
+-- A failed claim's sandbox joins the ready list unless the pool already
+-- holds max_ready (as a pass recorded it): then it is deleted.
+-- Returns {0, "ready"|"claimed"|"surplus"}; {1} no record; {6} not leader; {8, state} not creating.
 -- Events: sandbox.ready, pool.circuit_closed.
 -- @lib
 -- @state
@@ -35,6 +37,11 @@ if claim_hash ~= '' and redis.call('HGET', ck, 'failed') == '0' then
   -- served: the claimant polls within the lease; an hour's margin after it
   redis.call('PEXPIRE', ck, ttl + 3600000)
   outcome = 'claimed'
+elseif claim_hash ~= '' and over_max_ready(pk) then
+  -- A failed (or cancelled) claim's sandbox returns to a pool that is full
+  -- (a pass refilled it meanwhile): it goes instead.
+  to_deleting(id, pk, 'over_capacity', now_s)
+  outcome = 'surplus'
 else
   redis.call('HSET', sk, 'state', 'ready')
   redis.call('RPUSH', pk.ready, id)
@@ -47,5 +54,5 @@ if num(p[1]) > 0 then
   redis.call('HDEL', pk.hash, 'circuit_open_until', 'circuit_reason')
   emit('pool.circuit_closed', rec.pool, id, now_s, '')
 end
-emit('sandbox.ready', rec.pool, id, now_s, outcome)
+if outcome ~= 'surplus' then emit('sandbox.ready', rec.pool, id, now_s, outcome) end
 return { OK, outcome }

@@ -11,7 +11,8 @@
 --          so the earliest time is kept)
 -- ARGV[7] deploy time p90 (ms; "" leave)   ARGV[8] auto target ("" leave)
 -- ARGV[9] auto target's reason
--- ARGV[10..] health results: sandbox id, "1" healthy | "0" unhealthy, ...
+-- ARGV[10] max_ready to record ("" leave): cancelclaim and markready read it
+-- ARGV[11..] health results: sandbox id, "1" healthy | "0" unhealthy, ...
 --          (only ready sandboxes of this pool are touched)
 -- Returns {0}; {6} not leader.
 -- @lib
@@ -36,7 +37,8 @@ elseif below ~= '' then
 end
 if ARGV[7] ~= '' then redis.call('HSET', pk.hash, 'deploy_p90_ms', ARGV[7]) end
 if ARGV[8] ~= '' then redis.call('HSET', pk.hash, 'auto_target', ARGV[8], 'auto_why', ARGV[9]) end
-for i = 10, #ARGV, 2 do
+if ARGV[10] ~= '' then redis.call('HSET', pk.hash, 'max_ready', ARGV[10]) end
+for i = 11, #ARGV, 2 do
   local sk = SB_PREFIX .. ARGV[i]
   local r = redis.call('HMGET', sk, 'state', 'pool')
   if r[1] == 'ready' and r[2] == pool then
