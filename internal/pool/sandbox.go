@@ -125,7 +125,9 @@ type Record struct {
 
 	DeployP90 time.Duration `json:"deploy_p90,omitempty"`
 	// MaxReady is the max_ready a pass last recorded (-1: none yet).
-	MaxReady   int       `json:"max_ready_recorded"`
+	MaxReady int `json:"max_ready_recorded"`
+	// Dynamic: the pool is in the dynamic pools SET (max_dynamic_pools).
+	Dynamic    bool      `json:"dynamic_member"`
 	AutoTarget int       `json:"auto_target,omitempty"`
 	AutoWhy    string    `json:"auto_why,omitempty"`
 	Stats      PoolStats `json:"stats"`

@@ -259,6 +259,10 @@ type PoolUpdate struct {
 	// claim that failed while its sandbox deployed) read it, so that no
 	// script leaves more ready than max_ready.
 	MaxReady *int
+	// Dynamic puts the pool in the dynamic pools (default_pool_config serves
+	// it: max_dynamic_pools counts it) or takes it out (a config lists it);
+	// nil: leave.
+	Dynamic *bool
 }
 
 // Activator is implemented by stores that can make pools active now without

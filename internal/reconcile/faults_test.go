@@ -420,3 +420,57 @@ func TestFault_ACancelledClaimNeverOverfillsMaxReady(t *testing.T) {
 		require.NoError(t, err)
 	}
 }
+
+// dynamicLesson is a deployment whose default_pool_config serves any image
+// (cold claims, no target), capped at one dynamic pool; listed names the
+// pools the config lists as well.
+func dynamicLesson(t *testing.T, listed ...string) *lessonEnv {
+	t.Helper()
+	cfg := lessonConfig(0, 2)
+	dflt := *py(cfg)
+	dflt.OnEmpty = pool.OnEmptyCreate
+	dflt.Template.Registry, dflt.Template.Repository = "acme", "" // acme/sandbox-<image>-service
+	cfg.DefaultPoolConfig = &dflt
+	cfg.MaxDynamicPools = 1
+	cfg.Pools = map[string]*pool.PoolConfig{}
+	for _, name := range listed {
+		pc := dflt
+		cfg.Pools[name] = &pc
+	}
+	return newLesson(t, cfg, hotpooltest.HarnessOptions{CreateDelay: 20 * time.Second})
+}
+
+// max_dynamic_pools counts what default_pool_config serves, as the config
+// now reads: a pool the config comes to list frees its dynamic slot, and one
+// it stops listing, while default_pool_config serves it, takes one.
+func TestFault_DynamicSlotsFollowTheConfig(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	claim := func(e *lessonEnv, image string) error {
+		_, err := e.Service.Acquire(ctx, pool.AcquireRequest{Image: image, LeaseSeconds: 600})
+		return err
+	}
+	pass := func(e *lessonEnv) {
+		e.Clock.Advance(5 * time.Second)
+		_, err := e.Pass(ctx)
+		require.NoError(t, err)
+	}
+
+	// ruby takes the one slot, then the operator lists ruby: perl gets in.
+	e := dynamicLesson(t)
+	require.NoError(t, claim(e, "ruby"))
+	require.ErrorIs(t, claim(e, "perl"), pool.ErrTooManyPools)
+	pc := *e.Config.DefaultPoolConfig
+	e.Config.Pools["ruby"] = &pc
+	pass(e)
+	require.NoError(t, claim(e, "perl"), "ruby is listed now: its dynamic slot is free")
+
+	// ruby is listed and holds a sandbox, then a redeploy stops listing it:
+	// default_pool_config serves it, so it takes the slot, and perl does not
+	// get in beside it.
+	e = dynamicLesson(t, "ruby")
+	require.NoError(t, claim(e, "ruby"))
+	delete(e.Config.Pools, "ruby")
+	pass(e)
+	require.ErrorIs(t, claim(e, "perl"), pool.ErrTooManyPools, "two dynamic pools under a cap of 1")
+}

@@ -730,10 +730,21 @@ func (p *planner) planUpdates() {
 		}
 		// A pool Redis holds records its max_ready for the scripts that
 		// return a claim's sandbox to it (cancelclaim, markready).
-		if _, held := p.obs.State.Pools[name]; held && pp.known && pp.state.MaxReady != pp.pc.MaxReady {
+		_, held := p.obs.State.Pools[name]
+		if held && pp.known && pp.state.MaxReady != pp.pc.MaxReady {
 			m := pp.pc.MaxReady
 			pp.update.MaxReady = &m
 			pp.changed = true
+		}
+		// max_dynamic_pools counts the pools default_pool_config serves: a
+		// pool a config now lists leaves the count, and one it no longer
+		// lists, while default_pool_config serves it, joins it (collectpool
+		// takes it out once it holds nothing).
+		if _, listed := p.cfg.Pools[name]; held && !pp.collect {
+			if want := pp.known && !listed; want != pp.state.Dynamic {
+				pp.update.Dynamic = &want
+				pp.changed = true
+			}
 		}
 		if pp.changed && !pp.collect {
 			p.emit(Action{Kind: KindUpdatePool, Pool: name, Update: pp.update})

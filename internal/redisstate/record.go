@@ -192,6 +192,7 @@ func poolStateFrom(name string, m map[string]string) pool.Record {
 		AutoTarget:          int(atoi64(m["auto_target"])),
 		AutoWhy:             m["auto_why"],
 		MaxReady:            recordedMaxReady(m["max_ready"]),
+		Dynamic:             m["_dynamic"] == "1",
 		Stats:               st,
 	}
 }

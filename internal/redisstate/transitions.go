@@ -130,9 +130,12 @@ func (s *Store) UpdatePool(ctx context.Context, f pool.Fence, poolName string, u
 		}
 		return msArg(*t)
 	}
-	args := []any{f.Token, poolName, msArg(now), opt(u.LastScaleDownAt), opt(u.LastHealthCheckAt), opt(u.BelowTargetSince), "", "", u.AutoWhy, ""}
+	args := []any{f.Token, poolName, msArg(now), opt(u.LastScaleDownAt), opt(u.LastHealthCheckAt), opt(u.BelowTargetSince), "", "", u.AutoWhy, "", ""}
 	if u.MaxReady != nil {
 		args[9] = strconv.Itoa(*u.MaxReady)
+	}
+	if u.Dynamic != nil {
+		args[10] = map[bool]string{true: "1", false: "0"}[*u.Dynamic]
 	}
 	if u.DeployP90 != nil {
 		args[6] = durMs(*u.DeployP90)

@@ -1,8 +1,10 @@
 -- observe.lua: the whole state for a reconcile pass, in one consistent read.
 --
--- @keys manager all pools claims
+-- @keys manager all pools claims dynamic
 -- Returns {0, manager shutdown ("1"|"0"),
---          {{pool name, pool HGETALL}, ...}    every pool in the pools SET,
+--          {{pool name, pool HGETALL}, ...}    every pool in the pools SET
+--                                              (with "_dynamic": "1" when it is
+--                                              in the dynamic pools SET),
 --          {sandbox HGETALL, ...}              every record, oldest first,
 --          {claim HGETALL, ...},               every pending claim
 --          untracked, untracked_creating}      as the last pass noted them
@@ -10,7 +12,9 @@
 -- @state
 local pools = {}
 for _, n in ipairs(redis.call('SMEMBERS', K_POOLS)) do
-  pools[#pools + 1] = { n, redis.call('HGETALL', pool_keys(n).hash) }
+  local h = redis.call('HGETALL', pool_keys(n).hash)
+  h[#h + 1], h[#h + 2] = '_dynamic', tostring(redis.call('SISMEMBER', K_DYNAMIC, n))
+  pools[#pools + 1] = { n, h }
 end
 local sandboxes = {}
 for _, id in ipairs(redis.call('ZRANGE', K_ALL, 0, -1)) do

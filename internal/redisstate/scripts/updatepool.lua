@@ -1,6 +1,6 @@
 -- updatepool.lua (fenced): a reconcile pass's bookkeeping for one pool.
 --
--- @keys pool ready creating in_use pool_deleting lock manager pools
+-- @keys pool ready creating in_use pool_deleting lock manager pools dynamic
 --   pool, ready, creating, in_use, pool_deleting: the pool's HASH, ready LIST and
 --     creating, in_use and deleting ZSETs
 -- ARGV[1] fence token   ARGV[2] pool   ARGV[3] now (unix ms)
@@ -12,7 +12,9 @@
 -- ARGV[7] deploy time p90 (ms; "" leave)   ARGV[8] auto target ("" leave)
 -- ARGV[9] auto target's reason
 -- ARGV[10] max_ready to record ("" leave): cancelclaim and markready read it
--- ARGV[11..] health results: sandbox id, "1" healthy | "0" unhealthy, ...
+-- ARGV[11] "1": the pool belongs in the dynamic pools SET (default_pool_config
+--          serves it), "0": it does not (a config lists it), "" leave
+-- ARGV[12..] health results: sandbox id, "1" healthy | "0" unhealthy, ...
 --          (only ready sandboxes of this pool are touched)
 -- Returns {0}; {6} not leader.
 -- @lib
@@ -38,7 +40,8 @@ end
 if ARGV[7] ~= '' then redis.call('HSET', pk.hash, 'deploy_p90_ms', ARGV[7]) end
 if ARGV[8] ~= '' then redis.call('HSET', pk.hash, 'auto_target', ARGV[8], 'auto_why', ARGV[9]) end
 if ARGV[10] ~= '' then redis.call('HSET', pk.hash, 'max_ready', ARGV[10]) end
-for i = 11, #ARGV, 2 do
+if ARGV[11] == '1' then redis.call('SADD', K_DYNAMIC, pool) elseif ARGV[11] == '0' then redis.call('SREM', K_DYNAMIC, pool) end
+for i = 12, #ARGV, 2 do
   local sk = SB_PREFIX .. ARGV[i]
   local r = redis.call('HMGET', sk, 'state', 'pool')
   if r[1] == 'ready' and r[2] == pool then
