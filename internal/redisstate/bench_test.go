@@ -3,6 +3,9 @@ package redisstate
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,4 +94,86 @@ func seedReady(b *testing.B, s *Store, n int) pool.Caps {
 		}
 	}
 	return caps
+}
+
+// BenchmarkAcquireOverRoundTrip reports acquire's cost as a multiple of one
+// round trip, measured in one run: warm acquires and EVALSHAs of a bare
+// script alternate in blocks on the same server and client, and the ratio of
+// their median block times is reported (ratio), with the server's own time
+// per call of each from INFO commandstats (server-µs, bare-server-µs). It is
+// a figure to watch, not a timed test.
+//
+//	scripts/test -run '^$' -bench BenchmarkAcquireOverRoundTrip -benchtime 2000x ./internal/redisstate/
+func BenchmarkAcquireOverRoundTrip(b *testing.B) {
+	rdb, prefix := redistest.Client(b)
+	ctx := context.Background()
+	s := New(rdb, prefix)
+	if err := s.Preload(ctx); err != nil {
+		b.Fatal(err)
+	}
+	bare := redis.NewScript("return 1")
+	if err := bare.Load(ctx, rdb).Err(); err != nil {
+		b.Fatal(err)
+	}
+	caps := seedReady(b, s, b.N+200) // and 200 for the server-time reads
+	p := pool.AcquireParams{Pool: testPool, OnEmpty: pool.OnEmptyFail, Caps: caps, LeaseTTL: 15 * time.Minute,
+		LeaseTokenHash: pool.HashToken("lease"), Now: at(time.Minute)}
+	keys := []string{NewKeys(prefix).Lock()}
+	const block = 50
+	var acq, raw []time.Duration
+	b.ResetTimer()
+	for done := 0; done < b.N; done += block {
+		n := min(block, b.N-done)
+		t0 := time.Now()
+		for range n {
+			if _, err := s.Acquire(ctx, p); err != nil {
+				b.Fatal(err)
+			}
+		}
+		acq = append(acq, time.Since(t0)/time.Duration(n))
+		t0 = time.Now()
+		for range n {
+			if err := bare.EvalSha(ctx, rdb, keys).Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		raw = append(raw, time.Since(t0)/time.Duration(n))
+	}
+	b.StopTimer()
+	median := func(d []time.Duration) time.Duration {
+		slices.Sort(d)
+		return d[len(d)/2]
+	}
+	b.ReportMetric(float64(median(acq))/float64(median(raw)), "ratio")
+	b.ReportMetric(float64(median(acq).Microseconds()), "acquire-µs")
+	b.ReportMetric(float64(median(raw).Microseconds()), "bare-µs")
+	// The server's own time per call of each, from INFO commandstats after
+	// a reset: where the difference is spent, in Lua or around it.
+	serverTime := func(run func() error) float64 {
+		if err := rdb.ConfigResetStat(ctx).Err(); err != nil {
+			b.Fatal(err)
+		}
+		for range 200 {
+			if err := run(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		info, err := rdb.Info(ctx, "commandstats").Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, l := range strings.Split(info, "\n") {
+			if rest, ok := strings.CutPrefix(strings.TrimSpace(l), "cmdstat_evalsha:"); ok {
+				for _, kv := range strings.Split(rest, ",") {
+					if v, ok := strings.CutPrefix(kv, "usec_per_call="); ok {
+						f, _ := strconv.ParseFloat(v, 64)
+						return f
+					}
+				}
+			}
+		}
+		return 0
+	}
+	b.ReportMetric(serverTime(func() error { _, err := s.Acquire(ctx, p); return err }), "acquire-server-µs")
+	b.ReportMetric(serverTime(func() error { return bare.EvalSha(ctx, rdb, keys).Err() }), "bare-server-µs")
 }
