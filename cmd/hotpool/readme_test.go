@@ -10,13 +10,13 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/hotpool/hotpool/internal/testenv"
 )
 
 const readmePath = "../../README.md"
@@ -123,24 +123,6 @@ func TestREADMEConfigExamplesParse(t *testing.T) {
 		_, err := pool.ParseConfig([]byte(strings.Join(b, "\n")))
 		require.NoError(t, err, strings.Join(b, "\n"))
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the serving goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var (
@@ -330,8 +312,8 @@ func contains(list []string, s string) bool {
 func startREADMEServer(t *testing.T, ctx context.Context, args []string) string {
 	t.Helper()
 	sctx, stop := context.WithCancel(ctx)
-	out := &syncBuffer{}
-	errOut := &syncBuffer{}
+	out := &testenv.Buffer{}
+	errOut := &testenv.Buffer{}
 	done := make(chan int, 1)
 	args = append(args, "--addr", "127.0.0.1:0", "--sim-create-delay", "100ms", "--reconcile-every", "200ms", "--log-level", "error")
 	go func() { done <- run(sctx, args, out, errOut) }()

@@ -22,6 +22,7 @@ import (
 	"github.com/hotpool/hotpool/internal/appsim"
 	"github.com/hotpool/hotpool/internal/pool"
 	"github.com/hotpool/hotpool/internal/sandboxagent"
+	"github.com/hotpool/hotpool/internal/testenv"
 )
 
 // serving is a `hotpool serve` run in-process: its stdout line by line,
@@ -29,7 +30,7 @@ import (
 type serving struct {
 	lines  *bufio.Scanner
 	stdout *io.PipeReader
-	stderr *syncBuffer
+	stderr *testenv.Buffer
 	stop   func() int
 }
 
@@ -38,7 +39,7 @@ func startServe(t *testing.T, args ...string) *serving {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	pr, pw := io.Pipe()
-	sv := &serving{lines: bufio.NewScanner(pr), stdout: pr, stderr: &syncBuffer{}}
+	sv := &serving{lines: bufio.NewScanner(pr), stdout: pr, stderr: &testenv.Buffer{}}
 	code := make(chan int, 1)
 	go func() {
 		code <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--token", "serve-token"}, args...), pw, sv.stderr)

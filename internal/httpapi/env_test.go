@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/hotpool/hotpool/api"
 	"github.com/hotpool/hotpool/internal/pool"
-	"github.com/stretchr/testify/require"
+	"github.com/hotpool/hotpool/internal/testenv"
 )
 
 const testToken = "test-api-token-0123456789"
@@ -37,27 +38,10 @@ type env struct {
 	rec   *fakeReconciler
 	svc   *pool.Service
 	h     *Handler
-	log   *syncBuffer
+	log   *testenv.Buffer
 	srv   *httptest.Server // the net/http transport, started on first use
 	// onSleep, when set, runs after each of the service's waits has moved the clock.
 	onSleep func()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newEnv(t testing.TB) *env { return newEnvOn(t, "miniredis") }
@@ -67,7 +51,7 @@ func newEnvOn(t testing.TB, kind string) *env {
 	t.Helper()
 	cfg, err := pool.ParseConfig([]byte(testConfig))
 	require.NoError(t, err)
-	e := &env{clock: pool.NewManualClock(t0), log: &syncBuffer{}}
+	e := &env{clock: pool.NewManualClock(t0), log: &testenv.Buffer{}}
 	store, seed := newStore(t, kind, cfg)
 	e.seed = seed
 	return e.serve(t, cfg, store)

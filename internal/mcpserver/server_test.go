@@ -1,7 +1,6 @@
 package mcpserver
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"github.com/hotpool/hotpool/client"
 	"github.com/hotpool/hotpool/internal/localserver"
 	"github.com/hotpool/hotpool/internal/pool"
+	"github.com/hotpool/hotpool/internal/testenv"
 )
 
 const token = "mcp-test-token"
@@ -32,30 +32,12 @@ const config = `{
   }
 }`
 
-// syncBuffer is the server's log, written by its goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type harness struct {
 	local   *localserver.Server
 	api     *client.Client
 	srv     *Server
 	session *mcp.ClientSession
-	log     *syncBuffer
+	log     *testenv.Buffer
 	done    chan error
 	// results are every tool result the model saw, as JSON.
 	mu       sync.Mutex
@@ -80,7 +62,7 @@ func start(t *testing.T, o Options) *harness {
 	_, err = api.WarmUp(ctx, 30*time.Second)
 	require.NoError(t, err)
 
-	h := &harness{local: local, api: api, log: &syncBuffer{}, done: make(chan error, 1)}
+	h := &harness{local: local, api: api, log: &testenv.Buffer{}, done: make(chan error, 1)}
 	o.Client = api
 	o.Logger = slog.New(slog.NewTextHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.srv = New(o)
