@@ -18,9 +18,10 @@ import json
 import math
 import random
 import secrets
+from itertools import count
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Generator, Iterable, List, Mapping, Optional, Union
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Generator, Mapping, Optional, Union
 from urllib.parse import quote, urlsplit
 
 from . import errors
@@ -272,7 +273,7 @@ class Acquire:
         self.claim_id = ""
 
     def steps(self) -> Op:
-        for poll in range(1, 1 << 30):
+        for poll in count(1):
             r = yield Call("POST", "/acquire", self.req, idempotent=True,
                            timeout=REQUEST_TIMEOUT + float(self.req.get("wait_seconds", 0)))
             doc = r.json()
@@ -293,7 +294,7 @@ class Acquire:
                     f"gave up waiting for a cold start of {self.image!r}: the claim is cancelled and its sandbox joins the pool when ready",
                     code="cold_start_timeout")
             yield Sleep(wait)
-        raise AssertionError("unreachable")
+        return None  # unreachable: count() never ends
 
     def cancel(self) -> Op:
         """POST /acquire/cancel for the claim being followed (its sandbox then
@@ -521,20 +522,6 @@ def exec_event(name: str, data: str) -> Optional[ExecEvent]:
 
 def stream_cut(reason: str) -> errors.StreamIncompleteError:
     return errors.StreamIncompleteError(f"the stream was cut before its end ({reason}): the output may be incomplete")
-
-
-def collect_output(events: Iterable[ExecEvent]) -> ExecResult:
-    out: List[str] = []
-    err: List[str] = []
-    code = 0
-    for ev in events:
-        if ev.kind == "stdout":
-            out.append(ev.line + "\n")
-        elif ev.kind == "stderr":
-            err.append(ev.line + "\n")
-        elif ev.kind == "exit":
-            code = ev.exit_code
-    return ExecResult(stdout="".join(out), stderr="".join(err), exit_code=code)
 
 
 # --- What both drivers share ---------------------------------------------------

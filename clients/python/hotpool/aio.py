@@ -13,7 +13,7 @@ import httpx
 
 from . import _ops, errors
 from ._models import ExecEvent, ExecResult, FileInfo, LogLine, Metrics, Process, Sandbox as SandboxInfo, WarmUpStatus, parse_time
-from .client import DEFAULT_URL, _Filesystem
+from .client import DEFAULT_URL
 
 
 class _AsyncTransport:
