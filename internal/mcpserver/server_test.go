@@ -209,6 +209,9 @@ func TestASandboxAcrossCalls(t *testing.T) {
 		{"sandbox_renew", map[string]any{"sandbox_id": id, "lease_seconds": 0}, []string{"invalid_request"}},
 		{"sandbox_acquire", map[string]any{"image": "empty"}, []string{"pool_exhausted", "hotpool_pools"}},
 		{"sandbox_acquire", map[string]any{"image": "ruby"}, []string{"unknown_image", "hotpool_pools"}},
+		{"sandbox_release", map[string]any{"sandbox_id": "sb-nope"}, []string{"unknown_sandbox", "sandbox_acquire"}},
+		{"sandbox_write_file", map[string]any{"sandbox_id": id, "path": "/etc/x", "content": "x"}, []string{"path_not_allowed"}},
+		{"run_code", map[string]any{"language": "python", "code": ""}, []string{"invalid_request", "code"}},
 	} {
 		_, text, isErr := h.call(t, ctx, tc.tool, tc.args)
 		require.True(t, isErr, "%s %v", tc.tool, tc.args)
@@ -248,6 +251,25 @@ func TestASandboxAcrossCalls(t *testing.T) {
 	pools := out["pools"].([]any)
 	require.Len(t, pools, 4)
 	require.Equal(t, "cold", pools[0].(map[string]any)["image"])
+}
+
+// A server whose API token is wrong says so as a tool result that names
+// what a person must fix, for the tool that lists the pools as for the rest.
+func TestAWrongAPITokenIsAToolResult(t *testing.T) {
+	h := start(t, Options{})
+	bad, err := client.New(h.local.BaseURL, "wrong-token", client.WithMaxAttempts(1))
+	require.NoError(t, err)
+	h.srv.o.Client = bad
+	for _, tool := range []string{"hotpool_pools", "sandbox_acquire", "run_code"} {
+		args := map[string]any{}
+		if tool == "run_code" {
+			args = map[string]any{"language": "bash", "code": "true"}
+		}
+		_, text, isErr := h.call(t, context.Background(), tool, args)
+		require.True(t, isErr, tool)
+		require.Contains(t, text, "unauthorized", tool)
+		require.Contains(t, text, "HOTPOOL_API_TOKEN is wrong", tool)
+	}
 }
 
 // Tokens stay in the server: no tool result and no log line holds a lease
