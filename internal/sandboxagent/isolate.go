@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -90,18 +89,15 @@ func probe() Isolation {
 // which bwrap mounts fresh.
 var hidden = map[string]bool{"proc": true, "dev": true, "tmp": true, "home": true, "workspace": true}
 
-// bwrapArgs lays out a confined command's file system: a tmpfs root holding
-// the host's top-level directories read-only (symbolic links as links), fresh
-// /proc and /dev, and the sandbox's three roots read-write.
-func (a *Agent) bwrapArgs(cwd string) []string {
-	args := []string{"--tmpfs", "/"}
-	entries, _ := os.ReadDir("/")
-	names := make([]string, 0, len(entries))
+// hostLayout is the read-only part of a confined command's file system:
+// the host's top-level directories (symbolic links as links), but the hidden
+// ones. It is read once per process: every command of every sandbox shares
+// it.
+var hostLayout = sync.OnceValue(func() []string {
+	entries, _ := os.ReadDir("/") // sorted by name
+	var args []string
 	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	sort.Strings(names)
-	for _, n := range names {
+		n := e.Name()
 		if hidden[n] {
 			continue
 		}
@@ -114,6 +110,14 @@ func (a *Agent) bwrapArgs(cwd string) []string {
 		}
 		args = append(args, "--ro-bind", p, p)
 	}
+	return args
+})
+
+// bwrapArgs lays out a confined command's file system: a tmpfs root holding
+// the host's top-level directories read-only (hostLayout), fresh /proc and
+// /dev, and the sandbox's three roots read-write.
+func (a *Agent) bwrapArgs(cwd string) []string {
+	args := append([]string{"--tmpfs", "/"}, hostLayout()...)
 	args = append(args, "--proc", "/proc", "--dev", "/dev")
 	for _, r := range Roots {
 		args = append(args, "--bind", a.host(r), r)
