@@ -173,3 +173,54 @@ func TestSimulation_FlakyCreatesNeverStallThePool(t *testing.T) {
 		require.GreaterOrEqual(t, back, time.Duration(0), "seed %d: not back at target within 45 s", seed)
 	}
 }
+
+// failingPoolCalls serves a pool whose deployments fail 90 % of the time
+// (issue 30's stalled case: target 5, max_ready 6, create_retries 10, at
+// most 8 sandboxes and 3 concurrent creates, 300 ms deployments) with one
+// acquire every 10 s for 10 simulated minutes, and returns the API calls a
+// minute the reconciler spent.
+func failingPoolCalls(t *testing.T, sched Schedule, passEvery time.Duration) float64 {
+	t.Helper()
+	rdb, prefix := redistest.Client(t)
+	c := pool.DefaultConfig()
+	py := pool.DefaultPool()
+	py.TargetReady, py.MaxReady, py.CreateRetries = 5, 6, 10
+	py.OnEmpty = pool.OnEmptyFail
+	py.IdleTimeout = pool.Duration(time.Hour)
+	py.Template.Repository = "sandbox-python-service"
+	c.Pools = map[string]*pool.PoolConfig{"py": &py}
+	maxTotal := 8
+	c.MaxTotalSandboxes, c.MaxConcurrentCreates = &maxTotal, 3
+	h, err := NewHarness(rdb, prefix, HarnessOptions{Config: &c, Seed: 5, Step: passEvery, PassEvery: passEvery,
+		Schedule: sched, CreateDelay: 300 * time.Millisecond, FailRate: 0.9, CheckEvery: 50,
+		AcquiresPerMinute: map[string]float64{"py": 6}, HoldMin: time.Second, HoldMax: 2 * time.Second})
+	require.NoError(t, err)
+	defer h.Close()
+	const run = 10 * time.Minute
+	require.NoError(t, h.Run(context.Background(), run))
+	require.Empty(t, h.Stats.Violations, strings.Join(h.Stats.Violations, "\n"))
+	t.Logf("calls by endpoint: %v", h.Sim.Calls())
+	return float64(h.Stats.APICalls) / run.Minutes()
+}
+
+// A pool whose creates keep failing spends a small share of the API budget:
+// its backoff and circuit hold the creates, and a scan that found nothing
+// new is not repeated at every pass. Before (e93f706), the same pool under
+// the local server's 200 ms passes listed every app at every pass
+// (scan_no_records) and spent the whole per-minute budget.
+func TestSimulation_AFailingPoolSpendsLittleOfTheBudget(t *testing.T) {
+	t.Parallel()
+	budget := float64(pool.DefaultAPIPerMinute)
+	for _, tc := range []struct {
+		name  string
+		sched Schedule
+		every time.Duration
+	}{
+		{"local server, a pass every 200ms", ScheduleEvery, 200 * time.Millisecond},
+		{"functions' cron, passes every 5s while work is in flight", ScheduleCron, 5 * time.Second},
+	} {
+		perMinute := failingPoolCalls(t, tc.sched, tc.every)
+		t.Logf("%s: %.1f API calls a minute (budget %v)", tc.name, perMinute, budget)
+		require.Less(t, perMinute, budget/4, tc.name)
+	}
+}

@@ -485,18 +485,6 @@ func (p *planner) planWant(pp *poolPlan) {
 	if pp.failedNow && pp.pc.CreateRetries > 0 && pp.failures >= pp.pc.CreateRetries {
 		return // this pass's failure opens the circuit
 	}
-	// Only the slots that failed in a row wait out their backoff; the others
-	// go on, so intermittent failures cost about their share of throughput.
-	// A success resets the streak and the backoff (markready.lua). A streak
-	// never holds every slot: one is always left, so a pool below target
-	// whose circuit is closed has a create in flight or starting, and only
-	// the circuit (create_retries failures in a row) stops it. Held whole, a
-	// streak as long as the target stalled the pool for a backoff that grew
-	// with each failure of the streak.
-	held := 0
-	if pp.failedNow || p.now.Before(st.NextCreateAt) {
-		held = min(pp.failures, max(pp.pc.TargetReady-1, 0))
-	}
 	// Rolling refresh: a sandbox within RefreshLead of its warm deadline
 	// still serves, but no longer counts toward target, so its replacement
 	// deploys before it expires (room permitting under max_ready).
@@ -507,7 +495,23 @@ func (p *planner) planWant(pp *poolPlan) {
 			fresh++
 		}
 	}
-	want := pp.pc.TargetReady - (fresh + pp.creatingFill) - held
+	missing := pp.pc.TargetReady - (fresh + pp.creatingFill)
+	// Only the slots that failed in a row wait out their backoff; the others
+	// go on, so intermittent failures cost about their share of throughput.
+	// A success resets the streak and the backoff (markready.lua). A streak
+	// never holds the last missing slot: a pool below target whose circuit
+	// is closed has a create in flight or starting at the next pass, and
+	// only the circuit (create_retries failures in a row) stops it. Held
+	// against the target instead of what is missing, a streak of two left a
+	// pool one short of target idle for the whole backoff, which doubles
+	// with each failure. A pool whose creates nearly all fail does not spend
+	// the API budget on them for long: create_retries failures in a row
+	// open its circuit.
+	held := 0
+	if pp.failedNow || p.now.Before(st.NextCreateAt) {
+		held = min(pp.failures, max(missing-1, 0))
+	}
+	want := missing - held
 	if room := pp.pc.MaxReady - (have + pp.creatingFill); room < want {
 		want = room
 	}
@@ -714,15 +718,18 @@ func (p *planner) claimStuck(c pool.Claim, pp *poolPlan) string {
 // planUpdates writes each pool's bookkeeping. LastHealthCheckAt dates the
 // pool's last full list, which ListReason reads to let the next passes go
 // without one: a pool whose health was checked records it, and so does,
-// after any full list, a known pool that checks nothing (checks off, or
-// shut). Not while apps no record claims are inside their grace: they count
+// after any full list, a known pool that checks nothing (checks off, shut,
+// or no ready sandbox). Not while apps no record claims are inside their grace: they count
 // toward max_total_sandboxes and only a full list sees them, so the next
 // pass must list again.
 func (p *planner) planUpdates() {
 	scanned := p.obs.ListOK && p.youngOrphans == 0
 	for _, name := range p.poolNames() {
 		pp := p.pools[name]
-		checksNothing := pp.pc.HealthCheckInterval.D() <= 0 || pp.shutdown
+		// A pool with no ready sandbox has nothing to check: the list is its
+		// whole check. Without this, a pool whose creates all fail listed
+		// at every pass (scan_no_records reads this date).
+		checksNothing := pp.pc.HealthCheckInterval.D() <= 0 || pp.shutdown || !holdsReady(pp.records)
 		if scanned && pp.known && (pp.healthDue || checksNothing) {
 			t := p.now
 			pp.update.LastHealthCheckAt = &t
@@ -750,4 +757,14 @@ func (p *planner) planUpdates() {
 			p.emit(Action{Kind: KindUpdatePool, Pool: name, Update: pp.update})
 		}
 	}
+}
+
+// holdsReady reports whether any of a pool's records is ready.
+func holdsReady(records []pool.Sandbox) bool {
+	for _, sb := range records {
+		if sb.State == pool.StateReady {
+			return true
+		}
+	}
+	return false
 }

@@ -201,6 +201,38 @@ func TestPlan_CreateGating(t *testing.T) {
 	}
 }
 
+// A streak holds slots out of what is missing, never the last one: a pool
+// one or two short of target (py: 3) after a streak longer than that still
+// creates one sandbox. Held against the target instead, a streak of two
+// left a pool of target 5 at 4 ready for the whole backoff (20 s and more)
+// in issue 30's scenario run against hotpool serve.
+func TestPlan_AStreakNeverHoldsTheLastMissingSlot(t *testing.T) {
+	backingOff := func(s *pool.Record) { s.NextCreateAt, s.ConsecutiveFailures = t0.Add(time.Minute), 2 }
+	for _, tc := range []struct {
+		name  string
+		world func() *world
+		want  int
+	}{
+		{"one short", func() *world {
+			return newWorld().poolState("py", backingOff).ready("r1", time.Minute).ready("r2", time.Minute)
+		}, 1},
+		{"two short", func() *world { return newWorld().poolState("py", backingOff).ready("r1", time.Minute) }, 1},
+		{"three short", func() *world { return newWorld().poolState("py", backingOff) }, 1},
+		{"two short, one of them deploying", func() *world {
+			w := newWorld().poolState("py", backingOff).ready("r1", time.Minute)
+			return w.creating("c1", pool.PhaseInProgress)
+		}, 1},
+		{"deploying the one missing", func() *world {
+			w := newWorld().poolState("py", backingOff).ready("r1", time.Minute).ready("r2", time.Minute)
+			return w.creating("c1", pool.PhaseInProgress)
+		}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Len(t, ofKind(Plan(tc.world().obs, testConfig(), t0), KindCreate), tc.want)
+		})
+	}
+}
+
 func TestPlan_BackoffGrowsAndIsJittered(t *testing.T) {
 	var prevMax time.Duration
 	for n := 1; n <= 5; n++ {
