@@ -114,6 +114,35 @@ func TestOutboxTrimLeavesItsMark(t *testing.T) {
 	require.Equal(t, first[0].ID, f.rdb.HGet(f.ctx, f.s.Keys().Manager(), "events_trimmed_to").Val())
 }
 
+// A warm acquire looks at the outbox's length only every
+// ACQUIRE_TRIM_EVERY (64) acquires of its pool, which keeps XLEN off most
+// of the hot path: the 63rd leaves the outbox past its cap, the 64th trims
+// it and leaves the mark.
+func TestWarmAcquiresTrimTheOutboxNowAndThen(t *testing.T) {
+	f := newFixture(t)
+	f.ready("a", at(0))
+	f.ready("b", at(0))
+	pipe := f.rdb.Pipeline()
+	for range 100_500 {
+		pipe.XAdd(f.ctx, &redis.XAddArgs{Stream: f.s.Keys().Events(), Values: []any{"type", "sandbox.ready"}})
+	}
+	_, err := pipe.Exec(f.ctx)
+	require.NoError(t, err)
+	require.NoError(t, f.rdb.HSet(f.ctx, f.s.Keys().Pool(testPool), "acquires_from_pool", 62).Err())
+	events := func() int64 { return f.rdb.XLen(f.ctx, f.s.Keys().Events()).Val() }
+	before := events()
+	_, err = f.s.Acquire(f.ctx, acquireParams(at(time.Second), "h1"))
+	require.NoError(t, err)
+	require.Equal(t, before+1, events(), "the 63rd acquire adds its event and trims nothing")
+	require.Empty(t, f.rdb.HGet(f.ctx, f.s.Keys().Manager(), "events_trimmed_to").Val())
+	_, err = f.s.Acquire(f.ctx, acquireParams(at(2*time.Second), "h2"))
+	require.NoError(t, err)
+	require.Less(t, events(), before, "the 64th trims")
+	first, err := f.rdb.XRangeN(f.ctx, f.s.Keys().Events(), "-", "+", 1).Result()
+	require.NoError(t, err)
+	require.Equal(t, first[0].ID, f.rdb.HGet(f.ctx, f.s.Keys().Manager(), "events_trimmed_to").Val())
+}
+
 // An auto pool's acquires update its two rates (a minute, pool/auto.go);
 // other pools' acquires write nothing of the kind.
 func TestAutoPoolAcquiresCountDemand(t *testing.T) {

@@ -95,9 +95,17 @@ end
 local abs_min = math.floor(now / 60000)
 local abs_hour = math.floor(abs_min / 60)
 local clock, day_clock = 'clock_' .. (abs_min % 60), 'day_' .. (abs_hour % 24)
-local ph = redis.call('HMGET', pk.hash, 'shutdown', 'manager_shutdown', 'circuit_open_until',
-  'acquires_from_pool', 'warm_age_ms_sum', 'exhausted_event_at', 'rate_fast', 'rate_slow', 'rate_at', 'recent',
-  clock, day_clock)
+-- A pool that does not size itself reads only the first six (the read is
+-- the warm path's biggest after the sandbox's).
+local ph
+if auto then
+  ph = redis.call('HMGET', pk.hash, 'shutdown', 'manager_shutdown', 'circuit_open_until',
+    'acquires_from_pool', 'warm_age_ms_sum', 'exhausted_event_at', 'rate_fast', 'rate_slow', 'rate_at', 'recent',
+    clock, day_clock)
+else
+  ph = redis.call('HMGET', pk.hash, 'shutdown', 'manager_shutdown', 'circuit_open_until',
+    'acquires_from_pool', 'warm_age_ms_sum', 'exhausted_event_at')
+end
 
 -- A clock profile's field with this acquire counted in period: its counts
 -- shifted by the periods since the newest, "period:this:prev:prev2". (New
@@ -159,8 +167,9 @@ while true do
       -- total_acquires is warm + cold, summed on read. ready_at comes from
       -- reconcile's clock: a skew between functions counts as age 0, never
       -- as a negative age that would lower the sum.
+      local n = num(ph[4]) + 1
       redis.call('HSET', pk.hash,
-        'acquires_from_pool', fmt_int(num(ph[4]) + 1),
+        'acquires_from_pool', fmt_int(n),
         'warm_age_ms_sum', fmt_int(num(ph[5]) + math.max(now - num(r[3]), 0)),
         'last_acquire_at', now_s)
       if use_idem == '1' then
@@ -170,7 +179,7 @@ while true do
         redis.call('HSET', sk, 'idem_key', K_IDEM, 'idem_nonce', idem_nonce)
       end
       count_demand()
-      emit('sandbox.acquired', pool, id, now_s, 'pool')
+      emit('sandbox.acquired', pool, id, now_s, 'pool', n % ACQUIRE_TRIM_EVERY ~= 0)
       -- What a lease holder needs, from the read above (no second read),
       -- positionally: the reply is the hot path's biggest cost after the calls.
       return { OK, 'pool', id, r[4] or '', r[5] or '', r[6] or '', r[7] or '', r[8] or '', r[3] or '', r[2], exp }

@@ -63,10 +63,14 @@ end
 -- entries are dropped; a webhook whose cursor is behind them would skip them
 -- silently, so a trim that drops anything notes the oldest id it kept in the
 -- manager's events_trimmed_to, from which the deliverer reports the gap.
-local function emit(typ, pool, id, at, reason)
+-- skip_trim: the caller looks at the length only now and then (the warm
+-- acquire, every ACQUIRE_TRIM_EVERY acquires of a pool; every other emit
+-- looks), so the outbox exceeds its cap by at most that many entries a pool.
+local ACQUIRE_TRIM_EVERY = 64
+local function emit(typ, pool, id, at, reason, skip_trim)
   redis.call('XADD', K_EVENTS, '*',
     'type', typ, 'pool', pool or '', 'sandbox_id', id or '', 'at', at, 'reason', reason or '')
-  if redis.call('XLEN', K_EVENTS) > EVENTS_MAXLEN
+  if not skip_trim and redis.call('XLEN', K_EVENTS) > EVENTS_MAXLEN
       and redis.call('XTRIM', K_EVENTS, 'MAXLEN', '~', EVENTS_MAXLEN) > 0 then
     local first = redis.call('XRANGE', K_EVENTS, '-', '+', 'COUNT', 1)[1]
     if first then redis.call('HSET', K_MANAGER, 'events_trimmed_to', first[1]) end
