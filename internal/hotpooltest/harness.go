@@ -3,6 +3,7 @@ package hotpooltest
 import (
 	"context"
 	"encoding/base32"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -144,6 +145,7 @@ type Harness struct {
 	rdb      redis.Scripter
 	prefix   string
 	rng      *rand.Rand
+	tokens   *rand.Rand // lease and claim tokens, apart from rng so ids stay as they were
 	http     *http.Client
 	lastPass time.Time
 	// statsFrom is when Stats last started afresh (ResetStats).
@@ -199,6 +201,7 @@ func NewHarness(rdb *redis.Client, prefix string, o HarnessOptions) (*Harness, e
 	h := &Harness{
 		Clock: pool.NewManualClock(o.Start), Config: o.Config, o: o, rdb: rdb, prefix: prefix,
 		rng:     rand.New(rand.NewPCG(o.Seed, o.Seed^0x5eed)),
+		tokens:  rand.New(rand.NewPCG(o.Seed, o.Seed^0x70c3)),
 		http:    &http.Client{Timeout: 5 * time.Second},
 		traffic: true, handed: map[string]bool{}, leases: map[string]*lease{},
 	}
@@ -228,6 +231,9 @@ func NewHarness(rdb *redis.Client, prefix string, o HarnessOptions) (*Harness, e
 		ReconcilerOptions: append([]reconcile.Option{reconcile.WithIDs(h.newID)}, o.ReconcilerOptions...),
 		Service: func(so *pool.ServiceOptions) {
 			so.NewSandboxID = h.newID
+			// Seeded tokens: a claim's hash orders the claims queued in
+			// the same millisecond (planCreates), so a replay repeats.
+			so.NewToken = h.newToken
 			so.Kick = func() { h.kicked = true }
 			so.Sleep = func(ctx context.Context, d time.Duration) error {
 				h.Clock.Advance(d)
@@ -252,6 +258,16 @@ func (h *Harness) newID() string {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], h.rng.Uint64())
 	return idEncoding.EncodeToString(b[:])
+}
+
+// newToken is a lease or claim token from the seeded generator, shaped as
+// pool.NewToken's (32 bytes, base64url).
+func (h *Harness) newToken() string {
+	var b [32]byte
+	for i := 0; i < len(b); i += 8 {
+		binary.BigEndian.PutUint64(b[i:], h.tokens.Uint64())
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // SetTraffic turns the simulated acquires on or off (leases already held are

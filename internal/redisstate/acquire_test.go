@@ -286,18 +286,28 @@ func TestAcquireTransitions(t *testing.T) {
 			changes: []change{hset(kPool, "misses_capacity", "1", "activated_at", msStr(now)), hset(kPool, "exhausted_event_at", msStr(now)), event(EventPoolExhausted, testPool, "", now, "capacity")},
 		},
 		{
-			name: "a cold claim over max_concurrent_creates is exhausted",
+			// max_concurrent_creates paces the creates; it refuses nobody.
+			// The claim waits with no sandbox and no attempt made, and
+			// reconcile reserves one for it first when a slot frees.
+			name: "a cold claim over max_concurrent_creates is queued without a sandbox",
 			seed: func(f *fixture) {
 				for _, id := range []string{"c1", "c2", "c3", "c4"} {
 					f.reserve(id, at(0))
 				}
 			},
 			run: func(f *fixture) error {
-				_, err := f.s.Acquire(f.ctx, claimParams(acquireParams(now, "h1")))
+				res, err := f.s.Acquire(f.ctx, claimParams(acquireParams(now, "h1")))
+				require.NoError(f.t, err)
+				require.NotNil(f.t, res.Claim)
+				require.Equal(f.t, pool.Claim{Hash: "c1", Pool: testPool, CreatedAt: now, LeaseTTL: 15 * time.Minute}, *res.Claim)
 				return err
 			},
-			wantErr: pool.ErrPoolExhausted,
-			changes: []change{hset(kPool, "misses_capacity", "1", "activated_at", msStr(now)), hset(kPool, "exhausted_event_at", msStr(now)), event(EventPoolExhausted, testPool, "", now, "capacity")},
+			changes: []change{
+				hset(kPool, "activated_at", msStr(now)),
+				set(":claim:c1", map[string]string{"hash": "c1", "pool": testPool, "sandbox_id": "", "attempts": "0",
+					"failed": "0", "created_at": msStr(now), "lease_ttl_ms": "900000", "next_try_at": "0"}),
+				set(":claims", zs("c1="+msStr(now))),
+			},
 		},
 		{
 			name: "no cold claim while the circuit is open",

@@ -39,7 +39,8 @@
 --         {0, "replay", sandbox HGETALL} an idempotent repeat (the service
 --         derives the first acquisition's token from its idem_nonce and checks
 --         it against its lease_hash: this request's hash is another nonce's);
---         {0, "claim", claim HGETALL} a new pending cold claim;
+--         {0, "claim", claim HGETALL} a new pending cold claim (queued, with
+--         no sandbox, while max_concurrent_creates are deploying);
 --         {0, "claim_replay", claim HGETALL} an idempotent repeat of one;
 --         {2, why} exhausted ("empty", "capacity", "circuit_open");
 --         {3} shut down; {9, why}; {11, max} too many dynamic pools.
@@ -202,10 +203,21 @@ local function exhausted(counter, why)
   return { EXHAUSTED, why }
 end
 
-local function over_capacity()
-  local apps, deploying = untracked()
-  return (max_total >= 0 and redis.call('ZCARD', K_ALL) + apps >= max_total)
-    or redis.call('ZCARD', K_CREATING_ALL) + deploying >= max_cc
+-- max_total_sandboxes bounds what exists: past it a cold acquire is
+-- refused ("capacity"). max_concurrent_creates only paces the creates: past
+-- it a cold claim still starts, queued without a sandbox, and reconcile
+-- reserves its sandbox first when a create slot frees (planCreates serves
+-- waiting claims before any pool's deficit). Refused there too, a burst
+-- larger than the create cap failed outright, and more often for a pool
+-- whose own refills held the slots.
+local function over_total()
+  if max_total < 0 then return false end
+  local apps = untracked()
+  return redis.call('ZCARD', K_ALL) + apps >= max_total
+end
+local function over_creates()
+  local _, deploying = untracked()
+  return redis.call('ZCARD', K_CREATING_ALL) + deploying >= max_cc
 end
 
 -- A dynamic pool seen for the first time: nothing is written unless it will
@@ -213,7 +225,7 @@ end
 if dynamic and redis.call('SISMEMBER', K_POOLS, pool) == 0 then
   if redis.call('HGET', K_MANAGER, 'shutdown') == '1' then return { SHUTDOWN } end
   if on_empty == 'wait' then return { EXHAUSTED, 'empty' } end
-  local claims = on_empty == 'create' and not over_capacity()
+  local claims = on_empty == 'create' and not over_total()
   if not claims and not fills then
     return { EXHAUSTED, on_empty == 'create' and 'capacity' or 'empty' }
   end
@@ -235,25 +247,33 @@ redis.call('HSET', pk.hash, 'activated_at', now_s)
 if on_empty == 'wait' then return { EXHAUSTED, 'empty' } end
 if on_empty ~= 'create' then return exhausted('misses_empty', 'empty') end
 if num(ph[3]) > now then return exhausted('misses_circuit', 'circuit_open') end
-if over_capacity() then return exhausted('misses_capacity', 'capacity') end
+if over_total() then return exhausted('misses_capacity', 'capacity') end
 if claim_hash == '' or new_id == '' then return { BAD_ARG, 'a cold claim needs a claim hash and a sandbox id' } end
 local sk = K_SANDBOX
 if redis.call('EXISTS', sk) == 1 or redis.call('EXISTS', K_CLAIM) == 1 then
   return { BAD_ARG, 'sandbox id or claim already exists' }
 end
 
--- The cold claim: a creating record reserved for this caller alone.
 touch_pool(pool, pk, now_s)
-redis.call('HSET', sk, 'id', new_id, 'pool', pool, 'state', 'creating', 'created_at', now_s,
-  'create_deadline', create_deadline, 'attempt', '1', 'claim_hash', claim_hash)
-redis.call('ZADD', K_ALL, now_s, new_id)
-redis.call('ZADD', K_CREATING_ALL, create_deadline, new_id)
-redis.call('ZADD', pk.creating, create_deadline, new_id)
-redis.call('HINCRBY', pk.hash, 'creates', 1)
-redis.call('HINCRBY', pk.hash, 'created', 1)
-redis.call('HINCRBY', pk.hash, 'claims_creating', 1)
-redis.call('HSET', K_CLAIM, 'hash', claim_hash, 'pool', pool, 'sandbox_id', new_id, 'attempts', '1',
-  'failed', '0', 'created_at', now_s, 'lease_ttl_ms', ttl_s)
+if over_creates() then
+  -- Queued: a claim with no sandbox yet and no attempt made, as one
+  -- between attempts; reconcile reserves its sandbox (attempt 1) when a
+  -- create slot frees, or fails it at its deadline.
+  redis.call('HSET', K_CLAIM, 'hash', claim_hash, 'pool', pool, 'sandbox_id', '', 'attempts', '0',
+    'failed', '0', 'created_at', now_s, 'lease_ttl_ms', ttl_s, 'next_try_at', '0')
+else
+  -- The cold claim: a creating record reserved for this caller alone.
+  redis.call('HSET', sk, 'id', new_id, 'pool', pool, 'state', 'creating', 'created_at', now_s,
+    'create_deadline', create_deadline, 'attempt', '1', 'claim_hash', claim_hash)
+  redis.call('ZADD', K_ALL, now_s, new_id)
+  redis.call('ZADD', K_CREATING_ALL, create_deadline, new_id)
+  redis.call('ZADD', pk.creating, create_deadline, new_id)
+  redis.call('HINCRBY', pk.hash, 'creates', 1)
+  redis.call('HINCRBY', pk.hash, 'created', 1)
+  redis.call('HINCRBY', pk.hash, 'claims_creating', 1)
+  redis.call('HSET', K_CLAIM, 'hash', claim_hash, 'pool', pool, 'sandbox_id', new_id, 'attempts', '1',
+    'failed', '0', 'created_at', now_s, 'lease_ttl_ms', ttl_s)
+end
 redis.call('ZADD', K_CLAIMS, now_s, claim_hash)
 count_demand()
 if use_idem == '1' then
