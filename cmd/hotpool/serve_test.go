@@ -159,6 +159,9 @@ func TestSimulateCommand(t *testing.T) {
 		{"simulate", "--config", cfg, "--curve", "steady", "--trace", bad},
 		{"simulate", "--config", cfg, "--curve", "sawtooth"},
 		{"simulate", "--config", cfg, "--curve", "steady", "--hold-min", "10m", "--hold-max", "1m"},
+		{"simulate", "--scenarios", "2", "--config", cfg}, // scenarios draw their own pools
+		{"simulate", "--scenarios", "-1"},
+		{"simulate", "--scenarios", "2", "--jobs", "0"},
 	} {
 		var out, errb bytes.Buffer
 		require.Equal(t, exitUsage, run(context.Background(), args, &out, &errb), "%v", args)
@@ -177,6 +180,24 @@ func TestSimulateCommand(t *testing.T) {
 	require.Equal(t, 1.0, res["requests"])
 	require.Equal(t, 1.0, res["hits"])
 	require.Equal(t, 0.5, res["execution_minutes"])
+
+	// The scenario grid: one scenario of 5 minutes, judged against the sweep.
+	out.Reset()
+	errb.Reset()
+	require.Equal(t, exitOK, run(context.Background(), []string{"simulate", "--scenarios", "1", "--seed", "4", "--scenario-duration", "5m", "--json"}, &out, &errb), errb.String())
+	var grid struct {
+		Seed    uint64
+		Summary struct{ Scenarios int }
+		Judged  []struct {
+			Static []struct{ Target string }
+		} `json:"scenarios"`
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &grid))
+	require.Equal(t, uint64(4), grid.Seed)
+	require.Equal(t, 1, grid.Summary.Scenarios)
+	require.Len(t, grid.Judged, 1)
+	require.Len(t, grid.Judged[0].Static, 7)
+	require.Contains(t, errb.String(), "1/1 scenarios")
 }
 
 // SIGHUP reloads the config file: a new target is filled, a broken file

@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -40,6 +43,10 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	useRedis := fs.Bool("redis", false, "run the scripts on the real Redis at REDIS_URL instead of an embedded one")
 	history := fs.Duration("history", 0, "replay the trace's first `D` as the pool's past, counting only what follows (with a curve, add it to --duration)")
 	learned := fs.Bool("learned", false, "start an auto pool as one that has run at the trace's opening rate (its first 10 minutes) for two hours, not one that has seen nothing")
+	scenarios := fs.Int("scenarios", 0, "instead of one replay: draw `N` scenarios from broad demand families (new draws each run unless --seed is given), replay each with target_ready auto and with static targets "+fmt.Sprint(simulate.StaticSweep)+", and print how often auto is Pareto-dominated, meets its goals, or fails what a static target serves")
+	jobs := fs.Int("jobs", runtime.GOMAXPROCS(0), "--scenarios: replays run at once")
+	var scenarioDuration time.Duration
+	addDuration(fs, &scenarioDuration, "scenario-duration", 30*time.Minute, "--scenarios: length of each scenario's demand")
 	var createDelay, duration, holdMin, holdMax time.Duration
 	addDuration(fs, &createDelay, "create-delay", 30*time.Second, "how long a deployment takes")
 	addDuration(fs, &duration, "duration", 2*time.Hour, "curve: length of the demand")
@@ -51,6 +58,20 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	if len(pos) != 0 {
 		return usageError(stderr, fs, "takes no arguments")
+	}
+	if *scenarios != 0 {
+		if *scenarios < 0 || *jobs < 1 || scenarioDuration <= 0 {
+			return usageError(stderr, fs, "--scenarios and --jobs must be positive, and --scenario-duration too")
+		}
+		if *configPath != "" || *tracePath != "" || *curve != "" {
+			return usageError(stderr, fs, "--scenarios draws its own demand and pools: drop --config, --trace and --curve")
+		}
+		seedGiven := false
+		fs.Visit(func(f *flag.Flag) { seedGiven = seedGiven || f.Name == "seed" })
+		if !seedGiven {
+			*seed = uint64(time.Now().UnixNano() % 1_000_000_000)
+		}
+		return runScenarioGrid(ctx, *scenarios, *seed, scenarioDuration, *jobs, *asJSON, stdout, stderr)
 	}
 	if *configPath == "" {
 		return usageError(stderr, fs, "--config FILE is required")
@@ -178,4 +199,62 @@ func clearSimPrefix(ctx context.Context, rdb *redis.Client, prefix string) error
 		return err
 	}
 	return rdb.Del(ctx, keys...).Err()
+}
+
+// runScenarioGrid judges auto on n drawn scenarios, jobs at a time, printing
+// progress to stderr and the distribution to stdout.
+func runScenarioGrid(ctx context.Context, n int, seed uint64, d time.Duration, jobs int, asJSON bool, stdout, stderr io.Writer) int {
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	drawn := simulate.DrawScenarios(n, seed, d)
+	judged := make([]simulate.Judged, len(drawn))
+	errs := make([]error, len(drawn))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	start := time.Now()
+	for range min(jobs, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				judged[i], errs[i] = simulate.Judge(ctx, drawn[i])
+				mu.Lock()
+				done++
+				fmt.Fprintf(stderr, "simulate: %d/%d scenarios (%s) %s\n", done, n, time.Since(start).Round(time.Second), drawn[i])
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range drawn {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return fail(stderr, err)
+	}
+	for _, err := range errs {
+		if err != nil {
+			return fail(stderr, err)
+		}
+	}
+	g := simulate.Summarize(judged, 5)
+	if asJSON {
+		b, _ := json.MarshalIndent(struct {
+			Seed     uint64               `json:"seed"`
+			Summary  simulate.GridSummary `json:"summary"`
+			Judged   []simulate.Judged    `json:"scenarios"`
+			Duration string               `json:"scenario_duration"`
+		}{seed, g, judged, d.String()}, "", "  ")
+		fmt.Fprintln(stdout, string(b))
+		return exitOK
+	}
+	var b strings.Builder
+	simulate.WriteGrid(&b, g, seed)
+	fmt.Fprint(stdout, b.String())
+	return exitOK
 }
