@@ -121,15 +121,7 @@ func stallRun(t *testing.T, seed uint64, limit time.Duration) (hits int, back ti
 	t.Helper()
 	rdb, prefix := redistest.Client(t)
 	ctx := context.Background()
-	c := pool.DefaultConfig()
-	py := pool.DefaultPool()
-	py.TargetReady, py.MaxReady, py.CreateRetries = 5, 6, 10
-	py.OnEmpty = pool.OnEmptyFail
-	py.IdleTimeout = pool.Duration(time.Hour)
-	py.Template.Repository = "sandbox-python-service"
-	c.Pools = map[string]*pool.PoolConfig{"py": &py}
-	eight := 8
-	c.MaxTotalSandboxes, c.MaxConcurrentCreates = &eight, 3
+	c := stalledCaseConfig()
 	h, err := NewHarness(rdb, prefix, HarnessOptions{Config: &c, Seed: seed, Step: 100 * time.Millisecond,
 		PassEvery: 200 * time.Millisecond, CreateDelay: 300 * time.Millisecond, FailRate: 0.4})
 	require.NoError(t, err)
@@ -174,6 +166,22 @@ func TestSimulation_FlakyCreatesNeverStallThePool(t *testing.T) {
 	}
 }
 
+// stalledCaseConfig is issue 30's stalled case: pool py, target 5,
+// max_ready 6, on_empty fail, create_retries 10, at most 8 sandboxes and 3
+// concurrent creates.
+func stalledCaseConfig() pool.Config {
+	c := pool.DefaultConfig()
+	py := pool.DefaultPool()
+	py.TargetReady, py.MaxReady, py.CreateRetries = 5, 6, 10
+	py.OnEmpty = pool.OnEmptyFail
+	py.IdleTimeout = pool.Duration(time.Hour)
+	py.Template.Repository = "sandbox-python-service"
+	c.Pools = map[string]*pool.PoolConfig{"py": &py}
+	eight := 8
+	c.MaxTotalSandboxes, c.MaxConcurrentCreates = &eight, 3
+	return c
+}
+
 // failingPoolCalls serves a pool whose deployments fail 90 % of the time
 // (issue 30's stalled case: target 5, max_ready 6, create_retries 10, at
 // most 8 sandboxes and 3 concurrent creates, 300 ms deployments) with one
@@ -182,15 +190,7 @@ func TestSimulation_FlakyCreatesNeverStallThePool(t *testing.T) {
 func failingPoolCalls(t *testing.T, sched Schedule, passEvery time.Duration) float64 {
 	t.Helper()
 	rdb, prefix := redistest.Client(t)
-	c := pool.DefaultConfig()
-	py := pool.DefaultPool()
-	py.TargetReady, py.MaxReady, py.CreateRetries = 5, 6, 10
-	py.OnEmpty = pool.OnEmptyFail
-	py.IdleTimeout = pool.Duration(time.Hour)
-	py.Template.Repository = "sandbox-python-service"
-	c.Pools = map[string]*pool.PoolConfig{"py": &py}
-	maxTotal := 8
-	c.MaxTotalSandboxes, c.MaxConcurrentCreates = &maxTotal, 3
+	c := stalledCaseConfig()
 	h, err := NewHarness(rdb, prefix, HarnessOptions{Config: &c, Seed: 5, Step: passEvery, PassEvery: passEvery,
 		Schedule: sched, CreateDelay: 300 * time.Millisecond, FailRate: 0.9, CheckEvery: 50,
 		AcquiresPerMinute: map[string]float64{"py": 6}, HoldMin: time.Second, HoldMax: 2 * time.Second})
