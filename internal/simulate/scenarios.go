@@ -76,9 +76,9 @@ func logUniform(rng *rand.Rand, lo, hi float64) float64 {
 // maxConcurrency, which keeps one replay to seconds.
 func DrawScenarios(n int, seed uint64, d time.Duration) []Scenario {
 	rng := rand.New(rand.NewPCG(seed, seed^0x5ce7a210))
-	out := make([]Scenario, n)
-	for i := range out {
-		s := Scenario{N: i + 1, Family: Families[rng.IntN(len(Families))], Duration: d, Seed: rng.Uint64() % 1_000_000}
+	out := make([]Scenario, 0, n)
+	for len(out) < n {
+		s := Scenario{N: len(out) + 1, Family: Families[rng.IntN(len(Families))], Duration: d, Seed: rng.Uint64() % 1_000_000}
 		s.Rate = logUniform(rng, 0.5, 60)
 		s.Deploy = time.Duration(20+rng.IntN(71)) * time.Second
 		a, b := logUniform(rng, 20, 7200), logUniform(rng, 20, 7200)
@@ -110,7 +110,10 @@ func DrawScenarios(n int, seed uint64, d time.Duration) []Scenario {
 		case FamilyFlash:
 			s.Shape = 3 + 7*rng.Float64()
 		}
-		out[i] = s
+		if len(s.Trace()) == 0 {
+			continue // a draw with no acquire at all judges nothing: draw again
+		}
+		out = append(out, s)
 	}
 	return out
 }
@@ -144,7 +147,9 @@ func (s Scenario) Trace() []Demand {
 		// over 5-30 s (at most a third of the period), at a phase drawn once.
 		period := s.Shape
 		width := math.Min(5+25*rng.Float64(), period/3)
-		phase := rng.Float64() * period
+		// The first burst within the first half of the scenario, so a
+		// period longer than the scenario still brings one.
+		phase := rng.Float64() * math.Min(period, s.Duration.Seconds()/2)
 		for start := phase; secs(start) < s.Duration; start += period {
 			for range poisson(rng, perSec*period) {
 				add(secs(start + rng.Float64()*width))

@@ -119,3 +119,14 @@ func parseFloat(t *testing.T, s string) float64 {
 	require.NoError(t, err)
 	return f
 }
+
+// Every scenario drawn has acquires to judge, even a burst period longer
+// than the scenario (seed 20261208 drew one of 2,232 s for 20 minutes, whose
+// only burst fell past the end).
+func TestEveryScenarioDrawnHasAcquires(t *testing.T) {
+	for _, seed := range []uint64{20261208, 1, 2, 3} {
+		for _, s := range DrawScenarios(60, seed, 20*time.Minute) {
+			require.NotEmpty(t, s.Trace(), s.String())
+		}
+	}
+}
