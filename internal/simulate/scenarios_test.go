@@ -2,8 +2,7 @@ package simulate
 
 import (
 	"context"
-	"fmt"
-	"math"
+	"strconv"
 	"testing"
 	"time"
 
@@ -91,7 +90,7 @@ func TestJudgeComparesAutoWithTheStaticSweep(t *testing.T) {
 	require.Equal(t, len(s.Trace()), j.Requests)
 	require.Len(t, j.Static, len(StaticSweep))
 	for i, o := range j.Static {
-		require.Equal(t, StaticSweep[i], int(math.Round(parseFloat(t, o.Target))))
+		require.Equal(t, strconv.Itoa(StaticSweep[i]), o.Target)
 		require.Positive(t, o.SandboxMinutes)
 	}
 	require.Positive(t, j.Auto.SandboxMinutes)
@@ -110,14 +109,6 @@ func TestJudgeComparesAutoWithTheStaticSweep(t *testing.T) {
 	require.Equal(t, 1, g.FailedWhereStaticServed)
 	require.Len(t, g.Worst, 1)
 	require.Equal(t, FamilyBursts, g.Worst[0].Scenario.Family, "the one furthest below its goal (hit 0)")
-}
-
-func parseFloat(t *testing.T, s string) float64 {
-	t.Helper()
-	var f float64
-	_, err := fmt.Sscan(s, &f)
-	require.NoError(t, err)
-	return f
 }
 
 // Every scenario drawn has acquires to judge, even a burst period longer
